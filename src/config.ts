@@ -1,0 +1,150 @@
+/**
+ * The hub's configuration: one typed object, built once from command-line flags and environment
+ * variables (flags win). Every option is declared in OPTIONS below; `--help` and the README's
+ * table are generated from / checked against that list, so an option cannot exist undocumented.
+ * Nothing else in the code reads process.env.
+ */
+import { parseArgs } from 'node:util';
+import { HubError } from './errors.js';
+
+export interface HubConfig {
+  host: string;
+  port: number;
+  engine: string;
+  historyMaxEvents: number;
+  historyMaxAgeMs: number;
+  heartbeatMs: number;
+  retryMs: number;
+  maxBufferBytes: number;
+  maxBodyBytes: number;
+  maxBatchEvents: number;
+  maxTopicsPerSubscription: number;
+  maxTopicLength: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  logLevel: string;
+}
+
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes';
+
+interface OptionSpec {
+  key: keyof HubConfig;
+  flag: string;
+  env: string;
+  kind: Kind;
+  default: string;
+  help: string;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'host', flag: 'host', env: 'SSEHUB_HOST', kind: 'string', default: '127.0.0.1', help: 'Address to listen on (0.0.0.0 for all interfaces).' },
+  { key: 'port', flag: 'port', env: 'SSEHUB_PORT', kind: 'port', default: '8080', help: 'TCP port to listen on (0 picks a free one).' },
+  { key: 'engine', flag: 'engine', env: 'SSEHUB_ENGINE', kind: 'string', default: 'memory', help: 'Event engine: "memory" (embedded, single process).' },
+  { key: 'historyMaxEvents', flag: 'history-max-events', env: 'SSEHUB_HISTORY_MAX_EVENTS', kind: 'count', default: '1000', help: 'Events kept per topic for Last-Event-ID resume (0 keeps none).' },
+  { key: 'historyMaxAgeMs', flag: 'history-max-age', env: 'SSEHUB_HISTORY_MAX_AGE', kind: 'duration', default: '1h', help: 'How long an event stays in history (e.g. 90s, 15m, 1h).' },
+  { key: 'heartbeatMs', flag: 'heartbeat', env: 'SSEHUB_HEARTBEAT', kind: 'duration', default: '15s', help: 'Comment heartbeat on idle streams, so proxies keep them open (0 disables).' },
+  { key: 'retryMs', flag: 'retry', env: 'SSEHUB_RETRY', kind: 'duration', default: '2s', help: 'Reconnect delay sent to clients in the initial "retry:" field.' },
+  { key: 'maxBufferBytes', flag: 'max-buffer', env: 'SSEHUB_MAX_BUFFER', kind: 'bytes', default: '1MiB', help: 'Outbound buffer per stream; a client that falls further behind is disconnected.' },
+  { key: 'maxBodyBytes', flag: 'max-body', env: 'SSEHUB_MAX_BODY', kind: 'bytes', default: '1MiB', help: 'Largest publish request body (413 above).' },
+  { key: 'maxBatchEvents', flag: 'max-batch', env: 'SSEHUB_MAX_BATCH', kind: 'count', default: '1000', help: 'Most events in one POST /publish batch.' },
+  { key: 'maxTopicsPerSubscription', flag: 'max-topics', env: 'SSEHUB_MAX_TOPICS', kind: 'count', default: '32', help: 'Most topics and patterns in one subscription.' },
+  { key: 'maxTopicLength', flag: 'max-topic-length', env: 'SSEHUB_MAX_TOPIC_LENGTH', kind: 'count', default: '256', help: 'Longest topic name or pattern, in characters.' },
+  { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'SSEHUB_HEADERS_TIMEOUT', kind: 'duration', default: '10s', help: 'Time a client has to send its request headers (slow-loris guard).' },
+  { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'SSEHUB_REQUEST_TIMEOUT', kind: 'duration', default: '30s', help: 'Time a client has to send a whole request body; never cuts open streams.' },
+  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'SSEHUB_SHUTDOWN_TIMEOUT', kind: 'duration', default: '10s', help: 'On SIGTERM/SIGINT, longest wait before connections are cut.' },
+  { key: 'logLevel', flag: 'log-level', env: 'SSEHUB_LOG_LEVEL', kind: 'string', default: 'warn', help: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
+];
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function invalid(name: string, value: string, expected: string): HubError {
+  return new HubError(400, 'invalid_config', `${name}: "${value}" is not ${expected}`);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+
+/** "1500" (milliseconds), "90s", "15m", "1h", "1.5s". */
+export function parseDuration(raw: string, name = 'duration'): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(raw.trim());
+  if (!match) throw invalid(name, raw, 'a duration such as 1500, 90s, 15m or 1h');
+  const value = Number(match[1]) * DURATION_UNITS[(match[2] ?? 'ms').toLowerCase()]!;
+  if (!Number.isSafeInteger(Math.round(value))) throw invalid(name, raw, 'a duration in range');
+  return Math.round(value);
+}
+
+/** "1048576", "512KiB", "1MiB", "1MB". */
+export function parseBytes(raw: string, name = 'size'): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(raw.trim());
+  if (!match) throw invalid(name, raw, 'a size such as 65536, 512KiB or 1MiB');
+  const value = Math.round(Number(match[1]) * BYTE_UNITS[(match[2] ?? 'b').toLowerCase()]!);
+  if (!Number.isSafeInteger(value)) throw invalid(name, raw, 'a size in range');
+  return value;
+}
+
+function parseValue(spec: OptionSpec, raw: string, origin: string): string | number {
+  const name = `${origin}`;
+  switch (spec.kind) {
+    case 'string':
+      if (spec.key === 'logLevel' && !LOG_LEVELS.has(raw)) throw invalid(name, raw, `one of ${[...LOG_LEVELS].join(', ')}`);
+      if (raw === '') throw invalid(name, raw, 'a non-empty value');
+      return raw;
+    case 'port': {
+      const port = Number(raw);
+      if (!/^\d+$/.test(raw) || port > 65535) throw invalid(name, raw, 'a port number from 0 to 65535');
+      return port;
+    }
+    case 'count':
+      if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw invalid(name, raw, 'a whole number');
+      return Number(raw);
+    case 'duration':
+      return parseDuration(raw, name);
+    case 'bytes':
+      return parseBytes(raw, name);
+  }
+}
+
+/**
+ * Builds the configuration from flags (e.g. ["--port", "9000"]) and an environment. Unknown flags
+ * and malformed values throw a HubError with code "invalid_config" naming the culprit.
+ */
+export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv = {}): HubConfig {
+  const flagOptions: Record<string, { type: 'string' }> = {};
+  for (const spec of OPTIONS) flagOptions[spec.flag] = { type: 'string' };
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: flagOptions, strict: true, allowPositionals: false }) as {
+      values: Record<string, string | undefined>;
+    });
+  } catch (error) {
+    throw new HubError(400, 'invalid_config', (error as Error).message);
+  }
+  const config: Record<string, string | number> = {};
+  for (const spec of OPTIONS) {
+    const fromFlag = values[spec.flag];
+    const fromEnv = env[spec.env];
+    if (fromFlag !== undefined) config[spec.key] = parseValue(spec, fromFlag, `--${spec.flag}`);
+    else if (fromEnv !== undefined && fromEnv !== '') config[spec.key] = parseValue(spec, fromEnv, spec.env);
+    else config[spec.key] = parseValue(spec, spec.default, `default of --${spec.flag}`);
+  }
+  const result = config as unknown as HubConfig;
+  if (result.maxBufferBytes < 1024) throw invalid('--max-buffer', String(result.maxBufferBytes), 'at least 1KiB');
+  if (result.maxTopicsPerSubscription < 1) throw invalid('--max-topics', '0', 'at least 1');
+  if (result.maxBatchEvents < 1) throw invalid('--max-batch', '0', 'at least 1');
+  return result;
+}
+
+/** The configuration with every default, for tests and embedding; `overrides` win. */
+export function defaultConfig(overrides: Partial<HubConfig> = {}): HubConfig {
+  return { ...loadConfig([], {}), ...overrides };
+}
+
+/** The options table as `--help` prints it. */
+export function describeOptions(): string {
+  const rows = OPTIONS.map((spec) => {
+    const left = `  --${spec.flag} <${spec.kind === 'port' || spec.kind === 'count' ? 'n' : spec.kind === 'string' ? 'value' : spec.kind}>`;
+    return `${left.padEnd(34)}${spec.help}\n${''.padEnd(34)}env ${spec.env}, default ${spec.default}`;
+  });
+  return rows.join('\n');
+}

@@ -1,0 +1,62 @@
+/**
+ * The boundary between the hub and where events live. The hub never touches storage directly: it
+ * appends through an Engine, learns of new events (from this or any other instance) through
+ * onDeliver, and reads history after a client's Last-Event-ID through history().
+ *
+ * Invariants every engine must keep (the hub's no-loss, no-duplicate resume relies on them):
+ * - ids are strictly increasing in append order across all topics (compareIds orders them), so one
+ *   Last-Event-ID is a position in the whole stream, not in one topic;
+ * - onDeliver listeners see every appended event exactly once, in id order;
+ * - history() is consistent with delivery: an event delivered before history() was called with an
+ *   id at or below the returned position is part of the result (unless evicted, which makes the
+ *   result incomplete), and every event after the position is still to be delivered;
+ * - history() never silently skips: if it cannot prove that every matching event after `afterId`
+ *   is in its answer, it says so with complete=false and a reason.
+ */
+import type { Selector } from '../topics/index.js';
+
+export interface NewEvent {
+  topic: string;
+  /** SSE event name; absent means the default "message". */
+  event?: string;
+  data: string;
+}
+
+export interface StoredEvent extends NewEvent {
+  id: string;
+  /** Milliseconds since the epoch at which the engine accepted the event. */
+  time: number;
+}
+
+export type GapReason = 'history-exceeded' | 'unknown-id';
+
+export interface HistoryResult {
+  /** The retained events matching the selectors with ids after afterId, in id order. */
+  events: StoredEvent[];
+  /** False when events after afterId may be missing (evicted, or the id is unknown to this engine). */
+  complete: boolean;
+  reason?: GapReason;
+  /** The newest id the engine had assigned when it answered: live delivery takes over after it. */
+  position: string;
+}
+
+export interface EngineStats {
+  topics: number;
+  retainedEvents: number;
+}
+
+export type DeliverListener = (event: StoredEvent) => void;
+
+export interface Engine {
+  readonly name: string;
+  /** Stores the events in order, assigns their ids, applies retention, then delivers them. */
+  append(events: readonly NewEvent[]): Promise<StoredEvent[]>;
+  history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult>;
+  /** The newest id assigned so far (an id that sorts before every future one). */
+  position(): Promise<string>;
+  /** Negative, zero or positive as a is before, equal to or after b. Both must be ids of this engine. */
+  compareIds(a: string, b: string): number;
+  onDeliver(listener: DeliverListener): void;
+  stats(): EngineStats;
+  close(): Promise<void>;
+}

@@ -1,0 +1,224 @@
+/**
+ * The embedded engine: history in this process's memory, delivery to this process only. The
+ * default, and the reference the distributed engines are held to.
+ *
+ * Ids are "<epoch>-<sequence>". The sequence is a counter incremented once per appended event, so
+ * ids are strictly increasing in acceptance order across every topic. The epoch is drawn when the
+ * engine starts, so an id from before a restart (whose history is gone) is recognised as unknown
+ * instead of being mistaken for a position in the new sequence.
+ */
+import { randomBytes } from 'node:crypto';
+import { selectorMatches, type Selector } from '../topics/index.js';
+import type { DeliverListener, Engine, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
+
+export interface MemoryEngineOptions {
+  /** Events kept per topic; 0 keeps none. */
+  historyMaxEvents: number;
+  /** Age after which an event leaves history, in milliseconds. */
+  historyMaxAgeMs: number;
+  /** Topics whose history emptied that are still remembered (to answer resumes exactly). */
+  maxForgottenTopics?: number;
+  /** Clock, for tests of age-based retention. */
+  now?: () => number;
+}
+
+/** One topic's retained events, oldest first, from index `head` on. */
+class TopicLog {
+  seqs: number[] = [];
+  events: StoredEvent[] = [];
+  head = 0;
+  /** The sequence of the newest event that left this topic's history (0: none ever did). */
+  evictedUpTo = 0;
+
+  get size(): number {
+    return this.seqs.length - this.head;
+  }
+
+  push(seq: number, event: StoredEvent): void {
+    this.seqs.push(seq);
+    this.events.push(event);
+  }
+
+  evictOldest(): void {
+    this.evictedUpTo = this.seqs[this.head]!;
+    this.events[this.head] = undefined as unknown as StoredEvent; // let it be collected now
+    this.head += 1;
+    // Compact once the dead prefix dominates, so eviction stays O(1) amortised.
+    if (this.head > 64 && this.head * 2 > this.seqs.length) {
+      this.seqs = this.seqs.slice(this.head);
+      this.events = this.events.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  oldestTime(): number | undefined {
+    return this.size > 0 ? this.events[this.head]!.time : undefined;
+  }
+
+  /** Events with a sequence above `afterSeq`, oldest first. */
+  after(afterSeq: number, into: Array<[number, StoredEvent]>): void {
+    let low = this.head;
+    let high = this.seqs.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.seqs[mid]! <= afterSeq) low = mid + 1;
+      else high = mid;
+    }
+    for (let i = low; i < this.seqs.length; i++) into.push([this.seqs[i]!, this.events[i]!]);
+  }
+}
+
+const SWEEP_INTERVAL_MS = 1000;
+
+export class MemoryEngine implements Engine {
+  readonly name = 'memory';
+  private readonly epoch = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  private sequence = 0;
+  private readonly logs = new Map<string, TopicLog>();
+  /** Topics whose log is empty, in the order they emptied; forgotten oldest first past the limit. */
+  private readonly emptied = new Set<string>();
+  /** Highest sequence evicted from a topic that is no longer remembered at all. */
+  private forgottenUpTo = 0;
+  private retained = 0;
+  private readonly listeners: DeliverListener[] = [];
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly now: () => number;
+  private readonly maxForgottenTopics: number;
+
+  constructor(private readonly options: MemoryEngineOptions) {
+    this.now = options.now ?? Date.now;
+    this.maxForgottenTopics = options.maxForgottenTopics ?? 100_000;
+    this.sweepTimer = setInterval(() => this.evictExpired(), Math.min(SWEEP_INTERVAL_MS, Math.max(options.historyMaxAgeMs, 10)));
+    this.sweepTimer.unref();
+  }
+
+  async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+    const time = this.now();
+    const stored: StoredEvent[] = [];
+    for (const input of events) {
+      const seq = ++this.sequence;
+      const event: StoredEvent = { id: `${this.epoch}-${seq}`, topic: input.topic, data: input.data, time };
+      if (input.event !== undefined) event.event = input.event;
+      this.retain(seq, event);
+      stored.push(event);
+    }
+    for (const event of stored) for (const listener of this.listeners) listener(event);
+    return stored;
+  }
+
+  async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
+    this.evictExpired();
+    const position = this.currentId();
+    const afterSeq = this.sequenceOf(afterId);
+    let reason: GapReason | undefined;
+    let from = afterSeq;
+    if (afterSeq === undefined) {
+      reason = 'unknown-id';
+      from = 0; // replay all that is retained: it is everything this engine still knows
+    }
+    const found: Array<[number, StoredEvent]> = [];
+    const visit = (log: TopicLog): void => {
+      if (reason === undefined && log.evictedUpTo > from!) reason = 'history-exceeded';
+      log.after(from!, found);
+    };
+    let mayMissForgotten = false;
+    const hasPattern = selectors.some((s) => s.kind === 'pattern');
+    if (hasPattern) {
+      for (const [topic, log] of this.logs) if (selectors.some((s) => selectorMatches(s, topic))) visit(log);
+      mayMissForgotten = true;
+    } else {
+      for (const selector of selectors) {
+        if (selector.kind !== 'exact') continue;
+        const log = this.logs.get(selector.topic);
+        if (log) visit(log);
+        else mayMissForgotten = true;
+      }
+    }
+    if (reason === undefined && mayMissForgotten && this.forgottenUpTo > from!) reason = 'history-exceeded';
+    // Exact selectors naming one topic twice must not replay it twice.
+    found.sort((a, b) => a[0] - b[0]);
+    const events: StoredEvent[] = [];
+    let previous = -1;
+    for (const [seq, event] of found) {
+      if (seq !== previous) events.push(event);
+      previous = seq;
+    }
+    return reason === undefined ? { events, complete: true, position } : { events, complete: false, reason, position };
+  }
+
+  async position(): Promise<string> {
+    return this.currentId();
+  }
+
+  compareIds(a: string, b: string): number {
+    return (this.sequenceOf(a) ?? -1) - (this.sequenceOf(b) ?? -1);
+  }
+
+  onDeliver(listener: DeliverListener): void {
+    this.listeners.push(listener);
+  }
+
+  stats(): EngineStats {
+    return { topics: this.logs.size - this.emptied.size, retainedEvents: this.retained };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.listeners.length = 0;
+  }
+
+  private currentId(): string {
+    return `${this.epoch}-${this.sequence}`;
+  }
+
+  /** The sequence of an id of this engine's epoch at or before the current position, else undefined. */
+  private sequenceOf(id: string): number | undefined {
+    const dash = id.lastIndexOf('-');
+    if (dash <= 0 || id.slice(0, dash) !== this.epoch) return undefined;
+    const digits = id.slice(dash + 1);
+    if (!/^\d{1,15}$/.test(digits)) return undefined;
+    const seq = Number(digits);
+    return seq <= this.sequence ? seq : undefined;
+  }
+
+  private retain(seq: number, event: StoredEvent): void {
+    let log = this.logs.get(event.topic);
+    if (!log) {
+      log = new TopicLog();
+      this.logs.set(event.topic, log);
+    } else if (log.size === 0) {
+      this.emptied.delete(event.topic);
+    }
+    log.push(seq, event);
+    this.retained += 1;
+    while (log.size > this.options.historyMaxEvents) this.evict(event.topic, log);
+  }
+
+  private evict(topic: string, log: TopicLog): void {
+    log.evictOldest();
+    this.retained -= 1;
+    if (log.size === 0) this.markEmptied(topic);
+  }
+
+  /** An empty log is kept (it remembers what it evicted) until too many are kept. */
+  private markEmptied(topic: string): void {
+    this.emptied.add(topic);
+    if (this.emptied.size <= this.maxForgottenTopics) return;
+    const oldest = this.emptied.values().next().value as string;
+    this.emptied.delete(oldest);
+    const log = this.logs.get(oldest)!;
+    this.forgottenUpTo = Math.max(this.forgottenUpTo, log.evictedUpTo);
+    this.logs.delete(oldest);
+  }
+
+  private evictExpired(): void {
+    const cutoff = this.now() - this.options.historyMaxAgeMs;
+    for (const [topic, log] of this.logs) {
+      let oldest = log.oldestTime();
+      while (oldest !== undefined && oldest <= cutoff) {
+        this.evict(topic, log);
+        oldest = log.oldestTime();
+      }
+    }
+  }
+}

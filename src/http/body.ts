@@ -1,0 +1,58 @@
+/**
+ * Reading a publish request's body: content type, size limit and UTF-8 are checked here, before
+ * anything reaches the hub.
+ */
+import type { IncomingMessage } from 'node:http';
+import { HubError } from '../errors.js';
+
+export type BodyType = 'json' | 'text';
+
+/** Which of the accepted types the request declares; 415 for anything else. */
+export function bodyTypeOf(req: IncomingMessage, accepted: readonly BodyType[]): BodyType {
+  const header = req.headers['content-type'];
+  const expected = accepted.map((type) => (type === 'json' ? 'application/json' : 'text/plain')).join(' or ');
+  if (!header) throw new HubError(415, 'unsupported_media_type', `Send a Content-Type header: ${expected}.`);
+  const [mediaType = '', ...parameters] = header.split(';').map((part) => part.trim().toLowerCase());
+  for (const parameter of parameters) {
+    const [name, value = ''] = parameter.split('=').map((part) => part.trim());
+    if (name === 'charset' && value.replace(/"/g, '') !== 'utf-8') {
+      throw new HubError(415, 'unsupported_media_type', `Only charset=utf-8 is accepted, not "${value}".`);
+    }
+  }
+  const type: BodyType | undefined = mediaType === 'application/json' ? 'json' : mediaType === 'text/plain' ? 'text' : undefined;
+  if (type === undefined || !accepted.includes(type)) {
+    throw new HubError(415, 'unsupported_media_type', `Content-Type "${mediaType}" is not accepted here; use ${expected}.`);
+  }
+  return type;
+}
+
+/** Reads the whole body as UTF-8 text, refusing more than maxBytes (413) and invalid UTF-8 (400). */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    chunks.push(chunk);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  } catch {
+    throw new HubError(400, 'invalid_utf8', 'The request body is not valid UTF-8.');
+  }
+}
+
+/** Parses JSON text; 400 with the parser's reason when it is not. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HubError(400, 'invalid_json', `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function tooLarge(maxBytes: number): HubError {
+  return new HubError(413, 'body_too_large', `The request body is larger than the limit of ${maxBytes} bytes.`);
+}

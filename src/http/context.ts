@@ -1,0 +1,24 @@
+/** What every route handler is given: the hub, the configuration and the logger. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { HubConfig } from '../config.js';
+import type { Hub } from '../hub/hub.js';
+import type { Metrics } from './metrics.js';
+
+export interface RouteContext {
+  hub: Hub;
+  config: HubConfig;
+  logger: Logger;
+  metrics: Metrics;
+  startedAt: number;
+}
+
+export interface RouteRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** The rest of the path after a route's prefix, percent-decoded (e.g. the topic). */
+  rest: string;
+}
+
+export type Handler = (request: RouteRequest, context: RouteContext) => void | Promise<void>;

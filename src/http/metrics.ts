@@ -1,0 +1,39 @@
+/**
+ * Prometheus metrics with prom-client. The hub keeps plain counters on its hot path; they are read
+ * into the registry only when /metrics is scraped, so fan-out never pays for instrumentation.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Hub } from '../hub/hub.js';
+
+export interface Metrics {
+  registry: Registry;
+}
+
+export function createMetrics(hub: Hub): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ssehub_' });
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+  };
+  // A counter's collect() adds what happened since the previous scrape.
+  const counter = (name: string, help: string, read: () => number): void => {
+    let reported = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const now = read();
+        this.inc(now - reported);
+        reported = now;
+      },
+    });
+  };
+  gauge('ssehub_connections', 'Open event streams.', () => hub.stats().connections);
+  gauge('ssehub_topics', 'Topics with retained history.', () => hub.stats().topics);
+  gauge('ssehub_retained_events', 'Events held in history.', () => hub.stats().retainedEvents);
+  counter('ssehub_events_published_total', 'Events accepted by this hub.', () => hub.stats().eventsPublished);
+  counter('ssehub_events_delivered_total', 'Events queued to streams (one per stream per event).', () => hub.stats().eventsDelivered);
+  counter('ssehub_slow_consumers_dropped_total', 'Streams cut off for falling behind their buffer limit.', () => hub.stats().slowConsumersDropped);
+  return { registry };
+}

@@ -1,0 +1,30 @@
+/**
+ * Adapts a node:http response to the hub's StreamSink: the hub writes bytes, this module knows
+ * about sockets, drain and close.
+ */
+import type { ServerResponse } from 'node:http';
+import type { StreamSink } from '../hub/sink.js';
+
+export function responseSink(res: ServerResponse): StreamSink {
+  return {
+    write: (chunk) => res.write(chunk),
+    // OutgoingMessage.writableLength includes what its socket still holds.
+    get bufferedBytes() {
+      return res.writableLength;
+    },
+    onDrain: (listener) => void res.on('drain', listener),
+    drained: () =>
+      new Promise<void>((resolve) => {
+        const done = (): void => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.once('drain', done);
+        res.once('close', done);
+      }),
+    onClose: (listener) => void res.once('close', listener),
+    end: () => void res.end(),
+    destroy: () => void res.destroy(),
+  };
+}

@@ -1,0 +1,247 @@
+/**
+ * The hub: accepts events, fans them out to the streams whose selectors match, and stitches history
+ * to live delivery when a client resumes.
+ *
+ * Fan-out path (hot): the engine delivers an event once -> it is encoded to bytes once -> the
+ * topic index yields the matching subscribers -> each gets the same bytes queued -> at the end of
+ * the turn every dirty subscriber is written once, with the frames of that turn joined (and the
+ * join itself shared between subscribers whose queues hold the same frames, as in a broadcast).
+ * No per-subscriber timers: one hub-wide heartbeat tick serves every idle stream.
+ */
+import { HubError } from '../errors.js';
+import { encodeComment, encodeEvent, encodeIdOnly, encodeRetry } from '../protocol/index.js';
+import { TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
+import type { Engine, NewEvent, StoredEvent } from '../engines/engine.js';
+import type { StreamSink } from './sink.js';
+import { Subscriber, type SubscriberHooks } from './subscriber.js';
+import { checkNewEvent, RESERVED_EVENT_PREFIX } from './event-rules.js';
+
+/** The reserved control event a stream starts with when the hub cannot prove nothing was lost. */
+export const RESET_EVENT = `${RESERVED_EVENT_PREFIX}reset`;
+
+export interface HubOptions {
+  heartbeatMs: number;
+  retryMs: number;
+  maxBufferBytes: number;
+  topicLimits: TopicLimits;
+}
+
+export interface HubLogger {
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+  error(object: object, message?: string): void;
+}
+
+export interface HubStats {
+  connections: number;
+  subscribedSelectors: number;
+  topics: number;
+  retainedEvents: number;
+  eventsPublished: number;
+  eventsDelivered: number;
+  slowConsumersDropped: number;
+}
+
+const silentLogger: HubLogger = { info() {}, warn() {}, error() {} };
+
+export class Hub {
+  private readonly index = new TopicIndex<Subscriber>();
+  private readonly subscribers = new Set<Subscriber>();
+  private dirty: Subscriber[] = [];
+  private flushScheduled = false;
+  private dispatchCounter = 0;
+  private readonly heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly preamble: Uint8Array;
+  private readonly heartbeatFrame = Buffer.from(encodeComment(''));
+  /** Frames encoded for live delivery, reused when the same event is replayed. */
+  private readonly frames = new WeakMap<StoredEvent, Uint8Array>();
+  private closing = false;
+  private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0 };
+
+  private readonly hooks: SubscriberHooks = {
+    markDirty: (subscriber) => this.markDirty(subscriber),
+    overflowed: (subscriber) => {
+      this.counters.slowConsumersDropped += 1;
+      this.logger.warn({ selectors: subscriber.selectors.map((s) => s.source) }, 'slow consumer disconnected');
+    },
+    closed: (subscriber) => {
+      if (!this.subscribers.delete(subscriber)) return;
+      for (const selector of subscriber.selectors) this.index.remove(selector, subscriber);
+    },
+  };
+
+  constructor(
+    readonly engine: Engine,
+    private readonly options: HubOptions,
+    private readonly logger: HubLogger = silentLogger,
+  ) {
+    this.preamble = Buffer.from(encodeComment('ok') + encodeRetry(options.retryMs));
+    engine.onDeliver((event) => this.dispatch(event));
+    if (options.heartbeatMs > 0) {
+      this.heartbeatTimer = setInterval(() => this.heartbeat(), options.heartbeatMs);
+      this.heartbeatTimer.unref();
+    }
+  }
+
+  /**
+   * Checks every event, then stores them all (ids assigned in order) and delivers them everywhere.
+   * One invalid event refuses the whole batch: nothing of it is stored.
+   */
+  async publish(events: readonly NewEvent[], options: { allowReservedTopics?: boolean } = {}): Promise<StoredEvent[]> {
+    const rules = { topicLimits: this.options.topicLimits, allowReservedTopics: options.allowReservedTopics ?? false };
+    const checked = events.map((event, i) => {
+      try {
+        return checkNewEvent(event, rules);
+      } catch (error) {
+        if (events.length > 1 && error instanceof HubError) throw new HubError(error.status, error.code, `events[${i}]: ${error.message}`);
+        throw error;
+      }
+    });
+    const stored = await this.engine.append(checked);
+    this.counters.eventsPublished += stored.length;
+    return stored;
+  }
+
+  /**
+   * Opens a stream. The subscriber is registered for live events before history is read, so an
+   * event published during the read is either in the history (id <= position) or held as live
+   * (id > position) and never both: that is what makes the seam free of gaps and duplicates.
+   */
+  subscribe(selectors: readonly Selector[], sink: StreamSink, lastEventId?: string): Subscriber {
+    const subscriber = new Subscriber(selectors, sink, this.options.maxBufferBytes, this.hooks);
+    this.subscribers.add(subscriber);
+    for (const selector of selectors) this.index.add(selector, subscriber);
+    subscriber.writeNow(this.preamble);
+    void this.catchUp(subscriber, lastEventId);
+    return subscriber;
+  }
+
+  stats(): HubStats {
+    const engineStats = this.engine.stats();
+    return {
+      connections: this.subscribers.size,
+      subscribedSelectors: this.index.selectorCount,
+      topics: engineStats.topics,
+      retainedEvents: engineStats.retainedEvents,
+      ...this.counters,
+    };
+  }
+
+  /** Ends every open stream (clients reconnect elsewhere) and stops the heartbeat. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const subscriber of [...this.subscribers]) subscriber.end();
+  }
+
+  private async catchUp(subscriber: Subscriber, lastEventId: string | undefined): Promise<void> {
+    let position: string;
+    let replay: StoredEvent[] = [];
+    try {
+      if (lastEventId === undefined) {
+        position = await this.engine.position();
+      } else {
+        const history = await this.engine.history(subscriber.selectors, lastEventId);
+        position = history.position;
+        replay = history.events;
+        if (!history.complete) {
+          subscriber.writeNow(
+            Buffer.from(encodeEvent({ event: RESET_EVENT, data: JSON.stringify({ reason: history.reason, lastEventId }) })),
+          );
+        }
+      }
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not read history; ending the stream so the client retries');
+      subscriber.end();
+      return;
+    }
+    for (let i = 0; i < replay.length; ) {
+      await subscriber.roomAvailable();
+      if (subscriber.state === 'closed') return;
+      // Up to 64 KiB of history per write: few syscalls, bounded extra memory.
+      const batch: Uint8Array[] = [];
+      let bytes = 0;
+      while (i < replay.length && bytes < 65536) {
+        const frame = this.frameOf(replay[i]!);
+        batch.push(frame);
+        bytes += frame.byteLength;
+        i += 1;
+      }
+      subscriber.writeNow(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+      this.counters.eventsDelivered += batch.length;
+    }
+    if (subscriber.state === 'closed') return;
+    // Tell the client where it stands even if nothing was sent, so that a reconnect resumes here.
+    const lastSent = replay.length > 0 ? replay[replay.length - 1]!.id : lastEventId;
+    if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeIdOnly(position)));
+    this.counters.eventsDelivered += subscriber.goLive((event) => this.engine.compareIds(event.id, position) > 0);
+  }
+
+  private dispatch(event: StoredEvent): void {
+    if (this.subscribers.size === 0 || this.closing) return;
+    const frame = Buffer.from(encodeEvent(event.event === undefined ? { id: event.id, data: event.data } : event));
+    this.frames.set(event, frame);
+    const stamp = ++this.dispatchCounter;
+    let delivered = 0;
+    this.index.match(event.topic, (subscriber) => {
+      if (subscriber.lastDispatch === stamp) return; // matched by two of its selectors: once is enough
+      subscriber.lastDispatch = stamp;
+      if (subscriber.state === 'live') delivered += 1;
+      subscriber.deliver(event, frame);
+    });
+    this.counters.eventsDelivered += delivered;
+  }
+
+  private frameOf(event: StoredEvent): Uint8Array {
+    let frame = this.frames.get(event);
+    if (!frame) {
+      frame = Buffer.from(encodeEvent(event.event === undefined ? { id: event.id, data: event.data } : event));
+      this.frames.set(event, frame);
+    }
+    return frame;
+  }
+
+  private markDirty(subscriber: Subscriber): void {
+    if (subscriber.dirty) return;
+    subscriber.dirty = true;
+    this.dirty.push(subscriber);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes every dirty subscriber once. Queues made of the very same frames share one join. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const dirty = this.dirty;
+    this.dirty = [];
+    let sharedFrames: Uint8Array[] | undefined;
+    let sharedJoin: Uint8Array | undefined;
+    for (const subscriber of dirty) {
+      const queue = subscriber.queue;
+      if (queue.length > 1) {
+        if (!sharedFrames || !sameFrames(sharedFrames, queue)) {
+          sharedFrames = queue;
+          sharedJoin = Buffer.concat(queue);
+        }
+        subscriber.flush(sharedJoin);
+      } else {
+        subscriber.flush();
+      }
+    }
+  }
+
+  private heartbeat(): void {
+    for (const subscriber of this.subscribers) {
+      if (subscriber.state === 'live' && !subscriber.active) subscriber.enqueue(this.heartbeatFrame);
+      subscriber.active = false;
+    }
+  }
+}
+
+function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

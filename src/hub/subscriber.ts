@@ -1,0 +1,143 @@
+/**
+ * One open event stream: its selectors, its outbound queue and its place in the resume protocol.
+ *
+ * A subscriber starts "catching up": live events are held in `pendingLive` while the hub replays
+ * history, then released minus the ones the replay already covered. Once "live", frames are
+ * queued and leave in one write per turn of the event loop (the hub flushes all dirty
+ * subscribers together). Memory is bounded: queued bytes plus what the connection itself still
+ * buffers may not exceed maxBufferBytes, or the subscriber is cut off as a slow consumer; it can
+ * reconnect with Last-Event-ID and lose nothing that history still holds.
+ */
+import type { StoredEvent } from '../engines/engine.js';
+import type { Selector } from '../topics/index.js';
+import type { StreamSink } from './sink.js';
+
+export type SubscriberState = 'catching-up' | 'live' | 'closed';
+
+export interface SubscriberHooks {
+  /** Asks the hub to flush this subscriber at the end of the current turn. */
+  markDirty(subscriber: Subscriber): void;
+  /** The subscriber exceeded its buffer and is being cut off. */
+  overflowed(subscriber: Subscriber): void;
+  /** The subscriber is gone, for any reason: remove it from every index. */
+  closed(subscriber: Subscriber): void;
+}
+
+export class Subscriber {
+  state: SubscriberState = 'catching-up';
+  /** Frames waiting for the next flush. */
+  queue: Uint8Array[] = [];
+  queuedBytes = 0;
+  /** Live events that arrived during catch-up, released once history has been sent. */
+  pendingLive: Array<{ event: StoredEvent; frame: Uint8Array }> = [];
+  /** Set while the connection's own buffer is full; the 'drain' event flushes. */
+  waitingForDrain = false;
+  /** Whether anything was written since the last heartbeat tick (then no heartbeat is needed). */
+  active = false;
+  /** The hub's dispatch counter when this subscriber last received an event (de-duplication). */
+  lastDispatch = 0;
+  /** Whether the hub already has this subscriber in its dirty list. */
+  dirty = false;
+
+  constructor(
+    readonly selectors: readonly Selector[],
+    readonly sink: StreamSink,
+    private readonly maxBufferBytes: number,
+    private readonly hooks: SubscriberHooks,
+  ) {
+    sink.onDrain(() => {
+      this.waitingForDrain = false;
+      if (this.queue.length > 0) this.hooks.markDirty(this);
+    });
+    sink.onClose(() => this.close());
+  }
+
+  /** A live event for this subscriber; held back while catching up. */
+  deliver(event: StoredEvent, frame: Uint8Array): void {
+    if (this.state === 'catching-up') {
+      this.pendingLive.push({ event, frame });
+      this.queuedBytes += frame.byteLength;
+      this.checkBudget();
+      return;
+    }
+    this.enqueue(frame);
+  }
+
+  /** Queues bytes for the next flush (state permitting). */
+  enqueue(frame: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.queue.push(frame);
+    this.queuedBytes += frame.byteLength;
+    if (!this.checkBudget()) return;
+    if (!this.dirty && !this.waitingForDrain) this.hooks.markDirty(this);
+  }
+
+  /** Writes the queue as one chunk (the hub passes it pre-joined when it can share the work). */
+  flush(joined?: Uint8Array): void {
+    this.dirty = false;
+    if (this.state === 'closed' || this.waitingForDrain || this.queue.length === 0) return;
+    const chunk = joined ?? (this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue));
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.active = true;
+    if (!this.sink.write(chunk)) this.waitingForDrain = true;
+  }
+
+  /** Catch-up is over: release held live events that come after `position`; returns how many. */
+  goLive(isAfterPosition: (event: StoredEvent) => boolean): number {
+    if (this.state !== 'catching-up') return 0;
+    const held = this.pendingLive;
+    this.pendingLive = [];
+    this.queuedBytes = this.queue.reduce((sum, frame) => sum + frame.byteLength, 0);
+    this.state = 'live';
+    let released = 0;
+    for (const { event, frame } of held) {
+      if (isAfterPosition(event)) {
+        released += 1;
+        this.enqueue(frame);
+      }
+    }
+    return released;
+  }
+
+  /** Resolves once the connection has room again (used while replaying history). */
+  async roomAvailable(): Promise<void> {
+    while (this.state !== 'closed' && this.sink.bufferedBytes > this.maxBufferBytes / 2) {
+      await this.sink.drained();
+    }
+  }
+
+  /** Writes directly during catch-up (replay is paced by roomAvailable, not by the queue bound). */
+  writeNow(chunk: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.active = true;
+    this.sink.write(chunk);
+  }
+
+  /** Ends the stream cleanly, after flushing what is queued. */
+  end(): void {
+    if (this.state === 'closed') return;
+    this.waitingForDrain = false;
+    this.flush();
+    this.close();
+    this.sink.end();
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.queue = [];
+    this.pendingLive = [];
+    this.queuedBytes = 0;
+    this.hooks.closed(this);
+  }
+
+  /** Enforces the memory bound; false when the subscriber was cut off. */
+  private checkBudget(): boolean {
+    if (this.queuedBytes + this.sink.bufferedBytes <= this.maxBufferBytes) return true;
+    this.hooks.overflowed(this);
+    this.close();
+    this.sink.destroy();
+    return false;
+  }
+}

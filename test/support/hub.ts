@@ -1,0 +1,67 @@
+/** Starting real hubs for tests: in this process (fast) or as a child process (memory, signals). */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { defaultConfig, type HubConfig } from '../../src/config.js';
+import { startHub, type RunningHub } from '../../src/start.js';
+
+/** A hub on a free port of 127.0.0.1 with default settings, quiet logs, and the given overrides. */
+export async function startTestHub(overrides: Partial<HubConfig> = {}): Promise<RunningHub> {
+  const config = defaultConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', shutdownTimeoutMs: 2000, ...overrides });
+  return startHub(config, pino({ level: 'silent' }));
+}
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export interface HubProcess {
+  child: ChildProcess;
+  url: string;
+  pid: number;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** Resident memory of the hub process, in bytes (from /proc). */
+  rssBytes(): number;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  stop(): Promise<number | string>;
+}
+
+/** Runs `ssehub serve` in its own process, on a free port, and waits for it to listen. */
+export async function spawnHub(args: string[] = [], options: { nodeArgs?: string[] } = {}): Promise<HubProcess> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${output}`)), 20_000);
+    const look = (): void => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout!.off('data', look);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', look);
+    void exited.then((code) => reject(new Error(`hub exited with ${code} before listening:\n${output}`)));
+  });
+  return {
+    child,
+    url,
+    pid: child.pid!,
+    output: () => output,
+    rssBytes: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+    },
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
