@@ -16,7 +16,8 @@ export interface RouteContext {
 export interface RouteRequest {
   req: IncomingMessage;
   res: ServerResponse;
-  url: URL;
+  /** The query string's parameters. */
+  query: URLSearchParams;
   /** The rest of the path after a route's prefix, percent-decoded (e.g. the topic). */
   rest: string;
 }

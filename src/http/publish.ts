@@ -9,12 +9,12 @@ import { bodyTypeOf, parseJson, readBody } from './body.js';
 import type { Handler } from './context.js';
 import { sendJson } from './respond.js';
 
-export const publishToTopic: Handler = async ({ req, res, url, rest }, { hub, config }) => {
+export const publishToTopic: Handler = async ({ req, res, query, rest }, { hub, config }) => {
   const type = bodyTypeOf(req, ['json', 'text']);
   const data = await readBody(req, config.maxBodyBytes);
   if (type === 'json') parseJson(data); // validated; the text is published as sent
   const event: NewEvent = { topic: rest, data };
-  const name = url.searchParams.get('event');
+  const name = query.get('event');
   if (name !== null) event.event = name;
   const [stored] = await hub.publish([event]);
   sendJson(res, 201, { id: stored!.id, topic: stored!.topic, ...(stored!.event ? { event: stored!.event } : {}) });

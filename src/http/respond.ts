@@ -33,7 +33,10 @@ export function sendError(res: ServerResponse, error: unknown, onUnexpected: (er
     return;
   }
   const headers: Record<string, string> = { ...hubError.headers };
-  // The request body may be unread; closing the connection keeps it from being parsed as a request.
-  if (!res.req.complete) headers.Connection = 'close';
+  // A request body may be left unread; closing the connection keeps it from being parsed as the
+  // next request.
+  const req = res.req;
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (hasBody && !req.complete) headers.Connection = 'close';
   sendJson(res, hubError.status, JSON.parse(errorBody(hubError)), headers);
 }

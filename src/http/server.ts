@@ -13,18 +13,35 @@ export function createHttpServer(context: RouteContext): Server {
   const { config, logger } = context;
   const server = createServer({
     // Slow-loris guards apply to receiving a request; once a stream's request is in, nothing here
-    // times it out (server.timeout stays 0 and stream sockets get setTimeout(0)).
+    // times it out (server.timeout stays 0 and stream sockets get setTimeout(0)). node:http only
+    // checks these deadlines every connectionsCheckingInterval, so that interval follows them.
     headersTimeout: config.headersTimeoutMs,
     requestTimeout: Math.max(config.requestTimeoutMs, config.headersTimeoutMs),
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
     keepAliveTimeout: 5000,
     noDelay: true,
+    // The hub never reads Host; node's own refusal would answer a bare 400 without our JSON body.
+    requireHostHeader: false,
   });
   server.timeout = 0;
+  const onUnexpected = (error: unknown): void => logger.error({ err: error }, 'request failed');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     void handle(req, res, context);
   });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    sendError(res, new HubError(417, 'expectation_failed', 'Only "Expect: 100-continue" is supported.'), onUnexpected);
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     logger.debug({ code: error.code }, 'malformed request');
+    // A response may be in flight on this connection for an earlier, valid request (pipelining).
+    // Writing an error now would splice it into that response; close after it instead.
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (inFlight && (inFlight.headersSent || inFlight.req.complete)) {
+      inFlight.shouldKeepAlive = false;
+      if (inFlight.writableFinished) socket.destroy();
+      else inFlight.once('finish', () => socket.end());
+      return;
+    }
     if (!socket.writable) return socket.destroy();
     const hubError = clientErrorOf(error);
     const body = errorBody(hubError);
@@ -38,12 +55,33 @@ export function createHttpServer(context: RouteContext): Server {
 
 async function handle(req: IncomingMessage, res: ServerResponse, context: RouteContext): Promise<void> {
   try {
-    const url = new URL(req.url ?? '/', 'http://hub.invalid');
-    const { handler, rest } = resolveRoute(req.method ?? 'GET', url.pathname);
-    await handler({ req, res, url, rest }, context);
+    const { path, query } = splitTarget(req.url ?? '/');
+    const { handler, rest } = resolveRoute(req.method ?? 'GET', path);
+    await handler({ req, res, query, rest }, context);
   } catch (error) {
-    sendError(res, error, (unexpected) => context.logger.error({ err: unexpected, url: req.url }, 'request failed'));
+    sendError(res, error, (unexpected) => context.logger.error({ err: unexpected, method: req.method }, 'request failed'));
   }
+}
+
+/**
+ * Splits the request target into its raw path and its query. The path is deliberately not
+ * normalised (no resolving of "." or ".."): "/topics/a/../b" must not quietly become topic "b".
+ */
+function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  let pathAndQuery = target;
+  if (!target.startsWith('/')) {
+    // Absolute form ("http://host/path"), as sent to proxies.
+    try {
+      const url = new URL(target);
+      pathAndQuery = target.slice(target.indexOf(url.host) + url.host.length) || '/';
+    } catch {
+      throw new HubError(400, 'bad_request', 'The request target is not a valid path or URL.');
+    }
+    if (!pathAndQuery.startsWith('/')) throw new HubError(400, 'bad_request', 'The request target is not a valid path or URL.');
+  }
+  const mark = pathAndQuery.indexOf('?');
+  const path = mark === -1 ? pathAndQuery : pathAndQuery.slice(0, mark);
+  return { path, query: new URLSearchParams(mark === -1 ? '' : pathAndQuery.slice(mark + 1)) };
 }
 
 function clientErrorOf(error: NodeJS.ErrnoException): HubError {

@@ -15,15 +15,23 @@ export function responseSink(res: ServerResponse): StreamSink {
     onDrain: (listener) => void res.on('drain', listener),
     drained: () =>
       new Promise<void>((resolve) => {
+        const socket = res.req.socket;
         const done = (): void => {
           res.off('drain', done);
           res.off('close', done);
+          socket.off('close', done);
           resolve();
         };
         res.once('drain', done);
         res.once('close', done);
+        socket.once('close', done);
       }),
-    onClose: (listener) => void res.once('close', listener),
+    // A stream request pipelined behind another response has no socket of its own yet and never
+    // sees 'close' on res; the connection's close must end the subscriber all the same.
+    onClose: (listener) => {
+      res.once('close', listener);
+      res.req.socket.once('close', listener);
+    },
     end: () => void res.end(),
     destroy: () => void res.destroy(),
   };

@@ -18,18 +18,18 @@ export const STREAM_HEADERS = {
 /** Longest Last-Event-ID taken into account; a longer one cannot be one of ours. */
 const MAX_LAST_EVENT_ID_LENGTH = 256;
 
-export const streamTopic: Handler = ({ req, res, url, rest }, context) => {
+export const streamTopic: Handler = ({ req, res, query, rest }, context) => {
   if (rest === '') throw new HubError(400, 'invalid_topic', 'Name a topic: GET /topics/{topic}.');
-  openStream({ req, res, url, rest }, context, [rest]);
+  openStream({ req, res, query, rest }, context, [rest]);
 };
 
 export const streamEvents: Handler = (request, context) => {
-  const topics = request.url.searchParams.getAll('topic');
+  const topics = request.query.getAll('topic');
   if (topics.length === 0) throw new HubError(400, 'invalid_topic', 'Name at least one topic: GET /events?topic=a&topic=b/*.');
   openStream(request, context, topics);
 };
 
-function openStream({ req, res, url }: RouteRequest, context: RouteContext, sources: string[]): void {
+function openStream({ req, res, query }: RouteRequest, context: RouteContext, sources: string[]): void {
   const { config, hub, logger } = context;
   if (sources.length > config.maxTopicsPerSubscription) {
     throw new HubError(400, 'too_many_topics', `A subscription may name at most ${config.maxTopicsPerSubscription} topics or patterns, not ${sources.length}.`);
@@ -42,7 +42,7 @@ function openStream({ req, res, url }: RouteRequest, context: RouteContext, sour
     seen.add(source);
     selectors.push(parseSelector(source, { limits }));
   }
-  const lastEventId = lastEventIdOf(req.headers['last-event-id'], url.searchParams.get('lastEventId'));
+  const lastEventId = lastEventIdOf(req.headers['last-event-id'], query.get('lastEventId'));
 
   req.socket.setNoDelay(true);
   req.socket.setTimeout(0);

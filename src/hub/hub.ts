@@ -9,7 +9,7 @@
  * No per-subscriber timers: one hub-wide heartbeat tick serves every idle stream.
  */
 import { HubError } from '../errors.js';
-import { encodeComment, encodeEvent, encodeIdOnly, encodeRetry } from '../protocol/index.js';
+import { encodeComment, encodeEvent, encodeRetry } from '../protocol/index.js';
 import { TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
 import type { Engine, NewEvent, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
@@ -18,6 +18,14 @@ import { checkNewEvent, RESERVED_EVENT_PREFIX } from './event-rules.js';
 
 /** The reserved control event a stream starts with when the hub cannot prove nothing was lost. */
 export const RESET_EVENT = `${RESERVED_EVENT_PREFIX}reset`;
+/**
+ * The reserved control event that ends catch-up: empty data, and the id from which live delivery
+ * continues. It moves the client's Last-Event-ID to the hub's position even when no event of its
+ * topics was sent, so a client that drops before its first event still resumes without a gap. It
+ * is a named event (not a bare "id:" line) because common clients only take an id from an event
+ * they dispatch; onmessage never sees it.
+ */
+export const POSITION_EVENT = `${RESERVED_EVENT_PREFIX}position`;
 
 export interface HubOptions {
   heartbeatMs: number;
@@ -173,7 +181,7 @@ export class Hub {
     if (subscriber.state === 'closed') return;
     // Tell the client where it stands even if nothing was sent, so that a reconnect resumes here.
     const lastSent = replay.length > 0 ? replay[replay.length - 1]!.id : lastEventId;
-    if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeIdOnly(position)));
+    if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeEvent({ id: position, event: POSITION_EVENT, data: '' })));
     this.counters.eventsDelivered += subscriber.goLive((event) => this.engine.compareIds(event.id, position) > 0);
   }
 

@@ -5,6 +5,8 @@
 // - A topic is 1 to `maxSegments` segments separated by `/`, for example `orders/42/items`.
 // - Each segment is one or more characters from `A-Z a-z 0-9 - _ . ~ : @ + = ,`.
 //   Empty segments are not allowed, so a topic never starts or ends with `/` and never contains `//`.
+//   Neither are the segments `.` and `..`: in a URL path they mean "this" and "parent", and a topic
+//   that a proxy or client may rewrite (`a/../b` to `b`) could land somewhere else.
 // - The whole topic is at most `maxLength` characters long.
 //   Defaults: `maxLength` 256, `maxSegments` 16.
 // - Topics whose first segment starts with `$` (for example `$ssehub/stats`) are reserved for the
@@ -102,6 +104,7 @@ export function checkSyntax(raw: unknown, options: TopicOptions | undefined, kin
       if (s === last) fail('it ends with "/" (empty last segment)');
       fail(`it contains an empty segment ("//") at index ${offset - 1}`);
     }
+    if (segment === '.' || segment === '..') fail(`the segment ${quote(segment)} is not allowed (it would read as a relative path)`);
     if (kind === 'selector' && (segment === '*' || segment === '**')) {
       if (segment === '**' && s !== last) {
         fail(`"**" is only allowed as the last segment (found at segment ${s + 1} of ${segments.length})`);

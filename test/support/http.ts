@@ -41,7 +41,10 @@ export function publish(base: string, topic: string, data: string, options: { ev
 export interface OpenStream {
   status: number;
   headers: IncomingHttpHeaders;
+  /** Events as an application sees them: everything but the hub's position markers. */
   events: ParsedEvent[];
+  /** Ids carried by ssehub.position markers. */
+  positions: string[];
   comments: string[];
   retries: number[];
   /** The raw bytes received so far, as text. */
@@ -60,11 +63,12 @@ export interface OpenStream {
 export function openStream(url: string, headers: Record<string, string> = {}): Promise<OpenStream> {
   return new Promise((resolve, reject) => {
     const events: ParsedEvent[] = [];
+    const positions: string[] = [];
     const comments: string[] = [];
     const retries: number[] = [];
     let raw = '';
     const parser = new EventStreamParser({
-      onEvent: (event) => events.push(event),
+      onEvent: (event) => (event.type === 'ssehub.position' ? positions.push(event.lastEventId) : events.push(event)),
       onComment: (text) => comments.push(text),
       onRetry: (ms) => retries.push(ms),
     });
@@ -105,6 +109,7 @@ export function openStream(url: string, headers: Record<string, string> = {}): P
         status: res.statusCode,
         headers: res.headers,
         events,
+        positions,
         comments,
         retries,
         raw: () => raw,

@@ -170,3 +170,14 @@ describe('parseTopic: reserved "$" topics', () => {
     assert.equal(isReservedTopic(''), false);
   });
 });
+
+describe('dot segments', () => {
+  for (const raw of ['.', '..', 'a/./b', 'a/../b', 'a/..', './a']) {
+    it(`"${raw}" is refused: a URL path would resolve it elsewhere`, () => {
+      assert.throws(() => parseTopic(raw), (error: HubError) => error.code === 'invalid_topic' && /relative path/.test(error.message));
+    });
+  }
+  it('dots inside a segment are fine', () => {
+    assert.equal(parseTopic('v1.2/a..b/.hidden'), 'v1.2/a..b/.hidden');
+  });
+});

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MemoryEngine } from '../../src/engines/memory.js';
+import type { StoredEvent } from '../../src/engines/engine.js';
+import { parseSelector } from '../../src/topics/index.js';
+
+const sel = (...sources: string[]) => sources.map((source) => parseSelector(source));
+
+function engine(options: Partial<ConstructorParameters<typeof MemoryEngine>[0]> = {}) {
+  return new MemoryEngine({ historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, ...options });
+}
+
+describe('MemoryEngine ids', () => {
+  test('are strictly increasing across topics in append order, and deliver in that order', async () => {
+    const e = engine();
+    const delivered: string[] = [];
+    e.onDeliver((event) => delivered.push(event.id));
+    const first = await e.append([{ topic: 'a', data: '1' }, { topic: 'b', data: '2' }]);
+    const second = await e.append([{ topic: 'a', data: '3' }]);
+    const ids = [...first, ...second].map((event) => event.id);
+    assert.deepEqual(delivered, ids);
+    for (let i = 1; i < ids.length; i++) assert.ok(e.compareIds(ids[i]!, ids[i - 1]!) > 0, `${ids[i]} after ${ids[i - 1]}`);
+    assert.equal(await e.position(), ids[2]);
+    await e.close();
+  });
+
+  test('differ between two engines, so an id from a previous run is unknown', async () => {
+    const a = engine();
+    const b = engine();
+    const [event] = await a.append([{ topic: 't', data: 'x' }]);
+    await b.append([{ topic: 't', data: 'y' }]);
+    const result = await b.history(sel('t'), event!.id);
+    assert.equal(result.complete, false);
+    assert.equal(result.reason, 'unknown-id');
+    assert.deepEqual(result.events.map((ev) => ev.data), ['y'], 'what the engine still holds is replayed');
+  });
+
+  test('an id that is malformed or from the future is unknown', async () => {
+    const e = engine();
+    const [event] = await e.append([{ topic: 't', data: 'x' }]);
+    const future = event!.id.replace(/-\d+$/, '-99');
+    for (const id of ['', 'garbage', future, `${event!.id}x`]) {
+      const result = await e.history(sel('t'), id);
+      assert.equal(result.complete, false, id);
+      assert.equal(result.reason, 'unknown-id', id);
+    }
+  });
+});
+
+describe('MemoryEngine history', () => {
+  test('returns the matching events after an id, across topics and patterns, in id order', async () => {
+    const e = engine();
+    const stored = await e.append([
+      { topic: 'orders/1', data: 'a' },
+      { topic: 'users/1', data: 'b' },
+      { topic: 'orders/2', data: 'c' },
+      { topic: 'orders/1', data: 'd', event: 'update' },
+      { topic: 'orders/1/items', data: 'e' },
+    ]);
+    const all = await e.history(sel('orders/*'), stored[0]!.id);
+    assert.equal(all.complete, true);
+    assert.deepEqual(all.events.map((ev) => ev.data), ['c', 'd']);
+    assert.equal(all.events[1]!.event, 'update');
+    const deep = await e.history(sel('orders/**', 'users/1'), stored[0]!.id);
+    assert.deepEqual(deep.events.map((ev) => ev.data), ['b', 'c', 'd', 'e']);
+    assert.equal(deep.position, stored[4]!.id);
+  });
+
+  test('a topic named twice is replayed once', async () => {
+    const e = engine();
+    const [first] = await e.append([{ topic: 'a', data: '0' }]);
+    await e.append([{ topic: 'a', data: '1' }]);
+    const result = await e.history(sel('a', 'a'), first!.id);
+    assert.deepEqual(result.events.map((ev) => ev.data), ['1']);
+  });
+
+  test('is complete when nothing after the id was evicted, and says history-exceeded when something was', async () => {
+    const e = engine({ historyMaxEvents: 3 });
+    const stored = await e.append(Array.from({ length: 5 }, (_, i) => ({ topic: 't', data: String(i) })));
+    // Kept: 2, 3, 4. Evicted: 0, 1.
+    const fromOne = await e.history(sel('t'), stored[1]!.id);
+    assert.equal(fromOne.complete, true);
+    assert.deepEqual(fromOne.events.map((ev) => ev.data), ['2', '3', '4']);
+    const fromZero = await e.history(sel('t'), stored[0]!.id);
+    assert.equal(fromZero.complete, false);
+    assert.equal(fromZero.reason, 'history-exceeded');
+    assert.deepEqual(fromZero.events.map((ev) => ev.data), ['2', '3', '4'], 'what remains is still replayed');
+  });
+
+  test('retention is per topic: a busy topic does not evict a quiet one', async () => {
+    const e = engine({ historyMaxEvents: 2 });
+    const [quiet] = await e.append([{ topic: 'quiet', data: 'q' }]);
+    const start = await e.position();
+    await e.append(Array.from({ length: 10 }, (_, i) => ({ topic: 'busy', data: String(i) })));
+    assert.equal(e.stats().retainedEvents, 3);
+    const result = await e.history(sel('quiet'), start);
+    assert.equal(result.complete, true);
+    assert.deepEqual(result.events, []);
+    assert.equal((await e.history(sel('quiet'), `${start.split('-')[0]}-0`)).events[0]!.id, quiet!.id);
+  });
+
+  test('evicts by age', async () => {
+    let now = 1_000_000;
+    const e = engine({ historyMaxAgeMs: 60_000, now: () => now });
+    const [old] = await e.append([{ topic: 't', data: 'old' }]);
+    now += 30_000;
+    await e.append([{ topic: 't', data: 'new' }]);
+    now += 31_000; // "old" is now 61 s old, "new" 31 s
+    const result = await e.history(sel('t'), `${old!.id.split('-')[0]}-0`);
+    assert.deepEqual(result.events.map((ev) => ev.data), ['new']);
+    assert.equal(result.complete, false, 'the evicted "old" was after the id');
+    const afterOld = await e.history(sel('t'), old!.id);
+    assert.equal(afterOld.complete, true);
+    assert.equal(e.stats().retainedEvents, 1);
+  });
+
+  test('remembers topics that emptied, and answers conservatively once it forgets them', async () => {
+    let now = 0;
+    const e = engine({ historyMaxAgeMs: 10, maxForgottenTopics: 2, now: () => now });
+    const base = await e.position();
+    await e.append([{ topic: 'a', data: '1' }]);
+    now = 100;
+    await e.append([{ topic: 'b', data: '2' }]); // evicts nothing yet: sweep happens on history()
+    now = 200;
+    const exact = await e.history(sel('a'), base);
+    assert.equal(exact.complete, false, '"a" lost an event after base');
+    assert.equal(e.stats().topics, 0);
+    // Empty "a" and "b" are remembered; three more emptied topics push them out.
+    for (const topic of ['c', 'd', 'e']) {
+      await e.append([{ topic, data: topic }]);
+      now += 100;
+      await e.history(sel(topic), base);
+    }
+    const never = await e.history(sel('never-published'), base);
+    assert.equal(never.complete, false, 'a forgotten topic could have been this one');
+    const now2 = await e.position();
+    assert.equal((await e.history(sel('never-published'), now2)).complete, true, 'nothing forgotten after the current position');
+  });
+
+  test('historyMaxEvents 0 keeps nothing and every resume across an event is incomplete', async () => {
+    const e = engine({ historyMaxEvents: 0 });
+    const before = await e.position();
+    const delivered: StoredEvent[] = [];
+    e.onDeliver((ev) => delivered.push(ev));
+    await e.append([{ topic: 't', data: 'x' }]);
+    assert.equal(delivered.length, 1, 'still delivered live');
+    assert.equal(e.stats().retainedEvents, 0);
+    assert.equal((await e.history(sel('t'), before)).complete, false);
+    assert.equal((await e.history(sel('t'), await e.position())).complete, true);
+  });
+});

@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Hub, POSITION_EVENT, RESET_EVENT } from '../../src/hub/hub.js';
+import type { StreamSink } from '../../src/hub/sink.js';
+import { MemoryEngine } from '../../src/engines/memory.js';
+import type { Engine, HistoryResult } from '../../src/engines/engine.js';
+import { EventStreamParser, type ParsedEvent } from '../../src/protocol/index.js';
+import { DEFAULT_TOPIC_LIMITS, parseSelector, type Selector } from '../../src/topics/index.js';
+
+/** A sink that records every write, as a socket would receive it, with a configurable buffer. */
+class RecordingSink implements StreamSink {
+  writes: Uint8Array[] = [];
+  /** Events as an application sees them (position markers kept apart). */
+  events: ParsedEvent[] = [];
+  positions: string[] = [];
+  bufferedBytes = 0;
+  ended = false;
+  destroyed = false;
+  private drainListeners: Array<() => void> = [];
+  private closeListeners: Array<() => void> = [];
+  private parser = new EventStreamParser({
+    onEvent: (event) => (event.type === POSITION_EVENT ? this.positions.push(event.lastEventId) : this.events.push(event)),
+  });
+  /** When set, writes stay buffered (a client that does not read). */
+  stalled = false;
+
+  write(chunk: Uint8Array): boolean {
+    this.writes.push(chunk);
+    this.parser.feed(chunk);
+    if (this.stalled) this.bufferedBytes += chunk.byteLength;
+    return !this.stalled;
+  }
+  onDrain(listener: () => void): void {
+    this.drainListeners.push(listener);
+  }
+  drained(): Promise<void> {
+    return new Promise((resolve) => this.drainListeners.push(resolve));
+  }
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+  end(): void {
+    this.ended = true;
+    this.fireClose();
+  }
+  destroy(): void {
+    this.destroyed = true;
+    this.fireClose();
+  }
+  unstall(): void {
+    this.stalled = false;
+    this.bufferedBytes = 0;
+    for (const listener of this.drainListeners.splice(0)) listener();
+  }
+  private fireClose(): void {
+    for (const listener of this.closeListeners.splice(0)) listener();
+  }
+  get dataEvents(): ParsedEvent[] {
+    return this.events;
+  }
+}
+
+const selectors = (...sources: string[]): Selector[] => sources.map((source) => parseSelector(source));
+
+function makeHub(engine: Engine = new MemoryEngine({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 }), maxBufferBytes = 1 << 20) {
+  return new Hub(engine, { heartbeatMs: 0, retryMs: 1000, maxBufferBytes, topicLimits: DEFAULT_TOPIC_LIMITS });
+}
+
+/** Lets the subscriber's catch-up and the end-of-turn flush run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await nextTurn();
+}
+
+describe('Hub fan-out', () => {
+  test('encodes an event once: every subscriber is written the very same bytes', async () => {
+    const hub = makeHub();
+    const sinks = [new RecordingSink(), new RecordingSink(), new RecordingSink()];
+    for (const sink of sinks) hub.subscribe(selectors('news'), sink);
+    await settle();
+    const before = sinks.map((sink) => sink.writes.length);
+    await hub.publish([{ topic: 'news', data: 'hello' }]);
+    await settle();
+    const written = sinks.map((sink, i) => sink.writes.slice(before[i]));
+    for (const w of written) assert.equal(w.length, 1);
+    assert.equal(written[0]![0], written[1]![0], 'same Buffer object, not an equal copy');
+    assert.equal(written[1]![0], written[2]![0]);
+    assert.deepEqual(sinks[0]!.events.map((e) => e.data), ['hello']);
+  });
+
+  test('events for one connection in the same turn leave in one write, shared by all subscribers', async () => {
+    const hub = makeHub();
+    const a = new RecordingSink();
+    const b = new RecordingSink();
+    hub.subscribe(selectors('t'), a);
+    hub.subscribe(selectors('t'), b);
+    await settle();
+    const before = a.writes.length;
+    await Promise.all([1, 2, 3, 4, 5].map((n) => hub.publish([{ topic: 't', data: String(n) }])));
+    await settle();
+    assert.equal(a.writes.length - before, 1, 'five events, one write');
+    assert.equal(a.writes.at(-1), b.writes.at(-1), 'the joined chunk itself is shared');
+    assert.deepEqual(a.events.map((e) => e.data), ['1', '2', '3', '4', '5']);
+  });
+
+  test('a subscriber matched by two of its selectors gets the event once', async () => {
+    const hub = makeHub();
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('orders/*', 'orders/**', 'orders/1'), sink);
+    await settle();
+    await hub.publish([{ topic: 'orders/1', data: 'x' }]);
+    await settle();
+    assert.deepEqual(sink.events.map((e) => e.data), ['x']);
+    assert.equal(hub.stats().eventsDelivered, 1);
+  });
+
+  test('only matching topics are delivered', async () => {
+    const hub = makeHub();
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('orders/*'), sink);
+    await settle();
+    await hub.publish([
+      { topic: 'orders/1', data: 'yes' },
+      { topic: 'orders/1/items', data: 'no' },
+      { topic: 'users/1', data: 'no' },
+    ]);
+    await settle();
+    assert.deepEqual(sink.events.map((e) => e.data), ['yes']);
+  });
+
+  test('a subscriber that stops reading is cut off at its buffer limit, counted, and forgotten', async () => {
+    const hub = makeHub(undefined, 4096);
+    const slow = new RecordingSink();
+    const fast = new RecordingSink();
+    hub.subscribe(selectors('t'), slow);
+    hub.subscribe(selectors('t'), fast);
+    await settle();
+    slow.stalled = true;
+    for (let i = 0; i < 20; i++) {
+      await hub.publish([{ topic: 't', data: 'x'.repeat(500) }]);
+      await settle();
+    }
+    assert.equal(slow.destroyed, true);
+    assert.equal(hub.stats().slowConsumersDropped, 1);
+    assert.equal(hub.stats().connections, 1);
+    assert.equal(fast.events.length, 20);
+  });
+
+  test('a stalled subscriber keeps queueing and gets the backlog in one write on drain', async () => {
+    const hub = makeHub();
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('t'), sink);
+    await settle();
+    sink.stalled = true;
+    await hub.publish([{ topic: 't', data: 'first' }]);
+    await settle(); // written, but the socket says "full"
+    for (const data of ['a', 'b', 'c']) {
+      await hub.publish([{ topic: 't', data }]);
+      await settle();
+    }
+    const before = sink.writes.length;
+    sink.unstall();
+    await settle();
+    assert.equal(sink.writes.length - before, 1, 'three queued events coalesced into one write');
+    assert.deepEqual(sink.events.map((e) => e.data), ['first', 'a', 'b', 'c']);
+  });
+});
+
+describe('Hub resume', () => {
+  test('starts with the preamble and tells a fresh subscriber its position', async () => {
+    const hub = makeHub();
+    await hub.publish([{ topic: 'other', data: 'before' }]);
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('t'), sink);
+    await settle();
+    const text = Buffer.concat(sink.writes).toString();
+    assert.match(text, /^: ok\n\nretry: 1000\n\nid: \S+-1\nevent: ssehub\.position\ndata: \n\n$/);
+    assert.deepEqual(sink.events, [], 'the position is not an application event');
+    assert.equal(sink.positions.length, 1);
+  });
+
+  test('replays after Last-Event-ID, then goes live, without duplicates at the seam', async () => {
+    const inner = new MemoryEngine({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 });
+    let duringHistory: (() => Promise<void>) | undefined;
+    // The engine is real; the wrapper only chooses when history is read, to force the race:
+    // events published just before the read (in history AND delivered live while catching up),
+    // and just after it (live only, with ids after the position).
+    const engine: Engine = {
+      name: inner.name,
+      append: (events) => inner.append(events),
+      position: () => inner.position(),
+      compareIds: (a, b) => inner.compareIds(a, b),
+      onDeliver: (listener) => inner.onDeliver(listener),
+      stats: () => inner.stats(),
+      close: () => inner.close(),
+      history: async (sels, afterId): Promise<HistoryResult> => {
+        await duringHistory?.();
+        const result = await inner.history(sels, afterId);
+        await hub.publish([{ topic: 't', data: 'after-read-1' }, { topic: 't', data: 'after-read-2' }]);
+        return result;
+      },
+    };
+    const hub = makeHub(engine);
+    const [resumeFrom] = await hub.publish([{ topic: 't', data: 'seen' }]);
+    await hub.publish([{ topic: 't', data: 'missed-1' }, { topic: 'x', data: 'other topic' }, { topic: 't', data: 'missed-2' }]);
+    duringHistory = async () => {
+      await hub.publish([{ topic: 't', data: 'during-1' }, { topic: 't', data: 'during-2' }]);
+    };
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('t'), sink, resumeFrom!.id);
+    await settle();
+    await hub.publish([{ topic: 't', data: 'live' }]);
+    await settle();
+    assert.deepEqual(
+      sink.events.map((e) => e.data),
+      ['missed-1', 'missed-2', 'during-1', 'during-2', 'after-read-1', 'after-read-2', 'live'],
+    );
+    const ids = sink.events.map((e) => e.lastEventId);
+    assert.equal(new Set(ids).size, ids.length, 'no id twice');
+  });
+
+  test('says so with a reset event when history cannot cover the gap, then replays what is left', async () => {
+    const hub = makeHub(new MemoryEngine({ historyMaxEvents: 2, historyMaxAgeMs: 3_600_000 }));
+    const stored = await hub.publish([1, 2, 3, 4].map((n) => ({ topic: 't', data: String(n) })));
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('t'), sink, stored[0]!.id);
+    await settle();
+    assert.equal(sink.events[0]!.type, RESET_EVENT);
+    assert.deepEqual(JSON.parse(sink.events[0]!.data), { reason: 'history-exceeded', lastEventId: stored[0]!.id });
+    assert.deepEqual(sink.events.slice(1).map((e) => e.data), ['3', '4']);
+  });
+
+  test('resuming at the current position replays nothing and sends no reset', async () => {
+    const hub = makeHub();
+    const [last] = await hub.publish([{ topic: 't', data: 'x' }]);
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('t'), sink, last!.id);
+    await settle();
+    assert.deepEqual(sink.events, []);
+    assert.equal(Buffer.concat(sink.writes).toString(), ': ok\n\nretry: 1000\n\n');
+  });
+
+  test('a batch with one invalid event stores nothing', async () => {
+    const hub = makeHub();
+    await assert.rejects(
+      hub.publish([{ topic: 'ok', data: '1' }, { topic: 'bad//topic', data: '2' }]),
+      (error: any) => error.status === 400 && error.code === 'invalid_topic' && /events\[1\]/.test(error.message),
+    );
+    await assert.rejects(hub.publish([{ topic: 'ok', data: '1', event: 'a\nid: 9' }]), { code: 'invalid_event_name' });
+    await assert.rejects(hub.publish([{ topic: 'ok', data: '1', event: 'ssehub.reset' }]), { code: 'reserved_event_name' });
+    await assert.rejects(hub.publish([{ topic: '$ssehub/stats', data: '1' }]), { code: 'invalid_topic' });
+    assert.equal(hub.stats().eventsPublished, 0);
+    assert.equal(hub.stats().retainedEvents, 0);
+  });
+
+  test('close() ends every stream and cleans the index', async () => {
+    const hub = makeHub();
+    const sinks = [new RecordingSink(), new RecordingSink()];
+    hub.subscribe(selectors('a'), sinks[0]!);
+    hub.subscribe(selectors('b/**'), sinks[1]!);
+    await settle();
+    assert.equal(hub.stats().connections, 2);
+    await hub.close();
+    assert.ok(sinks.every((sink) => sink.ended));
+    assert.equal(hub.stats().connections, 0);
+    assert.equal(hub.stats().subscribedSelectors, 0);
+  });
+});
