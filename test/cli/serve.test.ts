@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, test } from 'node:test';
+import { OPTIONS } from '../../src/config.js';
+import { spawnHub } from '../support/hub.js';
+import { httpRequest, openStream, publish } from '../support/http.js';
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const ssehub = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args]);
+
+describe('ssehub serve', () => {
+  test('--help lists every option with its environment variable', async () => {
+    const { stdout } = await ssehub('serve', '--help');
+    for (const option of OPTIONS) {
+      assert.ok(stdout.includes(`--${option.flag}`), option.flag);
+      assert.ok(stdout.includes(option.env), option.env);
+    }
+    const top = await ssehub('--help');
+    assert.match(top.stdout, /serve/);
+  });
+
+  test('a bad flag or unknown command exits 2 with a message', async () => {
+    await assert.rejects(ssehub('serve', '--port', 'x'), (error: any) => error.code === 2 && /--port/.test(error.stderr));
+    await assert.rejects(ssehub('frobnicate'), (error: any) => error.code === 2 && /unknown command/.test(error.stderr));
+  });
+
+  test('prints its URL, serves, and reads settings from the environment', async () => {
+    const hub = await spawnHub(['--retry', '750']);
+    try {
+      assert.match(hub.output(), /ssehub listening on http:\/\/127\.0\.0\.1:\d+ \(engine: memory\)/);
+      const stream = await openStream(`${hub.url}/topics/cli`);
+      await stream.waitUntil(() => stream.retries.length > 0, 5000, 'retry');
+      assert.deepEqual(stream.retries, [750]);
+      await publish(hub.url, 'cli', 'hi');
+      assert.equal((await stream.waitForEvents(1))[0]!.data, 'hi');
+      stream.close();
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(`${signal}: stops accepting, ends open streams, exits 0`, async () => {
+      const hub = await spawnHub(['--shutdown-timeout', '20s']);
+      const streams = await Promise.all([1, 2, 3].map(() => openStream(`${hub.url}/topics/bye`)));
+      assert.equal((await httpRequest(`${hub.url}/stats`)).json().connections, 3);
+      const started = Date.now();
+      hub.child.kill(signal);
+      await Promise.all(streams.map((stream) => stream.ended)); // ended by the hub: clients reconnect elsewhere
+      const code = await hub.exited;
+      assert.equal(code, 0, hub.output());
+      // Streams are ended, not left to the 20 s shutdown timeout to cut.
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+      await assert.rejects(httpRequest(`${hub.url}/healthz`), /ECONNREFUSED/);
+    });
+  }
+
+  test('a client that holds a request open cannot keep the hub from exiting', async () => {
+    const hub = await spawnHub(['--shutdown-timeout', '500ms', '--request-timeout', '60s']);
+    const { port } = new URL(hub.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.on('error', () => {});
+    // A publish whose body never finishes arriving.
+    socket.write('POST /topics/slow HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nabc');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    hub.child.kill('SIGTERM');
+    assert.equal(await hub.exited, 0, hub.output());
+    assert.match(hub.output(), /shutdown timeout/);
+    socket.destroy();
+  });
+});

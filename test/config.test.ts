@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { describeOptions, loadConfig, OPTIONS, parseBytes, parseDuration } from '../src/config.js';
+import { HubError } from '../src/errors.js';
+
+describe('configuration', () => {
+  test('defaults', () => {
+    const config = loadConfig([], {});
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 8080);
+    assert.equal(config.engine, 'memory');
+    assert.equal(config.heartbeatMs, 15_000);
+    assert.equal(config.maxBufferBytes, 1024 * 1024);
+    assert.equal(config.maxBodyBytes, 1024 * 1024);
+    assert.equal(config.historyMaxEvents, 1000);
+    assert.equal(config.historyMaxAgeMs, 3_600_000);
+    assert.equal(config.logLevel, 'warn');
+  });
+
+  test('environment variables set options and flags win over them', () => {
+    const env = { SSEHUB_PORT: '9000', SSEHUB_HEARTBEAT: '30s', SSEHUB_MAX_BUFFER: '256KiB' };
+    const fromEnv = loadConfig([], env);
+    assert.equal(fromEnv.port, 9000);
+    assert.equal(fromEnv.heartbeatMs, 30_000);
+    assert.equal(fromEnv.maxBufferBytes, 262_144);
+    const both = loadConfig(['--port', '9100', '--heartbeat=5s'], env);
+    assert.equal(both.port, 9100);
+    assert.equal(both.heartbeatMs, 5000);
+  });
+
+  test('durations and sizes', () => {
+    assert.equal(parseDuration('1500'), 1500);
+    assert.equal(parseDuration('90s'), 90_000);
+    assert.equal(parseDuration('1.5m'), 90_000);
+    assert.equal(parseDuration('2h'), 7_200_000);
+    assert.equal(parseBytes('65536'), 65_536);
+    assert.equal(parseBytes('512KiB'), 524_288);
+    assert.equal(parseBytes('1MB'), 1_000_000);
+    assert.equal(parseBytes('1 MiB'), 1_048_576);
+  });
+
+  const invalid: Array<[string[], Record<string, string>, RegExp]> = [
+    [['--port', '70000'], {}, /--port/],
+    [['--port', 'eighty'], {}, /--port/],
+    [[], { SSEHUB_HEARTBEAT: 'soon' }, /SSEHUB_HEARTBEAT/],
+    [['--max-buffer', '12 parsecs'], {}, /--max-buffer/],
+    [['--max-buffer', '10'], {}, /at least 1KiB/],
+    [['--log-level', 'chatty'], {}, /--log-level/],
+    [['--no-such-flag', 'x'], {}, /no-such-flag/],
+    [['--max-topics', '0'], {}, /--max-topics/],
+  ];
+  for (const [argv, env, message] of invalid) {
+    test(`refuses ${JSON.stringify(argv)} ${JSON.stringify(env)} naming the culprit`, () => {
+      assert.throws(() => loadConfig(argv, env), (error: HubError) => error.code === 'invalid_config' && message.test(error.message));
+    });
+  }
+
+  test('every option is in --help and in the README, with its environment variable', () => {
+    const help = describeOptions();
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const option of OPTIONS) {
+      assert.ok(help.includes(`--${option.flag} `), `--${option.flag} in help`);
+      assert.ok(help.includes(option.env), `${option.env} in help`);
+      assert.ok(readme.includes(`--${option.flag}`), `--${option.flag} in README`);
+      assert.ok(readme.includes(option.env), `${option.env} in README`);
+    }
+  });
+});
