@@ -64,6 +64,7 @@ export class Hub {
   /** Frames encoded for live delivery, reused when the same event is replayed. */
   private readonly frames = new WeakMap<StoredEvent, Uint8Array>();
   private closing = false;
+  private readonly replaySliceBytes: number;
   private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0 };
 
   private readonly hooks: SubscriberHooks = {
@@ -83,6 +84,7 @@ export class Hub {
     private readonly options: HubOptions,
     private readonly logger: HubLogger = silentLogger,
   ) {
+    this.replaySliceBytes = Math.min(65536, Math.floor(options.maxBufferBytes / 4));
     this.preamble = Buffer.from(encodeComment('ok') + encodeRetry(options.retryMs));
     engine.onDeliver((event) => this.dispatch(event));
     if (options.heartbeatMs > 0) {
@@ -166,10 +168,11 @@ export class Hub {
     for (let i = 0; i < replay.length; ) {
       await subscriber.roomAvailable();
       if (subscriber.state === 'closed') return;
-      // Up to 64 KiB of history per write: few syscalls, bounded extra memory.
+      // A bounded slice of history per write: few syscalls, and never more than a quarter of the
+      // stream's buffer, so live events held meanwhile still fit within the bound.
       const batch: Uint8Array[] = [];
       let bytes = 0;
-      while (i < replay.length && bytes < 65536) {
+      while (i < replay.length && (bytes === 0 || bytes < this.replaySliceBytes)) {
         const frame = this.frameOf(replay[i]!);
         batch.push(frame);
         bytes += frame.byteLength;

@@ -230,6 +230,25 @@ describe('Hub resume', () => {
     assert.deepEqual(sink.events.slice(1).map((e) => e.data), ['3', '4']);
   });
 
+  test('a replay larger than the stream buffer is paced by the reader, not cut off', async () => {
+    const hub = makeHub(undefined, 16 * 1024);
+    const stored = await hub.publish(Array.from({ length: 200 }, (_, i) => ({ topic: 't', data: `${i}:${'x'.repeat(1000)}` })));
+    const sink = new RecordingSink();
+    sink.stalled = true; // a reader that takes its time: every write waits to be read
+    hub.subscribe(selectors('t'), sink, stored[0]!.id);
+    const live: string[] = [];
+    for (let rounds = 0; sink.events.length < 199 + live.length && rounds < 1000; rounds++) {
+      await settle();
+      // Live events keep arriving during the replay; they are held, and count against the bound.
+      if (live.length < 20) live.push((await hub.publish([{ topic: 't', data: `live-${live.length}` }]))[0]!.id);
+      sink.unstall();
+      sink.stalled = true;
+    }
+    assert.equal(sink.destroyed, false);
+    assert.equal(hub.stats().slowConsumersDropped, 0);
+    assert.deepEqual(sink.events.map((e) => e.lastEventId), [...stored.slice(1).map((e) => e.id), ...live]);
+  });
+
   test('resuming at the current position replays nothing and sends no reset', async () => {
     const hub = makeHub();
     const [last] = await hub.publish([{ topic: 't', data: 'x' }]);
