@@ -24,9 +24,24 @@ export interface HubConfig {
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   logLevel: string;
+  jwtSecret: string | undefined;
+  jwtPublicKeyFile: string | undefined;
+  jwksFile: string | undefined;
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
+  cookieName: string;
+  publicTopics: string[];
+  corsOrigins: string[];
+  ticketTtlMs: number;
+  maxStreamsPerIp: number;
+  maxStreamsPerSubject: number;
+  publishRate: number;
+  publishBurst: number;
+  maxHeaderBytes: number;
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes';
+/** optional: a string that may be left unset; list: comma-separated values. */
+type Kind = 'string' | 'optional' | 'list' | 'port' | 'count' | 'duration' | 'bytes';
 
 interface OptionSpec {
   key: keyof HubConfig;
@@ -54,6 +69,20 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'SSEHUB_REQUEST_TIMEOUT', kind: 'duration', default: '30s', help: 'Time a client has to send a whole request body; never cuts open streams.' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'SSEHUB_SHUTDOWN_TIMEOUT', kind: 'duration', default: '10s', help: 'On SIGTERM/SIGINT, longest wait before connections are cut.' },
   { key: 'logLevel', flag: 'log-level', env: 'SSEHUB_LOG_LEVEL', kind: 'string', default: 'warn', help: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
+  { key: 'jwtSecret', flag: 'jwt-secret', env: 'SSEHUB_JWT_SECRET', kind: 'optional', default: '', help: 'HS256 secret for tokens. Setting any key turns authorization on.' },
+  { key: 'jwtPublicKeyFile', flag: 'jwt-public-key', env: 'SSEHUB_JWT_PUBLIC_KEY', kind: 'optional', default: '', help: 'PEM file with a public key (RS256, ES256, ES384 or EdDSA tokens).' },
+  { key: 'jwksFile', flag: 'jwks', env: 'SSEHUB_JWKS', kind: 'optional', default: '', help: 'JWKS file with public keys for tokens.' },
+  { key: 'jwtIssuer', flag: 'jwt-issuer', env: 'SSEHUB_JWT_ISSUER', kind: 'optional', default: '', help: 'Required "iss" claim, when set.' },
+  { key: 'jwtAudience', flag: 'jwt-audience', env: 'SSEHUB_JWT_AUDIENCE', kind: 'optional', default: '', help: 'Required "aud" claim, when set.' },
+  { key: 'cookieName', flag: 'cookie-name', env: 'SSEHUB_COOKIE_NAME', kind: 'string', default: 'ssehub_token', help: 'Cookie that may carry the token (for browsers).' },
+  { key: 'publicTopics', flag: 'public-topics', env: 'SSEHUB_PUBLIC_TOPICS', kind: 'list', default: '', help: 'Comma-separated topics/patterns anyone may subscribe to without a token.' },
+  { key: 'corsOrigins', flag: 'cors-origins', env: 'SSEHUB_CORS_ORIGINS', kind: 'list', default: '', help: 'Comma-separated origins allowed cross-origin, with credentials ("*": any, without).' },
+  { key: 'ticketTtlMs', flag: 'ticket-ttl', env: 'SSEHUB_TICKET_TTL', kind: 'duration', default: '30s', help: 'How long a stream ticket stays valid (it is good for one use).' },
+  { key: 'maxStreamsPerIp', flag: 'max-streams-per-ip', env: 'SSEHUB_MAX_STREAMS_PER_IP', kind: 'count', default: '1000', help: 'Open streams allowed per client IP (0: no limit).' },
+  { key: 'maxStreamsPerSubject', flag: 'max-streams-per-subject', env: 'SSEHUB_MAX_STREAMS_PER_SUBJECT', kind: 'count', default: '100', help: 'Open streams allowed per token subject (0: no limit).' },
+  { key: 'publishRate', flag: 'publish-rate', env: 'SSEHUB_PUBLISH_RATE', kind: 'count', default: '1000', help: 'Events per second one publisher (token subject, else IP) may publish (0: no limit).' },
+  { key: 'publishBurst', flag: 'publish-burst', env: 'SSEHUB_PUBLISH_BURST', kind: 'count', default: '2000', help: 'Events a publisher may publish at once above the rate.' },
+  { key: 'maxHeaderBytes', flag: 'max-header-size', env: 'SSEHUB_MAX_HEADER_SIZE', kind: 'bytes', default: '16KiB', help: 'Largest request header block (431 above).' },
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -83,9 +112,16 @@ export function parseBytes(raw: string, name = 'size'): number {
   return value;
 }
 
-function parseValue(spec: OptionSpec, raw: string, origin: string): string | number {
+function parseValue(spec: OptionSpec, raw: string, origin: string): string | number | string[] | undefined {
   const name = `${origin}`;
   switch (spec.kind) {
+    case 'optional':
+      return raw === '' ? undefined : raw;
+    case 'list':
+      return raw
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
     case 'string':
       if (spec.key === 'logLevel' && !LOG_LEVELS.has(raw)) throw invalid(name, raw, `one of ${[...LOG_LEVELS].join(', ')}`);
       if (raw === '') throw invalid(name, raw, 'a non-empty value');
@@ -120,7 +156,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   } catch (error) {
     throw new HubError(400, 'invalid_config', (error as Error).message);
   }
-  const config: Record<string, string | number> = {};
+  const config: Record<string, string | number | string[] | undefined> = {};
   for (const spec of OPTIONS) {
     const fromFlag = values[spec.flag];
     const fromEnv = env[spec.env];
@@ -132,7 +168,13 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.maxBufferBytes < 1024) throw invalid('--max-buffer', String(result.maxBufferBytes), 'at least 1KiB');
   if (result.maxTopicsPerSubscription < 1) throw invalid('--max-topics', '0', 'at least 1');
   if (result.maxBatchEvents < 1) throw invalid('--max-batch', '0', 'at least 1');
+  if (result.publishRate > 0 && result.publishBurst < 1) throw invalid('--publish-burst', '0', 'at least 1');
   return result;
+}
+
+/** Whether any token key is configured: then publishing and private topics need a token. */
+export function authEnabled(config: HubConfig): boolean {
+  return config.jwtSecret !== undefined || config.jwtPublicKeyFile !== undefined || config.jwksFile !== undefined;
 }
 
 /** The configuration with every default, for tests and embedding; `overrides` win. */
@@ -143,8 +185,9 @@ export function defaultConfig(overrides: Partial<HubConfig> = {}): HubConfig {
 /** The options table as `--help` prints it. */
 export function describeOptions(): string {
   const rows = OPTIONS.map((spec) => {
-    const left = `  --${spec.flag} <${spec.kind === 'port' || spec.kind === 'count' ? 'n' : spec.kind === 'string' ? 'value' : spec.kind}>`;
-    return `${left.padEnd(34)}${spec.help}\n${''.padEnd(34)}env ${spec.env}, default ${spec.default}`;
+    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', duration: 'duration', bytes: 'bytes' }[spec.kind];
+    const left = `  --${spec.flag} <${placeholder}>`;
+    return `${left.padEnd(34)}${spec.help}\n${''.padEnd(34)}env ${spec.env}${spec.default === '' ? '' : `, default ${spec.default}`}`;
   });
   return rows.join('\n');
 }

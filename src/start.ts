@@ -2,9 +2,13 @@
  * Assembles a running hub from a configuration: engine, hub, HTTP server, logging and metrics,
  * and knows how to take it down gracefully. Used by `ssehub serve`, by tests and by embedders.
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import type { HubConfig } from './config.js';
+import { createAccess, type Access } from './auth/access.js';
+import type { TokenSettings } from './auth/tokens.js';
+import { authEnabled, type HubConfig } from './config.js';
+import { HubError } from './errors.js';
 import { createEngine } from './engines/index.js';
 import { Hub } from './hub/hub.js';
 import { createMetrics } from './http/metrics.js';
@@ -15,6 +19,8 @@ export interface RunningHub {
   /** Base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   port: number;
+  /** Whether tokens are required, and the limits in force. */
+  access: Access;
   /** Stops accepting, ends every stream, waits for connections to go (at most shutdownTimeoutMs). */
   close(): Promise<void>;
 }
@@ -35,7 +41,11 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     },
     logger,
   );
-  const server = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), startedAt: Date.now() });
+  const access = accessFrom(config, engine.kv);
+  if (!access.enabled) {
+    logger.warn('no token key configured: anyone who can reach this hub may publish and subscribe to every topic');
+  }
+  const server = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt: Date.now() });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -64,5 +74,39 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
       await engine.close();
       logger.flush();
     })());
-  return { hub, url: `http://${host}:${port}`, port, close };
+  return { hub, url: `http://${host}:${port}`, port, access, close };
+}
+
+function readKeyFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new HubError(400, 'invalid_config', `Cannot read the ${what} file ${path}: ${(error as Error).message}`);
+  }
+}
+
+function accessFrom(config: HubConfig, kv: Parameters<typeof createAccess>[1]): Access {
+  let tokens: TokenSettings | undefined;
+  if (authEnabled(config)) {
+    tokens = {};
+    if (config.jwtSecret !== undefined) tokens.secret = config.jwtSecret;
+    if (config.jwtPublicKeyFile !== undefined) tokens.publicKeyPem = readKeyFile(config.jwtPublicKeyFile, 'public key');
+    if (config.jwksFile !== undefined) tokens.jwks = readKeyFile(config.jwksFile, 'JWKS');
+    if (config.jwtIssuer !== undefined) tokens.issuer = config.jwtIssuer;
+    if (config.jwtAudience !== undefined) tokens.audience = config.jwtAudience;
+  }
+  return createAccess(
+    {
+      tokens,
+      cookieName: config.cookieName,
+      publicTopics: config.publicTopics,
+      corsOrigins: config.corsOrigins,
+      ticketTtlMs: config.ticketTtlMs,
+      maxStreamsPerIp: config.maxStreamsPerIp,
+      maxStreamsPerSubject: config.maxStreamsPerSubject,
+      publishRate: config.publishRate,
+      publishBurst: config.publishBurst,
+    },
+    kv,
+  );
 }

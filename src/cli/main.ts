@@ -2,11 +2,13 @@
 /** The `ssehub` command: dispatches to its subcommands. */
 import { isHubError } from '../errors.js';
 import { serve, SERVE_HELP } from './serve.js';
+import { token, TOKEN_HELP } from './token.js';
 
 const HELP = `Usage: ssehub <command> [options]
 
 Commands:
   serve     Run the hub (HTTP API, event streams, history).
+  token     Mint a token granting topics to publish and subscribe to.
 
 Run "ssehub <command> --help" for a command's options.
 `;
@@ -24,6 +26,14 @@ async function main(argv: string[]): Promise<number | undefined> {
     }
     await serve(rest, process.env);
     return undefined; // keeps running until a signal
+  }
+  if (command === 'token') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(TOKEN_HELP);
+      return 0;
+    }
+    process.stdout.write(`${await token(rest, process.env)}\n`);
+    return 0;
   }
   process.stderr.write(`ssehub: unknown command "${command}"\n\n${HELP}`);
   return 2;

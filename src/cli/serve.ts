@@ -1,5 +1,5 @@
 /** `ssehub serve`: runs the hub until SIGTERM or SIGINT, then shuts down gracefully and exits 0. */
-import { describeOptions, loadConfig } from '../config.js';
+import { authEnabled, describeOptions, loadConfig } from '../config.js';
 import { startHub } from '../start.js';
 
 export const SERVE_HELP = `Usage: ssehub serve [options]
@@ -15,6 +15,12 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   const config = loadConfig(argv, env);
   const running = await startHub(config);
   process.stdout.write(`ssehub listening on ${running.url} (engine: ${config.engine})\n`);
+  if (!authEnabled(config)) {
+    process.stderr.write(
+      'ssehub: warning: no token key is configured, so anyone who can reach this hub may publish and subscribe\n' +
+        '        to every topic. Set --jwt-secret (or --jwt-public-key / --jwks) to require tokens; see docs/security.md.\n',
+    );
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {

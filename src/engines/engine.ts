@@ -47,6 +47,17 @@ export interface EngineStats {
 
 export type DeliverListener = (event: StoredEvent) => void;
 
+/**
+ * Small values shared by every hub instance on the engine (stream tickets now; idempotency keys
+ * and rate limits are meant to live here too). Keys expire on their own.
+ */
+export interface KeyValueStore {
+  /** Stores the value unless the key exists; true if it was stored. */
+  setOnce(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Returns the value and deletes the key, atomically: a second take gets null. */
+  take(key: string): Promise<string | null>;
+}
+
 export interface Engine {
   readonly name: string;
   /** Stores the events in order, assigns their ids, applies retention, then delivers them. */
@@ -57,6 +68,7 @@ export interface Engine {
   /** Negative, zero or positive as a is before, equal to or after b. Both must be ids of this engine. */
   compareIds(a: string, b: string): number;
   onDeliver(listener: DeliverListener): void;
+  readonly kv: KeyValueStore;
   stats(): EngineStats;
   close(): Promise<void>;
 }

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { selectorMatches, type Selector } from '../topics/index.js';
 import type { DeliverListener, Engine, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
+import { MemoryKeyValueStore } from './memory-kv.js';
 
 export interface MemoryEngineOptions {
   /** Events kept per topic; 0 keeps none. */
@@ -84,10 +85,12 @@ export class MemoryEngine implements Engine {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly maxForgottenTopics: number;
+  readonly kv: MemoryKeyValueStore;
 
   constructor(private readonly options: MemoryEngineOptions) {
     this.now = options.now ?? Date.now;
     this.maxForgottenTopics = options.maxForgottenTopics ?? 100_000;
+    this.kv = new MemoryKeyValueStore(this.now);
     this.sweepTimer = setInterval(() => this.evictExpired(), Math.min(SWEEP_INTERVAL_MS, Math.max(options.historyMaxAgeMs, 10)));
     this.sweepTimer.unref();
   }

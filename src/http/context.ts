@@ -1,6 +1,7 @@
 /** What every route handler is given: the hub, the configuration and the logger. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { Access } from '../auth/access.js';
 import type { HubConfig } from '../config.js';
 import type { Hub } from '../hub/hub.js';
 import type { Metrics } from './metrics.js';
@@ -10,6 +11,7 @@ export interface RouteContext {
   config: HubConfig;
   logger: Logger;
   metrics: Metrics;
+  access: Access;
   startedAt: number;
 }
 

@@ -3,33 +3,60 @@
  * batch). Shapes and content types are checked here; what makes an event valid (topic syntax,
  * event name) is checked by the hub for every way in.
  */
+import type { IncomingMessage } from 'node:http';
+import { authorizePublish } from '../auth/principal.js';
 import { HubError } from '../errors.js';
-import type { NewEvent } from '../engines/engine.js';
+import type { NewEvent, StoredEvent } from '../engines/engine.js';
+import { authenticate, clientKey } from './authenticate.js';
 import { bodyTypeOf, parseJson, readBody } from './body.js';
-import type { Handler } from './context.js';
+import type { Handler, RouteContext } from './context.js';
 import { sendJson } from './respond.js';
 
-export const publishToTopic: Handler = async ({ req, res, query, rest }, { hub, config }) => {
+/**
+ * The credential is checked before the body is read (a bad token costs no upload); topics are
+ * authorized after the hub has validated them, and the rate limit is charged per event, all
+ * before anything is stored.
+ */
+async function publishAs(req: IncomingMessage, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<StoredEvent[]> {
+  const principal = await authenticate(req, context);
+  const events = await read();
+  return context.hub.publish(events, {
+    authorize: (checked) => {
+      authorizePublish(
+        principal,
+        checked.map((event) => event.topic),
+      );
+      context.access.publishRate.take(clientKey(req, principal), checked.length);
+    },
+  });
+}
+
+export const publishToTopic: Handler = async ({ req, res, query, rest }, context) => {
+  const { config } = context;
   const type = bodyTypeOf(req, ['json', 'text']);
-  const data = await readBody(req, config.maxBodyBytes);
-  if (type === 'json') parseJson(data); // validated; the text is published as sent
-  const event: NewEvent = { topic: rest, data };
-  const name = query.get('event');
-  if (name !== null) event.event = name;
-  const [stored] = await hub.publish([event]);
+  const [stored] = await publishAs(req, context, async () => {
+    const data = await readBody(req, config.maxBodyBytes);
+    if (type === 'json') parseJson(data); // validated; the text is published as sent
+    const event: NewEvent = { topic: rest, data };
+    const name = query.get('event');
+    if (name !== null) event.event = name;
+    return [event];
+  });
   sendJson(res, 201, { id: stored!.id, topic: stored!.topic, ...(stored!.event ? { event: stored!.event } : {}) });
 };
 
-export const publishBatch: Handler = async ({ req, res }, { hub, config }) => {
+export const publishBatch: Handler = async ({ req, res }, context) => {
+  const { config } = context;
   bodyTypeOf(req, ['json']);
-  const body = parseJson(await readBody(req, config.maxBodyBytes));
-  if (!Array.isArray(body)) throw new HubError(400, 'invalid_batch', 'POST /publish takes a JSON array of {topic, data, event?}.');
-  if (body.length === 0) throw new HubError(400, 'invalid_batch', 'The batch is empty.');
-  if (body.length > config.maxBatchEvents) {
-    throw new HubError(413, 'batch_too_large', `A batch may hold at most ${config.maxBatchEvents} events, not ${body.length}.`);
-  }
-  const events = body.map((item: unknown, i) => batchItem(item, i));
-  const stored = await hub.publish(events);
+  const stored = await publishAs(req, context, async () => {
+    const body = parseJson(await readBody(req, config.maxBodyBytes));
+    if (!Array.isArray(body)) throw new HubError(400, 'invalid_batch', 'POST /publish takes a JSON array of {topic, data, event?}.');
+    if (body.length === 0) throw new HubError(400, 'invalid_batch', 'The batch is empty.');
+    if (body.length > config.maxBatchEvents) {
+      throw new HubError(413, 'batch_too_large', `A batch may hold at most ${config.maxBatchEvents} events, not ${body.length}.`);
+    }
+    return body.map((item: unknown, i) => batchItem(item, i));
+  });
   sendJson(res, 201, { ids: stored.map((event) => event.id) });
 };
 

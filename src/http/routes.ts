@@ -6,7 +6,9 @@ import { HubError } from '../errors.js';
 import type { Handler } from './context.js';
 import { healthz, metrics, stats } from './observability.js';
 import { publishBatch, publishToTopic } from './publish.js';
+import { preflight } from './preflight.js';
 import { streamEvents, streamTopic } from './subscribe.js';
+import { issueTicket } from './tickets.js';
 
 interface Route {
   path: string;
@@ -19,6 +21,7 @@ export const ROUTES: readonly Route[] = [
   { path: '/topics/', prefix: true, methods: { GET: streamTopic, POST: publishToTopic } },
   { path: '/events', methods: { GET: streamEvents } },
   { path: '/publish', methods: { POST: publishBatch } },
+  { path: '/tickets', methods: { POST: issueTicket } },
   { path: '/healthz', methods: { GET: healthz } },
   { path: '/stats', methods: { GET: stats } },
   { path: '/metrics', methods: { GET: metrics } },
@@ -33,7 +36,7 @@ export function resolveRoute(method: string, pathname: string): ResolvedRoute {
   for (const route of ROUTES) {
     const matches = route.prefix ? pathname.startsWith(route.path) : pathname === route.path;
     if (!matches) continue;
-    const handler = route.methods[method];
+    const handler = method === 'OPTIONS' ? preflight : route.methods[method];
     if (!handler) {
       const allow = Object.keys(route.methods).join(', ');
       throw new HubError(405, 'method_not_allowed', `${method} is not allowed on ${route.path}; use ${allow}.`, { Allow: allow });

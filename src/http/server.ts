@@ -22,6 +22,7 @@ export function createHttpServer(context: RouteContext): Server {
     noDelay: true,
     // The hub never reads Host; node's own refusal would answer a bare 400 without our JSON body.
     requireHostHeader: false,
+    maxHeaderSize: config.maxHeaderBytes,
   });
   server.timeout = 0;
   const onUnexpected = (error: unknown): void => logger.error({ err: error }, 'request failed');
@@ -55,6 +56,8 @@ export function createHttpServer(context: RouteContext): Server {
 
 async function handle(req: IncomingMessage, res: ServerResponse, context: RouteContext): Promise<void> {
   try {
+    // CORS headers go on every answer to an allowed origin, errors and streams included.
+    for (const [name, value] of Object.entries(context.access.cors.headersFor(req.headers.origin))) res.setHeader(name, value);
     const { path, query } = splitTarget(req.url ?? '/');
     const { handler, rest } = resolveRoute(req.method ?? 'GET', path);
     await handler({ req, res, query, rest }, context);

@@ -1,10 +1,14 @@
 /**
  * The stream routes: GET /topics/{topic-or-pattern} and GET /events?topic=…&topic=…
- * Stream hygiene is enforced here: headers that stop proxies from buffering or transforming,
- * Nagle off, no socket timeout, never compressed (the hub compresses nothing at all).
+ * Order of checks: topics parse, the credential is verified, every topic is authorized, the
+ * per-client stream limits are taken; only then does the stream open. Stream hygiene is enforced
+ * here: headers that stop proxies from buffering or transforming, Nagle off, no socket timeout,
+ * never compressed (the hub compresses nothing at all).
  */
+import { authorizeSubscribe } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import { parseSelector, type Selector } from '../topics/index.js';
+import { authenticate } from './authenticate.js';
 import type { Handler, RouteContext, RouteRequest } from './context.js';
 import { responseSink } from './stream-sink.js';
 
@@ -18,19 +22,19 @@ export const STREAM_HEADERS = {
 /** Longest Last-Event-ID taken into account; a longer one cannot be one of ours. */
 const MAX_LAST_EVENT_ID_LENGTH = 256;
 
-export const streamTopic: Handler = ({ req, res, query, rest }, context) => {
-  if (rest === '') throw new HubError(400, 'invalid_topic', 'Name a topic: GET /topics/{topic}.');
-  openStream({ req, res, query, rest }, context, [rest]);
+export const streamTopic: Handler = (request, context) => {
+  if (request.rest === '') throw new HubError(400, 'invalid_topic', 'Name a topic: GET /topics/{topic}.');
+  return openStream(request, context, [request.rest]);
 };
 
 export const streamEvents: Handler = (request, context) => {
   const topics = request.query.getAll('topic');
   if (topics.length === 0) throw new HubError(400, 'invalid_topic', 'Name at least one topic: GET /events?topic=a&topic=b/*.');
-  openStream(request, context, topics);
+  return openStream(request, context, topics);
 };
 
-function openStream({ req, res, query }: RouteRequest, context: RouteContext, sources: string[]): void {
-  const { config, hub, logger } = context;
+async function openStream({ req, res, query }: RouteRequest, context: RouteContext, sources: string[]): Promise<void> {
+  const { config, hub, logger, access } = context;
   if (sources.length > config.maxTopicsPerSubscription) {
     throw new HubError(400, 'too_many_topics', `A subscription may name at most ${config.maxTopicsPerSubscription} topics or patterns, not ${sources.length}.`);
   }
@@ -44,12 +48,40 @@ function openStream({ req, res, query }: RouteRequest, context: RouteContext, so
   }
   const lastEventId = lastEventIdOf(req.headers['last-event-id'], query.get('lastEventId'));
 
+  const principal = await authenticate(req, context, query.get('ticket'));
+  authorizeSubscribe(principal, selectors, access.publicTopics);
+  if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
+    throw new HubError(401, 'token_expired', 'The credential has expired.');
+  }
+  // The client may have gone while its credential was checked: then there is nothing to open.
+  if (req.socket.destroyed) return;
+  const releaseIp = access.streamsPerIp.acquire(req.socket.remoteAddress ?? 'unknown');
+  let releaseSubject = (): void => {};
+  try {
+    if (principal.subject !== undefined) releaseSubject = access.streamsPerSubject.acquire(principal.subject);
+  } catch (error) {
+    releaseIp();
+    throw error;
+  }
+
   req.socket.setNoDelay(true);
   req.socket.setTimeout(0);
   res.writeHead(200, STREAM_HEADERS);
-  const subscriber = hub.subscribe(selectors, responseSink(res), lastEventId);
-  logger.info({ topics: [...seen], lastEventId, remote: req.socket.remoteAddress }, 'stream opened');
-  res.once('close', () => logger.info({ topics: [...seen], state: subscriber.state }, 'stream closed'));
+  const subscriber = hub.subscribe(selectors, responseSink(res), {
+    ...(lastEventId === undefined ? {} : { lastEventId }),
+    ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
+  });
+  logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote: req.socket.remoteAddress }, 'stream opened');
+  let open = true;
+  const closed = (): void => {
+    if (!open) return;
+    open = false;
+    releaseIp();
+    releaseSubject();
+    logger.info({ topics: [...seen], state: subscriber.state }, 'stream closed');
+  };
+  res.once('close', closed);
+  req.socket.once('close', closed);
 }
 
 /**

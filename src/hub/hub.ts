@@ -26,6 +26,24 @@ export const RESET_EVENT = `${RESERVED_EVENT_PREFIX}reset`;
  * they dispatch; onmessage never sees it.
  */
 export const POSITION_EVENT = `${RESERVED_EVENT_PREFIX}position`;
+/** The reserved control event sent just before the hub ends a stream whose credential expired. */
+export const EXPIRED_EVENT = `${RESERVED_EVENT_PREFIX}expired`;
+
+export interface PublishOptions {
+  /** System topics ("$…") may be published to only by the hub itself. */
+  allowReservedTopics?: boolean;
+  /** Called with the validated events before anything is stored; throwing refuses them all. */
+  authorize?: (events: readonly NewEvent[]) => void;
+}
+
+export interface SubscribeOptions {
+  lastEventId?: string;
+  /** When the subscriber's credential expires (ms since the epoch): the stream is ended then. */
+  expiresAt?: number;
+}
+
+/** How often streams are checked for an expired credential (one hub-wide timer). */
+const EXPIRY_SWEEP_MS = 1000;
 
 export interface HubOptions {
   heartbeatMs: number;
@@ -48,6 +66,7 @@ export interface HubStats {
   eventsPublished: number;
   eventsDelivered: number;
   slowConsumersDropped: number;
+  streamsExpired: number;
 }
 
 const silentLogger: HubLogger = { info() {}, warn() {}, error() {} };
@@ -61,11 +80,15 @@ export class Hub {
   private readonly heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly preamble: Uint8Array;
   private readonly heartbeatFrame = Buffer.from(encodeComment(''));
+  private readonly expiredFrame = Buffer.from(encodeEvent({ event: EXPIRED_EVENT, data: '{"reason":"credential-expired"}' }));
   /** Frames encoded for live delivery, reused when the same event is replayed. */
   private readonly frames = new WeakMap<StoredEvent, Uint8Array>();
   private closing = false;
   private readonly replaySliceBytes: number;
-  private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0 };
+  private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0, streamsExpired: 0 };
+  /** Streams that must end when their credential expires, with that time. */
+  private readonly expiring = new Map<Subscriber, number>();
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   private readonly hooks: SubscriberHooks = {
     markDirty: (subscriber) => this.markDirty(subscriber),
@@ -75,6 +98,7 @@ export class Hub {
     },
     closed: (subscriber) => {
       if (!this.subscribers.delete(subscriber)) return;
+      this.expiring.delete(subscriber);
       for (const selector of subscriber.selectors) this.index.remove(selector, subscriber);
     },
   };
@@ -97,7 +121,7 @@ export class Hub {
    * Checks every event, then stores them all (ids assigned in order) and delivers them everywhere.
    * One invalid event refuses the whole batch: nothing of it is stored.
    */
-  async publish(events: readonly NewEvent[], options: { allowReservedTopics?: boolean } = {}): Promise<StoredEvent[]> {
+  async publish(events: readonly NewEvent[], options: PublishOptions = {}): Promise<StoredEvent[]> {
     const rules = { topicLimits: this.options.topicLimits, allowReservedTopics: options.allowReservedTopics ?? false };
     const checked = events.map((event, i) => {
       try {
@@ -107,6 +131,7 @@ export class Hub {
         throw error;
       }
     });
+    options.authorize?.(checked);
     const stored = await this.engine.append(checked);
     this.counters.eventsPublished += stored.length;
     return stored;
@@ -117,12 +142,13 @@ export class Hub {
    * event published during the read is either in the history (id <= position) or held as live
    * (id > position) and never both: that is what makes the seam free of gaps and duplicates.
    */
-  subscribe(selectors: readonly Selector[], sink: StreamSink, lastEventId?: string): Subscriber {
+  subscribe(selectors: readonly Selector[], sink: StreamSink, options: SubscribeOptions = {}): Subscriber {
     const subscriber = new Subscriber(selectors, sink, this.options.maxBufferBytes, this.hooks);
     this.subscribers.add(subscriber);
     for (const selector of selectors) this.index.add(selector, subscriber);
+    if (options.expiresAt !== undefined) this.watchExpiry(subscriber, options.expiresAt);
     subscriber.writeNow(this.preamble);
-    void this.catchUp(subscriber, lastEventId);
+    void this.catchUp(subscriber, options.lastEventId);
     return subscriber;
   }
 
@@ -141,6 +167,7 @@ export class Hub {
   async close(): Promise<void> {
     this.closing = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
     for (const subscriber of [...this.subscribers]) subscriber.end();
   }
 
@@ -240,6 +267,28 @@ export class Hub {
       } else {
         subscriber.flush();
       }
+    }
+  }
+
+  private watchExpiry(subscriber: Subscriber, expiresAt: number): void {
+    this.expiring.set(subscriber, expiresAt);
+    if (this.expiryTimer) return;
+    this.expiryTimer = setInterval(() => this.endExpired(), EXPIRY_SWEEP_MS);
+    this.expiryTimer.unref();
+  }
+
+  /** Ends the streams whose credential has expired; the client may reconnect with a fresh one. */
+  private endExpired(): void {
+    const now = Date.now();
+    for (const [subscriber, expiresAt] of this.expiring) {
+      if (expiresAt > now) continue;
+      this.counters.streamsExpired += 1;
+      subscriber.enqueue(this.expiredFrame);
+      subscriber.end();
+    }
+    if (this.expiring.size === 0 && this.expiryTimer) {
+      clearInterval(this.expiryTimer);
+      this.expiryTimer = undefined;
     }
   }
 

@@ -68,7 +68,7 @@ const CASES: Case[] = [
   { name: 'POST /events', method: 'POST', path: '/events?topic=a', body: 'x', headers: text, status: 405, code: 'method_not_allowed', allow: 'GET' },
   { name: 'POST /healthz', method: 'POST', path: '/healthz', status: 405, code: 'method_not_allowed', allow: 'GET' },
   { name: 'DELETE /stats', method: 'DELETE', path: '/stats', status: 405, code: 'method_not_allowed', allow: 'GET' },
-  { name: 'OPTIONS /metrics', method: 'OPTIONS', path: '/metrics', status: 405, code: 'method_not_allowed', allow: 'GET' },
+  { name: 'PATCH /metrics', method: 'PATCH', path: '/metrics', status: 405, code: 'method_not_allowed', allow: 'GET' },
 
   // Topics in the path and in the query.
   { name: 'broken percent-encoding (stream)', method: 'GET', path: '/topics/%E0%A4%A', status: 400, code: 'invalid_topic' },

@@ -36,6 +36,7 @@ describe('health, stats and metrics', () => {
     assert.equal(stats.eventsPublished, 3);
     assert.equal(stats.eventsDelivered, 4);
     assert.equal(stats.slowConsumersDropped, 0);
+    assert.equal(stats.streamsExpired, 0);
     assert.equal(stats.engine, 'memory');
     assert.equal(typeof stats.uptimeSeconds, 'number');
 

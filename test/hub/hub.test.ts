@@ -191,6 +191,7 @@ describe('Hub resume', () => {
       position: () => inner.position(),
       compareIds: (a, b) => inner.compareIds(a, b),
       onDeliver: (listener) => inner.onDeliver(listener),
+      kv: inner.kv,
       stats: () => inner.stats(),
       close: () => inner.close(),
       history: async (sels, afterId): Promise<HistoryResult> => {
@@ -207,7 +208,7 @@ describe('Hub resume', () => {
       await hub.publish([{ topic: 't', data: 'during-1' }, { topic: 't', data: 'during-2' }]);
     };
     const sink = new RecordingSink();
-    hub.subscribe(selectors('t'), sink, resumeFrom!.id);
+    hub.subscribe(selectors('t'), sink, { lastEventId: resumeFrom!.id });
     await settle();
     await hub.publish([{ topic: 't', data: 'live' }]);
     await settle();
@@ -223,7 +224,7 @@ describe('Hub resume', () => {
     const hub = makeHub(new MemoryEngine({ historyMaxEvents: 2, historyMaxAgeMs: 3_600_000 }));
     const stored = await hub.publish([1, 2, 3, 4].map((n) => ({ topic: 't', data: String(n) })));
     const sink = new RecordingSink();
-    hub.subscribe(selectors('t'), sink, stored[0]!.id);
+    hub.subscribe(selectors('t'), sink, { lastEventId: stored[0]!.id });
     await settle();
     assert.equal(sink.events[0]!.type, RESET_EVENT);
     assert.deepEqual(JSON.parse(sink.events[0]!.data), { reason: 'history-exceeded', lastEventId: stored[0]!.id });
@@ -235,7 +236,7 @@ describe('Hub resume', () => {
     const stored = await hub.publish(Array.from({ length: 200 }, (_, i) => ({ topic: 't', data: `${i}:${'x'.repeat(1000)}` })));
     const sink = new RecordingSink();
     sink.stalled = true; // a reader that takes its time: every write waits to be read
-    hub.subscribe(selectors('t'), sink, stored[0]!.id);
+    hub.subscribe(selectors('t'), sink, { lastEventId: stored[0]!.id });
     const live: string[] = [];
     for (let rounds = 0; sink.events.length < 199 + live.length && rounds < 1000; rounds++) {
       await settle();
@@ -253,7 +254,7 @@ describe('Hub resume', () => {
     const hub = makeHub();
     const [last] = await hub.publish([{ topic: 't', data: 'x' }]);
     const sink = new RecordingSink();
-    hub.subscribe(selectors('t'), sink, last!.id);
+    hub.subscribe(selectors('t'), sink, { lastEventId: last!.id });
     await settle();
     assert.deepEqual(sink.events, []);
     assert.equal(Buffer.concat(sink.writes).toString(), ': ok\n\nretry: 1000\n\n');

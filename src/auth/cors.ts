@@ -1,0 +1,38 @@
+/**
+ * CORS by allowlist. An allowed origin gets itself echoed back with credentials allowed (so
+ * cookies and `EventSource(url, { withCredentials: true })` work); `*` in the list lets any other
+ * origin read without credentials. Never `*` together with credentials. Origins not allowed get no
+ * CORS headers at all, and the browser keeps the response from them.
+ */
+export interface CorsPolicy {
+  /** Headers for a response to a request from this origin (empty when not allowed). */
+  headersFor(origin: string | undefined): Record<string, string>;
+  /** Extra headers for a preflight (OPTIONS) answer, or undefined when the origin is not allowed. */
+  preflightFor(origin: string | undefined): Record<string, string> | undefined;
+}
+
+export const PREFLIGHT_MAX_AGE_SECONDS = 600;
+
+export function createCorsPolicy(allowlist: readonly string[]): CorsPolicy {
+  const exact = new Set(allowlist.filter((origin) => origin !== '*').map((origin) => origin.replace(/\/$/, '')));
+  const anyOrigin = allowlist.includes('*');
+  const headersFor = (origin: string | undefined): Record<string, string> => {
+    if (origin === undefined || allowlist.length === 0) return {};
+    if (exact.has(origin)) return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' };
+    if (anyOrigin) return { 'Access-Control-Allow-Origin': '*' };
+    return {};
+  };
+  return {
+    headersFor,
+    preflightFor(origin) {
+      const headers = headersFor(origin);
+      if (!headers['Access-Control-Allow-Origin']) return undefined;
+      return {
+        ...headers,
+        'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Last-Event-ID, Idempotency-Key',
+        'Access-Control-Max-Age': String(PREFLIGHT_MAX_AGE_SECONDS),
+      };
+    },
+  };
+}

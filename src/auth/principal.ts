@@ -1,0 +1,53 @@
+/**
+ * Who is asking, and what they may do. A principal carries publish and subscribe grants as topic
+ * selectors (the same `*` / `**` patterns as subscriptions).
+ */
+import { HubError } from '../errors.js';
+import { selectorCovers, selectorMatches, type Selector } from '../topics/index.js';
+
+export interface Principal {
+  /** Whether a credential (token or ticket) was presented and verified. */
+  authenticated: boolean;
+  /** The token's `sub`, if any. */
+  subject: string | undefined;
+  publish: readonly Selector[];
+  subscribe: readonly Selector[];
+  /** When the credential stops being valid (ms since the epoch); streams end then. */
+  expiresAt: number | undefined;
+}
+
+/** Publishing needs a grant that matches every topic: one topic not granted refuses the lot. */
+export function authorizePublish(principal: Principal, topics: readonly string[]): void {
+  for (const topic of topics) {
+    if (!principal.publish.some((grant) => selectorMatches(grant, topic))) {
+      if (!principal.authenticated) throw tokenRequired(`Publishing to "${topic}" needs a token.`);
+      throw new HubError(403, 'forbidden', `Not allowed to publish to "${topic}".`);
+    }
+  }
+}
+
+/**
+ * Subscribing needs, for every requested topic or pattern, a subscribe grant (or a public topic
+ * selector) that covers it entirely. Because replay reads history only for the requested
+ * selectors, this same check is what keeps a resumed stream from replaying unreadable events.
+ */
+export function authorizeSubscribe(principal: Principal, requested: readonly Selector[], publicTopics: readonly Selector[]): void {
+  for (const selector of requested) {
+    const granted = principal.subscribe.some((grant) => selectorCovers(grant, selector)) || publicTopics.some((grant) => selectorCovers(grant, selector));
+    if (!granted) {
+      if (!principal.authenticated) throw tokenRequired(`Subscribing to "${selector.source}" needs a token.`);
+      throw new HubError(403, 'forbidden', `Not allowed to subscribe to "${selector.source}".`);
+    }
+  }
+}
+
+export function tokenRequired(message: string): HubError {
+  return new HubError(401, 'token_required', message, { 'WWW-Authenticate': 'Bearer' });
+}
+
+/** Everyone, when the hub has no key configured: every non-reserved topic, both ways. */
+export function openAccess(anyTopic: Selector): Principal {
+  return { authenticated: false, subject: undefined, publish: [anyTopic], subscribe: [anyTopic], expiresAt: undefined };
+}
+
+export const ANONYMOUS: Principal = Object.freeze({ authenticated: false, subject: undefined, publish: [], subscribe: [], expiresAt: undefined });

@@ -1,0 +1,175 @@
+/**
+ * Verifying (and, for `ssehub token`, signing) JWTs with jose. No cryptography is written here.
+ *
+ * Keys: an HMAC secret (HS256), and/or public keys from a PEM file (RSA -> RS256, EC P-256 ->
+ * ES256, P-384 -> ES384, Ed25519 -> EdDSA) or a JWKS file. Only the algorithms that belong to the
+ * configured keys are accepted, so `alg: none` and algorithm-confusion tokens (an HS256 token
+ * signed with the RSA public key as secret) are refused before any signature check.
+ *
+ * Claims: `sub` (subject), `exp`, `nbf`, optionally `iss`/`aud` (checked when configured), and the
+ * grants in one namespaced claim:
+ *   "ssehub": { "publish": ["orders/*"], "subscribe": ["orders/**", "alerts"] }
+ */
+import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { HubError } from '../errors.js';
+import { parseSelector, type Selector } from '../topics/index.js';
+import type { Principal } from './principal.js';
+
+export const GRANTS_CLAIM = 'ssehub';
+
+export interface TokenSettings {
+  /** Shared secret for HS256. */
+  secret?: string;
+  /** PEM text of a public key (SPKI) or certificate. */
+  publicKeyPem?: string;
+  /** JSON text of a JWK Set. */
+  jwks?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>;
+  readonly algorithms: readonly string[];
+}
+
+/** The JWS algorithm that belongs to a public key, by its type. */
+export function algorithmOf(key: KeyObject): string {
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return 'RS256';
+    case 'ec': {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      if (curve === 'prime256v1') return 'ES256';
+      if (curve === 'secp384r1') return 'ES384';
+      throw new HubError(400, 'invalid_config', `EC keys on curve ${curve} are not supported (use P-256 or P-384).`);
+    }
+    case 'ed25519':
+      return 'EdDSA';
+    default:
+      throw new HubError(400, 'invalid_config', `Keys of type ${key.asymmetricKeyType} are not supported.`);
+  }
+}
+
+export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
+  const secret = settings.secret === undefined ? undefined : createSecretKey(Buffer.from(settings.secret, 'utf8'));
+  const publicKey = settings.publicKeyPem === undefined ? undefined : createPublicKey(settings.publicKeyPem);
+  const jwks = settings.jwks === undefined ? undefined : createLocalJWKSet(parseJwks(settings.jwks));
+  const algorithms = new Set<string>();
+  if (secret) algorithms.add('HS256');
+  if (publicKey) algorithms.add(algorithmOf(publicKey));
+  if (jwks) for (const alg of ['RS256', 'ES256', 'ES384', 'EdDSA']) algorithms.add(alg);
+  if (algorithms.size === 0) throw new HubError(400, 'invalid_config', 'Token verification needs a secret, a public key or a JWKS.');
+
+  // The key follows from the token's algorithm, so an HMAC token is never checked against a public key.
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    if (header.alg === 'HS256' && secret) return secret;
+    if (publicKey && header.alg === algorithmOf(publicKey)) return publicKey;
+    if (jwks && header.alg !== 'HS256') return jwks(header, token);
+    throw new errors.JOSEAlgNotAllowed(`"alg" (Algorithm) Header Parameter value not allowed`);
+  };
+  const options = {
+    algorithms: [...algorithms],
+    ...(settings.issuer === undefined ? {} : { issuer: settings.issuer }),
+    ...(settings.audience === undefined ? {} : { audience: settings.audience }),
+  };
+
+  return {
+    algorithms: [...algorithms],
+    async verify(token: string): Promise<Principal> {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, getKey, options));
+      } catch (error) {
+        throw tokenError(error);
+      }
+      return principalOf(payload);
+    },
+  };
+}
+
+function parseJwks(text: string): { keys: any[] } {
+  try {
+    const value = JSON.parse(text);
+    if (!Array.isArray(value?.keys)) throw new Error('no "keys" array');
+    return value;
+  } catch (error) {
+    throw new HubError(400, 'invalid_config', `The JWKS file is not a JWK Set: ${(error as Error).message}`);
+  }
+}
+
+function tokenError(error: unknown): HubError {
+  const challenge = (description: string) => ({ 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description}"` });
+  if (error instanceof errors.JWTExpired) return new HubError(401, 'token_expired', 'The token has expired.', challenge('expired'));
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return new HubError(401, 'token_not_yet_valid', 'The token is not valid yet (nbf).', challenge('not yet valid'));
+    return new HubError(401, 'invalid_token', `The token's "${error.claim}" claim is not accepted.`, challenge(`bad ${error.claim}`));
+  }
+  if (error instanceof HubError) return error;
+  return new HubError(401, 'invalid_token', 'The token is not valid.', challenge('invalid'));
+}
+
+function selectorsOf(value: unknown, claim: string): Selector[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}.${claim}" claim must be an array of topic selectors.`);
+  }
+  try {
+    return value.map((source) => parseSelector(source));
+  } catch (error) {
+    throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}.${claim}" claim holds an invalid selector: ${(error as Error).message}`);
+  }
+}
+
+function principalOf(payload: JWTPayload): Principal {
+  const grants = (payload[GRANTS_CLAIM] ?? {}) as Record<string, unknown>;
+  if (typeof grants !== 'object' || grants === null) throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}" claim must be an object.`);
+  return {
+    authenticated: true,
+    subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+    publish: selectorsOf(grants.publish, 'publish'),
+    subscribe: selectorsOf(grants.subscribe, 'subscribe'),
+    expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+  };
+}
+
+export interface MintOptions {
+  subject?: string;
+  publish?: string[];
+  subscribe?: string[];
+  /** Lifetime in seconds. */
+  lifetimeSeconds: number;
+  issuer?: string;
+  audience?: string;
+  /** HS256 secret, or a PEM private key (PKCS#8) for RS256/ES256/ES384/EdDSA. */
+  secret?: string;
+  privateKeyPem?: string;
+}
+
+/** Signs a token carrying ssehub grants (for `ssehub token` and tests). */
+export async function mintToken(options: MintOptions): Promise<string> {
+  for (const source of [...(options.publish ?? []), ...(options.subscribe ?? [])]) parseSelector(source);
+  const grants: Record<string, string[]> = {};
+  if (options.publish) grants.publish = options.publish;
+  if (options.subscribe) grants.subscribe = options.subscribe;
+  let key: KeyObject;
+  let alg: string;
+  if (options.privateKeyPem !== undefined) {
+    key = createPrivateKey(options.privateKeyPem);
+    alg = algorithmOf(createPublicKey(key));
+  } else if (options.secret !== undefined) {
+    key = createSecretKey(Buffer.from(options.secret, 'utf8'));
+    alg = 'HS256';
+  } else {
+    throw new HubError(400, 'invalid_config', 'Minting a token needs --jwt-secret or --jwt-private-key.');
+  }
+  let jwt = new SignJWT({ [GRANTS_CLAIM]: grants })
+    .setProtectedHeader({ alg, typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + options.lifetimeSeconds);
+  if (options.subject !== undefined) jwt = jwt.setSubject(options.subject);
+  if (options.issuer !== undefined) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(key);
+}

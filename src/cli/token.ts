@@ -1,0 +1,67 @@
+/**
+ * `ssehub token`: mints a token for the configured key, so the secured hub can be tried at once:
+ *   ssehub token --jwt-secret s3cret --publish 'orders/*' --subscribe 'orders/**' --ttl 1h
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { mintToken, type MintOptions } from '../auth/tokens.js';
+import { parseDuration } from '../config.js';
+import { HubError } from '../errors.js';
+
+export const TOKEN_HELP = `Usage: ssehub token [options]
+
+Prints a signed token (JWT) whose "ssehub" claim grants the given topics.
+
+Options:
+  --publish <a,b>          Topics/patterns the holder may publish to (repeatable or comma-separated).
+  --subscribe <a,b>        Topics/patterns the holder may subscribe to (repeatable or comma-separated).
+  --subject <name>         The "sub" claim (streams and publish rates are counted per subject).
+  --ttl <duration>         Lifetime, e.g. 15m, 1h, 7d (default 1h).
+  --jwt-secret <secret>    HS256 secret (env SSEHUB_JWT_SECRET): the same as the hub's.
+  --jwt-private-key <file> PEM private key (PKCS#8) for RS256/ES256/ES384/EdDSA (env SSEHUB_JWT_PRIVATE_KEY).
+  --jwt-issuer <iss>       "iss" claim (env SSEHUB_JWT_ISSUER).
+  --jwt-audience <aud>     "aud" claim (env SSEHUB_JWT_AUDIENCE).
+  --help                   Show this help.
+`;
+
+export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  let values: Record<string, string | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        publish: { type: 'string', multiple: true },
+        subscribe: { type: 'string', multiple: true },
+        subject: { type: 'string' },
+        ttl: { type: 'string', default: '1h' },
+        'jwt-secret': { type: 'string' },
+        'jwt-private-key': { type: 'string' },
+        'jwt-issuer': { type: 'string' },
+        'jwt-audience': { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    throw new HubError(400, 'invalid_arguments', (error as Error).message);
+  }
+  const list = (value: string | string[] | undefined): string[] | undefined =>
+    value === undefined ? undefined : [value].flat().flatMap((item) => item.split(',').map((s) => s.trim()).filter(Boolean));
+  const publish = list(values.publish);
+  const subscribe = list(values.subscribe);
+  if (!publish && !subscribe) throw new HubError(400, 'invalid_arguments', 'Grant something: --publish and/or --subscribe.');
+  const options: MintOptions = { lifetimeSeconds: Math.max(1, Math.round(parseDuration(values.ttl as string, '--ttl') / 1000)) };
+  if (publish) options.publish = publish;
+  if (subscribe) options.subscribe = subscribe;
+  const pick = (flag: string, envName: string): string | undefined => (values[flag] as string | undefined) ?? (env[envName] || undefined);
+  const subject = values.subject as string | undefined;
+  if (subject !== undefined) options.subject = subject;
+  const secret = pick('jwt-secret', 'SSEHUB_JWT_SECRET');
+  const privateKeyFile = pick('jwt-private-key', 'SSEHUB_JWT_PRIVATE_KEY');
+  if (privateKeyFile !== undefined) options.privateKeyPem = readFileSync(privateKeyFile, 'utf8');
+  else if (secret !== undefined) options.secret = secret;
+  const issuer = pick('jwt-issuer', 'SSEHUB_JWT_ISSUER');
+  const audience = pick('jwt-audience', 'SSEHUB_JWT_AUDIENCE');
+  if (issuer !== undefined) options.issuer = issuer;
+  if (audience !== undefined) options.audience = audience;
+  return mintToken(options);
+}

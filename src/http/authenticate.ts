@@ -1,0 +1,41 @@
+/**
+ * Finding the credential on a request: `Authorization: Bearer …` first (services, fetch-based
+ * clients), else the configured cookie (browsers), else, on stream routes only, a `ticket` query
+ * parameter (cross-origin EventSource). No credential: the anonymous principal.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Principal } from '../auth/principal.js';
+import { HubError } from '../errors.js';
+import type { RouteContext } from './context.js';
+
+export async function authenticate(req: IncomingMessage, { access }: RouteContext, ticket?: string | null): Promise<Principal> {
+  if (ticket !== undefined && ticket !== null) return access.tickets.redeem(ticket);
+  if (!access.enabled || !access.verifier) return access.anonymous;
+  const token = bearerToken(req) ?? cookieValue(req.headers.cookie, access.cookieName);
+  if (token === undefined) return access.anonymous;
+  return access.verifier.verify(token);
+}
+
+/** The key that publish rates and stream counts are kept under: the subject, else the client IP. */
+export function clientKey(req: IncomingMessage, principal: Principal): string {
+  return principal.subject !== undefined ? `sub:${principal.subject}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+}
+
+function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new HubError(401, 'invalid_token', 'The Authorization header must be "Bearer <token>".', { 'WWW-Authenticate': 'Bearer' });
+  return match[1];
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    return value === '' ? undefined : value;
+  }
+  return undefined;
+}

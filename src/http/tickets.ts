@@ -1,0 +1,26 @@
+/** POST /tickets: trades a token (bearer or cookie) for a one-shot stream ticket for some topics. */
+import { authorizeSubscribe } from '../auth/principal.js';
+import { HubError } from '../errors.js';
+import { parseSelector } from '../topics/index.js';
+import { authenticate } from './authenticate.js';
+import { bodyTypeOf, parseJson, readBody } from './body.js';
+import type { Handler } from './context.js';
+import { sendJson } from './respond.js';
+
+export const issueTicket: Handler = async ({ req, res }, context) => {
+  const principal = await authenticate(req, context);
+  bodyTypeOf(req, ['json']);
+  const body = parseJson(await readBody(req, context.config.maxBodyBytes)) as { topics?: unknown };
+  const topics = body?.topics;
+  if (!Array.isArray(topics) || topics.length === 0 || !topics.every((topic) => typeof topic === 'string')) {
+    throw new HubError(400, 'invalid_ticket_request', 'POST /tickets takes {"topics": ["topic or pattern", …]}.');
+  }
+  if (topics.length > context.config.maxTopicsPerSubscription) {
+    throw new HubError(400, 'too_many_topics', `A ticket may name at most ${context.config.maxTopicsPerSubscription} topics or patterns.`);
+  }
+  const limits = { maxLength: context.config.maxTopicLength, maxSegments: 16 };
+  const selectors = topics.map((topic) => parseSelector(topic, { limits }));
+  authorizeSubscribe(principal, selectors, context.access.publicTopics);
+  const { ticket, expiresInSeconds } = await context.access.tickets.issue(principal, selectors);
+  sendJson(res, 201, { ticket, expiresIn: expiresInSeconds, topics });
+};

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { exportJWK, SignJWT, UnsecuredJWT } from 'jose';
+import { createTokenVerifier, mintToken } from '../../src/auth/tokens.js';
+import { HubError } from '../../src/errors.js';
+
+const now = () => Math.floor(Date.now() / 1000);
+const grants = { ssehub: { publish: ['orders/*'], subscribe: ['orders/**'] } };
+
+async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (error: HubError) => {
+    assert.equal(error.status, 401);
+    assert.equal(error.code, code);
+    return true;
+  });
+}
+
+describe('tokens', () => {
+  const secret = 'a-long-enough-test-secret-of-32-bytes!';
+
+  test('an HS256 token yields its subject, grants and expiry', async () => {
+    const verifier = createTokenVerifier({ secret });
+    const token = await mintToken({ secret, subject: 'alice', publish: ['orders/*'], subscribe: ['orders/**'], lifetimeSeconds: 60 });
+    const principal = await verifier.verify(token);
+    assert.equal(principal.authenticated, true);
+    assert.equal(principal.subject, 'alice');
+    assert.deepEqual(principal.publish.map((s) => s.source), ['orders/*']);
+    assert.deepEqual(principal.subscribe.map((s) => s.source), ['orders/**']);
+    assert.ok(Math.abs(principal.expiresAt! - (now() + 60) * 1000) < 5000);
+  });
+
+  test('a forged signature is refused', async () => {
+    const verifier = createTokenVerifier({ secret });
+    const forged = await mintToken({ secret: 'another-secret-another-secret-xx', publish: ['**'], lifetimeSeconds: 60 });
+    await rejects(verifier.verify(forged), 'invalid_token');
+    const good = await mintToken({ secret, publish: ['a'], lifetimeSeconds: 60 });
+    const [header, , signature] = good.split('.');
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...grants, exp: now() + 60 })).toString('base64url')}.${signature}`;
+    await rejects(verifier.verify(tampered), 'invalid_token');
+  });
+
+  test('alg "none" is refused', async () => {
+    const verifier = createTokenVerifier({ secret });
+    const unsecured = new UnsecuredJWT(grants).setExpirationTime(now() + 60).encode();
+    await rejects(verifier.verify(unsecured), 'invalid_token');
+  });
+
+  test('expired and not-yet-valid tokens are refused with their own codes', async () => {
+    const verifier = createTokenVerifier({ secret });
+    const key = Buffer.from(secret);
+    const expired = await new SignJWT(grants).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() - 10).sign(key);
+    await rejects(verifier.verify(expired), 'token_expired');
+    const early = await new SignJWT(grants).setProtectedHeader({ alg: 'HS256' }).setNotBefore(now() + 600).setExpirationTime(now() + 900).sign(key);
+    await rejects(verifier.verify(early), 'token_not_yet_valid');
+  });
+
+  test('issuer and audience are checked when configured', async () => {
+    const verifier = createTokenVerifier({ secret, issuer: 'https://auth.example', audience: 'ssehub' });
+    const right = await mintToken({ secret, issuer: 'https://auth.example', audience: 'ssehub', publish: ['a'], lifetimeSeconds: 60 });
+    assert.equal((await verifier.verify(right)).authenticated, true);
+    await rejects(verifier.verify(await mintToken({ secret, issuer: 'https://evil.example', audience: 'ssehub', publish: ['a'], lifetimeSeconds: 60 })), 'invalid_token');
+    await rejects(verifier.verify(await mintToken({ secret, issuer: 'https://auth.example', publish: ['a'], lifetimeSeconds: 60 })), 'invalid_token');
+  });
+
+  test('malformed grants are refused', async () => {
+    const verifier = createTokenVerifier({ secret });
+    const key = Buffer.from(secret);
+    for (const claim of [{ publish: 'orders/*' }, { subscribe: ['a//b'] }, { publish: [42] }]) {
+      const token = await new SignJWT({ ssehub: claim }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() + 60).sign(key);
+      await rejects(verifier.verify(token), 'invalid_token');
+    }
+  });
+
+  for (const [type, options, alg] of [
+    ['rsa', { modulusLength: 2048 }, 'RS256'],
+    ['ec', { namedCurve: 'P-256' }, 'ES256'],
+    ['ed25519', {}, 'EdDSA'],
+  ] as const) {
+    test(`${alg}: a PEM public key verifies, and tokens of other algorithms are refused`, async () => {
+      const { publicKey, privateKey } = generateKeyPairSync(type as any, options as any) as unknown as { publicKey: KeyObject; privateKey: KeyObject };
+      const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const verifier = createTokenVerifier({ publicKeyPem });
+      assert.deepEqual(verifier.algorithms, [alg]);
+      const token = await mintToken({ privateKeyPem, subject: 'svc', publish: ['a/**'], lifetimeSeconds: 60 });
+      assert.equal((await verifier.verify(token)).subject, 'svc');
+      // Algorithm confusion: an HS256 token whose "secret" is the public key's PEM text.
+      const confused = await new SignJWT(grants).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() + 60).sign(Buffer.from(publicKeyPem));
+      await rejects(verifier.verify(confused), 'invalid_token');
+      // A token signed by another key pair of the same kind.
+      const otherPair = generateKeyPairSync(type as any, options as any) as unknown as { privateKey: KeyObject };
+      const other = otherPair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      await rejects(verifier.verify(await mintToken({ privateKeyPem: other, publish: ['a'], lifetimeSeconds: 60 })), 'invalid_token');
+    });
+  }
+
+  test('a JWKS verifies by key id', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+    const verifier = createTokenVerifier({ jwks: JSON.stringify({ keys: [jwk] }) });
+    const token = await new SignJWT(grants).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setSubject('bob').setExpirationTime(now() + 60).sign(privateKey);
+    assert.equal((await verifier.verify(token)).subject, 'bob');
+    const unknownKid = await new SignJWT(grants).setProtectedHeader({ alg: 'ES256', kid: 'k2' }).setExpirationTime(now() + 60).sign(privateKey);
+    await rejects(verifier.verify(unknownKid), 'invalid_token');
+    assert.throws(() => createTokenVerifier({ jwks: '{"nokeys": true}' }), /JWK Set/);
+  });
+});

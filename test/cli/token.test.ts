@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, test } from 'node:test';
+import { createTokenVerifier } from '../../src/auth/tokens.js';
+import { spawnHub } from '../support/hub.js';
+import { httpRequest } from '../support/http.js';
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const ssehub = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env } });
+
+describe('ssehub token', () => {
+  test('mints a token the hub accepts, with the given grants, subject and lifetime', async () => {
+    const secret = 'cli-secret-cli-secret-cli-secret-123';
+    const { stdout } = await ssehub(['token', '--publish', 'orders/*', '--subscribe', 'orders/**,alerts', '--subject', 'me', '--ttl', '10m'], {
+      SSEHUB_JWT_SECRET: secret,
+    });
+    const principal = await createTokenVerifier({ secret }).verify(stdout.trim());
+    assert.equal(principal.subject, 'me');
+    assert.deepEqual(principal.publish.map((s) => s.source), ['orders/*']);
+    assert.deepEqual(principal.subscribe.map((s) => s.source), ['orders/**', 'alerts']);
+    assert.ok(Math.abs(principal.expiresAt! - (Date.now() + 600_000)) < 10_000);
+
+    const hub = await spawnHub(['--jwt-secret', secret]);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the warning, if any, would be out by now
+      assert.doesNotMatch(hub.output(), /warning: no token key/);
+      const ok = await httpRequest(`${hub.url}/topics/orders/1`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/plain', Authorization: `Bearer ${stdout.trim()}` },
+        body: 'x',
+      });
+      assert.equal(ok.status, 201);
+    } finally {
+      await hub.stop();
+    }
+  });
+
+  test('refuses to mint without a key or without grants, and on a bad selector', async () => {
+    await assert.rejects(ssehub(['token', '--publish', 'a']), (error: any) => error.code === 2 && /jwt-secret/.test(error.stderr));
+    await assert.rejects(ssehub(['token', '--jwt-secret', 'x']), (error: any) => error.code === 2 && /--publish/.test(error.stderr));
+    await assert.rejects(ssehub(['token', '--jwt-secret', 'x', '--publish', 'a//b']), (error: any) => error.code === 2 && /invalid/.test(error.stderr));
+  });
+
+  test('an open hub warns at start', async () => {
+    const hub = await spawnHub();
+    try {
+      // stderr may trail the "listening" line on stdout a little.
+      for (let i = 0; i < 100 && !/warning: no token key/.test(hub.output()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.match(hub.output(), /warning: no token key is configured/);
+    } finally {
+      await hub.stop();
+    }
+  });
+});

@@ -1,0 +1,284 @@
+/**
+ * Authorization over real HTTP: every rule of docs/security.md and the attacks on it.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { SignJWT, UnsecuredJWT } from 'jose';
+import { pino } from 'pino';
+import { mintToken } from '../../src/auth/tokens.js';
+import { defaultConfig } from '../../src/config.js';
+import { startHub, type RunningHub } from '../../src/start.js';
+import { startTestHub } from '../support/hub.js';
+import { httpRequest, openStream, type OpenStream, type Reply } from '../support/http.js';
+
+const SECRET = 'test-secret-test-secret-test-secret!';
+const token = (grants: { publish?: string[]; subscribe?: string[] }, extra: { subject?: string; lifetimeSeconds?: number } = {}) =>
+  mintToken({ secret: SECRET, lifetimeSeconds: extra.lifetimeSeconds ?? 600, ...grants, ...(extra.subject ? { subject: extra.subject } : {}) });
+const bearer = (value: string) => ({ Authorization: `Bearer ${value}` });
+
+function post(url: string, body: string, headers: Record<string, string> = {}, type = 'text/plain'): Promise<Reply> {
+  return httpRequest(url, { method: 'POST', headers: { 'Content-Type': type, ...headers }, body });
+}
+
+async function refusedStream(url: string, headers: Record<string, string> = {}): Promise<{ status: number; code: string }> {
+  try {
+    const stream = await openStream(url, headers);
+    stream.close();
+    return { status: 200, code: '' };
+  } catch (error: any) {
+    return { status: error.status, code: JSON.parse(error.body).error.code };
+  }
+}
+
+describe('authorization', () => {
+  let hub: RunningHub;
+  let logs = '';
+  before(async () => {
+    const config = defaultConfig({
+      port: 0,
+      jwtSecret: SECRET,
+      publicTopics: ['news/**'],
+      corsOrigins: ['https://app.example'],
+      ticketTtlMs: 400,
+      maxStreamsPerSubject: 3,
+      publishRate: 5,
+      publishBurst: 5,
+    });
+    // Everything the hub logs, at the most verbose level, to check no credential leaks into it.
+    const sink = new Writable({ write: (chunk, _encoding, done) => ((logs += chunk.toString()), done()) });
+    hub = await startHub(config, pino({ level: 'trace' }, sink));
+  });
+  after(() => hub.close());
+
+  describe('publishing', () => {
+    test('without a token: 401 token_required', async () => {
+      const reply = await post(`${hub.url}/topics/orders/1`, 'x');
+      assert.equal(reply.status, 401);
+      assert.equal(reply.json().error.code, 'token_required');
+      assert.match(reply.headers['www-authenticate']!, /^Bearer/);
+    });
+
+    test('with a covering grant: 201; for another topic: 403 forbidden', async () => {
+      const t = await token({ publish: ['orders/*'] }, { subject: 'pub-1' });
+      assert.equal((await post(`${hub.url}/topics/orders/1`, 'x', bearer(t))).status, 201);
+      const other = await post(`${hub.url}/topics/users/1`, 'x', bearer(t));
+      assert.equal(other.status, 403);
+      assert.equal(other.json().error.code, 'forbidden');
+      assert.equal((await post(`${hub.url}/topics/orders/1/deeper`, 'x', bearer(t))).status, 403);
+    });
+
+    test('a batch mixing allowed and forbidden topics publishes nothing', async () => {
+      const t = await token({ publish: ['orders/*'], subscribe: ['orders/**'] }, { subject: 'pub-2' });
+      const start = (await post(`${hub.url}/topics/orders/2`, 'start', bearer(t))).json().id;
+      const batch = JSON.stringify([
+        { topic: 'orders/2', data: 'allowed' },
+        { topic: 'admin/2', data: 'forbidden' },
+      ]);
+      const reply = await post(`${hub.url}/publish`, batch, bearer(t), 'application/json');
+      assert.equal(reply.status, 403);
+      await post(`${hub.url}/topics/orders/2`, 'sentinel', bearer(t));
+      const stream = await openStream(`${hub.url}/topics/orders/2`, { ...bearer(t), 'Last-Event-ID': start });
+      await stream.waitForEvents(1);
+      assert.deepEqual(stream.events.map((e) => e.data), ['sentinel'], 'not even the allowed half was stored');
+      stream.close();
+    });
+
+    test('forged, unsigned, expired and not-yet-valid tokens: 401', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const grants = { ssehub: { publish: ['**'] } };
+      const cases: Array<[string, string, string]> = [
+        ['forged', await mintToken({ secret: 'not-the-hub-secret-not-the-hub-secret', publish: ['**'], lifetimeSeconds: 60 }), 'invalid_token'],
+        ['alg none', new UnsecuredJWT(grants).setExpirationTime(now + 60).encode(), 'invalid_token'],
+        ['expired', await new SignJWT(grants).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now - 5).sign(Buffer.from(SECRET)), 'token_expired'],
+        ['not yet valid', await new SignJWT(grants).setProtectedHeader({ alg: 'HS256' }).setNotBefore(now + 300).setExpirationTime(now + 600).sign(Buffer.from(SECRET)), 'token_not_yet_valid'],
+        ['garbage', 'not.a.jwt', 'invalid_token'],
+      ];
+      for (const [name, value, code] of cases) {
+        const reply = await post(`${hub.url}/topics/orders/1`, 'x', bearer(value));
+        assert.equal(reply.status, 401, name);
+        assert.equal(reply.json().error.code, code, name);
+      }
+      const basic = await post(`${hub.url}/topics/orders/1`, 'x', { Authorization: 'Basic dTpw' });
+      assert.equal(basic.status, 401);
+    });
+
+    test('a publisher over its rate gets 429 with Retry-After; others are unaffected', async () => {
+      const t = await token({ publish: ['rate/**'] }, { subject: 'rate-limited' });
+      const batch = JSON.stringify(Array.from({ length: 5 }, (_, i) => ({ topic: 'rate/a', data: String(i) })));
+      assert.equal((await post(`${hub.url}/publish`, batch, bearer(t), 'application/json')).status, 201);
+      const refused = await post(`${hub.url}/topics/rate/a`, 'one too many', bearer(t));
+      assert.equal(refused.status, 429);
+      assert.equal(refused.json().error.code, 'rate_limited');
+      assert.ok(Number(refused.headers['retry-after']) >= 1);
+      const other = await token({ publish: ['rate/**'] }, { subject: 'someone-else' });
+      assert.equal((await post(`${hub.url}/topics/rate/a`, 'fine', bearer(other))).status, 201);
+    });
+  });
+
+  describe('subscribing', () => {
+    test('public topics need no token; private ones do', async () => {
+      const open = await openStream(`${hub.url}/topics/news/today`);
+      open.close();
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/orders/1`), { status: 401, code: 'token_required' });
+      assert.deepEqual(await refusedStream(`${hub.url}/events?topic=news/x&topic=orders/1`), { status: 401, code: 'token_required' });
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/news`), { status: 401, code: 'token_required' }, 'news/** does not cover news');
+    });
+
+    test('a token for topic A cannot read topic B, nor a pattern wider than its grant', async () => {
+      const t = await token({ subscribe: ['orders/1', 'users/*'] }, { subject: 'sub-1' });
+      (await openStream(`${hub.url}/topics/orders/1`, bearer(t))).close();
+      (await openStream(`${hub.url}/topics/users/*`, bearer(t))).close();
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/orders/2`, bearer(t)), { status: 403, code: 'forbidden' });
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/orders/*`, bearer(t)), { status: 403, code: 'forbidden' });
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/users/**`, bearer(t)), { status: 403, code: 'forbidden' });
+    });
+
+    test('the token may come from the cookie', async () => {
+      const t = await token({ subscribe: ['orders/**'] }, { subject: 'cookie-user' });
+      const stream = await openStream(`${hub.url}/topics/orders/9`, { Cookie: `theme=dark; ssehub_token=${t}` });
+      stream.close();
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/orders/9`, { Cookie: 'ssehub_token=forged' }), { status: 401, code: 'invalid_token' });
+    });
+
+    test('replay honours authorization: a resume replays only the events the token may read', async () => {
+      const publisher = await token({ publish: ['**'] }, { subject: 'replay-pub' });
+      const first = (await post(`${hub.url}/topics/replay/mine`, '0', bearer(publisher))).json().id;
+      await post(`${hub.url}/topics/replay/secret`, 'secret', bearer(publisher));
+      await post(`${hub.url}/topics/replay/mine`, '1', bearer(publisher));
+      const reader = await token({ subscribe: ['replay/mine'] }, { subject: 'replay-reader' });
+      const stream = await openStream(`${hub.url}/topics/replay/mine`, { ...bearer(reader), 'Last-Event-ID': first });
+      await stream.waitForEvents(1);
+      await post(`${hub.url}/topics/replay/secret`, 'secret, live', bearer(publisher));
+      await post(`${hub.url}/topics/replay/mine`, 'sentinel', bearer(publisher));
+      await stream.waitForEvents(2);
+      assert.deepEqual(stream.events.map((e) => e.data), ['1', 'sentinel']);
+      stream.close();
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/replay/*`, { ...bearer(reader), 'Last-Event-ID': first }), { status: 403, code: 'forbidden' });
+    });
+
+    test('a stream ends when its token expires, with the ssehub.expired event', async () => {
+      const t = await token({ subscribe: ['orders/**'] }, { subject: 'short-lived', lifetimeSeconds: 2 });
+      const stream = await openStream(`${hub.url}/topics/orders/exp`, bearer(t));
+      await stream.ended;
+      assert.equal(stream.events.at(-1)?.type, 'ssehub.expired');
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/orders/exp`, bearer(t)), { status: 401, code: 'token_expired' });
+    });
+
+    test('open streams per subject are limited', async () => {
+      const t = await token({ subscribe: ['orders/**'] }, { subject: 'greedy' });
+      const streams: OpenStream[] = [];
+      for (let i = 0; i < 3; i++) streams.push(await openStream(`${hub.url}/topics/orders/${i}`, bearer(t)));
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/orders/4`, bearer(t)), { status: 429, code: 'too_many_streams' });
+      streams.pop()!.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      streams.push(await openStream(`${hub.url}/topics/orders/4`, bearer(t)));
+      for (const stream of streams) stream.close();
+    });
+  });
+
+  describe('stream tickets', () => {
+    test('POST /tickets needs a token, and only for topics the token may read', async () => {
+      const noToken = await post(`${hub.url}/tickets`, '{"topics":["orders/1"]}', {}, 'application/json');
+      assert.equal(noToken.status, 401);
+      const t = await token({ subscribe: ['orders/*'] }, { subject: 'ticket-user' });
+      const tooWide = await post(`${hub.url}/tickets`, '{"topics":["orders/**"]}', bearer(t), 'application/json');
+      assert.equal(tooWide.status, 403);
+      const bad = await post(`${hub.url}/tickets`, '{"topics":[]}', bearer(t), 'application/json');
+      assert.equal(bad.status, 400);
+    });
+
+    test('a ticket opens its topics once; reuse, another topic, expiry and forgery get 401/403', async () => {
+      const t = await token({ subscribe: ['orders/*'] }, { subject: 'ticket-user' });
+      const issue = async () => (await post(`${hub.url}/tickets`, '{"topics":["orders/5"]}', bearer(t), 'application/json')).json();
+      const issued = await issue();
+      assert.equal(issued.expiresIn, 0); // 400 ms rounds to 0 s
+      const stream = await openStream(`${hub.url}/events?topic=orders/5&ticket=${issued.ticket}`);
+      stream.close();
+      assert.deepEqual(await refusedStream(`${hub.url}/events?topic=orders/5&ticket=${issued.ticket}`), { status: 401, code: 'invalid_ticket' });
+      const forOther = (await issue()).ticket;
+      assert.deepEqual(await refusedStream(`${hub.url}/events?topic=orders/6&ticket=${forOther}`), { status: 403, code: 'forbidden' });
+      const late = (await issue()).ticket;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(await refusedStream(`${hub.url}/events?topic=orders/5&ticket=${late}`), { status: 401, code: 'invalid_ticket' });
+      assert.deepEqual(await refusedStream(`${hub.url}/events?topic=orders/5&ticket=${'A'.repeat(43)}`), { status: 401, code: 'invalid_ticket' });
+    });
+
+    test('tickets and tokens never reach the logs', async () => {
+      const t = await token({ subscribe: ['orders/*'] }, { subject: 'log-check' });
+      const { ticket } = (await post(`${hub.url}/tickets`, '{"topics":["orders/7"]}', bearer(t), 'application/json')).json();
+      const stream = await openStream(`${hub.url}/events?topic=orders/7&ticket=${ticket}`);
+      stream.close();
+      await refusedStream(`${hub.url}/events?topic=orders/7&ticket=${ticket}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(logs.includes('stream opened'), 'the log was captured');
+      assert.ok(!logs.includes(ticket), 'ticket in logs');
+      assert.ok(!logs.includes(t), 'token in logs');
+    });
+  });
+
+  describe('CORS', () => {
+    test('an allowed origin gets itself and credentials back, on streams and errors too', async () => {
+      const t = await token({ subscribe: ['orders/*'] }, { subject: 'cors' });
+      const stream = await openStream(`${hub.url}/topics/orders/1`, { ...bearer(t), Origin: 'https://app.example' });
+      assert.equal(stream.headers['access-control-allow-origin'], 'https://app.example');
+      assert.equal(stream.headers['access-control-allow-credentials'], 'true');
+      stream.close();
+      const error = await post(`${hub.url}/topics/orders/1`, 'x', { Origin: 'https://app.example' });
+      assert.equal(error.status, 401);
+      assert.equal(error.headers['access-control-allow-origin'], 'https://app.example');
+    });
+
+    test('the preflight allows publishing with Authorization and streams with Last-Event-ID', async () => {
+      const reply = await httpRequest(`${hub.url}/topics/orders/1`, {
+        method: 'OPTIONS',
+        headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' },
+      });
+      assert.equal(reply.status, 204);
+      assert.equal(reply.headers['access-control-allow-origin'], 'https://app.example');
+      assert.match(reply.headers['access-control-allow-methods']!, /POST/);
+      assert.match(reply.headers['access-control-allow-headers']!, /Authorization/);
+      assert.match(reply.headers['access-control-allow-headers']!, /Last-Event-ID/);
+    });
+
+    test('a disallowed origin gets no CORS headers, never *', async () => {
+      const reply = await httpRequest(`${hub.url}/topics/orders/1`, {
+        method: 'OPTIONS',
+        headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' },
+      });
+      assert.equal(reply.status, 204);
+      for (const name of Object.keys(reply.headers)) assert.ok(!name.startsWith('access-control-'), name);
+      const stream = await openStream(`${hub.url}/topics/news/x`, { Origin: 'https://evil.example' });
+      assert.equal(stream.headers['access-control-allow-origin'], undefined);
+      stream.close();
+    });
+  });
+});
+
+describe('limits on an open hub', () => {
+  let hub: RunningHub;
+  before(async () => {
+    hub = await startTestHub({ maxStreamsPerIp: 2, maxHeaderBytes: 4096 });
+  });
+  after(() => hub.close());
+
+  test('open streams per client IP are limited', async () => {
+    const a = await openStream(`${hub.url}/topics/a`);
+    const b = await openStream(`${hub.url}/topics/b`);
+    assert.deepEqual(await refusedStream(`${hub.url}/topics/c`), { status: 429, code: 'too_many_streams' });
+    a.close();
+    b.close();
+  });
+
+  test('oversized headers get 431', async () => {
+    const reply = await httpRequest(`${hub.url}/healthz`, { headers: { 'X-Big': 'x'.repeat(8000) } });
+    assert.equal(reply.status, 431);
+    assert.equal(reply.json().error.code, 'headers_too_large');
+  });
+
+  test('without a key, anyone may publish and subscribe, but never to reserved $ topics', async () => {
+    assert.equal(hub.access.enabled, false);
+    assert.equal((await post(`${hub.url}/topics/anything`, 'x')).status, 201);
+    assert.deepEqual(await refusedStream(`${hub.url}/topics/$ssehub/stats`), { status: 400, code: 'invalid_topic' });
+  });
+});
