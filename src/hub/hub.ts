@@ -131,6 +131,15 @@ export class Hub {
         throw error;
       }
     });
+    const frameBytes = checked.reduce((sum, event) => sum + frameSizeBound(event), 0);
+    if (frameBytes > this.options.maxBufferBytes) {
+      // No subscriber could take these events within its buffer: every one would be cut off.
+      throw new HubError(
+        413,
+        'publish_too_large',
+        `These events encode to about ${frameBytes} bytes on a stream, more than the ${this.options.maxBufferBytes}-byte stream buffer (--max-buffer); publish them in smaller batches.`,
+      );
+    }
     options.authorize?.(checked);
     const stored = await this.engine.append(checked);
     this.counters.eventsPublished += stored.length;
@@ -224,8 +233,8 @@ export class Hub {
     this.index.match(event.topic, (subscriber) => {
       if (subscriber.lastDispatch === stamp) return; // matched by two of its selectors: once is enough
       subscriber.lastDispatch = stamp;
-      if (subscriber.state === 'live') delivered += 1;
       subscriber.deliver(event, frame);
+      if (subscriber.state === 'live') delivered += 1; // not if this very event cut it off
     });
     this.counters.eventsDelivered += delivered;
   }
@@ -257,6 +266,7 @@ export class Hub {
     let sharedFrames: Uint8Array[] | undefined;
     let sharedJoin: Uint8Array | undefined;
     for (const subscriber of dirty) {
+      subscriber.dirty = false;
       const queue = subscriber.queue;
       if (queue.length > 1) {
         if (!sharedFrames || !sameFrames(sharedFrames, queue)) {
@@ -304,4 +314,13 @@ function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** An upper bound of an event's encoded size on the wire (the id is not known yet). */
+function frameSizeBound(event: NewEvent): number {
+  let lines = 1;
+  for (let i = event.data.indexOf('\n'); i !== -1; i = event.data.indexOf('\n', i + 1)) lines += 1;
+  for (let i = event.data.indexOf('\r'); i !== -1; i = event.data.indexOf('\r', i + 1)) lines += 1;
+  const eventLine = event.event === undefined ? 0 : Buffer.byteLength(event.event) + 8;
+  return Buffer.byteLength(event.data) + lines * 7 + eventLine + 64;
 }

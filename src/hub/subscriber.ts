@@ -63,18 +63,22 @@ export class Subscriber {
     this.enqueue(frame);
   }
 
-  /** Queues bytes for the next flush (state permitting). */
+  /**
+   * Queues bytes for the next flush (state permitting). A queue that reaches half the bound while
+   * the connection is keeping up is written at once: a busy turn is not a backlog, and only bytes
+   * the connection could not take count toward cutting the subscriber off.
+   */
   enqueue(frame: Uint8Array): void {
     if (this.state === 'closed') return;
     this.queue.push(frame);
     this.queuedBytes += frame.byteLength;
+    if (!this.waitingForDrain && this.queuedBytes >= this.maxBufferBytes / 2) this.flush();
     if (!this.checkBudget()) return;
-    if (!this.dirty && !this.waitingForDrain) this.hooks.markDirty(this);
+    if (!this.dirty && !this.waitingForDrain && this.queue.length > 0) this.hooks.markDirty(this);
   }
 
   /** Writes the queue as one chunk (the hub passes it pre-joined when it can share the work). */
   flush(joined?: Uint8Array): void {
-    this.dirty = false;
     if (this.state === 'closed' || this.waitingForDrain || this.queue.length === 0) return;
     const chunk = joined ?? (this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue));
     this.queue = [];

@@ -146,6 +146,34 @@ describe('Hub fan-out', () => {
     assert.equal(fast.events.length, 20);
   });
 
+  test('a subscriber that keeps up is not cut off when one turn brings more than its buffer', async () => {
+    const hub = makeHub(undefined, 16 * 1024);
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('t'), sink);
+    await settle();
+    // Five publishes in the same turn, 30 KiB in all, each well under the 16 KiB bound.
+    await Promise.all([1, 2, 3, 4, 5].map((n) => hub.publish([{ topic: 't', data: `${n}${'x'.repeat(6 * 1024)}` }])));
+    await settle();
+    assert.equal(sink.destroyed, false);
+    assert.equal(hub.stats().slowConsumersDropped, 0);
+    assert.deepEqual(sink.events.map((e) => e.data[0]), ['1', '2', '3', '4', '5']);
+  });
+
+  test('a publish no stream buffer could hold is refused whole, before anything is stored', async () => {
+    const hub = makeHub(undefined, 16 * 1024);
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('t'), sink);
+    await settle();
+    const batch = Array.from({ length: 20 }, () => ({ topic: 't', data: 'x'.repeat(1000) }));
+    await assert.rejects(hub.publish(batch), (error: any) => error.status === 413 && error.code === 'publish_too_large');
+    await assert.rejects(hub.publish([{ topic: 't', data: '\n'.repeat(4000) }]), { code: 'publish_too_large' }, 'every line costs a "data: " prefix');
+    assert.equal(hub.stats().retainedEvents, 0);
+    assert.equal(sink.destroyed, false);
+    await hub.publish(batch.slice(0, 10));
+    await settle();
+    assert.equal(sink.events.length, 10);
+  });
+
   test('a stalled subscriber keeps queueing and gets the backlog in one write on drain', async () => {
     const hub = makeHub();
     const sink = new RecordingSink();
@@ -233,7 +261,8 @@ describe('Hub resume', () => {
 
   test('a replay larger than the stream buffer is paced by the reader, not cut off', async () => {
     const hub = makeHub(undefined, 16 * 1024);
-    const stored = await hub.publish(Array.from({ length: 200 }, (_, i) => ({ topic: 't', data: `${i}:${'x'.repeat(1000)}` })));
+    const stored = [];
+    for (let i = 0; i < 200; i++) stored.push(...(await hub.publish([{ topic: 't', data: `${i}:${'x'.repeat(1000)}` }])));
     const sink = new RecordingSink();
     sink.stalled = true; // a reader that takes its time: every write waits to be read
     hub.subscribe(selectors('t'), sink, { lastEventId: stored[0]!.id });
