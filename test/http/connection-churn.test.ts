@@ -8,43 +8,11 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { spawnHub, type HubProcess } from '../support/hub.js';
 import { httpRequest } from '../support/http.js';
+import { stats, waitForStats, type Stats } from '../support/stats.js';
+import { mulberry32 } from '../support/prng.js';
 
 const MB = 1e6;
 
-interface Stats {
-  connections: number;
-  subscribedSelectors: number;
-  eventsPublished: number;
-  slowConsumersDropped: number;
-}
-
-async function stats(hub: HubProcess): Promise<Stats> {
-  const reply = await httpRequest(`${hub.url}/stats`);
-  assert.equal(reply.status, 200, reply.text);
-  return reply.json() as Stats;
-}
-
-async function waitForStats(hub: HubProcess, predicate: (s: Stats) => boolean, what: string, timeoutMs = 10_000): Promise<Stats> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const current = await stats(hub);
-    if (predicate(current)) return current;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stats: ${JSON.stringify(current)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Small deterministic PRNG (mulberry32), so that a failing mix can be replayed. Returns [0, 1). */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GROUPS = 20;
 const PER_GROUP = 25;
@@ -118,8 +86,8 @@ describe('connection churn', () => {
     // Every client comes from 127.0.0.1: the per-IP stream limit and the publish rate limit are off,
     // as they are not what this test is about.
     const hub = await spawnHub(['--max-streams-per-ip', '0', '--publish-rate', '0', '--history-max-events', String(HISTORY)]);
-    const random = prng(0x5eed);
-    const publishRandom = prng(0xfeed);
+    const random = mulberry32(0x5eed);
+    const publishRandom = mulberry32(0xfeed);
     let stopPublishing = false;
     let publisher: Promise<void> | undefined;
     try {

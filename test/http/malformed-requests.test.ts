@@ -9,7 +9,7 @@ import type { RunningHub } from '../../src/start.js';
 import { httpRequest, openStream, publish, type Reply } from '../support/http.js';
 import { spawnHub, startTestHub, type HubProcess } from '../support/hub.js';
 import { errorFormatProblem, parseResponses, rawRequest, toBytes, type RawResponse } from '../support/raw-http.js';
-import { mulberry32 } from '../topics/prng.js';
+import { mulberry32 } from '../support/prng.js';
 
 const MAX_BODY = 1024;
 const MAX_BATCH = 5;

@@ -22,6 +22,7 @@ import { connect, type Socket } from 'node:net';
 import { EventStreamParser, type ParsedEvent } from '../../src/protocol/index.js';
 import { spawnHub, type HubProcess } from '../support/hub.js';
 import { httpRequest, openStream, type OpenStream } from '../support/http.js';
+import { stats, waitForStats, type Stats } from '../support/stats.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -35,29 +36,6 @@ const NO_CLIENT_LIMITS = ['--max-streams-per-ip', '0', '--publish-rate', '0'];
 const EVENT_BYTES = 16 * KiB;
 const EVENTS_PER_BATCH = 2;
 
-interface Stats {
-  connections: number;
-  subscribedSelectors: number;
-  retainedEvents: number;
-  eventsPublished: number;
-  slowConsumersDropped: number;
-}
-
-async function stats(hub: HubProcess): Promise<Stats> {
-  const reply = await httpRequest(`${hub.url}/stats`);
-  assert.equal(reply.status, 200, reply.text);
-  return reply.json() as Stats;
-}
-
-async function waitForStats(hub: HubProcess, predicate: (s: Stats) => boolean, what: string, timeoutMs = 20_000): Promise<Stats> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const current = await stats(hub);
-    if (predicate(current)) return current;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stats: ${JSON.stringify(current)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The data of the n-th event: its number first, so that a mix-up cannot go unnoticed. */
 function payload(n: number): string {
@@ -293,7 +271,7 @@ describe('slow consumers', () => {
       }
 
       // Every non-reader was cut off and counted; only the readers remain.
-      const after = await waitForStats(hub, (s) => s.connections === READERS, `only the ${READERS} readers to remain`);
+      const after = await waitForStats(hub, (s) => s.connections === READERS, `only the ${READERS} readers to remain`, 20_000);
       assert.equal(after.slowConsumersDropped, WAVES * NON_READERS);
       assert.equal(after.subscribedSelectors, 1);
       assert.equal(after.eventsPublished, publishedIds.length);

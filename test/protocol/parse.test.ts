@@ -9,6 +9,7 @@ import {
   encodeIdOnly,
   encodeRetry,
 } from '../../src/protocol/encode.js';
+import { mulberry32 } from '../support/prng.js';
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -513,18 +514,6 @@ describe('round trip encode -> parse', () => {
     );
   });
 
-  // Deterministic PRNG (mulberry32)
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   const TOKENS = [
     'a', 'b', 'Z', '0', ' ', '  ', ':', ': ', '\t', '\r', '\n', '\r\n', '\n\r',
     '€', '😀', 'é', '中', '\uFEFF', '\0', 'data: ', 'id: ', 'event:', 'retry: 5', '\\',
@@ -532,7 +521,7 @@ describe('round trip encode -> parse', () => {
   const SAFE_TOKENS = TOKENS.filter((t) => !/[\r\n\0]/.test(t));
 
   test('300 random streams in random chunkings', () => {
-    const rand = prng(0x5eed);
+    const rand = mulberry32(0x5eed);
     const int = (n: number) => Math.floor(rand() * n);
     const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
     const randText = (tokens: readonly string[], max: number) => {

@@ -8,7 +8,7 @@ import {
   type Selector,
   type TopicOptions,
 } from '../../src/topics/index.js';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../support/prng.js';
 
 const RESERVED: TopicOptions = { allowReserved: true };
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSelector, selectorMatches, TopicIndex, type Selector } from '../../src/topics/index.js';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../support/prng.js';
 
 function sel(raw: string): Selector {
   return parseSelector(raw, { allowReserved: true });
