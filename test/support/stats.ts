@@ -1,17 +1,10 @@
 /** Reading a hub's GET /stats in tests, and waiting for it to reach a state. */
 import assert from 'node:assert/strict';
+import type { HubStats } from '../../src/hub/hub.js';
 import { httpRequest } from './http.js';
 
-export interface Stats {
-  connections: number;
-  subscribedSelectors: number;
-  topics: number;
-  retainedEvents: number;
-  eventsPublished: number;
-  eventsDelivered: number;
-  slowConsumersDropped: number;
-  streamsExpired: number;
-}
+/** The JSON of GET /stats: the hub's counters plus the engine and uptime. */
+export type Stats = HubStats & { engine: string; uptimeSeconds: number };
 
 export async function stats(hub: { url: string }): Promise<Stats> {
   const reply = await httpRequest(`${hub.url}/stats`);
