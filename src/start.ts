@@ -43,7 +43,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   );
   const access = accessFrom(config, engine.kv);
   if (!access.enabled) {
-    logger.warn('no token key configured: anyone who can reach this hub may publish and subscribe to every topic');
+    logger.info('no token key configured: anyone who can reach this hub may publish and subscribe to every topic');
   }
   const server = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt: Date.now() });
   await new Promise<void>((resolve, reject) => {
