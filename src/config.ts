@@ -112,8 +112,7 @@ export function parseBytes(raw: string, name = 'size'): number {
   return value;
 }
 
-function parseValue(spec: OptionSpec, raw: string, origin: string): string | number | string[] | undefined {
-  const name = `${origin}`;
+function parseValue(spec: OptionSpec, raw: string, name: string): string | number | string[] | undefined {
   switch (spec.kind) {
     case 'optional':
       return raw === '' ? undefined : raw;

@@ -9,6 +9,7 @@ import { createAccess, type Access } from './auth/access.js';
 import type { TokenSettings } from './auth/tokens.js';
 import { authEnabled, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
+import { DEFAULT_TOPIC_LIMITS } from './topics/index.js';
 import { createEngine } from './engines/index.js';
 import { Hub } from './hub/hub.js';
 import { createMetrics } from './http/metrics.js';
@@ -37,7 +38,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
       heartbeatMs: config.heartbeatMs,
       retryMs: config.retryMs,
       maxBufferBytes: config.maxBufferBytes,
-      topicLimits: { maxLength: config.maxTopicLength, maxSegments: 16 },
+      topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxLength: config.maxTopicLength },
     },
     logger,
   );

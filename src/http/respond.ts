@@ -16,9 +16,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+function errorJson(error: HubError): { error: { code: string; message: string } } {
+  return { error: { code: error.code, message: error.message } };
+}
+
 /** The JSON body of an error, for callers that write raw bytes (a socket with a broken request). */
 export function errorBody(error: HubError): string {
-  return JSON.stringify({ error: { code: error.code, message: error.message } });
+  return JSON.stringify(errorJson(error));
 }
 
 /**
@@ -38,5 +42,5 @@ export function sendError(res: ServerResponse, error: unknown, onUnexpected: (er
   const req = res.req;
   const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
   if (hasBody && !req.complete) headers.Connection = 'close';
-  sendJson(res, hubError.status, JSON.parse(errorBody(hubError)), headers);
+  sendJson(res, hubError.status, errorJson(hubError), headers);
 }

@@ -38,13 +38,12 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
   if (sources.length > config.maxTopicsPerSubscription) {
     throw new HubError(400, 'too_many_topics', `A subscription may name at most ${config.maxTopicsPerSubscription} topics or patterns, not ${sources.length}.`);
   }
-  const limits = { maxLength: config.maxTopicLength, maxSegments: 16 };
   const selectors: Selector[] = [];
   const seen = new Set<string>();
   for (const source of sources) {
     if (seen.has(source)) continue; // the same topic twice is one subscription
     seen.add(source);
-    selectors.push(parseSelector(source, { limits }));
+    selectors.push(parseSelector(source, { limits: hub.topicLimits }));
   }
   const lastEventId = lastEventIdOf(req.headers['last-event-id'], query.get('lastEventId'));
 
@@ -67,7 +66,8 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
   req.socket.setNoDelay(true);
   req.socket.setTimeout(0);
   res.writeHead(200, STREAM_HEADERS);
-  const subscriber = hub.subscribe(selectors, responseSink(res), {
+  const sink = responseSink(res);
+  const subscriber = hub.subscribe(selectors, sink, {
     ...(lastEventId === undefined ? {} : { lastEventId }),
     ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
   });
@@ -80,8 +80,7 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
     releaseSubject();
     logger.info({ topics: [...seen], state: subscriber.state }, 'stream closed');
   };
-  res.once('close', closed);
-  req.socket.once('close', closed);
+  sink.onClose(closed);
 }
 
 /**

@@ -18,8 +18,7 @@ export const issueTicket: Handler = async ({ req, res }, context) => {
   if (topics.length > context.config.maxTopicsPerSubscription) {
     throw new HubError(400, 'too_many_topics', `A ticket may name at most ${context.config.maxTopicsPerSubscription} topics or patterns.`);
   }
-  const limits = { maxLength: context.config.maxTopicLength, maxSegments: 16 };
-  const selectors = topics.map((topic) => parseSelector(topic, { limits }));
+  const selectors = topics.map((topic) => parseSelector(topic, { limits: context.hub.topicLimits }));
   authorizeSubscribe(principal, selectors, context.access.publicTopics);
   const { ticket, expiresInSeconds } = await context.access.tickets.issue(principal, selectors);
   sendJson(res, 201, { ticket, expiresIn: expiresInSeconds, topics });

@@ -103,6 +103,11 @@ export class Hub {
     },
   };
 
+  /** The topic rules every way in (publish, subscribe, tickets) is held to. */
+  get topicLimits(): TopicLimits {
+    return this.options.topicLimits;
+  }
+
   constructor(
     readonly engine: Engine,
     private readonly options: HubOptions,
@@ -226,8 +231,7 @@ export class Hub {
 
   private dispatch(event: StoredEvent): void {
     if (this.subscribers.size === 0 || this.closing) return;
-    const frame = Buffer.from(encodeEvent(event.event === undefined ? { id: event.id, data: event.data } : event));
-    this.frames.set(event, frame);
+    const frame = this.frameOf(event); // encoded once here, for every subscriber and later replays
     const stamp = ++this.dispatchCounter;
     let delivered = 0;
     this.index.match(event.topic, (subscriber) => {
