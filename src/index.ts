@@ -2,6 +2,6 @@
 export { startHub, createLogger, type RunningHub } from './start.js';
 export { loadConfig, defaultConfig, type HubConfig } from './config.js';
 export { Hub, RESET_EVENT, POSITION_EVENT, type HubOptions, type HubStats } from './hub/hub.js';
-export { createEngine, MemoryEngine } from './engines/index.js';
-export type { Engine, NewEvent, StoredEvent, HistoryResult } from './engines/engine.js';
+export { openEngine, MemoryEngine, type EngineSettings } from './engines/index.js';
+export type { Engine, NewEvent, StoredEvent, HistoryResult, KeyValueStore } from './engines/engine.js';
 export { HubError } from './errors.js';

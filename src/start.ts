@@ -10,7 +10,7 @@ import type { TokenSettings } from './auth/tokens.js';
 import { authEnabled, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
 import { DEFAULT_TOPIC_LIMITS } from './topics/index.js';
-import { createEngine } from './engines/index.js';
+import { openEngine, type Engine } from './engines/index.js';
 import { Hub } from './hub/hub.js';
 import { createMetrics } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
@@ -31,7 +31,16 @@ export function createLogger(level: string): Logger {
 }
 
 export async function startHub(config: HubConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
-  const engine = createEngine(config.engine, config);
+  const engine = await openEngine(config.engine, config, logger);
+  try {
+    return await assemble(config, logger, engine);
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
+}
+
+async function assemble(config: HubConfig, logger: Logger, engine: Engine): Promise<RunningHub> {
   const hub = new Hub(
     engine,
     {

@@ -14,7 +14,7 @@ ${describeOptions()}
 export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const config = loadConfig(argv, env);
   const running = await startHub(config);
-  process.stdout.write(`ssehub listening on ${running.url} (engine: ${config.engine})\n`);
+  process.stdout.write(`ssehub listening on ${running.url} (engine: ${describeEngine(config.engine)})\n`);
   if (!authEnabled(config)) {
     process.stderr.write(
       'ssehub: warning: no token key is configured, so anyone who can reach this hub may publish and subscribe\n' +
@@ -39,4 +39,15 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The engine setting without any password it may carry. */
+export function describeEngine(spec: string): string {
+  try {
+    const url = new URL(spec);
+    if (url.password) url.password = '***';
+    return url.href.replace(/\/$/, '');
+  } catch {
+    return spec;
+  }
 }

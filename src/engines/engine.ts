@@ -48,16 +48,29 @@ export interface EngineStats {
 export type DeliverListener = (event: StoredEvent) => void;
 
 /**
- * Small values shared by every hub instance on the engine (stream tickets now; idempotency keys
- * and rate limits are meant to live here too). Keys expire on their own.
+ * Small values shared by every hub instance on the engine: stream tickets, idempotency keys, rate
+ * counters. Every key expires on its own; an expired key behaves exactly like an absent one.
  */
 export interface KeyValueStore {
-  /** Stores the value unless the key exists; true if it was stored. */
+  /** Stores the value unless the key exists; true if it was stored (exactly one of racing callers wins). */
   setOnce(key: string, value: string, ttlMs: number): Promise<boolean>;
-  /** Returns the value and deletes the key, atomically: a second take gets null. */
+  /** Returns the value and deletes the key, atomically: of racing takers, one gets the value. */
   take(key: string): Promise<string | null>;
+  get(key: string): Promise<string | null>;
+  /** Stores the value whether or not the key exists, with a fresh expiry. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Adds one and returns the new count; a key created by this call expires after ttlMs. */
+  increment(key: string, ttlMs: number): Promise<number>;
 }
 
+/**
+ * Distributed engines deliver through their server, so delivery to this instance lags a little
+ * behind append(). position() is therefore the newest id delivered to *this* instance: history()
+ * answers up to it and live delivery continues after it, which keeps the resume seam exact.
+ * Operations that fail because the engine's server cannot be reached reject with a HubError 503
+ * `engine_unavailable` (see unavailable.ts); append() never reports success for an event it did not store.
+ */
 export interface Engine {
   readonly name: string;
   /** Stores the events in order, assigns their ids, applies retention, then delivers them. */
@@ -69,6 +82,7 @@ export interface Engine {
   compareIds(a: string, b: string): number;
   onDeliver(listener: DeliverListener): void;
   readonly kv: KeyValueStore;
+  /** Cheap and synchronous: distributed engines answer with figures refreshed in the background. */
   stats(): EngineStats;
   close(): Promise<void>;
 }

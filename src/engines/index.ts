@@ -1,17 +1,46 @@
-/** Picks the engine named by the configuration. */
+/**
+ * Opens the engine named by the configuration: "memory", or the URL of a Redis, NATS or
+ * PostgreSQL server. Drivers are loaded only for the engine in use.
+ */
 import { HubError } from '../errors.js';
 import type { Engine } from './engine.js';
 import { MemoryEngine } from './memory.js';
+import { silentEngineLogger, type EngineLogger, type EngineSettings } from './settings.js';
 
-export interface EngineSettings {
-  historyMaxEvents: number;
-  historyMaxAgeMs: number;
+export const ENGINE_SCHEMES = ['memory', 'redis://', 'rediss://', 'nats://', 'postgres://', 'postgresql://'] as const;
+
+export async function openEngine(spec: string, settings: EngineSettings, logger: EngineLogger = silentEngineLogger): Promise<Engine> {
+  if (spec === 'memory') return new MemoryEngine(settings);
+  const scheme = /^([a-z]+):\/\//i.exec(spec)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 'redis':
+    case 'rediss': {
+      const { RedisEngine } = await import('./redis.js');
+      return RedisEngine.open(spec, settings, logger);
+    }
+    case 'nats': {
+      const { NatsEngine } = await import('./nats.js');
+      return NatsEngine.open(spec, settings, logger);
+    }
+    case 'postgres':
+    case 'postgresql': {
+      const { PostgresEngine } = await import('./postgres.js');
+      return PostgresEngine.open(spec, settings, logger);
+    }
+    default:
+      throw new HubError(
+        400,
+        'unsupported_engine',
+        `Unknown engine "${spec}": use "memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://.`,
+      );
+  }
 }
 
-export function createEngine(name: string, settings: EngineSettings): Engine {
-  if (name === 'memory') return new MemoryEngine(settings);
-  throw new HubError(400, 'unsupported_engine', `Unknown engine "${name}"; this hub supports: memory.`);
+/** Checks an engine setting without connecting (for configuration errors at startup). */
+export function isEngineSpec(spec: string): boolean {
+  return spec === 'memory' || ENGINE_SCHEMES.some((scheme) => scheme !== 'memory' && spec.toLowerCase().startsWith(scheme));
 }
 
-export type { Engine, NewEvent, StoredEvent, HistoryResult, GapReason } from './engine.js';
+export type { Engine, NewEvent, StoredEvent, HistoryResult, GapReason, KeyValueStore } from './engine.js';
+export type { EngineSettings, EngineLogger } from './settings.js';
 export { MemoryEngine } from './memory.js';

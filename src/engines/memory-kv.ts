@@ -1,29 +1,68 @@
 /** The memory engine's key-value store: a Map with expiry, swept as keys are touched. */
 import type { KeyValueStore } from './engine.js';
 
+interface Entry {
+  value: string;
+  expiresAt: number;
+}
+
 export class MemoryKeyValueStore implements KeyValueStore {
-  private readonly entries = new Map<string, { value: string; expiresAt: number }>();
+  private readonly entries = new Map<string, Entry>();
   private writesSinceSweep = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   async setOnce(key: string, value: string, ttlMs: number): Promise<boolean> {
-    this.sweepSometimes();
-    const existing = this.entries.get(key);
-    if (existing && existing.expiresAt > this.now()) return false;
-    this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
+    if (this.live(key)) return false;
+    this.write(key, value, ttlMs);
     return true;
   }
 
   async take(key: string): Promise<string | null> {
-    const entry = this.entries.get(key);
-    if (!entry) return null;
+    const entry = this.live(key);
     this.entries.delete(key); // deleted before anything else can run: one taker only
-    return entry.expiresAt > this.now() ? entry.value : null;
+    return entry ? entry.value : null;
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.live(key)?.value ?? null;
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    this.write(key, value, ttlMs);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.entries.delete(key);
+  }
+
+  async increment(key: string, ttlMs: number): Promise<number> {
+    const entry = this.live(key);
+    if (!entry) {
+      this.write(key, '1', ttlMs);
+      return 1;
+    }
+    const count = Number(entry.value) + 1;
+    entry.value = String(count);
+    return count;
   }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  private live(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry && entry.expiresAt <= this.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private write(key: string, value: string, ttlMs: number): void {
+    this.sweepSometimes();
+    this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
   }
 
   /** Drops expired keys now and then, so unused keys cannot pile up. */

@@ -6,10 +6,11 @@
 import type { IncomingMessage } from 'node:http';
 import { authorizePublish } from '../auth/principal.js';
 import { HubError } from '../errors.js';
-import type { NewEvent, StoredEvent } from '../engines/engine.js';
+import type { NewEvent } from '../engines/engine.js';
 import { authenticate, clientKey } from './authenticate.js';
 import { bodyTypeOf, parseJson, readBody } from './body.js';
 import type { Handler, RouteContext } from './context.js';
+import { idempotencyKeyOf, publishOnce, type IdempotentResult } from './idempotency.js';
 import { sendJson } from './respond.js';
 
 /**
@@ -17,24 +18,31 @@ import { sendJson } from './respond.js';
  * authorized after the hub has validated them, and the rate limit is charged per event, all
  * before anything is stored.
  */
-async function publishAs(req: IncomingMessage, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<StoredEvent[]> {
+async function publishAs(req: IncomingMessage, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<IdempotentResult> {
   const principal = await authenticate(req, context);
+  const idempotencyKey = idempotencyKeyOf(req);
   const events = await read();
-  return context.hub.publish(events, {
-    authorize: (checked) => {
-      authorizePublish(
-        principal,
-        checked.map((event) => event.topic),
-      );
-      context.access.publishRate.take(clientKey(req, principal), checked.length);
-    },
-  });
+  const publish = () =>
+    context.hub.publish(events, {
+      authorize: (checked) => {
+        authorizePublish(
+          principal,
+          checked.map((event) => event.topic),
+        );
+        context.access.publishRate.take(clientKey(req, principal), checked.length);
+      },
+    });
+  if (idempotencyKey === undefined) return { stored: await publish(), replayed: false };
+  const window = context.config.idempotencyWindowMs;
+  return publishOnce(context.hub.engine.kv, clientKey(req, principal), idempotencyKey, window, events, publish);
 }
+
+const replayHeaders = (replayed: boolean): Record<string, string> => (replayed ? { 'Idempotent-Replayed': 'true' } : {});
 
 export const publishToTopic: Handler = async ({ req, res, query, rest }, context) => {
   const { config } = context;
   const type = bodyTypeOf(req, ['json', 'text']);
-  const [stored] = await publishAs(req, context, async () => {
+  const { stored: [stored], replayed } = await publishAs(req, context, async () => {
     const data = await readBody(req, config.maxBodyBytes);
     if (type === 'json') parseJson(data); // validated; the text is published as sent
     const event: NewEvent = { topic: rest, data };
@@ -42,13 +50,13 @@ export const publishToTopic: Handler = async ({ req, res, query, rest }, context
     if (name !== null) event.event = name;
     return [event];
   });
-  sendJson(res, 201, { id: stored!.id, topic: stored!.topic, ...(stored!.event ? { event: stored!.event } : {}) });
+  sendJson(res, 201, { id: stored!.id, topic: stored!.topic, ...(stored!.event ? { event: stored!.event } : {}) }, replayHeaders(replayed));
 };
 
 export const publishBatch: Handler = async ({ req, res }, context) => {
   const { config } = context;
   bodyTypeOf(req, ['json']);
-  const stored = await publishAs(req, context, async () => {
+  const { stored, replayed } = await publishAs(req, context, async () => {
     const body = parseJson(await readBody(req, config.maxBodyBytes));
     if (!Array.isArray(body)) throw new HubError(400, 'invalid_batch', 'POST /publish takes a JSON array of {topic, data, event?}.');
     if (body.length === 0) throw new HubError(400, 'invalid_batch', 'The batch is empty.');
@@ -57,7 +65,7 @@ export const publishBatch: Handler = async ({ req, res }, context) => {
     }
     return body.map((item: unknown, i) => batchItem(item, i));
   });
-  sendJson(res, 201, { ids: stored.map((event) => event.id) });
+  sendJson(res, 201, { ids: stored.map((event) => event.id) }, replayHeaders(replayed));
 };
 
 /** A string is published as is; any other JSON value as its JSON text. */

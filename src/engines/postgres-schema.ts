@@ -1,0 +1,207 @@
+/**
+ * The PostgreSQL engine's tables and statements. Every table name starts with the namespace
+ * (validated as a plain lowercase identifier, so it can be spliced into SQL as is).
+ *
+ *   N_meta    one row: epoch (random, drawn with the tables: ids carry it, so an id from a dropped
+ *             and recreated namespace is recognised as unknown), last_id (the id counter, also the
+ *             newest committed id), last_time (keeps event times non-decreasing in id order) and
+ *             forgotten_id (newest eviction id of topics whose records were dropped)
+ *   N_events  every event (id, topic, event, data, time): the log each instance tails for delivery,
+ *             and the store history reads from. A row is in its topic's history while its id is above
+ *             the topic's evicted_id and its time is within the age limit; rows out of history stay
+ *             for DELIVERY_GRACE_MS so that a lagging instance can still deliver them, then are pruned
+ *   N_topics  one row per topic: evicted_id (newest id that left its history, for exact gap
+ *             detection), kept (rows above evicted_id) and last_time (time of its newest event)
+ *   N_kv      the shared key-value store, with expiry in milliseconds
+ *
+ * Times are milliseconds from the database server's clock, so instances with skewed clocks agree.
+ */
+
+/** How long an event stays in the events table after it left history, for instances that lag behind. */
+export const DELIVERY_GRACE_MS = 10 * 60_000;
+
+/** The database clock in milliseconds. */
+const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+const MAX_ID = '9223372036854775807';
+
+export function postgresStatements(namespace: string) {
+  const meta = `${namespace}_meta`;
+  const events = `${namespace}_events`;
+  const topics = `${namespace}_topics`;
+  const kv = `${namespace}_kv`;
+  return {
+    tables: [meta, events, topics, kv],
+    /** NOTIFY channel: carries only a wake-up, never a payload (NOTIFY payloads are limited to 8000 bytes). */
+    channel: `${namespace}_wake`,
+
+    /** Run at open, inside a transaction holding the namespace's advisory lock (concurrent CREATEs would race). */
+    schema: `
+      CREATE TABLE IF NOT EXISTS ${meta} (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        epoch text NOT NULL,
+        last_id bigint NOT NULL DEFAULT 0,
+        last_time bigint NOT NULL DEFAULT 0,
+        forgotten_id bigint NOT NULL DEFAULT 0
+      );
+      INSERT INTO ${meta} (epoch) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 10)) ON CONFLICT DO NOTHING;
+      CREATE TABLE IF NOT EXISTS ${events} (
+        id bigint PRIMARY KEY,
+        topic text NOT NULL,
+        event text,
+        data bytea NOT NULL,
+        time bigint NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS ${events}_topic_id ON ${events} (topic, id) INCLUDE (time);
+      CREATE TABLE IF NOT EXISTS ${topics} (
+        topic text PRIMARY KEY,
+        evicted_id bigint NOT NULL,
+        kept integer NOT NULL,
+        last_time bigint NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS ${topics}_emptied ON ${topics} (last_time) WHERE kept = 0;
+      CREATE TABLE IF NOT EXISTS ${kv} (
+        key text PRIMARY KEY,
+        value text NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS ${kv}_expires_at ON ${kv} (expires_at);`,
+
+    meta: `SELECT epoch, last_id FROM ${meta}`,
+    lastId: `SELECT last_id FROM ${meta}`,
+
+    /**
+     * Append, step 1 (under the advisory lock): takes ids base+1..base+n from the counter, inserts the
+     * events, creates missing topic rows and queues the wake-up. A topic created anew starts with
+     * evicted_id = forgotten_id: it may be a forgotten topic coming back, whose old gaps must still show.
+     * $1 count, $2 topics, $3 event names, $4 data, $5 channel. Returns base, time, epoch.
+     */
+    insertEvents: `
+      WITH m AS (
+        UPDATE ${meta} SET last_id = last_id + $1::bigint, last_time = greatest(last_time, ${NOW_MS})
+        RETURNING last_id - $1::bigint AS base, last_time AS time, epoch, forgotten_id
+      ), inserted AS (
+        INSERT INTO ${events} (id, topic, event, data, time)
+        SELECT m.base + u.ord, u.topic, u.event, u.data, m.time
+        FROM m, unnest($2::text[], $3::text[], $4::bytea[]) WITH ORDINALITY AS u(topic, event, data, ord)
+      ), new_topics AS (
+        INSERT INTO ${topics} (topic, evicted_id, kept, last_time)
+        SELECT DISTINCT u.topic, m.forgotten_id, 0, m.time FROM m, unnest($2::text[]) AS u(topic)
+        ON CONFLICT (topic) DO NOTHING
+      )
+      SELECT base, time, epoch, pg_notify($5, '') FROM m`,
+
+    /**
+     * Append, step 2 (same transaction, so it sees step 1's rows): count retention. When a topic holds
+     * more than $3 events, evicted_id moves to the newest of its oldest excess events.
+     * $1 topics, $2 events added per topic, $3 historyMaxEvents, $4 time.
+     */
+    retainByCount: `
+      UPDATE ${topics} t SET
+        evicted_id = CASE WHEN t.kept + b.added > $3::int THEN coalesce((
+          SELECT e.id FROM ${events} e WHERE e.topic = t.topic AND e.id > t.evicted_id
+          ORDER BY e.id OFFSET t.kept + b.added - $3::int - 1 LIMIT 1
+        ), t.evicted_id) ELSE t.evicted_id END,
+        kept = least(t.kept + b.added, $3::int),
+        last_time = $4::bigint
+      FROM unnest($1::text[], $2::int[]) AS b(topic, added)
+      WHERE t.topic = b.topic`,
+
+    /** The tail every instance delivers from. $1 cursor, $2 batch size. */
+    tail: `SELECT id, topic, event, data, time FROM ${events} WHERE id > $1::bigint ORDER BY id LIMIT $2::int`,
+
+    allTopics: `SELECT topic FROM ${topics}`,
+
+    /**
+     * One statement, so one snapshot: the topics' eviction records and their events agree. One row per
+     * topic without events, one per event otherwise; the forgotten watermark on every row (and one row
+     * with a null topic when there are no topics). $1 topics, $2 after id, $3 position, $4 max age.
+     */
+    history: `
+      SELECT q.topic, t.topic IS NOT NULL AS known, t.evicted_id, m.forgotten_id,
+        e.id, e.event, e.data, e.time, e.time <= ${NOW_MS} - $4::bigint AS expired
+      FROM ${meta} m
+      LEFT JOIN unnest($1::text[]) AS q(topic) ON true
+      LEFT JOIN ${topics} t ON t.topic = q.topic
+      LEFT JOIN LATERAL (
+        SELECT id, event, data, time FROM ${events}
+        WHERE topic = q.topic AND id > greatest($2::bigint, t.evicted_id) AND id <= $3::bigint
+        OFFSET 0 -- keeps the subquery as is, so both bounds become index conditions
+      ) e ON true
+      ORDER BY e.id NULLS FIRST`,
+
+    /**
+     * Age retention for every topic, quiet ones included (under the advisory lock). Times do not
+     * decrease with ids, so the expired events of a topic are the ones before its first live event.
+     * $1 max age.
+     */
+    retainByAge: `
+      WITH gone AS (
+        SELECT t.topic, x.newest, x.n FROM ${topics} t CROSS JOIN LATERAL (
+          SELECT max(e.id) AS newest, count(*)::int AS n FROM ${events} e
+          WHERE e.topic = t.topic AND e.id > t.evicted_id AND e.id < coalesce((
+            SELECT f.id FROM ${events} f
+            WHERE f.topic = t.topic AND f.id > t.evicted_id AND f.time > ${NOW_MS} - $1::bigint
+            ORDER BY f.id LIMIT 1
+          ), ${MAX_ID})
+        ) x
+        WHERE t.kept > 0 AND x.n > 0
+      )
+      UPDATE ${topics} t SET evicted_id = gone.newest, kept = t.kept - gone.n FROM gone WHERE t.topic = gone.topic`,
+
+    /**
+     * Drops topics whose history emptied long ago (under the advisory lock), with their remaining
+     * rows, and raises the forgotten watermark so that resumes across them still report a gap.
+     * $1 how long ago the topic's newest event must be (at least DELIVERY_GRACE_MS), $2 batch size.
+     */
+    forgetTopics: `
+      WITH forgotten AS (
+        DELETE FROM ${topics} WHERE topic IN (
+          SELECT topic FROM ${topics} WHERE kept = 0 AND last_time <= ${NOW_MS} - $1::bigint LIMIT $2::int
+        )
+        RETURNING topic, evicted_id
+      ), dropped AS (
+        DELETE FROM ${events} e USING forgotten f WHERE e.topic = f.topic
+      )
+      UPDATE ${meta} SET forgotten_id = greatest(forgotten_id, (SELECT max(evicted_id) FROM forgotten))
+      RETURNING (SELECT count(*) FROM forgotten)::int AS n`,
+
+    /**
+     * Deletes rows out of history (at or below their topic's evicted_id) once no instance should
+     * still need them for delivery. $1 DELIVERY_GRACE_MS, $2 batch size.
+     */
+    prune: `
+      DELETE FROM ${events} WHERE id IN (
+        SELECT e.id FROM ${events} e JOIN ${topics} t ON t.topic = e.topic
+        WHERE e.id <= t.evicted_id AND e.time <= ${NOW_MS} - $1::bigint
+        LIMIT $2::int
+      )`,
+
+    stats: `SELECT count(*) FILTER (WHERE kept > 0)::int AS topics, coalesce(sum(kept), 0)::bigint AS retained FROM ${topics}`,
+
+    kv: {
+      /** Stores unless a live row exists; returns a row only when it stored. $1 key, $2 value, $3 ttl. */
+      setOnce: `
+        INSERT INTO ${kv} AS k (key, value, expires_at) VALUES ($1, $2, ${NOW_MS} + $3::bigint)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+        WHERE k.expires_at <= ${NOW_MS}
+        RETURNING 1`,
+      /** Deletes the row whatever its expiry (an expired row is garbage), returning the value only if live. */
+      take: `DELETE FROM ${kv} WHERE key = $1 RETURNING value, expires_at > ${NOW_MS} AS live`,
+      get: `SELECT value FROM ${kv} WHERE key = $1 AND expires_at > ${NOW_MS}`,
+      set: `
+        INSERT INTO ${kv} (key, value, expires_at) VALUES ($1, $2, ${NOW_MS} + $3::bigint)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+      delete: `DELETE FROM ${kv} WHERE key = $1`,
+      /** A count whose row expired starts over at 1, with a fresh expiry. $1 key, $2 ttl. */
+      increment: `
+        INSERT INTO ${kv} AS k (key, value, expires_at) VALUES ($1, '1', ${NOW_MS} + $2::bigint)
+        ON CONFLICT (key) DO UPDATE SET
+          value = CASE WHEN k.expires_at <= ${NOW_MS} THEN '1' ELSE (k.value::bigint + 1)::text END,
+          expires_at = CASE WHEN k.expires_at <= ${NOW_MS} THEN excluded.expires_at ELSE k.expires_at END
+        RETURNING value`,
+      sweep: `DELETE FROM ${kv} WHERE key IN (SELECT key FROM ${kv} WHERE expires_at <= ${NOW_MS} LIMIT $1::int)`,
+    },
+  };
+}
+
+export type PostgresStatements = ReturnType<typeof postgresStatements>;

@@ -1,0 +1,376 @@
+/**
+ * The Redis engine: several hub instances share one Redis server (ioredis).
+ *
+ * - Append: one Lua script per batch (redis-scripts.ts) adds each event to the shared log stream
+ *   and to its topic's history stream under the same id, applying retention. Redis runs scripts
+ *   one at a time, so ids ("<epoch>-<ms>-<seq>", from Redis's own stream ids) are strictly
+ *   increasing across every instance.
+ * - Delivery: each instance tails the shared log with a blocking XREAD from the last id it
+ *   delivered. After a dropped connection or a Redis restart it simply continues from that id, so
+ *   nothing appended meanwhile is skipped and nothing is delivered twice.
+ * - History: the topic streams, after the client's id and up to this instance's delivery position.
+ *
+ * The command connection has no offline queue and never retries a command: a publish while Redis
+ * is unreachable fails at once with 503, and an append is never silently sent twice.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { selectorMatches, type Selector } from '../topics/index.js';
+import type { DeliverListener, Engine, EngineStats, GapReason, HistoryResult, KeyValueStore, NewEvent, StoredEvent } from './engine.js';
+import type { EngineLogger, EngineSettings } from './settings.js';
+import { APPEND_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
+import { EngineUnavailableError, orUnavailable } from './unavailable.js';
+
+/** Entries kept in the shared log: how far an instance cut off from Redis can still catch up. */
+const LOG_MAX_LENGTH = 100_000;
+/** How long history() waits for this instance to receive an id another instance handed out. */
+const CATCH_UP_TIMEOUT_MS = 5000;
+const STATS_INTERVAL_MS = 5000;
+
+type StreamEntry = [id: string, fields: string[]];
+
+interface StreamId {
+  ms: number;
+  seq: number;
+}
+
+function parseStreamId(id: string): StreamId | undefined {
+  const match = /^(\d{1,16})-(\d{1,16})$/.exec(id);
+  return match ? { ms: Number(match[1]), seq: Number(match[2]) } : undefined;
+}
+
+function compareStreamIds(a: StreamId, b: StreamId): number {
+  return a.ms - b.ms || a.seq - b.seq;
+}
+
+function fieldsOf(fields: string[]): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) record[fields[i]!] = fields[i + 1]!;
+  return record;
+}
+
+export class RedisEngine implements Engine {
+  readonly name = 'redis';
+  readonly kv: KeyValueStore;
+  private readonly listeners: DeliverListener[] = [];
+  private readonly keys: { log: string; topics: string; evicted: string; forgotten: string; epoch: string };
+  /** The last stream id delivered to this instance. */
+  private cursor = '0-0';
+  private epoch = '';
+  private closed = false;
+  private readonly waiters: Array<{ target: StreamId; resolve: () => void }> = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private cachedStats: EngineStats = { topics: 0, retainedEvents: 0 };
+  private readerDone: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly commands: Redis,
+    private readonly reader: Redis,
+    private readonly settings: EngineSettings,
+    private readonly logger: EngineLogger,
+  ) {
+    const prefix = settings.namespace;
+    this.keys = {
+      log: `${prefix}:log`,
+      topics: `${prefix}:topics`,
+      evicted: `${prefix}:evicted`,
+      forgotten: `${prefix}:forgotten`,
+      epoch: `${prefix}:epoch`,
+    };
+    this.kv = new RedisKeyValueStore(commands, `${prefix}:kv:`);
+  }
+
+  /** Connects both connections and starts delivery from the log's current end. */
+  static async open(url: string, settings: EngineSettings, logger: EngineLogger): Promise<RedisEngine> {
+    const options = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: 5000,
+      connectTimeout: 5000,
+      retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
+    };
+    const commands = new Redis(url, options);
+    // The reader blocks in XREAD: no command timeout, and it may wait for a reconnect.
+    const reader = new Redis(url, { ...options, commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    for (const connection of [commands, reader]) connection.on('error', () => {}); // reported by the calls that fail
+    try {
+      await commands.connect();
+      await reader.connect();
+    } catch (error) {
+      commands.disconnect();
+      reader.disconnect();
+      throw new EngineUnavailableError('redis', error);
+    }
+    const engine = new RedisEngine(commands, reader, settings, logger);
+    await engine.start();
+    return engine;
+  }
+
+  private async start(): Promise<void> {
+    await orUnavailable('redis', async () => {
+      await this.commands.set(this.keys.epoch, randomBytes(4).toString('hex'), 'NX');
+      this.epoch = (await this.commands.get(this.keys.epoch))!;
+      const last = (await this.commands.xrevrange(this.keys.log, '+', '-', 'COUNT', 1)) as StreamEntry[];
+      this.cursor = last[0]?.[0] ?? '0-0';
+    });
+    this.readerDone = this.readLoop();
+    const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.settings.historyMaxAgeMs / 2)));
+    this.every(sweepMs, () => this.sweep());
+    this.every(STATS_INTERVAL_MS, () => this.refreshStats());
+    void this.refreshStats();
+  }
+
+  async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+    if (events.length === 0) return [];
+    const args: string[] = [
+      this.settings.namespace,
+      String(this.settings.historyMaxEvents),
+      String(this.settings.historyMaxAgeMs),
+      String(LOG_MAX_LENGTH),
+      randomBytes(4).toString('hex'),
+    ];
+    for (const event of events) args.push(event.topic, event.event ?? '', event.data);
+    const { log, topics, evicted, epoch } = this.keys;
+    const result = (await orUnavailable('redis', () => this.commands.eval(APPEND_SCRIPT, 4, log, topics, evicted, epoch, ...args))) as string[];
+    const [epochNow, ...ids] = result;
+    this.noteEpoch(epochNow!);
+    return events.map((event, i) => {
+      const stored: StoredEvent = { id: `${epochNow}-${ids[i]}`, topic: event.topic, data: event.data, time: parseStreamId(ids[i]!)!.ms };
+      if (event.event !== undefined) stored.event = event.event;
+      return stored;
+    });
+  }
+
+  async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
+    let after = this.streamIdOf(afterId);
+    let reason: GapReason | undefined;
+    if (after !== undefined && compareStreamIds(after, parseStreamId(this.cursor)!) > 0) {
+      // An id newer than what this instance has delivered: handed out by another instance a
+      // moment ago (wait for it), or never handed out at all (unknown).
+      const last = (await orUnavailable('redis', () => this.commands.xrevrange(this.keys.log, '+', '-', 'COUNT', 1))) as StreamEntry[];
+      const newest = last[0] ? parseStreamId(last[0][0]) : undefined;
+      if (newest && compareStreamIds(after, newest) <= 0) await this.deliveredUpTo(after);
+      else after = undefined;
+    }
+    if (after === undefined) reason = 'unknown-id';
+    const from = after ?? { ms: 0, seq: 0 };
+    const positionId = this.cursor;
+    const topics = await this.topicsFor(selectors);
+    const cutoff = Date.now() - this.settings.historyMaxAgeMs;
+    const { found, evictions, forgotten } = await orUnavailable('redis', async () => {
+      const pipeline = this.commands.pipeline();
+      for (const topic of topics) pipeline.xrange(`${this.settings.namespace}:topic:${topic}`, `(${from.ms}-${from.seq}`, positionId);
+      pipeline.hmget(this.keys.evicted, ...(topics.length > 0 ? topics : ['']));
+      pipeline.get(this.keys.forgotten);
+      const replies = (await pipeline.exec())!;
+      for (const [error] of replies) if (error) throw error;
+      return {
+        found: replies.slice(0, topics.length).map(([, entries]) => entries as StreamEntry[]),
+        evictions: replies[topics.length]![1] as Array<string | null>,
+        forgotten: replies[topics.length + 1]![1] as string | null,
+      };
+    });
+    const exceeded = (id: string | null | undefined) => {
+      const parsed = id ? parseStreamId(id) : undefined;
+      return parsed !== undefined && compareStreamIds(parsed, from) > 0;
+    };
+    const hasPattern = selectors.some((selector) => selector.kind === 'pattern');
+    const events: Array<{ at: StreamId; event: StoredEvent }> = [];
+    topics.forEach((topic, t) => {
+      if (reason === undefined && exceeded(evictions[t])) reason = 'history-exceeded';
+      for (const [id, fields] of found[t]!) {
+        const at = parseStreamId(id)!;
+        if (at.ms <= cutoff) {
+          // Past the age limit but not yet swept: it is gone as far as a client can tell.
+          if (reason === undefined) reason = 'history-exceeded';
+          continue;
+        }
+        const { e, d } = fieldsOf(fields);
+        const event: StoredEvent = { id: `${this.epoch}-${id}`, topic, data: d ?? '', time: at.ms };
+        if (e) event.event = e;
+        events.push({ at, event });
+      }
+    });
+    // A topic whose records were forgotten may be one of these (or match a pattern): be conservative.
+    const mayBeForgotten = hasPattern || topics.some((_, t) => evictions[t] === null && found[t]!.length === 0);
+    if (reason === undefined && mayBeForgotten && exceeded(forgotten)) reason = 'history-exceeded';
+    events.sort((a, b) => compareStreamIds(a.at, b.at));
+    const result: HistoryResult = { events: events.map((entry) => entry.event), complete: reason === undefined, position: `${this.epoch}-${positionId}` };
+    if (reason !== undefined) result.reason = reason;
+    return result;
+  }
+
+  async position(): Promise<string> {
+    return `${this.epoch}-${this.cursor}`;
+  }
+
+  compareIds(a: string, b: string): number {
+    // The epoch is left out: after Redis lost its data, new ids (time-based) still sort after old ones.
+    const x = parseStreamId(a.slice(a.indexOf('-') + 1));
+    const y = parseStreamId(b.slice(b.indexOf('-') + 1));
+    if (!x || !y) return (x ? 1 : 0) - (y ? 1 : 0);
+    return compareStreamIds(x, y);
+  }
+
+  onDeliver(listener: DeliverListener): void {
+    this.listeners.push(listener);
+  }
+
+  stats(): EngineStats {
+    return this.cachedStats;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.reader.disconnect();
+    await this.readerDone;
+    this.listeners.length = 0;
+    this.commands.disconnect();
+  }
+
+  /** The stream id inside one of this namespace's ids, or undefined if it is not one. */
+  private streamIdOf(id: string): StreamId | undefined {
+    const dash = id.indexOf('-');
+    if (dash <= 0 || id.slice(0, dash) !== this.epoch) return undefined;
+    return parseStreamId(id.slice(dash + 1));
+  }
+
+  private noteEpoch(epoch: string): void {
+    if (epoch === this.epoch) return;
+    // Redis lost this namespace's data (a restart without persistence): ids from before are unknown now.
+    this.logger.warn({ previous: this.epoch, epoch }, 'redis engine: the namespace was recreated; earlier history is gone');
+    this.epoch = epoch;
+  }
+
+  /** Tails the shared log and delivers every entry, in order, exactly once. */
+  private async readLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      try {
+        const reply = (await this.reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.keys.log, this.cursor)) as Array<[string, StreamEntry[]]> | null;
+        failures = 0;
+        if (!reply) continue;
+        for (const [id, fields] of reply[0]![1]) this.deliver(id, fieldsOf(fields));
+      } catch (error) {
+        if (this.closed) break;
+        if (failures++ === 0) this.logger.warn({ err: error }, 'redis engine: delivery interrupted; resuming from the last delivered event');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * failures, 1000)));
+        if (failures % 10 === 0) await this.refreshEpoch();
+      }
+    }
+  }
+
+  private deliver(id: string, fields: Record<string, string>): void {
+    this.cursor = id;
+    const event: StoredEvent = { id: `${this.epoch}-${id}`, topic: fields.t ?? '', data: fields.d ?? '', time: parseStreamId(id)!.ms };
+    if (fields.e) event.event = fields.e;
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.logger.error({ err: error }, 'redis engine: a delivery listener failed');
+      }
+    }
+    if (this.waiters.length > 0) {
+      const at = parseStreamId(id)!;
+      for (let i = this.waiters.length - 1; i >= 0; i--) {
+        if (compareStreamIds(this.waiters[i]!.target, at) <= 0) this.waiters.splice(i, 1)[0]!.resolve();
+      }
+    }
+  }
+
+  /** Resolves once this instance has delivered the id (or rejects after CATCH_UP_TIMEOUT_MS). */
+  private deliveredUpTo(target: StreamId): Promise<void> {
+    if (compareStreamIds(target, parseStreamId(this.cursor)!) <= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter = { target, resolve: () => (clearTimeout(timer), resolve()) };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new EngineUnavailableError('redis', new Error('this instance is behind the shared log')));
+      }, CATCH_UP_TIMEOUT_MS);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private async topicsFor(selectors: readonly Selector[]): Promise<string[]> {
+    const exact = new Set<string>();
+    for (const selector of selectors) if (selector.kind === 'exact') exact.add(selector.topic);
+    if (!selectors.some((selector) => selector.kind === 'pattern')) return [...exact];
+    const all = await orUnavailable('redis', () => this.commands.smembers(this.keys.topics));
+    for (const topic of all) if (selectors.some((selector) => selectorMatches(selector, topic))) exact.add(topic);
+    return [...exact];
+  }
+
+  private async refreshEpoch(): Promise<void> {
+    const epoch = await this.commands.get(this.keys.epoch).catch(() => null);
+    if (epoch) this.noteEpoch(epoch);
+  }
+
+  /** Age retention for topics nobody publishes to, in batches; each instance helps. */
+  private async sweep(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.commands.sscan(this.keys.topics, cursor, 'COUNT', 500);
+      cursor = next;
+      if (batch.length > 0) {
+        const { topics, evicted, forgotten } = this.keys;
+        await this.commands.eval(SWEEP_SCRIPT, 3, topics, evicted, forgotten, this.settings.namespace, String(this.settings.historyMaxAgeMs), ...batch);
+      }
+    } while (cursor !== '0' && !this.closed);
+  }
+
+  private async refreshStats(): Promise<void> {
+    const [topics, retained] = await Promise.all([this.commands.scard(this.keys.topics), this.commands.xlen(this.keys.log)]);
+    // retainedEvents counts the shared log, which bounds what history holds; counting every topic would cost a round trip each.
+    this.cachedStats = { topics, retainedEvents: retained };
+  }
+
+  private every(ms: number, task: () => Promise<void>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || this.closed) return;
+      running = true;
+      task()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'redis engine: background task failed'))
+        .finally(() => (running = false));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
+
+/** Keys under the namespace's kv prefix, with Redis's own expiry. */
+class RedisKeyValueStore implements KeyValueStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  setOnce(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return orUnavailable('redis', async () => (await this.redis.set(this.prefix + key, value, 'PX', ttlMs, 'NX')) === 'OK');
+  }
+
+  take(key: string): Promise<string | null> {
+    return orUnavailable('redis', () => this.redis.getdel(this.prefix + key));
+  }
+
+  get(key: string): Promise<string | null> {
+    return orUnavailable('redis', () => this.redis.get(this.prefix + key));
+  }
+
+  set(key: string, value: string, ttlMs: number): Promise<void> {
+    return orUnavailable('redis', async () => void (await this.redis.set(this.prefix + key, value, 'PX', ttlMs)));
+  }
+
+  delete(key: string): Promise<void> {
+    return orUnavailable('redis', async () => void (await this.redis.del(this.prefix + key)));
+  }
+
+  increment(key: string, ttlMs: number): Promise<number> {
+    return orUnavailable('redis', async () => Number(await this.redis.eval(INCREMENT_SCRIPT, 1, this.prefix + key, String(ttlMs))));
+  }
+}

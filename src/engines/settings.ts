@@ -1,0 +1,21 @@
+/** What every engine is configured with (from config.ts, through start.ts). */
+export interface EngineSettings {
+  /** Events kept per topic for resume; 0 keeps none. */
+  historyMaxEvents: number;
+  /** Age after which an event leaves history, in milliseconds. */
+  historyMaxAgeMs: number;
+  /**
+   * Where a distributed engine keeps this hub's data (Redis key prefix, NATS stream name,
+   * PostgreSQL table prefix). Hub instances with the same engine URL and namespace form one cluster.
+   */
+  namespace: string;
+}
+
+/** The slice of a pino logger an engine uses. */
+export interface EngineLogger {
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+  error(object: object, message?: string): void;
+}
+
+export const silentEngineLogger: EngineLogger = { info() {}, warn() {}, error() {} };

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { connect } from 'nats';
+import { EngineUnavailableError } from '../../src/engines/unavailable.js';
+import { HubError } from '../../src/errors.js';
+import { NatsEngine } from '../../src/engines/nats.js';
+import { silentEngineLogger } from '../../src/engines/settings.js';
+import { parseSelector } from '../../src/topics/index.js';
+import { natsService } from '../support/services.js';
+import { describeEngineContract, eventually } from './contract.js';
+
+const service = await natsService();
+const namespaces: string[] = [];
+
+describeEngineContract('nats', {
+  shared: true,
+  service,
+  open: (settings) => {
+    namespaces.push(settings.namespace);
+    return NatsEngine.open(service.url, settings, silentEngineLogger);
+  },
+});
+
+describe('nats engine specifics', { skip: service.skipReason() }, () => {
+  const open = (namespace: string, historyMaxEvents = 100) => {
+    namespaces.push(namespace);
+    return NatsEngine.open(service.url, { historyMaxEvents, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);
+  };
+  const unique = () => `n${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+
+  test('concurrent publishers on one topic keep its gap detection exact', async () => {
+    const namespace = unique();
+    const [a, b] = [await open(namespace, 4), await open(namespace, 4)];
+    try {
+      const onA: string[] = [];
+      a.onDeliver((event) => onA.push(event.id));
+      const batches = await Promise.all(
+        [a, b, a, b].map((engine, p) => engine.append(Array.from({ length: 5 }, (_, i) => ({ topic: 'one', data: `${p}:${i}` })))),
+      );
+      await eventually(() => onA.length === 20, 'delivery');
+      const ids = [...onA];
+      for (const batch of batches) {
+        const positions = batch.map((event) => ids.indexOf(event.id));
+        assert.deepEqual([...positions].sort((x, y) => x - y), positions, 'a batch keeps its order');
+      }
+      const exact = await a.history([parseSelector('one')], ids[15]!);
+      assert.equal(exact.complete, true);
+      assert.deepEqual(exact.events.map((event) => event.id), ids.slice(16));
+      const across = await b.history([parseSelector('one')], ids[14]!);
+      assert.equal(across.reason, 'history-exceeded', 'the fifth-newest event left history');
+      assert.deepEqual(across.events.map((event) => event.id), ids.slice(16));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  test('an id from a stream that was deleted and recreated is unknown', async () => {
+    const namespace = unique();
+    const first = await open(namespace);
+    const [old] = await first.append([{ topic: 't', data: 'before' }]);
+    await first.close();
+    const nc = await connect({ servers: service.url });
+    await (await nc.jetstreamManager()).streams.delete(namespace);
+    await nc.close();
+    const second = await open(namespace);
+    try {
+      const delivered: string[] = [];
+      second.onDeliver((event) => delivered.push(event.data));
+      await second.append([{ topic: 't', data: 'after' }]);
+      await eventually(() => delivered.length === 1, 'delivery');
+      const result = await second.history([parseSelector('t')], old!.id);
+      assert.equal(result.reason, 'unknown-id');
+      assert.deepEqual(result.events.map((event) => event.data), ['after']);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('nats engine configuration', () => {
+  const settings = { historyMaxEvents: 10, historyMaxAgeMs: 60_000 };
+
+  test('a namespace NATS would refuse as a stream name is a configuration error', async () => {
+    for (const namespace of ['a.b', 'a*', 'a>', 'a b', '']) {
+      await assert.rejects(NatsEngine.open(service.url, { ...settings, namespace }, silentEngineLogger), (error: unknown) => {
+        return error instanceof HubError && error.status === 400 && error.code === 'invalid_config';
+      });
+    }
+  });
+
+  test('a server that cannot be reached is reported as unavailable', async () => {
+    const unreachable = NatsEngine.open('nats://127.0.0.1:1', { ...settings, namespace: 'unreachable' }, silentEngineLogger);
+    await assert.rejects(unreachable, EngineUnavailableError);
+  });
+});
+
+// Leave nothing behind on the shared server: each namespace's stream and KV bucket.
+after(async () => {
+  if (!service.reachable) return;
+  const nc = await connect({ servers: service.url });
+  const jsm = await nc.jetstreamManager();
+  for (const namespace of new Set(namespaces)) {
+    for (const stream of [namespace, `KV_${namespace}-kv`]) await jsm.streams.delete(stream).catch(() => false);
+  }
+  await nc.close();
+});

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import pg from 'pg';
+import type { Engine, StoredEvent } from '../../src/engines/engine.js';
+import { PostgresEngine } from '../../src/engines/postgres.js';
+import { postgresStatements } from '../../src/engines/postgres-schema.js';
+import type { EngineSettings } from '../../src/engines/settings.js';
+import { HubError } from '../../src/errors.js';
+import { parseSelector } from '../../src/topics/index.js';
+import { postgresService } from '../support/services.js';
+import { describeEngineContract, eventually } from './contract.js';
+
+const service = await postgresService();
+const namespaces: string[] = [];
+const quiet = { info() {}, warn() {}, error() {} };
+
+function open(settings: EngineSettings): Promise<PostgresEngine> {
+  namespaces.push(settings.namespace);
+  return PostgresEngine.open(service.url, settings, quiet);
+}
+
+describeEngineContract('postgres', { shared: true, service, open });
+
+describe('postgres engine', { skip: service.skipReason() }, () => {
+  const opened: Engine[] = [];
+  const settings = (namespace: string): EngineSettings => ({ namespace, historyMaxEvents: 100, historyMaxAgeMs: 3_600_000 });
+  async function instance(namespace: string): Promise<Engine> {
+    const engine = await open(settings(namespace));
+    opened.push(engine);
+    return engine;
+  }
+  const namespaceFor = () => `t${randomBytes(5).toString('hex')}`;
+
+  after(async () => {
+    await Promise.allSettled(opened.map((engine) => engine.close()));
+  });
+
+  test('two instances opening the same new namespace at the same moment both succeed', async () => {
+    const namespace = namespaceFor();
+    const engines = await Promise.all(Array.from({ length: 4 }, () => instance(namespace)));
+    const positions = await Promise.all(engines.map((engine) => engine.position()));
+    assert.equal(new Set(positions).size, 1, 'one epoch and one position for all');
+    const onLast: StoredEvent[] = [];
+    engines[3]!.onDeliver((event) => onLast.push(event));
+    const [stored] = await engines[0]!.append([{ topic: 't', data: 'x' }]);
+    await eventually(() => onLast.length === 1, 'delivery to the last instance');
+    const result = await engines[3]!.history([parseSelector('t')], positions[0]!);
+    assert.deepEqual(result.events.map((event) => event.id), [stored!.id]);
+  });
+
+  test('a payload larger than a NOTIFY payload is delivered live to another instance', async () => {
+    const namespace = namespaceFor();
+    const a = await instance(namespace);
+    const b = await instance(namespace);
+    const onB: StoredEvent[] = [];
+    b.onDeliver((event) => onB.push(event));
+    const big = 'é'.repeat(10_000) + '\n' + 'y'.repeat(200_000);
+    const stored = await a.append([{ topic: 'big', data: big }, { topic: 'big', data: 'small', event: 'after' }]);
+    await eventually(() => onB.length === 2, 'delivery of a large event to B');
+    assert.equal(onB[0]!.data, big);
+    assert.deepEqual(
+      onB.map((event) => [event.id, event.event]),
+      stored.map((event) => [event.id, event.event]),
+    );
+  });
+
+  test('data containing NUL characters survives', async () => {
+    const engine = await instance(namespaceFor());
+    const before = await engine.position();
+    const delivered: StoredEvent[] = [];
+    engine.onDeliver((event) => delivered.push(event));
+    await engine.append([{ topic: 'n', data: 'a\u0000b' }]);
+    await eventually(() => delivered.length === 1, 'delivery');
+    assert.equal(delivered[0]!.data, 'a\u0000b');
+    assert.equal((await engine.history([parseSelector('n')], before)).events[0]!.data, 'a\u0000b');
+  });
+
+  test('delivery continues after the LISTEN connection is killed, and the listener comes back', async () => {
+    const namespace = namespaceFor();
+    const a = await instance(namespace);
+    const b = await instance(namespace);
+    const onB: StoredEvent[] = [];
+    b.onDeliver((event) => onB.push(event));
+    const admin = new pg.Client(service.url);
+    await admin.connect();
+    try {
+      const listening = `LISTEN ${namespace}_wake`;
+      const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, [listening]);
+      assert.equal(killed.rowCount, 2, 'both instances were listening');
+      await a.append([{ topic: 'k', data: '1' }]);
+      await eventually(() => onB.length === 1, 'delivery while the listener is down');
+      const deadline = Date.now() + 5000;
+      let back = 0;
+      while (back < 2 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        back = (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [listening])).rowCount ?? 0;
+      }
+      assert.equal(back, 2, 'both instances listen again');
+      await a.append([{ topic: 'k', data: '2' }]);
+      await eventually(() => onB.length === 2, 'delivery after the listener reconnected');
+      assert.deepEqual(onB.map((event) => event.data), ['1', '2']);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  test('age retention reaches quiet topics, and a forgotten topic still reports its gap, even when it comes back', async () => {
+    const namespace = namespaceFor();
+    const engine = await open({ namespace, historyMaxEvents: 100, historyMaxAgeMs: 300 });
+    opened.push(engine);
+    const sql = postgresStatements(namespace);
+    const admin = new pg.Client(service.url);
+    await admin.connect();
+    try {
+      const before = await engine.position();
+      const [gone] = await engine.append([{ topic: 'quiet', data: 'old' }]);
+      const topicRow = async () => (await admin.query(`SELECT evicted_id, kept FROM ${namespace}_topics WHERE topic = 'quiet'`)).rows[0];
+      const deadline = Date.now() + 5000;
+      while ((await topicRow()).kept !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(await topicRow(), { evicted_id: gone!.id.split('-')[1], kept: 0 }, 'the background sweep evicted the quiet topic');
+      // Forget it now instead of after the delivery grace period.
+      await admin.query(sql.forgetTopics, [0, 1000]);
+      assert.equal(await topicRow(), undefined, 'forgotten');
+      assert.equal((await admin.query(`SELECT 1 FROM ${namespace}_events`)).rowCount, 0, 'its rows went with it');
+      const across = await engine.history([parseSelector('quiet')], before);
+      assert.deepEqual([across.complete, across.reason], [false, 'history-exceeded']);
+      const [back] = await engine.append([{ topic: 'quiet', data: 'new' }]);
+      const acrossAgain = await engine.history([parseSelector('quiet')], before);
+      assert.deepEqual([acrossAgain.complete, acrossAgain.reason], [false, 'history-exceeded'], 'the old gap still shows');
+      const fromGone = await engine.history([parseSelector('quiet')], gone!.id);
+      assert.equal(fromGone.complete, true);
+      assert.deepEqual(fromGone.events.map((event) => event.id), [back!.id]);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  test('an invalid namespace is a configuration error', async () => {
+    for (const namespace of ['Upper', 'has-dash', '1digit', 'x'.repeat(42)]) {
+      await assert.rejects(
+        open(settings(namespace)),
+        (error: unknown) => error instanceof HubError && error.status === 400 && error.code === 'invalid_config',
+      );
+    }
+  });
+
+  test('an unreachable server is a 503, not a crash', async () => {
+    await assert.rejects(
+      PostgresEngine.open('postgres://postgres@127.0.0.1:1/test', settings(namespaceFor()), quiet),
+      (error: unknown) => error instanceof HubError && error.status === 503 && error.code === 'engine_unavailable',
+    );
+  });
+});
+
+// Leave nothing behind on the shared server.
+after(async () => {
+  if (!service.reachable) return;
+  const admin = new pg.Client(service.url);
+  await admin.connect();
+  for (const namespace of new Set(namespaces)) {
+    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(namespace)) continue;
+    const { rows } = await admin.query<{ tablename: string }>(
+      `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND left(tablename, length($1) + 1) = $1 || '_'`,
+      [namespace],
+    );
+    if (rows.length > 0) await admin.query(`DROP TABLE IF EXISTS ${rows.map((row) => row.tablename).join(', ')}`);
+  }
+  await admin.end();
+});

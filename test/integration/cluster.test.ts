@@ -1,0 +1,124 @@
+/**
+ * Three real hub processes on one shared engine, for each distributed engine: subscribers on A,
+ * publishers on B and C, A killed with SIGKILL mid-stream, its clients failing over to B with
+ * their Last-Event-ID. Every client must receive every event exactly once, in order.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import { spawnHub, type HubProcess } from '../support/hub.js';
+import { mintToken } from '../../src/auth/tokens.js';
+import { httpRequest, openStream } from '../support/http.js';
+import { checkExactlyOnceInOrder, FailoverSubscriber, publishWithRetry } from '../support/cluster.js';
+import { natsService, postgresService, redisService, type ServiceCheck } from '../support/services.js';
+
+const engines: Array<{ name: string; service: ServiceCheck }> = [
+  { name: 'redis', service: await redisService() },
+  { name: 'nats', service: await natsService() },
+  { name: 'postgres', service: await postgresService() },
+];
+
+const started: HubProcess[] = [];
+after(async () => {
+  await Promise.allSettled(started.map((hub) => hub.stop()));
+});
+
+const SECRET = 'cluster-secret-cluster-secret-cluster!';
+
+async function startCluster(engineUrl: string, count: number, extra: string[] = []): Promise<HubProcess[]> {
+  const namespace = `c${randomBytes(5).toString('hex')}`;
+  const args = ['--engine', engineUrl, '--namespace', namespace, '--max-streams-per-ip', '0', '--publish-rate', '0', '--heartbeat', '1s', ...extra];
+  const hubs = await Promise.all(Array.from({ length: count }, () => spawnHub(args)));
+  started.push(...hubs);
+  return hubs;
+}
+
+for (const { name, service } of engines) {
+  describe(`three hubs on ${name}`, { skip: service.skipReason() }, () => {
+    test(`the ${service.name} server answers at ${service.url}`, () => {
+      assert.ok(service.reachable, `${service.name} is not reachable at ${service.url}`);
+    });
+
+    test('a publish on any instance reaches subscribers on every instance', async () => {
+      const [a, b, c] = await startCluster(service.url, 3);
+      const subscribers = [a!, b!, c!].map((hub) => new FailoverSubscriber(() => [hub.url], '/topics/everywhere'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (const [i, hub] of [a!, b!, c!].entries()) {
+        const reply = await httpRequest(`${hub.url}/topics/everywhere`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: `h:${i}` });
+        assert.equal(reply.status, 201);
+      }
+      for (const subscriber of subscribers) await subscriber.waitFor((events) => events.length >= 3, 'three events');
+      const orders = subscribers.map((subscriber) => subscriber.events.map((event) => event.lastEventId));
+      assert.deepEqual(orders[1], orders[0], 'every instance delivers in the same order');
+      assert.deepEqual(orders[2], orders[0]);
+      assert.equal(checkExactlyOnceInOrder(subscribers[0]!.events, { h: 3 }), undefined);
+      await Promise.all(subscribers.map((subscriber) => subscriber.stop()));
+    });
+
+    test('instance A killed mid-stream: its clients resume on B with Last-Event-ID, exactly once and in order', async () => {
+      const [a, b, c] = await startCluster(service.url, 3);
+      let alive = [a!, b!, c!];
+      const paths = ['/events?topic=jobs/p0&topic=jobs/p1', '/events?topic=jobs/*', '/events?topic=jobs/**&topic=jobs/p0'];
+      const subscribers = Array.from({ length: 12 }, (_, i) => new FailoverSubscriber(() => alive.map((hub) => hub.url), paths[i % paths.length]!));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const perPublisher = 150;
+      const publishers = [b!, c!].map(async (hub, p) => {
+        for (let n = 0; n < perPublisher; n++) {
+          await publishWithRetry(() => [hub.url], `jobs/p${p}`, `p${p}:${n}`, `p${p}-${n}`);
+          if (n % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      });
+      // Kill A once its clients are well into the stream.
+      await subscribers[0]!.waitFor((events) => events.length >= 60, 'events before the kill');
+      a!.child.kill('SIGKILL');
+      await a!.exited;
+      alive = [b!, c!];
+      await Promise.all(publishers);
+      const counts = { p0: perPublisher, p1: perPublisher };
+      for (const [i, subscriber] of subscribers.entries()) {
+        await subscriber.waitFor((events) => events.length >= 2 * perPublisher, `subscriber ${i} to catch up`);
+        await new Promise((resolve) => setTimeout(resolve, i === 0 ? 300 : 0)); // room for a duplicate to show up
+        assert.equal(checkExactlyOnceInOrder(subscriber.events, counts), undefined, `subscriber ${i}`);
+        assert.deepEqual(subscriber.controls, [], `subscriber ${i} needed no reset`);
+      }
+      assert.ok(subscribers.every((subscriber) => subscriber.reconnects >= 1), 'every client started on A and failed over');
+      const reference = subscribers[0]!.events.map((event) => event.lastEventId);
+      for (const subscriber of subscribers) assert.deepEqual(subscriber.events.map((event) => event.lastEventId), reference);
+      await Promise.all(subscribers.map((subscriber) => subscriber.stop()));
+    });
+
+    test('a retried publish with one Idempotency-Key is stored once, whichever instance the retry reaches', async () => {
+      const [a, b] = await startCluster(service.url, 2);
+      const subscriber = new FailoverSubscriber(() => [a!.url], '/topics/idem');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const post = (url: string) =>
+        httpRequest(`${url}/topics/idem`, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'Idempotency-Key': 'same' }, body: 'x:0' });
+      const first = await post(a!.url);
+      const retry = await post(b!.url);
+      assert.equal(first.status, 201);
+      assert.equal(retry.status, 201);
+      assert.equal(retry.headers['idempotent-replayed'], 'true');
+      assert.equal(retry.json().id, first.json().id);
+      await subscriber.waitFor((events) => events.length >= 1, 'the event');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(subscriber.events.length, 1);
+      await subscriber.stop();
+    });
+
+    test('a stream ticket issued by one instance opens a stream on another, once', async () => {
+      const [a, b] = await startCluster(service.url, 2, ['--jwt-secret', SECRET]);
+      const token = await mintToken({ secret: SECRET, subscribe: ['tickets/*'], lifetimeSeconds: 60, subject: 'u' });
+      const issued = await httpRequest(`${a!.url}/tickets`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ topics: ['tickets/1'] }),
+      });
+      assert.equal(issued.status, 201, issued.text);
+      const path = `/topics/tickets/1?ticket=${issued.json().ticket}`;
+      const stream = await openStream(`${b!.url}${path}`);
+      assert.equal(stream.status, 200);
+      stream.close();
+      await assert.rejects(openStream(`${a!.url}${path}`), (error: { status?: number }) => error.status === 401, 'a second use, anywhere, is refused');
+    });
+  });
+}
