@@ -71,10 +71,19 @@ export interface KeyValueStore {
  * Operations that fail because the engine's server cannot be reached reject with a HubError 503
  * `engine_unavailable` (see unavailable.ts); append() never reports success for an event it did not store.
  */
+export interface AppendOptions {
+  /**
+   * Set when the publisher sent an Idempotency-Key. An engine whose server can deduplicate (NATS
+   * JetStream's message ids) uses it, so that a retry after an append whose reply was lost (the
+   * server stored the events, then died) answers with the first ids instead of storing them twice.
+   */
+  dedupeKey?: string;
+}
+
 export interface Engine {
   readonly name: string;
   /** Stores the events in order, assigns their ids, applies retention, then delivers them. */
-  append(events: readonly NewEvent[]): Promise<StoredEvent[]>;
+  append(events: readonly NewEvent[], options?: AppendOptions): Promise<StoredEvent[]>;
   history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult>;
   /** The newest id assigned so far (an id that sorts before every future one). */
   position(): Promise<string>;

@@ -41,6 +41,6 @@ export function isEngineSpec(spec: string): boolean {
   return spec === 'memory' || ENGINE_SCHEMES.some((scheme) => scheme !== 'memory' && spec.toLowerCase().startsWith(scheme));
 }
 
-export type { Engine, NewEvent, StoredEvent, HistoryResult, GapReason, KeyValueStore } from './engine.js';
+export type { Engine, NewEvent, StoredEvent, HistoryResult, GapReason, KeyValueStore, AppendOptions } from './engine.js';
 export type { EngineSettings, EngineLogger } from './settings.js';
 export { MemoryEngine } from './memory.js';

@@ -50,7 +50,7 @@ import {
 } from 'nats';
 import { HubError } from '../errors.js';
 import { selectorMatches, type Selector } from '../topics/index.js';
-import type { DeliverListener, Engine, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
+import type { AppendOptions, DeliverListener, Engine, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
 import { isWrongSequence, KV_MAX_AGE_MS, NatsKeyValueStore } from './nats-kv.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
@@ -232,18 +232,21 @@ export class NatsEngine implements Engine {
     }
   }
 
-  async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+  async append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     // A batch is not atomic on NATS: each event is its own publish, awaited before the next so that
     // sequences follow batch order. If one fails, the events before it stay stored (and are
     // delivered) while append() rejects.
     return orUnavailable('nats', async () => {
       const stored: StoredEvent[] = [];
-      for (const event of events) stored.push(await this.publish(event));
+      for (const [i, event] of events.entries()) {
+        stored.push(await this.publish(event, options.dedupeKey === undefined ? undefined : `${options.dedupeKey}#${i}`));
+      }
       return stored;
     });
   }
 
-  private async publish(event: NewEvent): Promise<StoredEvent> {
+  /** `msgID`, when given, lets JetStream drop a repeat within its duplicate window and answer with the first sequence. */
+  private async publish(event: NewEvent, msgID?: string): Promise<StoredEvent> {
     const subject = this.subjectOf(event.topic);
     const time = Date.now();
     const data = textEncoder.encode(event.data);
@@ -260,8 +263,9 @@ export class NatsEngine implements Engine {
         const ack = await this.js.publish(subject, data, {
           headers: messageHeaders,
           expect: { lastSubjectSequence: expected, streamName: this.stream },
+          ...(msgID === undefined ? {} : { msgID }),
         });
-        this.rememberLastSequence(subject, ack.seq);
+        if (!ack.duplicate) this.rememberLastSequence(subject, ack.seq);
         const stored: StoredEvent = { id: this.idOf(ack.seq), topic: event.topic, data: event.data, time };
         if (event.event !== undefined) stored.event = event.event;
         return stored;

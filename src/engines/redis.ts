@@ -92,8 +92,16 @@ export class RedisEngine implements Engine {
       retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
     };
     const commands = new Redis(url, options);
-    // The reader blocks in XREAD: no command timeout, and it may wait for a reconnect.
-    const reader = new Redis(url, { ...options, commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    // The reader blocks in XREAD (1 s at a time) and waits out reconnects. Re-sending an XREAD cut
+    // off by a dropped connection is harmless (it reads from the same cursor); without it, ioredis
+    // would leave that call pending forever.
+    const reader = new Redis(url, {
+      ...options,
+      commandTimeout: 10_000,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResendUnfulfilledCommands: true,
+    });
     for (const connection of [commands, reader]) connection.on('error', () => {}); // reported by the calls that fail
     try {
       await commands.connect();

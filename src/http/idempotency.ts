@@ -13,10 +13,13 @@ import type { KeyValueStore, NewEvent, StoredEvent } from '../engines/engine.js'
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /**
- * A claim whose request never finished (its hub died mid-publish) is released after this long, so
- * a key cannot stay blocked for the whole window.
+ * A claim whose request never finished is released after this long, so that a key cannot stay
+ * blocked for the whole window when the engine's server died between the claim and the release.
+ * Longer than any publish can take (engine commands time out after 5 s). The one case this does
+ * not cover: the server stored the events but died before answering; a retry after the claim
+ * lapsed then stores them again. Making the claim part of the engine's append would close it.
  */
-const PENDING_TTL_MS = 30_000;
+const PENDING_TTL_MS = 10_000;
 
 interface Record {
   state: 'pending' | 'done';
@@ -51,7 +54,7 @@ export async function publishOnce(
   key: string,
   windowMs: number,
   events: readonly NewEvent[],
-  publish: () => Promise<StoredEvent[]>,
+  publish: (dedupeKey: string) => Promise<StoredEvent[]>,
 ): Promise<IdempotentResult> {
   const storeKey = `idem:${scope}:${key}`;
   const fingerprint = createHash('sha256').update(JSON.stringify(events.map((e) => [e.topic, e.event ?? null, e.data]))).digest('base64url');
@@ -60,7 +63,7 @@ export async function publishOnce(
     if (await kv.setOnce(storeKey, JSON.stringify(pending), Math.min(windowMs, PENDING_TTL_MS))) {
       let stored: StoredEvent[];
       try {
-        stored = await publish();
+        stored = await publish(storeKey);
       } catch (error) {
         await kv.delete(storeKey).catch(() => {});
         throw error;

@@ -22,8 +22,9 @@ async function publishAs(req: IncomingMessage, context: RouteContext, read: () =
   const principal = await authenticate(req, context);
   const idempotencyKey = idempotencyKeyOf(req);
   const events = await read();
-  const publish = () =>
+  const publish = (dedupeKey?: string) =>
     context.hub.publish(events, {
+      ...(dedupeKey === undefined ? {} : { dedupeKey }),
       authorize: (checked) => {
         authorizePublish(
           principal,

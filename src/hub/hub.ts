@@ -34,6 +34,8 @@ export interface PublishOptions {
   allowReservedTopics?: boolean;
   /** Called with the validated events before anything is stored; throwing refuses them all. */
   authorize?: (events: readonly NewEvent[]) => void;
+  /** The publisher's idempotency key (scoped to the publisher), passed to the engine. */
+  dedupeKey?: string;
 }
 
 export interface SubscribeOptions {
@@ -146,7 +148,7 @@ export class Hub {
       );
     }
     options.authorize?.(checked);
-    const stored = await this.engine.append(checked);
+    const stored = await this.engine.append(checked, options.dedupeKey === undefined ? {} : { dedupeKey: options.dedupeKey });
     this.counters.eventsPublished += stored.length;
     return stored;
   }

@@ -28,6 +28,26 @@ describe('nats engine specifics', { skip: service.skipReason() }, () => {
   };
   const unique = () => `n${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
+  test('an append repeated with its dedupe key is answered with the first ids and stored once', async () => {
+    const namespace = unique();
+    const [a, b] = [await open(namespace), await open(namespace)];
+    try {
+      const onA: string[] = [];
+      a.onDeliver((event) => onA.push(event.data));
+      const events = [{ topic: 'd', data: 'x' }, { topic: 'd', data: 'y' }];
+      const first = await a.append(events, { dedupeKey: 'k1' });
+      const again = await b.append(events, { dedupeKey: 'k1' });
+      const other = await b.append(events, { dedupeKey: 'k2' });
+      assert.deepEqual(again.map((event) => event.id), first.map((event) => event.id));
+      assert.notDeepEqual(other.map((event) => event.id), first.map((event) => event.id));
+      await eventually(() => onA.length >= 4, 'delivery');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(onA, ['x', 'y', 'x', 'y']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   test('concurrent publishers on one topic keep its gap detection exact', async () => {
     const namespace = unique();
     const [a, b] = [await open(namespace, 4), await open(namespace, 4)];

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Makes sure the servers the engine tests talk to run on 127.0.0.1: Redis (6379), NATS with
+# JetStream (4222) and PostgreSQL (5432, trust auth for local TCP, database "test"). Each one that
+# is missing is installed from Debian's packages; each one that is down is started. Exits non-zero
+# if any of them is still unreachable, so CI fails instead of skipping.
+set -euo pipefail
+
+SUDO=''
+if [ "$(id -u)" -ne 0 ]; then SUDO='sudo'; fi
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # port name
+  for _ in $(seq 1 60); do
+    if listening "$1"; then echo "services: $2 is up on 127.0.0.1:$1"; return 0; fi
+    sleep 0.5
+  done
+  echo "services: $2 did not come up on 127.0.0.1:$1" >&2
+  return 1
+}
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "services: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! listening 6379; then
+  $SUDO mkdir -p /var/lib/redis /var/log/redis
+  $SUDO redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+fi
+
+if ! listening 4222; then
+  NATS="$(command -v nats-server || echo /usr/sbin/nats-server)"
+  $SUDO mkdir -p /var/lib/nats-server
+  $SUDO start-stop-daemon --start --oknodo --background --exec "$NATS" -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+fi
+
+if ! listening 5432; then
+  version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start
+fi
+
+wait_for 6379 Redis
+wait_for 4222 NATS
+wait_for 5432 PostgreSQL
+
+# A fresh PostgreSQL install asks for passwords over TCP and has no "test" database: the tests
+# connect as postgres with trust auth, as on the project's machines.
+if ! psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1; then
+  version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  if ! $SUDO grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    printf 'host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n' | $SUDO sh -c "cat - '$hba' > '$hba.new' && mv '$hba.new' '$hba'"
+    $SUDO chown postgres:postgres "$hba"
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  fi
+  psql -h 127.0.0.1 -U postgres -d postgres -Atc "select 1 from pg_database where datname = 'test'" | grep -q 1 ||
+    psql -h 127.0.0.1 -U postgres -d postgres -c 'create database test' >/dev/null
+  psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null
+  echo "services: PostgreSQL trusts local TCP connections; database test exists"
+fi
