@@ -29,6 +29,28 @@ describe('configuration', () => {
     assert.equal(both.heartbeatMs, 5000);
   });
 
+  test('engine and namespace: a supported engine URL and a safe name, or a clear error', () => {
+    const config = loadConfig(['--engine', 'redis://cache:6379/2', '--namespace', 'shop_events'], {});
+    assert.equal(config.engine, 'redis://cache:6379/2');
+    assert.equal(config.namespace, 'shop_events');
+    assert.equal(loadConfig([], { SSEHUB_ENGINE: 'nats://127.0.0.1:4222' }).engine, 'nats://127.0.0.1:4222');
+    assert.equal(loadConfig(['--engine', 'postgresql://u@h/db'], {}).engine, 'postgresql://u@h/db');
+    assert.equal(loadConfig([], {}).namespace, 'ssehub');
+    for (const [flag, value] of [
+      ['--engine', 'mysql://h/db'],
+      ['--engine', 'redis'],
+      ['--namespace', 'Has-Dash'],
+      ['--namespace', '1starts_with_digit'],
+      ['--namespace', 'a.b'],
+    ]) {
+      assert.throws(
+        () => loadConfig([flag!, value!], {}),
+        (error: unknown) => error instanceof HubError && error.code === 'invalid_config' && error.message.includes(flag!),
+        `${flag} ${value}`,
+      );
+    }
+  });
+
   test('durations and sizes', () => {
     assert.equal(parseDuration('1500'), 1500);
     assert.equal(parseDuration('90s'), 90_000);

@@ -102,14 +102,15 @@ export class RedisEngine implements Engine {
       maxRetriesPerRequest: null,
       autoResendUnfulfilledCommands: true,
     });
-    for (const connection of [commands, reader]) connection.on('error', () => {}); // reported by the calls that fail
+    let lastError: unknown;
+    for (const connection of [commands, reader]) connection.on('error', (error) => (lastError = error)); // reported by the calls that fail
     try {
       await commands.connect();
       await reader.connect();
     } catch (error) {
       commands.disconnect();
       reader.disconnect();
-      throw new EngineUnavailableError('redis', error);
+      throw new EngineUnavailableError('redis', lastError ?? error);
     }
     const engine = new RedisEngine(commands, reader, settings, logger);
     await engine.start();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { describeEngine } from '../../src/cli/serve.js';
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,21 @@ describe('ssehub serve', () => {
   test('a bad flag or unknown command exits 2 with a message', async () => {
     await assert.rejects(ssehub('serve', '--port', 'x'), (error: any) => error.code === 2 && /--port/.test(error.stderr));
     await assert.rejects(ssehub('frobnicate'), (error: any) => error.code === 2 && /unknown command/.test(error.stderr));
+  });
+
+  test('an engine server that cannot be reached at start is a clear error, not a hang', async () => {
+    for (const url of ['redis://127.0.0.1:1', 'nats://127.0.0.1:1', 'postgres://postgres@127.0.0.1:1/test']) {
+      await assert.rejects(
+        ssehub('serve', '--port', '0', '--engine', url),
+        (error: any) => error.code !== 0 && /engine cannot be reached/.test(error.stderr),
+        url,
+      );
+    }
+  });
+
+  test('the engine it prints never shows a password', () => {
+    assert.equal(describeEngine('redis://user:hunter2@cache:6379'), 'redis://user:***@cache:6379');
+    assert.equal(describeEngine('memory'), 'memory');
   });
 
   test('prints its URL, serves, and reads settings from the environment', async () => {
