@@ -128,7 +128,7 @@ export class RedisEngine implements Engine {
     const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.settings.historyMaxAgeMs / 2)));
     this.every(sweepMs, () => this.sweep());
     this.every(STATS_INTERVAL_MS, () => this.refreshStats());
-    void this.refreshStats();
+    void this.refreshStats().catch(() => {}); // the timer tries again
   }
 
   async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
