@@ -53,12 +53,11 @@ import { selectorMatches, type Selector } from '../topics/index.js';
 import type { AppendOptions, DeliverListener, Engine, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
 import { isWrongSequence, KV_MAX_AGE_MS, NatsKeyValueStore } from './nats-kv.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
+import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
 const REQUEST_TIMEOUT_MS = 5000;
-/** How long history() waits for this instance to receive an id another instance handed out. */
-const CATCH_UP_TIMEOUT_MS = 5000;
 const STATS_INTERVAL_MS = 5000;
 /** Messages kept per subject beyond historyMaxEvents, so that a lagging instance still receives them. */
 const DELIVERY_SLACK = 100;
@@ -141,15 +140,14 @@ function fromJsMsg(message: JsMsg): StreamMessage {
 export class NatsEngine implements Engine {
   readonly name = 'nats';
   readonly kv: NatsKeyValueStore;
-  private readonly listeners: DeliverListener[] = [];
   private readonly stream: string;
   private readonly subjectPrefix: string;
   /** The last stream sequence delivered to this instance. */
   private cursor = 0;
   private epoch = '';
   private closed = false;
-  private readonly waiters: Array<{ target: number; resolve: () => void }> = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly localDelivery: LocalDelivery<number>;
+  private readonly tasks: BackgroundTasks;
   private cachedStats: EngineStats = { topics: 0, retainedEvents: 0 };
   /** subject -> the newest sequence seen on it: the expected last subject sequence of the next publish. */
   private readonly lastSeqBySubject = new Map<string, number>();
@@ -169,6 +167,8 @@ export class NatsEngine implements Engine {
     this.subjectPrefix = `${settings.namespace}.t.`;
     this.kv = kv;
     this.direct = (jsm as unknown as { direct: DirectGet }).direct;
+    this.localDelivery = new LocalDelivery('nats', logger, (a, b) => a - b);
+    this.tasks = new BackgroundTasks('nats', logger);
   }
 
   /** Connects, creates or updates the stream and the KV bucket, and starts delivery from the stream's end. */
@@ -198,7 +198,7 @@ export class NatsEngine implements Engine {
     this.epoch = epochOf(info.created);
     this.cursor = info.state.last_seq;
     await this.startDelivery();
-    this.every(STATS_INTERVAL_MS, () => this.refreshStats());
+    this.tasks.every(STATS_INTERVAL_MS, () => this.refreshStats());
     void this.refreshStats().catch(() => {});
   }
 
@@ -285,7 +285,7 @@ export class NatsEngine implements Engine {
         // ago (wait for it), or never handed out at all (unknown). Waiting up to the stream's end as
         // of now also covers what other instances appended just before this call.
         const last = (await this.streamState()).last_seq;
-        if (after <= last) await this.deliveredUpTo(last);
+        if (after <= last) await this.localDelivery.until(last, this.cursor, 'this instance is behind the stream');
         else after = undefined;
       }
       let reason: GapReason | undefined = after === undefined ? 'unknown-id' : undefined;
@@ -393,7 +393,7 @@ export class NatsEngine implements Engine {
   }
 
   onDeliver(listener: DeliverListener): void {
-    this.listeners.push(listener);
+    this.localDelivery.onDeliver(listener);
   }
 
   stats(): EngineStats {
@@ -403,10 +403,10 @@ export class NatsEngine implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) clearInterval(timer);
+    this.tasks.stop();
     this.delivery?.messages.stop();
     await this.deliveryDone;
-    this.listeners.length = 0;
+    this.localDelivery.close();
     // The server would drop the consumer once inactive; removing it now is a courtesy, bounded in time.
     const removal = this.delivery?.consumer.delete().catch(() => false);
     await Promise.race([removal, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
@@ -443,31 +443,7 @@ export class NatsEngine implements Engine {
     this.cursor = message.seq;
     this.rememberLastSequence(message.subject, message.seq);
     const event = this.eventOf(message);
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.logger.error({ err: error }, 'nats engine: a delivery listener failed');
-      }
-    }
-    if (this.waiters.length > 0) {
-      for (let i = this.waiters.length - 1; i >= 0; i--) {
-        if (this.waiters[i]!.target <= message.seq) this.waiters.splice(i, 1)[0]!.resolve();
-      }
-    }
-  }
-
-  /** Resolves once this instance has delivered the sequence (or rejects after CATCH_UP_TIMEOUT_MS). */
-  private deliveredUpTo(target: number): Promise<void> {
-    if (target <= this.cursor) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const waiter = { target, resolve: () => (clearTimeout(timer), resolve()) };
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new EngineUnavailableError('nats', new Error('this instance is behind the stream')));
-      }, CATCH_UP_TIMEOUT_MS);
-      this.waiters.push(waiter);
-    });
+    this.localDelivery.deliver(message.seq, event);
   }
 
   private eventOf(message: StreamMessage): StoredEvent {
@@ -563,19 +539,6 @@ export class NatsEngine implements Engine {
     const dash = id.indexOf('-');
     if (dash <= 0 || id.slice(0, dash) !== this.epoch) return undefined;
     return parseSequence(id);
-  }
-
-  private every(ms: number, task: () => Promise<void>): void {
-    let running = false;
-    const timer = setInterval(() => {
-      if (running || this.closed) return;
-      running = true;
-      task()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'nats engine: background task failed'))
-        .finally(() => (running = false));
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
   }
 }
 

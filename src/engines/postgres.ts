@@ -20,10 +20,9 @@ import { selectorMatches, type Selector } from '../topics/index.js';
 import type { DeliverListener, Engine, EngineStats, GapReason, HistoryResult, KeyValueStore, NewEvent, StoredEvent } from './engine.js';
 import { DELIVERY_GRACE_MS, postgresStatements, type PostgresStatements } from './postgres-schema.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
+import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
 
-/** How long history() waits for this instance to receive an id another instance handed out. */
-const CATCH_UP_TIMEOUT_MS = 5000;
 const POLL_INTERVAL_MS = 1000;
 const STATS_INTERVAL_MS = 5000;
 const TAIL_BATCH = 1000;
@@ -80,13 +79,12 @@ export class PostgresEngine implements Engine {
   readonly kv: KeyValueStore;
   private readonly sql: PostgresStatements;
   private readonly lockKey: string;
-  private readonly listeners: DeliverListener[] = [];
   /** The last id delivered to this instance. */
   private cursor = 0;
   private epoch = '';
   private closed = false;
-  private readonly waiters: Array<{ target: number; resolve: () => void; reject: (error: Error) => void }> = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly localDelivery: LocalDelivery<number>;
+  private readonly tasks: BackgroundTasks;
   private cachedStats: EngineStats = { topics: 0, retainedEvents: 0 };
   private listenClient: pg.Client | undefined;
   private listenRetry: NodeJS.Timeout | undefined;
@@ -104,6 +102,8 @@ export class PostgresEngine implements Engine {
     this.sql = postgresStatements(settings.namespace);
     this.lockKey = lockKeyOf(settings.namespace);
     this.kv = new PostgresKeyValueStore(pool, this.sql.kv);
+    this.localDelivery = new LocalDelivery('postgres', logger, (a, b) => a - b);
+    this.tasks = new BackgroundTasks('postgres', logger);
   }
 
   /** Creates the namespace's tables if needed, starts listening, and delivers from the newest committed id on. */
@@ -136,10 +136,10 @@ export class PostgresEngine implements Engine {
       this.cursor = Number(rows[0]!.last_id);
       await this.listen();
     });
-    this.every(POLL_INTERVAL_MS, async () => this.requestRead());
+    this.tasks.every(POLL_INTERVAL_MS, async () => this.requestRead());
     const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.settings.historyMaxAgeMs / 2)));
-    this.every(sweepMs, () => this.sweep());
-    this.every(STATS_INTERVAL_MS, () => this.refreshStats());
+    this.tasks.every(sweepMs, () => this.sweep());
+    this.tasks.every(STATS_INTERVAL_MS, () => this.refreshStats());
     void this.refreshStats().catch(() => {});
   }
 
@@ -227,7 +227,7 @@ export class PostgresEngine implements Engine {
   }
 
   onDeliver(listener: DeliverListener): void {
-    this.listeners.push(listener);
+    this.localDelivery.onDeliver(listener);
   }
 
   stats(): EngineStats {
@@ -237,13 +237,12 @@ export class PostgresEngine implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) clearInterval(timer);
+    this.tasks.stop();
     clearTimeout(this.listenRetry);
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new EngineUnavailableError('postgres', new Error('the engine is closed')));
+    this.localDelivery.close(); // fails whoever waits, and no listener hears of anything after this
     const listenClient = this.listenClient;
     this.listenClient = undefined;
     await withTimeout(Promise.allSettled([listenClient?.end(), this.reading]), CLOSE_TIMEOUT_MS);
-    this.listeners.length = 0;
     await withTimeout(this.pool.end(), CLOSE_TIMEOUT_MS);
   }
 
@@ -363,36 +362,14 @@ export class PostgresEngine implements Engine {
     this.cursor = id;
     const event: StoredEvent = { id: `${this.epoch}-${id}`, topic: row.topic, data: row.data.toString('utf8'), time: Number(row.time) };
     if (row.event !== null) event.event = row.event;
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.logger.error({ err: error }, 'postgres engine: a delivery listener failed');
-      }
-    }
-    if (this.waiters.length > 0) {
-      for (let i = this.waiters.length - 1; i >= 0; i--) {
-        if (this.waiters[i]!.target <= id) this.waiters.splice(i, 1)[0]!.resolve();
-      }
-    }
+    this.localDelivery.deliver(id, event);
   }
 
-  /** Resolves once this instance has delivered the id (or rejects after CATCH_UP_TIMEOUT_MS). */
+  /** Resolves once this instance has delivered the id, reading the table now rather than at the next wake-up. */
   private deliveredUpTo(target: number): Promise<void> {
-    if (target <= this.cursor) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new EngineUnavailableError('postgres', new Error('this instance is behind the events table')));
-      }, CATCH_UP_TIMEOUT_MS);
-      const waiter = {
-        target,
-        resolve: () => (clearTimeout(timer), resolve()),
-        reject: (error: Error) => (clearTimeout(timer), reject(error)),
-      };
-      this.waiters.push(waiter);
-      this.requestRead();
-    });
+    const delivered = this.localDelivery.until(target, this.cursor, 'this instance is behind the events table');
+    this.requestRead();
+    return delivered;
   }
 
   private async topicsFor(selectors: readonly Selector[]): Promise<string[]> {
@@ -419,19 +396,6 @@ export class PostgresEngine implements Engine {
   private async refreshStats(): Promise<void> {
     const { rows } = await this.pool.query<{ topics: number; retained: string }>(this.sql.stats);
     this.cachedStats = { topics: rows[0]!.topics, retainedEvents: Number(rows[0]!.retained) };
-  }
-
-  private every(ms: number, task: () => Promise<void>): void {
-    let running = false;
-    const timer = setInterval(() => {
-      if (running || this.closed) return;
-      running = true;
-      task()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'postgres engine: background task failed'))
-        .finally(() => (running = false));
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
   }
 }
 

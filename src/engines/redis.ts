@@ -19,12 +19,11 @@ import { selectorMatches, type Selector } from '../topics/index.js';
 import type { DeliverListener, Engine, EngineStats, GapReason, HistoryResult, KeyValueStore, NewEvent, StoredEvent } from './engine.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { APPEND_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
+import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
 
 /** Entries kept in the shared log: how far an instance cut off from Redis can still catch up. */
 const LOG_MAX_LENGTH = 100_000;
-/** How long history() waits for this instance to receive an id another instance handed out. */
-const CATCH_UP_TIMEOUT_MS = 5000;
 const STATS_INTERVAL_MS = 5000;
 
 type StreamEntry = [id: string, fields: string[]];
@@ -52,14 +51,13 @@ function fieldsOf(fields: string[]): Record<string, string> {
 export class RedisEngine implements Engine {
   readonly name = 'redis';
   readonly kv: KeyValueStore;
-  private readonly listeners: DeliverListener[] = [];
   private readonly keys: { log: string; topics: string; evicted: string; forgotten: string; epoch: string };
   /** The last stream id delivered to this instance. */
   private cursor = '0-0';
   private epoch = '';
   private closed = false;
-  private readonly waiters: Array<{ target: StreamId; resolve: () => void }> = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly localDelivery: LocalDelivery<StreamId>;
+  private readonly tasks: BackgroundTasks;
   private cachedStats: EngineStats = { topics: 0, retainedEvents: 0 };
   private readerDone: Promise<void> = Promise.resolve();
 
@@ -78,6 +76,8 @@ export class RedisEngine implements Engine {
       epoch: `${prefix}:epoch`,
     };
     this.kv = new RedisKeyValueStore(commands, `${prefix}:kv:`);
+    this.localDelivery = new LocalDelivery('redis', logger, compareStreamIds);
+    this.tasks = new BackgroundTasks('redis', logger);
   }
 
   /** Connects both connections and starts delivery from the log's current end. */
@@ -126,8 +126,8 @@ export class RedisEngine implements Engine {
     });
     this.readerDone = this.readLoop();
     const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.settings.historyMaxAgeMs / 2)));
-    this.every(sweepMs, () => this.sweep());
-    this.every(STATS_INTERVAL_MS, () => this.refreshStats());
+    this.tasks.every(sweepMs, () => this.sweep());
+    this.tasks.every(STATS_INTERVAL_MS, () => this.refreshStats());
     void this.refreshStats().catch(() => {}); // the timer tries again
   }
 
@@ -160,7 +160,7 @@ export class RedisEngine implements Engine {
       // moment ago (wait for it), or never handed out at all (unknown).
       const last = (await orUnavailable('redis', () => this.commands.xrevrange(this.keys.log, '+', '-', 'COUNT', 1))) as StreamEntry[];
       const newest = last[0] ? parseStreamId(last[0][0]) : undefined;
-      if (newest && compareStreamIds(after, newest) <= 0) await this.deliveredUpTo(after);
+      if (newest && compareStreamIds(after, newest) <= 0) await this.localDelivery.until(after, parseStreamId(this.cursor)!, 'this instance is behind the shared log');
       else after = undefined;
     }
     if (after === undefined) reason = 'unknown-id';
@@ -224,7 +224,7 @@ export class RedisEngine implements Engine {
   }
 
   onDeliver(listener: DeliverListener): void {
-    this.listeners.push(listener);
+    this.localDelivery.onDeliver(listener);
   }
 
   stats(): EngineStats {
@@ -234,10 +234,10 @@ export class RedisEngine implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of this.timers) clearInterval(timer);
+    this.tasks.stop();
     this.reader.disconnect();
     await this.readerDone;
-    this.listeners.length = 0;
+    this.localDelivery.close();
     this.commands.disconnect();
   }
 
@@ -277,32 +277,7 @@ export class RedisEngine implements Engine {
     this.cursor = id;
     const event: StoredEvent = { id: `${this.epoch}-${id}`, topic: fields.t ?? '', data: fields.d ?? '', time: parseStreamId(id)!.ms };
     if (fields.e) event.event = fields.e;
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.logger.error({ err: error }, 'redis engine: a delivery listener failed');
-      }
-    }
-    if (this.waiters.length > 0) {
-      const at = parseStreamId(id)!;
-      for (let i = this.waiters.length - 1; i >= 0; i--) {
-        if (compareStreamIds(this.waiters[i]!.target, at) <= 0) this.waiters.splice(i, 1)[0]!.resolve();
-      }
-    }
-  }
-
-  /** Resolves once this instance has delivered the id (or rejects after CATCH_UP_TIMEOUT_MS). */
-  private deliveredUpTo(target: StreamId): Promise<void> {
-    if (compareStreamIds(target, parseStreamId(this.cursor)!) <= 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const waiter = { target, resolve: () => (clearTimeout(timer), resolve()) };
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new EngineUnavailableError('redis', new Error('this instance is behind the shared log')));
-      }, CATCH_UP_TIMEOUT_MS);
-      this.waiters.push(waiter);
-    });
+    this.localDelivery.deliver(parseStreamId(id)!, event);
   }
 
   private async topicsFor(selectors: readonly Selector[]): Promise<string[]> {
@@ -336,19 +311,6 @@ export class RedisEngine implements Engine {
     const [topics, retained] = await Promise.all([this.commands.scard(this.keys.topics), this.commands.xlen(this.keys.log)]);
     // retainedEvents counts the shared log, which bounds what history holds; counting every topic would cost a round trip each.
     this.cachedStats = { topics, retainedEvents: retained };
-  }
-
-  private every(ms: number, task: () => Promise<void>): void {
-    let running = false;
-    const timer = setInterval(() => {
-      if (running || this.closed) return;
-      running = true;
-      task()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'redis engine: background task failed'))
-        .finally(() => (running = false));
-    }, ms);
-    timer.unref();
-    this.timers.push(timer);
   }
 }
 
