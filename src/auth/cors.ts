@@ -12,14 +12,16 @@ export interface CorsPolicy {
 }
 
 export const PREFLIGHT_MAX_AGE_SECONDS = 600;
+/** Response headers a browser client may read besides the safelisted ones: retry timing and idempotent replays. */
+const EXPOSED = 'Retry-After, Idempotent-Replayed';
 
 export function createCorsPolicy(allowlist: readonly string[]): CorsPolicy {
   const exact = new Set(allowlist.filter((origin) => origin !== '*').map((origin) => origin.replace(/\/$/, '')));
   const anyOrigin = allowlist.includes('*');
   const headersFor = (origin: string | undefined): Record<string, string> => {
     if (origin === undefined || allowlist.length === 0) return {};
-    if (exact.has(origin)) return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', Vary: 'Origin' };
-    if (anyOrigin) return { 'Access-Control-Allow-Origin': '*' };
+    if (exact.has(origin)) return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Expose-Headers': EXPOSED, Vary: 'Origin' };
+    if (anyOrigin) return { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': EXPOSED };
     return {};
   };
   return {

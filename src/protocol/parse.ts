@@ -76,8 +76,16 @@ export class EventStreamParser {
   /** Bumped by reset()/end(), so a callback calling them stops the chunk in progress. */
   #generation = 0;
 
-  constructor(cb: ParserCallbacks) {
+  /**
+   * `lastEventId` starts the last event ID string at a known value, as a client resuming from a
+   * stored position does: blocks without an `id` field then keep it instead of reporting "".
+   */
+  constructor(cb: ParserCallbacks, options: { lastEventId?: string } = {}) {
     this.#cb = cb;
+    if (options.lastEventId !== undefined && options.lastEventId.indexOf('\0') === -1) {
+      this.#lastEventId = options.lastEventId;
+      this.#idBuffer = options.lastEventId;
+    }
   }
 
   /**

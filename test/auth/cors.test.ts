@@ -9,6 +9,7 @@ describe('CORS policy', () => {
     assert.deepEqual(policy.headersFor('https://app.example'), {
       'Access-Control-Allow-Origin': 'https://app.example',
       'Access-Control-Allow-Credentials': 'true',
+      'Access-Control-Expose-Headers': 'Retry-After, Idempotent-Replayed',
       Vary: 'Origin',
     });
     assert.equal(policy.headersFor('https://admin.example')['Access-Control-Allow-Origin'], 'https://admin.example');
@@ -30,7 +31,10 @@ describe('CORS policy', () => {
 
   test('"*" lets any other origin in without credentials', () => {
     const open = createCorsPolicy(['*', 'https://app.example']);
-    assert.deepEqual(open.headersFor('https://anyone.example'), { 'Access-Control-Allow-Origin': '*' });
+    assert.deepEqual(open.headersFor('https://anyone.example'), {
+      'Access-Control-Allow-Origin': '*',
+      'Access-Control-Expose-Headers': 'Retry-After, Idempotent-Replayed',
+    });
     assert.equal(open.headersFor('https://app.example')['Access-Control-Allow-Credentials'], 'true');
   });
 

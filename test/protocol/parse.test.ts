@@ -585,3 +585,20 @@ describe('round trip encode -> parse', () => {
     }
   });
 });
+
+describe('EventStreamParser resuming from a known id', () => {
+  test('a starting lastEventId is kept by blocks without an id field, replaced by one with it', () => {
+    const seen: string[] = [];
+    const parser = new EventStreamParser({ onEvent: (event) => seen.push(event.lastEventId) }, { lastEventId: 'start-7' });
+    assert.equal(parser.lastEventId, 'start-7');
+    parser.feed('event: ssehub.reset\ndata: {}\n\nid: next-1\ndata: x\n\n');
+    assert.deepEqual(seen, ['start-7', 'next-1']);
+    parser.reset();
+    assert.equal(parser.lastEventId, 'next-1');
+  });
+
+  test('an id containing NUL is not taken as a starting point (as the id field rule)', () => {
+    const parser = new EventStreamParser({ onEvent: () => {} }, { lastEventId: 'a\0b' });
+    assert.equal(parser.lastEventId, '');
+  });
+});

@@ -1,0 +1,23 @@
+/**
+ * The ssehub client, for browsers and Node 20+ (no Node-only APIs; only fetch, streams,
+ * TextDecoder, AbortController and crypto.randomUUID).
+ *
+ *   import { subscribe, publish } from 'ssehub/client';
+ */
+export { subscribe } from './subscribe.js';
+export type {
+  ConnectionState,
+  EventMap,
+  HubEvent,
+  ResetSignal,
+  StateChange,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionItem,
+} from './subscribe.js';
+export { publish, TimeoutError } from './publish.js';
+export type { PublishEvent, PublishOptions, PublishedBatch, PublishedEvent } from './publish.js';
+export { ContentTypeError, DecodeError, HubResponseError } from './errors.js';
+export type { BackoffOptions } from './backoff.js';
+export type { Clock } from './clock.js';
+export type { TokenSource } from './http.js';

@@ -1,0 +1,322 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { mintToken } from '../../src/auth/tokens.js';
+import { ContentTypeError, DecodeError, HubResponseError, publish, subscribe, type StateChange, type SubscriptionItem } from '../../src/client/index.js';
+import type { RunningHub } from '../../src/start.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { startTestHub } from '../support/hub.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+import { ClientLog, countingFetch, freePort, startServer, until } from './support.js';
+
+describe('subscribe() against the hub', () => {
+  let hub: RunningHub;
+  before(async () => {
+    hub = await startTestHub();
+  });
+  after(async () => {
+    await hub.close();
+  });
+
+  test('for await yields typed, decoded events in order, with their ids', async () => {
+    type Orders = { created: { id: number }; shipped: { id: number; carrier: string } };
+    const log = new ClientLog();
+    const sub = subscribe<Orders>({ url: hub.url, topics: ['orders/*'], decode: 'json', onStateChange: log.record });
+    await log.waitForState('open');
+    const first = await publish({ topic: 'orders/1', event: 'created', data: { id: 1 } }, { url: hub.url });
+    await publish({ topic: 'orders/1', event: 'shipped', data: { id: 1, carrier: 'ups' } }, { url: hub.url });
+    await publish({ topic: 'other', event: 'created', data: { id: 99 } }, { url: hub.url });
+    const seen: string[] = [];
+    for await (const item of sub) {
+      assert.equal(item.kind, 'event');
+      if (item.kind !== 'event') continue;
+      if (item.type === 'created') seen.push(`created ${item.data.id} ${item.id}`);
+      else if (item.type === 'shipped') seen.push(`shipped ${item.data.carrier}`);
+      if (seen.length === 2) break; // leaving the loop closes the subscription
+    }
+    assert.deepEqual(seen, [`created 1 ${first.id}`, 'shipped ups']);
+    assert.equal(sub.state, 'closed');
+    await sub.done;
+  });
+
+  test('callbacks see events and state changes; close() ends it', async () => {
+    const events: string[] = [];
+    const log = new ClientLog();
+    const sub = subscribe({
+      url: hub.url,
+      topics: 'cb',
+      onEvent: (event) => events.push(`${event.type}:${event.data}`),
+      onStateChange: log.record,
+    });
+    await log.waitForState('open');
+    await publish({ topic: 'cb', data: 'one' }, { url: hub.url });
+    await publish({ topic: 'cb', data: 'two', event: 'note' }, { url: hub.url });
+    await until(() => events.length === 2);
+    sub.close();
+    await sub.done;
+    assert.deepEqual(events, ['message:one', 'note:two']);
+    assert.deepEqual(log.states, ['connecting', 'open', 'closed']);
+  });
+
+  test('an AbortSignal closes it', async () => {
+    const controller = new AbortController();
+    const log = new ClientLog();
+    const sub = subscribe({ url: hub.url, topics: 'abort', signal: controller.signal, onStateChange: log.record });
+    await log.waitForState('open');
+    controller.abort();
+    await sub.done;
+    assert.equal(sub.state, 'closed');
+    await until(() => hub.hub.stats().connections === 0);
+  });
+
+  test('lastEventId resumes after that event, and several topics merge in order', async () => {
+    const a = await publish({ topic: 'merge/a', data: 'a1' }, { url: hub.url });
+    await publish({ topic: 'merge/b', data: 'b1' }, { url: hub.url });
+    await publish({ topic: 'merge/a', data: 'a2' }, { url: hub.url });
+    await publish({ topic: 'merge/c', data: 'c1' }, { url: hub.url });
+    const sub = subscribe({ url: hub.url, topics: ['merge/a', 'merge/b'], lastEventId: a.id });
+    const items = await take(sub, 2);
+    assert.deepEqual(
+      items.map((item) => item.kind === 'event' && item.data),
+      ['b1', 'a2'],
+    );
+    sub.close();
+  });
+
+  test('the hub\'s reset becomes a typed signal, then history follows', async () => {
+    await publish({ topic: 'reset/x', data: 'kept' }, { url: hub.url });
+    const resets: string[] = [];
+    const sub = subscribe({ url: hub.url, topics: 'reset/x', lastEventId: 'zzzz-1', onReset: (signal) => resets.push(signal.reason) });
+    const items = await take(sub, 2);
+    assert.deepEqual(items[0], { kind: 'reset', reason: 'unknown-id', lastEventId: 'zzzz-1' });
+    assert.equal(items[1]!.kind === 'event' && items[1]!.data, 'kept');
+    assert.deepEqual(resets, ['unknown-id']);
+    sub.close();
+  });
+
+  test('a fresh subscription that received nothing still resumes without a gap (position marker)', async () => {
+    const log = new ClientLog();
+    const sub = subscribe({ url: hub.url, topics: 'quiet/topic', onStateChange: log.record });
+    await log.waitForState('open');
+    await until(() => sub.lastEventId !== '');
+    const position = sub.lastEventId;
+    sub.close();
+    await publish({ topic: 'quiet/topic', data: 'while away' }, { url: hub.url });
+    const resumed = subscribe({ url: hub.url, topics: 'quiet/topic', lastEventId: position });
+    const [item] = await take(resumed, 1);
+    assert.equal(item!.kind === 'event' && item!.data, 'while away');
+    resumed.close();
+  });
+
+  test('decode: "json" with data that is not JSON ends it with a DecodeError naming the event', async () => {
+    const log = new ClientLog();
+    const sub = subscribe({ url: hub.url, topics: 'decode', decode: 'json', onStateChange: log.record });
+    await log.waitForState('open');
+    const sent = await publish({ topic: 'decode', data: 'not json' }, { url: hub.url });
+    await assert.rejects(sub.done, (error: unknown) => error instanceof DecodeError && error.eventId === sent.id);
+    await assert.rejects(async () => {
+      for await (const _ of sub) void _;
+    }, DecodeError);
+  });
+
+  test('a network drop reconnects with Last-Event-ID: nothing lost, nothing twice', async () => {
+    const proxy = await startTcpProxy(hub.url);
+    try {
+      const received: string[] = [];
+      const log = new ClientLog();
+      const clock = new FakeClock(); // the client stays away until the test lets it reconnect
+      const sub = subscribe({
+        onStateChange: log.record,
+        url: proxy.url,
+        topics: 'drop',
+        clock,
+        onEvent: (event) => received.push(event.data),
+      });
+      await log.waitForState('open');
+      for (let i = 0; i < 5; i++) await publish({ topic: 'drop', data: `e${i}` }, { url: hub.url });
+      await until(() => received.length === 5);
+      proxy.cutAll();
+      const drop = await log.nextReconnect();
+      for (let i = 5; i < 10; i++) await publish({ topic: 'drop', data: `e${i}` }, { url: hub.url });
+      assert.equal(received.length, 5);
+      clock.advance(drop.delayMs!);
+      await until(() => received.length >= 10);
+      assert.deepEqual(received, Array.from({ length: 10 }, (_, i) => `e${i}`));
+      assert.ok(log.states.filter((state) => state === 'open').length >= 2, log.states.join());
+      sub.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('subscribe() stops when the server says no', () => {
+  test('401 without a token and 403 outside the grants: one request, a clear error', async () => {
+    const hub = await startTestHub({ jwtSecret: 'client-secret' });
+    try {
+      const fetch = countingFetch();
+      const unauthorized = subscribe({ url: hub.url, topics: 'secure/1', fetch });
+      await assert.rejects(unauthorized.done, (error: unknown) => error instanceof HubResponseError && error.status === 401 && error.code === 'token_required');
+      assert.equal(unauthorized.state, 'closed');
+
+      const token = await mintToken({ secret: 'client-secret', subscribe: ['secure/1'], lifetimeSeconds: 60 });
+      const forbidden = subscribe({ url: hub.url, topics: 'secure/2', token, fetch });
+      await assert.rejects(forbidden.done, (error: unknown) => error instanceof HubResponseError && error.status === 403 && error.code === 'forbidden');
+      assert.equal(fetch.calls(), 2);
+
+      // The token function is asked before every connection.
+      let asked = 0;
+      const log = new ClientLog();
+      const allowed = subscribe({ url: hub.url, topics: 'secure/1', token: async () => (asked++, token), onStateChange: log.record });
+      await log.waitForState('open');
+      assert.equal(asked, 1);
+      allowed.close();
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('404 (a wrong base URL) and 400 (a bad topic) are not retried', async () => {
+    const hub = await startTestHub();
+    try {
+      const fetch = countingFetch();
+      const notFound = subscribe({ url: `${hub.url}/not-the-hub/`, topics: 'a', fetch });
+      await assert.rejects(notFound.done, (error: unknown) => error instanceof HubResponseError && error.status === 404);
+      const badTopic = subscribe({ url: hub.url, topics: 'a//b', fetch });
+      await assert.rejects(badTopic.done, (error: unknown) => error instanceof HubResponseError && error.code === 'invalid_topic');
+      assert.equal(fetch.calls(), 2);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('a 200 that is not text/event-stream (a login page) stops at once', async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<html>please log in</html>');
+    });
+    try {
+      const fetch = countingFetch();
+      const sub = subscribe({ url: server.url, topics: 'a', fetch });
+      await assert.rejects(sub.done, (error: unknown) => error instanceof ContentTypeError && error.contentType === 'text/html');
+      assert.equal(fetch.calls(), 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('204 means done: the subscription ends without an error', async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(204);
+      res.end();
+    });
+    try {
+      const changes: StateChange[] = [];
+      const sub = subscribe({ url: server.url, topics: 'a', onStateChange: (change) => changes.push(change) });
+      await sub.done;
+      assert.deepEqual(changes.at(-1), { state: 'closed', reason: 'done' });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('subscribe() reconnect timing (fake clock)', () => {
+  test('backs off exponentially with full jitter, honours retry: and Retry-After, starts over after a healthy stream', async () => {
+    const clock = new FakeClock();
+    const port = await freePort();
+    const log = new ClientLog();
+    const sub = subscribe({
+      url: `http://127.0.0.1:${port}`,
+      topics: 'timing',
+      clock,
+      backoff: { initialDelayMs: 1000, maxDelayMs: 8000, random: () => 0.5, healthyAfterMs: 5000 },
+      onStateChange: log.record,
+    });
+    // Nothing listens on the port: real connection errors, and the waits grow 500, 1000, 2000, 4000, then the cap.
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const change = await log.nextReconnect();
+      delays.push(change.delayMs!);
+      assert.equal(change.attempt, i + 1);
+      assert.match(String((change.error as Error).cause ?? change.error), /ECONNREFUSED|fetch failed/);
+      if (i < 4) clock.advance(change.delayMs!);
+    }
+    assert.deepEqual(delays, [500, 1000, 2000, 4000, 4000]);
+
+    // The hub comes up (its retry: is 3 s); the next attempt opens a stream that stays up past healthyAfterMs.
+    const hub = await startTestHub({ port, retryMs: 3000 });
+    try {
+      clock.advance(4000);
+      await log.waitForState('open');
+      await until(() => sub.lastEventId !== ''); // the retry: field and position marker were read
+      clock.advance(6000);
+      await hub.close();
+      const afterHealthy = await log.nextReconnect();
+      assert.equal(afterHealthy.attempt, 1);
+      assert.equal(afterHealthy.delayMs, 1500); // 0.5 * the hub's 3000, not the grown curve
+    } finally {
+      sub.close();
+    }
+  });
+
+  test('a 503 with Retry-After waits at least that long; 5xx are retried, the id is kept', async () => {
+    const clock = new FakeClock();
+    const seen: Array<string | undefined> = [];
+    let answered = 0;
+    const server = await startServer((req, res) => {
+      seen.push(req.headers['last-event-id'] as string | undefined);
+      answered++;
+      if (answered === 1) {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+        res.end('id: 7-1\ndata: x\n\n'); // one event, then the stream ends
+      } else if (answered === 2) {
+        res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '30' });
+        res.end('{"error":{"code":"engine_unavailable","message":"down"}}');
+      } else {
+        res.writeHead(502);
+        res.end();
+      }
+    });
+    try {
+      const log = new ClientLog();
+      const sub = subscribe({ url: server.url, topics: 'a', clock, backoff: { initialDelayMs: 100, random: () => 0.5 }, onStateChange: log.record });
+      const ended = await log.nextReconnect();
+      assert.equal(ended.delayMs, 50);
+      clock.advance(50);
+      const unavailable = await log.nextReconnect();
+      assert.equal(unavailable.delayMs, 30_000);
+      assert.equal((unavailable.error as HubResponseError).code, 'engine_unavailable');
+      clock.advance(29_999);
+      assert.equal(answered, 2, 'no attempt before Retry-After has passed');
+      clock.advance(1);
+      const badGateway = await log.nextReconnect();
+      assert.equal((badGateway.error as HubResponseError).status, 502);
+      assert.deepEqual(seen, [undefined, '7-1', '7-1']);
+      sub.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+// ---- helpers -------------------------------------------------------------------------------
+
+async function take<M extends Record<string, unknown>>(sub: AsyncIterable<SubscriptionItem<M>>, n: number): Promise<SubscriptionItem<M>[]> {
+  const iterator = sub[Symbol.asyncIterator]();
+  const items: SubscriptionItem<M>[] = [];
+  while (items.length < n) {
+    const next = await withTimeout(iterator.next(), 5000, `item ${items.length + 1} of ${n}`);
+    if (next.done) break;
+    items.push(next.value);
+  }
+  return items;
+}
+
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms))),
+  ]);
+}
