@@ -1,22 +1,41 @@
 #!/usr/bin/env node
 /** The `ssehub` command: dispatches to its subcommands. */
-import { isHubError } from '../errors.js';
+import { describeError } from './common.js';
+import { pipeCommand, PIPE_HELP } from './pipe.js';
+import { publishCommand, PUBLISH_HELP } from './publish.js';
 import { serve, SERVE_HELP } from './serve.js';
+import { subscribeCommand, SUBSCRIBE_HELP } from './subscribe.js';
 import { token, TOKEN_HELP } from './token.js';
 
 const HELP = `Usage: ssehub <command> [options]
 
 Commands:
-  serve     Run the hub (HTTP API, event streams, history).
-  token     Mint a token granting topics to publish and subscribe to.
+  serve       Run the hub (HTTP API, event streams, history).
+  token       Mint a token granting topics to publish and subscribe to.
+  publish     Publish an event (or each line of stdin) to a topic.
+  subscribe   Print the events of topics and patterns as they arrive.
+  pipe        Run a command and publish its output, line by line, then its exit status.
+
+The commands that talk to a hub take --url (env SSEHUB_URL, default http://127.0.0.1:8080)
+and --token (env SSEHUB_TOKEN).
 
 Run "ssehub <command> --help" for a command's options.
 `;
 
+/** Help texts, for the tests and for "ssehub help <command>". */
+export const COMMAND_HELP: Record<string, string> = {
+  serve: SERVE_HELP,
+  token: TOKEN_HELP,
+  publish: PUBLISH_HELP,
+  subscribe: SUBSCRIBE_HELP,
+  pipe: PIPE_HELP,
+};
+
 async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(HELP);
+    const topic = command === 'help' ? rest[0] : undefined;
+    process.stdout.write(topic !== undefined && COMMAND_HELP[topic] !== undefined ? COMMAND_HELP[topic] : HELP);
     return 0;
   }
   if (command === 'serve') {
@@ -35,6 +54,9 @@ async function main(argv: string[]): Promise<number | undefined> {
     process.stdout.write(`${await token(rest, process.env)}\n`);
     return 0;
   }
+  if (command === 'publish') return publishCommand(rest, process.env);
+  if (command === 'subscribe') return subscribeCommand(rest, process.env);
+  if (command === 'pipe') return pipeCommand(rest, process.env);
   process.stderr.write(`ssehub: unknown command "${command}"\n\n${HELP}`);
   return 2;
 }
@@ -44,8 +66,8 @@ main(process.argv.slice(2)).then(
     if (code !== undefined) process.exitCode = code;
   },
   (error: unknown) => {
-    if (isHubError(error)) process.stderr.write(`ssehub: ${error.message}\n`);
-    else process.stderr.write(`ssehub: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = isHubError(error) ? 2 : 1;
+    const { text, exitCode } = describeError(error);
+    process.stderr.write(`ssehub: ${text}\n`);
+    process.exitCode = exitCode;
   },
 );
