@@ -73,11 +73,28 @@ export interface KeyValueStore {
  */
 export interface AppendOptions {
   /**
-   * Set when the publisher sent an Idempotency-Key. An engine whose server can deduplicate (NATS
-   * JetStream's message ids) uses it, so that a retry after an append whose reply was lost (the
-   * server stored the events, then died) answers with the first ids instead of storing them twice.
+   * Set when the publisher sent an Idempotency-Key (publishOnce passes its store key). If an append
+   * with the same key was stored within the window, by this or any instance, append() stores and
+   * delivers nothing and answers with that append's events: the same ids, topics and event names.
+   * Data is taken from this call (publishOnce's fingerprint check guarantees it matches) and `time`
+   * may be 0 or the original. The check is part of the append itself, so it also covers what the
+   * idempotency record cannot: the server stored the events, then the reply was lost or the instance
+   * died before recording the key as done, and a retry came after its pending claim lapsed.
    */
   dedupeKey?: string;
+  /**
+   * How long the engine remembers dedupeKey, in milliseconds (DEFAULT_DEDUPE_WINDOW_MS if absent).
+   * NATS keeps its stream's duplicate window instead (see nats.ts).
+   */
+  dedupeWindowMs?: number;
+}
+
+/** How long an append's dedupeKey is remembered when the caller names no window (config's default idempotency window). */
+export const DEFAULT_DEDUPE_WINDOW_MS = 10 * 60_000;
+
+/** The window to remember a dedupe key for: whole milliseconds, at least 1 (Redis PX and SQL bigint take integers). */
+export function dedupeWindowOf(options: AppendOptions): number {
+  return Math.max(1, Math.ceil(options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS));
 }
 
 export interface Engine {

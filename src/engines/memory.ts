@@ -9,7 +9,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { selectorMatches, type Selector } from '../topics/index.js';
-import type { DeliverListener, Engine, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
+import {
+  dedupeWindowOf,
+  type AppendOptions,
+  type DeliverListener,
+  type Engine,
+  type EngineStats,
+  type GapReason,
+  type HistoryResult,
+  type NewEvent,
+  type StoredEvent,
+} from './engine.js';
 import { MemoryKeyValueStore } from './memory-kv.js';
 
 export interface MemoryEngineOptions {
@@ -71,6 +81,13 @@ class TopicLog {
 
 const SWEEP_INTERVAL_MS = 1000;
 
+/** An append made with a dedupe key, remembered until expiresAt. */
+interface DedupeRecord {
+  ids: string[];
+  time: number;
+  expiresAt: number;
+}
+
 export class MemoryEngine implements Engine {
   readonly name = 'memory';
   private readonly epoch = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -82,6 +99,8 @@ export class MemoryEngine implements Engine {
   private forgottenUpTo = 0;
   private retained = 0;
   private readonly listeners: DeliverListener[] = [];
+  /** dedupe key -> the append that stored it, oldest first; expired records are dropped by the sweep (or replaced). */
+  private readonly deduped = new Map<string, DedupeRecord>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly maxForgottenTopics: number;
@@ -91,12 +110,23 @@ export class MemoryEngine implements Engine {
     this.now = options.now ?? Date.now;
     this.maxForgottenTopics = options.maxForgottenTopics ?? 100_000;
     this.kv = new MemoryKeyValueStore(this.now);
-    this.sweepTimer = setInterval(() => this.evictExpired(), Math.min(SWEEP_INTERVAL_MS, Math.max(options.historyMaxAgeMs, 10)));
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(SWEEP_INTERVAL_MS, Math.max(options.historyMaxAgeMs, 10)));
     this.sweepTimer.unref();
   }
 
-  async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+  async append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     const time = this.now();
+    const { dedupeKey } = options;
+    // Looked up and recorded without awaiting in between: no other append can run meanwhile.
+    const first = dedupeKey === undefined ? undefined : this.deduped.get(dedupeKey);
+    if (first !== undefined && first.expiresAt > time) {
+      if (first.ids.length !== events.length) throw new Error(`memory engine: the dedupe key answered ${first.ids.length} ids for ${events.length} events`);
+      return events.map((input, i) => {
+        const event: StoredEvent = { id: first.ids[i]!, topic: input.topic, data: input.data, time: first.time };
+        if (input.event !== undefined) event.event = input.event;
+        return event;
+      });
+    }
     const stored: StoredEvent[] = [];
     for (const input of events) {
       const seq = ++this.sequence;
@@ -104,6 +134,10 @@ export class MemoryEngine implements Engine {
       if (input.event !== undefined) event.event = input.event;
       this.retain(seq, event);
       stored.push(event);
+    }
+    if (dedupeKey !== undefined) {
+      this.deduped.delete(dedupeKey); // an expired record of the key: the new one goes last, in expiry order
+      this.deduped.set(dedupeKey, { ids: stored.map((event) => event.id), time, expiresAt: time + dedupeWindowOf(options) });
     }
     for (const event of stored) for (const listener of this.listeners) listener(event);
     return stored;
@@ -212,6 +246,17 @@ export class MemoryEngine implements Engine {
     const log = this.logs.get(oldest)!;
     this.forgottenUpTo = Math.max(this.forgottenUpTo, log.evictedUpTo);
     this.logs.delete(oldest);
+  }
+
+  private sweep(): void {
+    this.evictExpired();
+    // Oldest first is expiry order when every append uses one window (the hub's): stop at the first live
+    // record. A longer window only delays dropping later records, and a lookup ignores an expired one.
+    const now = this.now();
+    for (const [key, record] of this.deduped) {
+      if (record.expiresAt > now) break;
+      this.deduped.delete(key);
+    }
   }
 
   private evictExpired(): void {

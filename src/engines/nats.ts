@@ -212,7 +212,13 @@ export class NatsEngine implements Engine {
       discard: DiscardPolicy.Old,
       max_msgs_per_subject: this.settings.historyMaxEvents + DELIVERY_SLACK,
       max_age: nanos(maxAgeMs),
-      // No message ids are used; the server only requires the window to fit in max_age.
+      // How long the server remembers message ids (an append's dedupe key, see append()), for the whole
+      // stream: AppendOptions.dedupeWindowMs does not change it. It must fit in max_age; capped at 2
+      // minutes it is shorter than the default idempotency window (10 minutes), so a retry after an
+      // instance stored the events and died is deduplicated here only within 2 minutes (a retry comes
+      // after publishOnce's 10 s pending claim lapses: usually well within). With an idempotency window
+      // under 2 minutes it is the other way round: a key reused after that window, but within this one,
+      // is answered with the first ids instead of being stored again.
       duplicate_window: nanos(Math.min(maxAgeMs, 120_000)),
       allow_direct: true,
       num_replicas: 1,
@@ -235,7 +241,9 @@ export class NatsEngine implements Engine {
   async append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     // A batch is not atomic on NATS: each event is its own publish, awaited before the next so that
     // sequences follow batch order. If one fails, the events before it stay stored (and are
-    // delivered) while append() rejects.
+    // delivered) while append() rejects; a retry with the dedupe key gets their first sequences back
+    // and stores the rest. The dedupe key is remembered for the stream's duplicate window, whatever
+    // options.dedupeWindowMs says (see streamConfig()).
     return orUnavailable('nats', async () => {
       const stored: StoredEvent[] = [];
       for (const [i, event] of events.entries()) {

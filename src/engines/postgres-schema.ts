@@ -13,6 +13,10 @@
  *   N_topics  one row per topic: evicted_id (newest id that left its history, for exact gap
  *             detection), kept (rows above evicted_id) and last_time (time of its newest event)
  *   N_kv      the shared key-value store, with expiry in milliseconds
+ *   N_dedupe  appends made with a dedupe key: the ids they got (base+1..base+count) and their time,
+ *             until expires_at. A table of its own rather than N_kv: publishOnce keeps its record in
+ *             N_kv under the very same key (and overwrites or deletes it there), and typed columns
+ *             let the append read and write it in the statements it runs anyway
  *
  * Times are milliseconds from the database server's clock, so instances with skewed clocks agree.
  */
@@ -29,8 +33,9 @@ export function postgresStatements(namespace: string) {
   const events = `${namespace}_events`;
   const topics = `${namespace}_topics`;
   const kv = `${namespace}_kv`;
+  const dedupe = `${namespace}_dedupe`;
   return {
-    tables: [meta, events, topics, kv],
+    tables: [meta, events, topics, kv, dedupe],
     /** NOTIFY channel: carries only a wake-up, never a payload (NOTIFY payloads are limited to 8000 bytes). */
     channel: `${namespace}_wake`,
 
@@ -64,16 +69,35 @@ export function postgresStatements(namespace: string) {
         value text NOT NULL,
         expires_at bigint NOT NULL
       );
-      CREATE INDEX IF NOT EXISTS ${kv}_expires_at ON ${kv} (expires_at);`,
+      CREATE INDEX IF NOT EXISTS ${kv}_expires_at ON ${kv} (expires_at);
+      CREATE TABLE IF NOT EXISTS ${dedupe} (
+        key text PRIMARY KEY,
+        base bigint NOT NULL,
+        count integer NOT NULL,
+        time bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS ${dedupe}_expires_at ON ${dedupe} (expires_at);`,
 
     meta: `SELECT epoch, last_id FROM ${meta}`,
     lastId: `SELECT last_id FROM ${meta}`,
 
     /**
+     * Append, step 0, only with a dedupe key (under the advisory lock, so no append can store the key
+     * between this lookup and step 1): the append that stored the key within its window, if any.
+     * $1 key. Returns base, count, time, epoch.
+     */
+    findDedupe: `
+      SELECT d.base, d.count, d.time, m.epoch FROM ${dedupe} d, ${meta} m
+      WHERE d.key = $1 AND d.expires_at > ${NOW_MS}`,
+
+    /**
      * Append, step 1 (under the advisory lock): takes ids base+1..base+n from the counter, inserts the
-     * events, creates missing topic rows and queues the wake-up. A topic created anew starts with
+     * events, creates missing topic rows, records the dedupe key if any (replacing an expired row of
+     * it: step 0 found no live one) and queues the wake-up. A topic created anew starts with
      * evicted_id = forgotten_id: it may be a forgotten topic coming back, whose old gaps must still show.
-     * $1 count, $2 topics, $3 event names, $4 data, $5 channel. Returns base, time, epoch.
+     * $1 count, $2 topics, $3 event names, $4 data, $5 channel, $6 dedupe key or null, $7 its window.
+     * Returns base, time, epoch.
      */
     insertEvents: `
       WITH m AS (
@@ -87,6 +111,11 @@ export function postgresStatements(namespace: string) {
         INSERT INTO ${topics} (topic, evicted_id, kept, last_time)
         SELECT DISTINCT u.topic, m.forgotten_id, 0, m.time FROM m, unnest($2::text[]) AS u(topic)
         ON CONFLICT (topic) DO NOTHING
+      ), deduped AS (
+        INSERT INTO ${dedupe} (key, base, count, time, expires_at)
+        SELECT $6::text, m.base, $1::int, m.time, ${NOW_MS} + $7::bigint FROM m WHERE $6::text IS NOT NULL
+        ON CONFLICT (key) DO UPDATE SET
+          base = excluded.base, count = excluded.count, time = excluded.time, expires_at = excluded.expires_at
       )
       SELECT base, time, epoch, pg_notify($5, '') FROM m`,
 
@@ -201,6 +230,14 @@ export function postgresStatements(namespace: string) {
         RETURNING value`,
       sweep: `DELETE FROM ${kv} WHERE key IN (SELECT key FROM ${kv} WHERE expires_at <= ${NOW_MS} LIMIT $1::int)`,
     },
+
+    /**
+     * Expired dedupe rows, outside the advisory lock. The outer expiry check is evaluated again on a
+     * row an append renewed meanwhile (PostgreSQL rechecks the updated row), so a live one is kept. $1 batch size.
+     */
+    sweepDedupe: `
+      DELETE FROM ${dedupe}
+      WHERE key IN (SELECT key FROM ${dedupe} WHERE expires_at <= ${NOW_MS} LIMIT $1::int) AND expires_at <= ${NOW_MS}`,
   };
 }
 

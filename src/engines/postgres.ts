@@ -3,7 +3,9 @@
  *
  * - Append: one transaction per batch holding the namespace's advisory lock. Ids come from a counter
  *   in the meta row, so they are gapless and, since appends are serialized, become visible in id
- *   order: a reader tailing `id > cursor` can never skip a lower id that commits later.
+ *   order: a reader tailing `id > cursor` can never skip a lower id that commits later. An append
+ *   with a dedupe key looks it up and records it in that transaction, so a repeat within its window
+ *   (from any instance) stores nothing and gets the first ids.
  * - Delivery: each instance tails the events table from the last id it delivered, one read at a
  *   time, woken by NOTIFY (sent inside the append transaction, without payload) and by a poll every
  *   second as a safety net. After a dropped connection it simply reads on from its cursor.
@@ -17,7 +19,18 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { HubError } from '../errors.js';
 import { selectorMatches, type Selector } from '../topics/index.js';
-import type { DeliverListener, Engine, EngineStats, GapReason, HistoryResult, KeyValueStore, NewEvent, StoredEvent } from './engine.js';
+import {
+  dedupeWindowOf,
+  type AppendOptions,
+  type DeliverListener,
+  type Engine,
+  type EngineStats,
+  type GapReason,
+  type HistoryResult,
+  type KeyValueStore,
+  type NewEvent,
+  type StoredEvent,
+} from './engine.js';
 import { DELIVERY_GRACE_MS, postgresStatements, type PostgresStatements } from './postgres-schema.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
@@ -143,26 +156,36 @@ export class PostgresEngine implements Engine {
     void this.refreshStats().catch(() => {});
   }
 
-  async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+  async append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
+    const { dedupeKey } = options;
     const topics = events.map((event) => event.topic);
     const added = new Map<string, number>();
     for (const topic of topics) added.set(topic, (added.get(topic) ?? 0) + 1);
-    const { base, time, epoch } = await orUnavailable('postgres', () =>
+    const { base, count, time, epoch } = await orUnavailable('postgres', () =>
       this.transaction(async (client) => {
+        if (dedupeKey !== undefined) {
+          // Under the advisory lock: no append can store this key between the lookup and insertEvents.
+          const { rows: found } = await client.query<{ base: string; count: number; time: string; epoch: string }>(this.sql.findDedupe, [dedupeKey]);
+          const first = found[0];
+          if (first) return { base: Number(first.base), count: first.count, time: Number(first.time), epoch: first.epoch };
+        }
         const { rows } = await client.query<{ base: string; time: string; epoch: string }>(this.sql.insertEvents, [
           events.length,
           topics,
           events.map((event) => event.event ?? null),
           events.map((event) => Buffer.from(event.data, 'utf8')),
           this.sql.channel,
+          dedupeKey ?? null,
+          dedupeKey === undefined ? null : dedupeWindowOf(options),
         ]);
         const inserted = rows[0]!;
         await client.query(this.sql.retainByCount, [[...added.keys()], [...added.values()], this.settings.historyMaxEvents, inserted.time]);
-        return { base: Number(inserted.base), time: Number(inserted.time), epoch: inserted.epoch };
+        return { base: Number(inserted.base), count: events.length, time: Number(inserted.time), epoch: inserted.epoch };
       }),
     );
     this.noteEpoch(epoch);
+    if (count !== events.length) throw new Error(`postgres engine: the dedupe key answered ${count} ids for ${events.length} events`);
     // Delivered here before append() returns, like the memory engine: this instance's listeners and
     // position() already cover the batch. The events are stored either way, so a slow tail is not a failure.
     await this.deliveredUpTo(base + events.length).catch(() => {});
@@ -381,7 +404,7 @@ export class PostgresEngine implements Engine {
     return [...exact];
   }
 
-  /** Age retention for topics nobody publishes to, forgetting long-empty topics, pruning, expired keys; each instance helps. */
+  /** Age retention for topics nobody publishes to, forgetting long-empty topics, pruning, expired keys and dedupe rows; each instance helps. */
   private async sweep(): Promise<void> {
     const { historyMaxAgeMs } = this.settings;
     await this.transaction(async (client) => {
@@ -391,6 +414,7 @@ export class PostgresEngine implements Engine {
     // Outside the lock: it only deletes rows at or below evicted_id, which never decreases.
     await this.pool.query(this.sql.prune, [DELIVERY_GRACE_MS, SWEEP_BATCH]);
     await this.pool.query(this.sql.kv.sweep, [SWEEP_BATCH]);
+    await this.pool.query(this.sql.sweepDedupe, [SWEEP_BATCH]);
   }
 
   private async refreshStats(): Promise<void> {

@@ -11,6 +11,7 @@
  *   P:forgotten      newest eviction id of topics whose records were dropped (answers conservatively)
  *   P:epoch          random value drawn when the namespace's data is created: ids carry it, so an id
  *                    from data that Redis lost is recognised as unknown instead of mistaken for a position
+ *   P:dedupe:<key>   an append's dedupe key -> "<epoch> <id1> <id2> ...", expiring after its window
  */
 
 /** Shared Lua helpers: compare two stream ids "ms-seq". */
@@ -38,12 +39,25 @@ end
 `;
 
 /**
- * KEYS: log, topics, evicted, epoch. ARGV: prefix, maxEvents, maxAgeMs, logMaxLen, newEpoch, then
- * (topic, event, data) per event; event '' means none. Returns { epoch, id1, id2, ... }.
+ * KEYS: log, topics, evicted, epoch, and the dedupe key (P:dedupe:<key>) if the append has one.
+ * ARGV: prefix, maxEvents, maxAgeMs, logMaxLen, newEpoch, dedupeWindowMs (0 without a dedupe key),
+ * then (topic, event, data) per event; event '' means none.
+ * Returns { epoch, replayed, id1, id2, ... }: replayed is 1 when the dedupe key was found, and then
+ * nothing was appended and epoch and ids are those of the append that stored it.
  */
 export const APPEND_SCRIPT = `${ID_HELPERS}
-local log, topics, evicted, epochKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local log, topics, evicted, epochKey, dedupeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local prefix, maxEvents, maxAge, logMax = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+-- Checked in the same script as the append, so of two instances appending with one key, one stores.
+if dedupeKey then
+  local first = redis.call('GET', dedupeKey)
+  if first then
+    local result = {}
+    for part in string.gmatch(first, '%S+') do result[#result + 1] = part end
+    table.insert(result, 2, 1)
+    return result
+  end
+end
 local epoch = redis.call('GET', epochKey)
 if not epoch then
   epoch = ARGV[5]
@@ -51,8 +65,8 @@ if not epoch then
 end
 local time = redis.call('TIME')
 local minid = tostring(tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) - maxAge)
-local result = { epoch }
-for i = 6, #ARGV, 3 do
+local result = { epoch, 0 }
+for i = 7, #ARGV, 3 do
   local topic, event, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local id = redis.call('XADD', log, 'MAXLEN', '~', logMax, '*', 't', topic, 'e', event, 'd', data)
   local tkey = prefix .. ':topic:' .. topic
@@ -70,6 +84,11 @@ for i = 6, #ARGV, 3 do
     trim_by_age(evicted, tkey, topic, minid)
   end
   result[#result + 1] = id
+end
+if dedupeKey then
+  local ids = { epoch }
+  for i = 3, #result do ids[#ids + 1] = result[i] end
+  redis.call('SET', dedupeKey, table.concat(ids, ' '), 'PX', ARGV[6])
 end
 return result
 `;

@@ -4,7 +4,8 @@
  * - Append: one Lua script per batch (redis-scripts.ts) adds each event to the shared log stream
  *   and to its topic's history stream under the same id, applying retention. Redis runs scripts
  *   one at a time, so ids ("<epoch>-<ms>-<seq>", from Redis's own stream ids) are strictly
- *   increasing across every instance.
+ *   increasing across every instance. An append with a dedupe key checks and records it in the same
+ *   script, so a repeat within its window (from any instance) stores nothing and gets the first ids.
  * - Delivery: each instance tails the shared log with a blocking XREAD from the last id it
  *   delivered. After a dropped connection or a Redis restart it simply continues from that id, so
  *   nothing appended meanwhile is skipped and nothing is delivered twice.
@@ -16,7 +17,18 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { selectorMatches, type Selector } from '../topics/index.js';
-import type { DeliverListener, Engine, EngineStats, GapReason, HistoryResult, KeyValueStore, NewEvent, StoredEvent } from './engine.js';
+import {
+  dedupeWindowOf,
+  type AppendOptions,
+  type DeliverListener,
+  type Engine,
+  type EngineStats,
+  type GapReason,
+  type HistoryResult,
+  type KeyValueStore,
+  type NewEvent,
+  type StoredEvent,
+} from './engine.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { APPEND_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
@@ -131,22 +143,30 @@ export class RedisEngine implements Engine {
     void this.refreshStats().catch(() => {}); // the timer tries again
   }
 
-  async append(events: readonly NewEvent[]): Promise<StoredEvent[]> {
+  async append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
+    const { dedupeKey } = options;
     const args: string[] = [
       this.settings.namespace,
       String(this.settings.historyMaxEvents),
       String(this.settings.historyMaxAgeMs),
       String(LOG_MAX_LENGTH),
       randomBytes(4).toString('hex'),
+      dedupeKey === undefined ? '0' : String(dedupeWindowOf(options)),
     ];
     for (const event of events) args.push(event.topic, event.event ?? '', event.data);
     const { log, topics, evicted, epoch } = this.keys;
-    const result = (await orUnavailable('redis', () => this.commands.eval(APPEND_SCRIPT, 4, log, topics, evicted, epoch, ...args))) as string[];
-    const [epochNow, ...ids] = result;
-    this.noteEpoch(epochNow!);
+    const keys = [log, topics, evicted, epoch];
+    if (dedupeKey !== undefined) keys.push(`${this.settings.namespace}:dedupe:${dedupeKey}`);
+    const result = (await orUnavailable('redis', () => this.commands.eval(APPEND_SCRIPT, keys.length, ...keys, ...args))) as [string, number, ...string[]];
+    const [epochThen, replayed, ...ids] = result;
+    // A replayed append answers the epoch it was stored under, which says nothing about the current one.
+    if (replayed !== 1) this.noteEpoch(epochThen);
+    if (ids.length !== events.length) {
+      throw new Error(`redis engine: the dedupe key answered ${ids.length} ids for ${events.length} events`);
+    }
     return events.map((event, i) => {
-      const stored: StoredEvent = { id: `${epochNow}-${ids[i]}`, topic: event.topic, data: event.data, time: parseStreamId(ids[i]!)!.ms };
+      const stored: StoredEvent = { id: `${epochThen}-${ids[i]}`, topic: event.topic, data: event.data, time: parseStreamId(ids[i]!)!.ms };
       if (event.event !== undefined) stored.event = event.event;
       return stored;
     });

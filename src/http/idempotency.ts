@@ -15,9 +15,10 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /**
  * A claim whose request never finished is released after this long, so that a key cannot stay
  * blocked for the whole window when the engine's server died between the claim and the release.
- * Longer than any publish can take (engine commands time out after 5 s). The one case this does
- * not cover: the server stored the events but died before answering; a retry after the claim
- * lapsed then stores them again. Making the claim part of the engine's append would close it.
+ * Longer than any publish can take (engine commands time out after 5 s). If the events were stored
+ * but the record never said done (the reply was lost, or the instance died), a retry after the claim
+ * lapsed still does not store them again: the engine's append remembers the key for the window
+ * too (AppendOptions.dedupeKey; on NATS, for the stream's duplicate window) and answers the first ids.
  */
 const PENDING_TTL_MS = 10_000;
 
@@ -46,7 +47,9 @@ export function idempotencyKeyOf(req: IncomingMessage): string | undefined {
 
 /**
  * Runs `publish` once per (scope, key) within the window. `scope` keeps one publisher's keys apart
- * from another's. If publishing fails the claim is released, so a retry can try again.
+ * from another's. If publishing fails the claim is released, so a retry can try again; `publish` gets
+ * the store key as the engine's dedupe key, so a retry of a publish that failed after the engine
+ * stored it gets the first ids rather than a second copy.
  */
 export async function publishOnce(
   kv: KeyValueStore,

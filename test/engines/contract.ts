@@ -212,6 +212,56 @@ export function describeEngineContract(label: string, harness: EngineHarness): v
       await writer;
     });
 
+    test('an append repeated with its dedupe key, from another instance, is answered with the first ids and stored once', async () => {
+      const namespace = namespaceFor();
+      const a = await open({ namespace });
+      // The memory engine has one instance: its repeat comes through the same one.
+      const b = harness.shared ? await open({ namespace }) : a;
+      const onA = recorder(a);
+      const onB = b === a ? onA : recorder(b);
+      const before = await a.position();
+      const events = [{ topic: 'd', data: 'x' }, { topic: 'd/e', data: 'y', event: 'named' }];
+      const options = { dedupeKey: 'idem:ip:1:k1', dedupeWindowMs: 60_000 };
+      const first = await a.append(events, options);
+      const again = await b.append(events, options);
+      const shape = (stored: StoredEvent[]) => stored.map(({ id, topic, event, data }) => ({ id, topic, event, data }));
+      assert.deepEqual(shape(again), shape(first), 'the first ids, topics and event names');
+      const other = await b.append(events, { ...options, dedupeKey: 'idem:ip:1:k2' });
+      assert.ok(a.compareIds(other[0]!.id, first[1]!.id) > 0, 'another key appends anew');
+      const expected = [...first, ...other].map((event) => event.id);
+      await eventually(() => onA.length >= 4 && onB.length >= 4, 'delivery to both instances');
+      await new Promise((resolve) => setTimeout(resolve, 200)); // room for a duplicate to show up
+      assert.deepEqual(onA.map((event) => event.id), expected, 'delivered once on A');
+      assert.deepEqual(onB.map((event) => event.id), expected, 'delivered once on B');
+      const history = await b.history(sel('d', 'd/e'), before);
+      assert.deepEqual(history.events.map((event) => event.id), expected, 'stored once');
+    });
+
+    test('a dedupe key is forgotten after its window: the same key then appends again', async (t) => {
+      const engine = await fresh();
+      if (engine.name === 'nats') {
+        t.skip("JetStream remembers message ids for the stream's duplicate window, not the append's (nats.ts)");
+        return;
+      }
+      const delivered = recorder(engine);
+      const before = await engine.position();
+      const events = [{ topic: 'w', data: 'x' }];
+      const options = { dedupeKey: 'idem:ip:1:short', dedupeWindowMs: 300 };
+      const [first] = await engine.append(events, options);
+      const [within] = await engine.append(events, options);
+      assert.equal(within!.id, first!.id, 'remembered within the window');
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      const [later] = await engine.append(events, options);
+      assert.ok(engine.compareIds(later!.id, first!.id) > 0, 'appended again after the window');
+      const [again] = await engine.append(events, options);
+      assert.equal(again!.id, later!.id, 'and remembered again from then on');
+      const expected = [first!.id, later!.id];
+      await eventually(() => delivered.length >= 2, 'delivery');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(delivered.map((event) => event.id), expected);
+      assert.deepEqual((await engine.history(sel('w'), before)).events.map((event) => event.id), expected);
+    });
+
     if (!harness.shared) return;
 
     test('instances share one id order: concurrent publishers on two instances, identical delivery everywhere', async () => {

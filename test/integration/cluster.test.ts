@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { spawnHub, type HubProcess } from '../support/hub.js';
 import { mintToken } from '../../src/auth/tokens.js';
+import { defaultConfig } from '../../src/config.js';
+import { openEngine } from '../../src/engines/index.js';
 import { httpRequest, openStream } from '../support/http.js';
 import { checkExactlyOnceInOrder, FailoverSubscriber, publishWithRetry } from '../support/cluster.js';
 import { natsService, postgresService, redisService, type ServiceCheck } from '../support/services.js';
@@ -25,8 +27,9 @@ after(async () => {
 
 const SECRET = 'cluster-secret-cluster-secret-cluster!';
 
-async function startCluster(engineUrl: string, count: number, extra: string[] = []): Promise<HubProcess[]> {
-  const namespace = `c${randomBytes(5).toString('hex')}`;
+const newNamespace = () => `c${randomBytes(5).toString('hex')}`;
+
+async function startCluster(engineUrl: string, count: number, extra: string[] = [], namespace = newNamespace()): Promise<HubProcess[]> {
   const args = ['--engine', engineUrl, '--namespace', namespace, '--max-streams-per-ip', '0', '--publish-rate', '0', '--heartbeat', '1s', ...extra];
   const hubs = await Promise.all(Array.from({ length: count }, () => spawnHub(args)));
   started.push(...hubs);
@@ -102,6 +105,48 @@ for (const { name, service } of engines) {
       await subscriber.waitFor((events) => events.length >= 1, 'the event');
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(subscriber.events.length, 1);
+      await subscriber.stop();
+    });
+
+    test('a publish stored by an instance that died before recording its Idempotency-Key is not stored again by a retry', async () => {
+      const namespace = newNamespace();
+      const windowMs = 3000;
+      const [a, b] = await startCluster(service.url, 2, ['--idempotency-window', `${windowMs}ms`], namespace);
+      const subscriber = new FailoverSubscriber(() => [b!.url], '/topics/died');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const post = (url: string) =>
+        httpRequest(`${url}/topics/died`, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'Idempotency-Key': 'k-died' }, body: 'x:0' });
+      const first = await post(a!.url);
+      assert.equal(first.status, 201);
+      a!.child.kill('SIGKILL');
+      await a!.exited;
+      // What A leaves behind had it died between the engine storing the event and publishOnce
+      // recording the key as done, once its pending claim lapsed: the event, and no record.
+      const { historyMaxEvents, historyMaxAgeMs } = defaultConfig();
+      const engine = await openEngine(service.url, { namespace, historyMaxEvents, historyMaxAgeMs });
+      const record = 'idem:ip:127.0.0.1:k-died'; // publishOnce's key for an anonymous publisher on 127.0.0.1
+      try {
+        assert.notEqual(await engine.kv.get(record), null, 'the record A wrote');
+        await engine.kv.delete(record);
+      } finally {
+        await engine.close();
+      }
+      const retry = await post(b!.url);
+      assert.equal(retry.status, 201);
+      assert.equal(retry.headers['idempotent-replayed'], undefined, 'answered by the engine, not by a record');
+      assert.equal(retry.json().id, first.json().id, 'the first id');
+      const retriedAt = Date.now();
+      await subscriber.waitFor((events) => events.length >= 1, 'the event');
+      await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
+      assert.deepEqual(subscriber.events.map((event) => event.lastEventId), [first.json().id], 'stored once');
+      if (name !== 'nats') {
+        // The hub gave the engine its idempotency window: after it, the key publishes anew. (NATS keeps
+        // message ids for its stream's duplicate window, two minutes here: see nats.ts.)
+        await new Promise((resolve) => setTimeout(resolve, retriedAt + windowMs + 300 - Date.now()));
+        const later = await post(b!.url);
+        assert.equal(later.status, 201);
+        assert.notEqual(later.json().id, first.json().id, 'a new event after the window');
+      }
       await subscriber.stop();
     });
 
