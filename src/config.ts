@@ -40,10 +40,16 @@ export interface HubConfig {
   publishRate: number;
   publishBurst: number;
   maxHeaderBytes: number;
+  dashboard: boolean;
+  statsIntervalMs: number;
+  demos: boolean;
 }
 
-/** optional: a string that may be left unset; list: comma-separated values. */
-type Kind = 'string' | 'optional' | 'list' | 'port' | 'count' | 'duration' | 'bytes';
+/**
+ * optional: a string that may be left unset; list: comma-separated values; boolean: true/false
+ * (also yes/no, on/off, 1/0), and as a flag `--name` alone means true and `--no-name` false.
+ */
+type Kind = 'string' | 'optional' | 'list' | 'port' | 'count' | 'duration' | 'bytes' | 'boolean';
 
 interface OptionSpec {
   key: keyof HubConfig;
@@ -87,6 +93,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'publishRate', flag: 'publish-rate', env: 'SSEHUB_PUBLISH_RATE', kind: 'count', default: '1000', help: 'Events per second one publisher (token subject, else IP) may publish (0: no limit).' },
   { key: 'publishBurst', flag: 'publish-burst', env: 'SSEHUB_PUBLISH_BURST', kind: 'count', default: '2000', help: 'Events a publisher may publish at once above the rate.' },
   { key: 'maxHeaderBytes', flag: 'max-header-size', env: 'SSEHUB_MAX_HEADER_SIZE', kind: 'bytes', default: '16KiB', help: 'Largest request header block (431 above).' },
+  { key: 'dashboard', flag: 'dashboard', env: 'SSEHUB_DASHBOARD', kind: 'boolean', default: 'true', help: 'Serve the web dashboard and demo pages (GET /, /demos/…, /assets/…) and publish this instance\'s stats to the system topic $ssehub/stats.' },
+  { key: 'statsIntervalMs', flag: 'stats-interval', env: 'SSEHUB_STATS_INTERVAL', kind: 'duration', default: '1s', help: 'How often each instance publishes a "stats" event to $ssehub/stats while the dashboard is on (0 disables).' },
+  { key: 'demos', flag: 'demos', env: 'SSEHUB_DEMOS', kind: 'boolean', default: 'false', help: 'Enable the demo API (POST /demos/api/jobs, /logs, /chat): the hub runs simulated jobs and a child process and publishes to demo/… topics on the caller\'s behalf.' },
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -116,8 +125,17 @@ export function parseBytes(raw: string, name = 'size'): number {
   return value;
 }
 
-function parseValue(spec: OptionSpec, raw: string, name: string): string | number | string[] | undefined {
+const BOOLEANS = new Map<string, boolean>([
+  ['true', true], ['false', false], ['yes', true], ['no', false], ['on', true], ['off', false], ['1', true], ['0', false],
+]);
+
+function parseValue(spec: OptionSpec, raw: string, name: string): string | number | boolean | string[] | undefined {
   switch (spec.kind) {
+    case 'boolean': {
+      const value = BOOLEANS.get(raw.trim().toLowerCase());
+      if (value === undefined) throw invalid(name, raw, 'true or false');
+      return value;
+    }
     case 'optional':
       return raw === '' ? undefined : raw;
     case 'list':
@@ -153,13 +171,13 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   for (const spec of OPTIONS) flagOptions[spec.flag] = { type: 'string' };
   let values: Record<string, string | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: flagOptions, strict: true, allowPositionals: false }) as {
+    ({ values } = parseArgs({ args: withBooleanValues(argv), options: flagOptions, strict: true, allowPositionals: false }) as {
       values: Record<string, string | undefined>;
     });
   } catch (error) {
     throw new HubError(400, 'invalid_config', (error as Error).message);
   }
-  const config: Record<string, string | number | string[] | undefined> = {};
+  const config: Record<string, string | number | boolean | string[] | undefined> = {};
   for (const spec of OPTIONS) {
     const fromFlag = values[spec.flag];
     const fromEnv = env[spec.env];
@@ -181,6 +199,30 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   return result;
 }
 
+/**
+ * Every flag takes a value for parseArgs; a boolean flag may also stand alone. `--demos` (last, or
+ * followed by another flag) becomes `--demos true`, and `--no-demos` becomes `--demos false`.
+ */
+function withBooleanValues(argv: readonly string[]): string[] {
+  const booleans = new Set(OPTIONS.filter((spec) => spec.kind === 'boolean').map((spec) => spec.flag));
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    args.push(arg);
+    if (!arg.startsWith('--') || arg.includes('=')) continue;
+    const name = arg.slice(2);
+    if (booleans.has(name)) {
+      const next = argv[i + 1];
+      // `serve` takes no positional arguments, so a word after the flag can only be its value.
+      if (next === undefined || next.startsWith('-')) args.push('true');
+    } else if (name.startsWith('no-') && booleans.has(name.slice(3))) {
+      args[args.length - 1] = `--${name.slice(3)}`;
+      args.push('false');
+    }
+  }
+  return args;
+}
+
 /** Whether any token key is configured: then publishing and private topics need a token. */
 export function authEnabled(config: HubConfig): boolean {
   return config.jwtSecret !== undefined || config.jwtPublicKeyFile !== undefined || config.jwksFile !== undefined;
@@ -194,7 +236,7 @@ export function defaultConfig(overrides: Partial<HubConfig> = {}): HubConfig {
 /** The options table as `--help` prints it. */
 export function describeOptions(): string {
   const rows = OPTIONS.map((spec) => {
-    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', duration: 'duration', bytes: 'bytes' }[spec.kind];
+    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', duration: 'duration', bytes: 'bytes', boolean: 'true|false' }[spec.kind];
     const left = `  --${spec.flag} <${placeholder}>`;
     return `${left.padEnd(34)}${spec.help}\n${''.padEnd(34)}env ${spec.env}${spec.default === '' ? '' : `, default ${spec.default}`}`;
   });

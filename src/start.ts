@@ -11,7 +11,9 @@ import { authEnabled, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
 import { DEFAULT_TOPIC_LIMITS } from './topics/index.js';
 import { openEngine, type Engine } from './engines/index.js';
+import { DemoRunner } from './demos/runner.js';
 import { Hub } from './hub/hub.js';
+import { SystemStatsPublisher } from './hub/system-stats.js';
 import { createMetrics } from './http/metrics.js';
 import { createHttpServer } from './http/server.js';
 
@@ -55,7 +57,10 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine): Prom
   if (!access.enabled) {
     logger.info('no token key configured: anyone who can reach this hub may publish and subscribe to every topic');
   }
-  const server = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt: Date.now() });
+  const startedAt = Date.now();
+  // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
+  const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
+  const server = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt, demos });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -63,12 +68,17 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine): Prom
       resolve();
     });
   });
+  // Dashboards read $ssehub/stats: published only while the dashboard is served.
+  const systemStats = config.dashboard ? new SystemStatsPublisher(hub, { intervalMs: config.statsIntervalMs, startedAt }, logger) : undefined;
+  systemStats?.start();
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      systemStats?.stop();
+      await demos?.close(); // timers cancelled, child processes killed
       await hub.close(); // ends every stream: clients reconnect to another instance
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;

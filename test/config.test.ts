@@ -51,6 +51,40 @@ describe('configuration', () => {
     }
   });
 
+  test('dashboard, stats interval and demos: defaults, flags (bare, with a value, --no-…) and environment', () => {
+    const defaults = loadConfig([], {});
+    assert.equal(defaults.dashboard, true);
+    assert.equal(defaults.statsIntervalMs, 1000);
+    assert.equal(defaults.demos, false);
+    assert.equal(loadConfig(['--demos'], {}).demos, true);
+    assert.equal(loadConfig(['--demos', '--port', '9000'], {}).demos, true);
+    assert.equal(loadConfig(['--demos', '--port', '9000'], {}).port, 9000);
+    assert.equal(loadConfig(['--dashboard', 'false'], {}).dashboard, false);
+    assert.equal(loadConfig(['--dashboard=false'], {}).dashboard, false);
+    assert.equal(loadConfig(['--dashboard', 'off', '--demos', 'yes'], {}).demos, true);
+    assert.equal(loadConfig(['--no-dashboard'], {}).dashboard, false);
+    assert.equal(loadConfig(['--no-demos'], { SSEHUB_DEMOS: 'true' }).demos, false);
+    assert.equal(loadConfig([], { SSEHUB_DEMOS: 'true', SSEHUB_DASHBOARD: '0' }).demos, true);
+    assert.equal(loadConfig([], { SSEHUB_DASHBOARD: 'FALSE' }).dashboard, false);
+    assert.equal(loadConfig(['--dashboard'], { SSEHUB_DASHBOARD: 'false' }).dashboard, true, 'a flag wins');
+    assert.equal(loadConfig(['--stats-interval', '250ms'], {}).statsIntervalMs, 250);
+    assert.equal(loadConfig([], { SSEHUB_STATS_INTERVAL: '0' }).statsIntervalMs, 0);
+    for (const [argv, env, culprit] of [
+      [['--dashboard', 'maybe'], {}, '--dashboard'],
+      [['--demos=2'], {}, '--demos'],
+      [[], { SSEHUB_DEMOS: 'sure' }, 'SSEHUB_DEMOS'],
+      [['--no-port'], {}, 'no-port'],
+      [['--stats-interval', 'often'], {}, '--stats-interval'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig(argv, env),
+        (error: unknown) => error instanceof HubError && error.code === 'invalid_config' && error.message.includes(culprit),
+        JSON.stringify([argv, env]),
+      );
+    }
+    assert.match(describeOptions(), /--dashboard <true\|false>/);
+  });
+
   test('durations and sizes', () => {
     assert.equal(parseDuration('1500'), 1500);
     assert.equal(parseDuration('90s'), 90_000);

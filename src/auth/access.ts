@@ -2,7 +2,7 @@
  * Everything that decides who may do what, assembled once from the configuration: token
  * verification, stream tickets, public topics, CORS and the per-client limits.
  */
-import { parseSelector, type Selector } from '../topics/index.js';
+import { parseSelector, parseSubscribeSelector, SYSTEM_TOPIC_PREFIX, type Selector } from '../topics/index.js';
 import { createCorsPolicy, type CorsPolicy } from './cors.js';
 import { RateLimiter, StreamCounter } from './limits.js';
 import { ANONYMOUS, openAccess, type Principal } from './principal.js';
@@ -43,12 +43,13 @@ export function createAccess(settings: AccessSettings, ticketStore: TicketStore)
     enabled: verifier !== undefined,
     verifier,
     cookieName: settings.cookieName,
-    publicTopics: settings.publicTopics.map((source) => parseSelector(source)),
+    // A system topic may be made public too (e.g. --public-topics '$ssehub/stats' for an open dashboard).
+    publicTopics: settings.publicTopics.map((source) => parseSubscribeSelector(source)),
     tickets: new TicketOffice(ticketStore, settings.ticketTtlMs),
     cors: createCorsPolicy(settings.corsOrigins),
     streamsPerIp: new StreamCounter(settings.maxStreamsPerIp, 'client IP'),
     streamsPerSubject: new StreamCounter(settings.maxStreamsPerSubject, 'token subject'),
     publishRate: new RateLimiter(settings.publishRate, settings.publishBurst),
-    anonymous: verifier === undefined ? openAccess(parseSelector('**')) : ANONYMOUS,
+    anonymous: verifier === undefined ? openAccess(parseSelector('**'), parseSubscribeSelector(`${SYSTEM_TOPIC_PREFIX}**`)) : ANONYMOUS,
   };
 }

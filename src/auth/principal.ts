@@ -45,9 +45,12 @@ export function tokenRequired(message: string): HubError {
   return new HubError(401, 'token_required', message, { 'WWW-Authenticate': 'Bearer' });
 }
 
-/** Everyone, when the hub has no key configured: every non-reserved topic, both ways. */
-export function openAccess(anyTopic: Selector): Principal {
-  return { authenticated: false, subject: undefined, publish: [anyTopic], subscribe: [anyTopic], expiresAt: undefined };
+/**
+ * Everyone, when the hub has no key configured: every non-reserved topic both ways, and the system
+ * topics (`anySystemTopic`, i.e. `$ssehub/**`) for subscribing only.
+ */
+export function openAccess(anyTopic: Selector, anySystemTopic: Selector): Principal {
+  return { authenticated: false, subject: undefined, publish: [anyTopic], subscribe: [anyTopic, anySystemTopic], expiresAt: undefined };
 }
 
 export const ANONYMOUS: Principal = Object.freeze({ authenticated: false, subject: undefined, publish: [], subscribe: [], expiresAt: undefined });

@@ -13,7 +13,7 @@
 import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { HubError } from '../errors.js';
-import { parseSelector, type Selector } from '../topics/index.js';
+import { parseSelector, parseSubscribeSelector, type Selector } from '../topics/index.js';
 import type { Principal } from './principal.js';
 
 export const GRANTS_CLAIM = 'ssehub';
@@ -110,13 +110,17 @@ function tokenError(error: unknown): HubError {
   return new HubError(401, 'invalid_token', 'The token is not valid.', challenge('invalid'));
 }
 
-function selectorsOf(value: unknown, claim: string): Selector[] {
+/**
+ * Subscribe grants may name system topics (`$ssehub/stats`, `$ssehub/**`); only a grant that names
+ * them literally reaches them (`**` does not). Publish grants never may: the hub alone publishes there.
+ */
+function selectorsOf(value: unknown, claim: 'publish' | 'subscribe'): Selector[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
     throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}.${claim}" claim must be an array of topic selectors.`);
   }
   try {
-    return value.map((source) => parseSelector(source));
+    return value.map((source) => (claim === 'subscribe' ? parseSubscribeSelector(source) : parseSelector(source)));
   } catch (error) {
     throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}.${claim}" claim holds an invalid selector: ${(error as Error).message}`);
   }
@@ -149,7 +153,8 @@ export interface MintOptions {
 
 /** Signs a token carrying ssehub grants (for `ssehub token` and tests). */
 export async function mintToken(options: MintOptions): Promise<string> {
-  for (const source of [...(options.publish ?? []), ...(options.subscribe ?? [])]) parseSelector(source);
+  for (const source of options.publish ?? []) parseSelector(source);
+  for (const source of options.subscribe ?? []) parseSubscribeSelector(source);
   const grants: Record<string, string[]> = {};
   if (options.publish) grants.publish = options.publish;
   if (options.subscribe) grants.subscribe = options.subscribe;

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Access } from '../auth/access.js';
 import type { HubConfig } from '../config.js';
+import type { DemoRunner } from '../demos/runner.js';
 import type { Hub } from '../hub/hub.js';
 import type { Metrics } from './metrics.js';
 
@@ -13,6 +14,8 @@ export interface RouteContext {
   metrics: Metrics;
   access: Access;
   startedAt: number;
+  /** The demos' background work; undefined when the demo API is off. */
+  demos?: DemoRunner | undefined;
 }
 
 export interface RouteRequest {

@@ -22,9 +22,11 @@ async function publishAs(req: IncomingMessage, context: RouteContext, read: () =
   const principal = await authenticate(req, context);
   const idempotencyKey = idempotencyKeyOf(req);
   const events = await read();
+  const window = context.config.idempotencyWindowMs;
   const publish = (dedupeKey?: string) =>
     context.hub.publish(events, {
-      ...(dedupeKey === undefined ? {} : { dedupeKey }),
+      // The engine remembers the key as long as publishOnce's record lasts, in case that record never says done.
+      ...(dedupeKey === undefined ? {} : { dedupeKey, dedupeWindowMs: window }),
       authorize: (checked) => {
         authorizePublish(
           principal,
@@ -34,7 +36,6 @@ async function publishAs(req: IncomingMessage, context: RouteContext, read: () =
       },
     });
   if (idempotencyKey === undefined) return { stored: await publish(), replayed: false };
-  const window = context.config.idempotencyWindowMs;
   return publishOnce(context.hub.engine.kv, clientKey(req, principal), idempotencyKey, window, events, publish);
 }
 

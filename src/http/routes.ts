@@ -1,21 +1,36 @@
 /**
  * The route table. A route is a path (exact, or a prefix whose remainder is a topic) and the
- * handler for each method; anything else is 404, a known path with another method 405.
+ * handler for each method; anything else is 404, a known path with another method 405. A route
+ * with `when` exists only while the configuration says so (404 otherwise, whatever the method).
  */
+import type { HubConfig } from '../config.js';
 import { HubError } from '../errors.js';
 import type { Handler } from './context.js';
+import { startChat, startJobs, startLogs } from './demos.js';
 import { healthz, metrics, stats } from './observability.js';
 import { publishBatch, publishToTopic } from './publish.js';
 import { preflight } from './preflight.js';
 import { streamEvents, streamTopic } from './subscribe.js';
+import { page, PAGES, serveAsset } from './static.js';
 import { issueTicket } from './tickets.js';
 
 interface Route {
   path: string;
   /** The path is a prefix; what follows it is passed on, percent-decoded, as `rest`. */
   prefix?: boolean;
+  /** Pass `rest` on as it is in the request, not percent-decoded. */
+  raw?: boolean;
+  when?: (config: HubConfig) => boolean;
   methods: Record<string, Handler>;
 }
+
+const dashboard = (config: HubConfig): boolean => config.dashboard;
+const demos = (config: HubConfig): boolean => config.demos;
+
+const pageRoutes: Route[] = (Object.keys(PAGES) as Array<keyof typeof PAGES>).map((path) => {
+  const handler = page(path);
+  return { path, when: dashboard, methods: { GET: handler, HEAD: handler } };
+});
 
 export const ROUTES: readonly Route[] = [
   { path: '/topics/', prefix: true, methods: { GET: streamTopic, POST: publishToTopic } },
@@ -25,6 +40,12 @@ export const ROUTES: readonly Route[] = [
   { path: '/healthz', methods: { GET: healthz } },
   { path: '/stats', methods: { GET: stats } },
   { path: '/metrics', methods: { GET: metrics } },
+  ...pageRoutes,
+  // Asset names never need percent-encoding; raw, an encoded "/" or "." cannot even look like one.
+  { path: '/assets/', prefix: true, raw: true, when: dashboard, methods: { GET: serveAsset, HEAD: serveAsset } },
+  { path: '/demos/api/jobs', when: demos, methods: { POST: startJobs } },
+  { path: '/demos/api/logs', when: demos, methods: { POST: startLogs } },
+  { path: '/demos/api/chat', when: demos, methods: { POST: startChat } },
 ];
 
 export interface ResolvedRoute {
@@ -32,16 +53,17 @@ export interface ResolvedRoute {
   rest: string;
 }
 
-export function resolveRoute(method: string, pathname: string): ResolvedRoute {
+export function resolveRoute(method: string, pathname: string, config: HubConfig): ResolvedRoute {
   for (const route of ROUTES) {
     const matches = route.prefix ? pathname.startsWith(route.path) : pathname === route.path;
-    if (!matches) continue;
+    if (!matches || (route.when !== undefined && !route.when(config))) continue;
     const handler = method === 'OPTIONS' ? preflight : route.methods[method];
     if (!handler) {
       const allow = Object.keys(route.methods).join(', ');
       throw new HubError(405, 'method_not_allowed', `${method} is not allowed on ${route.path}; use ${allow}.`, { Allow: allow });
     }
-    return { handler, rest: route.prefix ? decodePath(pathname.slice(route.path.length)) : '' };
+    const rest = route.prefix ? pathname.slice(route.path.length) : '';
+    return { handler, rest: route.raw ? rest : decodePath(rest) };
   }
   throw new HubError(404, 'not_found', `No route for ${pathname}.`);
 }

@@ -59,7 +59,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, context: RouteC
     // CORS headers go on every answer to an allowed origin, errors and streams included.
     for (const [name, value] of Object.entries(context.access.cors.headersFor(req.headers.origin))) res.setHeader(name, value);
     const { path, query } = splitTarget(req.url ?? '/');
-    const { handler, rest } = resolveRoute(req.method ?? 'GET', path);
+    const { handler, rest } = resolveRoute(req.method ?? 'GET', path, context.config);
     await handler({ req, res, query, rest }, context);
   } catch (error) {
     sendError(res, error, (unexpected) => context.logger.error({ err: unexpected, method: req.method }, 'request failed'));

@@ -7,7 +7,7 @@
  */
 import { authorizeSubscribe } from '../auth/principal.js';
 import { HubError } from '../errors.js';
-import { parseSelector, type Selector } from '../topics/index.js';
+import { parseSubscribeSelector, type Selector } from '../topics/index.js';
 import { authenticate } from './authenticate.js';
 import type { Handler, RouteContext, RouteRequest } from './context.js';
 import { responseSink } from './stream-sink.js';
@@ -43,7 +43,8 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
   for (const source of sources) {
     if (seen.has(source)) continue; // the same topic twice is one subscription
     seen.add(source);
-    selectors.push(parseSelector(source, { limits: hub.topicLimits }));
+    // System topics ($ssehub/…) may be subscribed to, never published to; other $ topics are refused.
+    selectors.push(parseSubscribeSelector(source, { limits: hub.topicLimits }));
   }
   const lastEventId = lastEventIdOf(req.headers['last-event-id'], query.get('lastEventId'));
 

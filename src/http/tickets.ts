@@ -1,7 +1,7 @@
 /** POST /tickets: trades a token (bearer or cookie) for a one-shot stream ticket for some topics. */
 import { authorizeSubscribe } from '../auth/principal.js';
 import { HubError } from '../errors.js';
-import { parseSelector } from '../topics/index.js';
+import { parseSubscribeSelector } from '../topics/index.js';
 import { authenticate } from './authenticate.js';
 import { bodyTypeOf, parseJson, readBody } from './body.js';
 import type { Handler } from './context.js';
@@ -18,7 +18,7 @@ export const issueTicket: Handler = async ({ req, res }, context) => {
   if (topics.length > context.config.maxTopicsPerSubscription) {
     throw new HubError(400, 'too_many_topics', `A ticket may name at most ${context.config.maxTopicsPerSubscription} topics or patterns.`);
   }
-  const selectors = topics.map((topic) => parseSelector(topic, { limits: context.hub.topicLimits }));
+  const selectors = topics.map((topic) => parseSubscribeSelector(topic, { limits: context.hub.topicLimits }));
   authorizeSubscribe(principal, selectors, context.access.publicTopics);
   const { ticket, expiresInSeconds } = await context.access.tickets.issue(principal, selectors);
   sendJson(res, 201, { ticket, expiresIn: expiresInSeconds, topics });

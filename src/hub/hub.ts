@@ -10,7 +10,7 @@
  */
 import { HubError } from '../errors.js';
 import { encodeComment, encodeEvent, encodeRetry } from '../protocol/index.js';
-import { TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
+import { isReservedTopic, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
 import type { Engine, NewEvent, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
 import { Subscriber, type SubscriberHooks } from './subscriber.js';
@@ -36,6 +36,8 @@ export interface PublishOptions {
   authorize?: (events: readonly NewEvent[]) => void;
   /** The publisher's idempotency key (scoped to the publisher), passed to the engine. */
   dedupeKey?: string;
+  /** How long the engine remembers dedupeKey (the idempotency window). */
+  dedupeWindowMs?: number;
 }
 
 export interface SubscribeOptions {
@@ -69,6 +71,23 @@ export interface HubStats {
   eventsDelivered: number;
   slowConsumersDropped: number;
   streamsExpired: number;
+}
+
+/** The subscriptions of this instance, as the dashboard shows them (see Hub.topicSummary). */
+export interface TopicSummary {
+  /** Distinct topics and patterns subscribed to on this instance. */
+  total: number;
+  /** The most subscribed, most first, ties by name. */
+  top: Array<{ topic: string; subscribers: number }>;
+}
+
+/**
+ * Events on system topics ($ssehub/…, published by the hub itself, e.g. its stats every second)
+ * are left out of eventsPublished and eventsDelivered, so that the counters, /stats, /metrics and
+ * the dashboard's events per second describe the users' traffic only.
+ */
+function countsAsTraffic(event: NewEvent): boolean {
+  return !isReservedTopic(event.topic);
 }
 
 const silentLogger: HubLogger = { info() {}, warn() {}, error() {} };
@@ -148,8 +167,9 @@ export class Hub {
       );
     }
     options.authorize?.(checked);
-    const stored = await this.engine.append(checked, options.dedupeKey === undefined ? {} : { dedupeKey: options.dedupeKey });
-    this.counters.eventsPublished += stored.length;
+    const { dedupeKey, dedupeWindowMs } = options;
+    const stored = await this.engine.append(checked, dedupeKey === undefined ? {} : { dedupeKey, dedupeWindowMs });
+    for (const event of stored) if (countsAsTraffic(event)) this.counters.eventsPublished += 1;
     return stored;
   }
 
@@ -176,6 +196,17 @@ export class Hub {
       topics: engineStats.topics,
       retainedEvents: engineStats.retainedEvents,
       ...this.counters,
+    };
+  }
+
+  /**
+   * How many topics and patterns this instance's streams subscribe to, and the `limit` most
+   * subscribed. Costs one pass over the distinct selectors, nothing per subscriber.
+   */
+  topicSummary(limit: number): TopicSummary {
+    return {
+      total: this.index.selectorCount,
+      top: this.index.topSelectors(limit).map(({ selector, values }) => ({ topic: selector, subscribers: values })),
     };
   }
 
@@ -215,20 +246,28 @@ export class Hub {
       // stream's buffer, so live events held meanwhile still fit within the bound.
       const batch: Uint8Array[] = [];
       let bytes = 0;
+      let traffic = 0;
       while (i < replay.length && (bytes === 0 || bytes < this.replaySliceBytes)) {
         const frame = this.frameOf(replay[i]!);
         batch.push(frame);
         bytes += frame.byteLength;
+        if (countsAsTraffic(replay[i]!)) traffic += 1;
         i += 1;
       }
       subscriber.writeNow(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
-      this.counters.eventsDelivered += batch.length;
+      this.counters.eventsDelivered += traffic;
     }
     if (subscriber.state === 'closed') return;
     // Tell the client where it stands even if nothing was sent, so that a reconnect resumes here.
     const lastSent = replay.length > 0 ? replay[replay.length - 1]!.id : lastEventId;
     if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeEvent({ id: position, event: POSITION_EVENT, data: '' })));
-    this.counters.eventsDelivered += subscriber.goLive((event) => this.engine.compareIds(event.id, position) > 0);
+    let released = 0;
+    subscriber.goLive((event) => {
+      const after = this.engine.compareIds(event.id, position) > 0;
+      if (after && countsAsTraffic(event)) released += 1;
+      return after;
+    });
+    this.counters.eventsDelivered += released;
   }
 
   private dispatch(event: StoredEvent): void {
@@ -242,7 +281,7 @@ export class Hub {
       subscriber.deliver(event, frame);
       if (subscriber.state === 'live') delivered += 1; // not if this very event cut it off
     });
-    this.counters.eventsDelivered += delivered;
+    if (countsAsTraffic(event)) this.counters.eventsDelivered += delivered;
   }
 
   private frameOf(event: StoredEvent): Uint8Array {

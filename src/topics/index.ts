@@ -1,10 +1,11 @@
 export {
   DEFAULT_TOPIC_LIMITS,
   RESERVED_TOPIC_PREFIX,
+  SYSTEM_TOPIC_PREFIX,
   isReservedTopic,
   parseTopic,
   type TopicLimits,
   type TopicOptions,
 } from './topic.js';
-export { parseSelector, selectorCovers, selectorMatches, type Selector } from './selector.js';
+export { parseSelector, parseSubscribeSelector, selectorCovers, selectorMatches, type Selector } from './selector.js';
 export { TopicIndex } from './topic-index.js';

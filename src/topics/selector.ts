@@ -2,7 +2,7 @@
  * Selectors: an exact topic or a pattern with `*` (one segment) and a final `**` (one or more
  * trailing segments). The syntax is documented in topic.ts.
  */
-import { checkSyntax, type TopicOptions } from './topic.js';
+import { checkSyntax, SYSTEM_TOPIC_PREFIX, type TopicLimits, type TopicOptions } from './topic.js';
 
 export type Selector =
   | { kind: 'exact'; source: string; topic: string }
@@ -26,6 +26,18 @@ export function parseSelector(raw: string, options?: TopicOptions): Selector {
   }
   if (!wildcard) return Object.freeze({ kind: 'exact', source: raw, topic: raw });
   return Object.freeze({ kind: 'pattern', source: raw, segments: Object.freeze(segments) });
+}
+
+/**
+ * Parses a selector a client may subscribe to (or be granted, or make public): any ordinary topic
+ * or pattern, or one under the system namespace `$ssehub/`: an exact system topic (`$ssehub/stats`)
+ * or a pattern whose first segment names the namespace literally (`$ssehub/*`, `$ssehub/**`).
+ * Other `$` topics, and `$ssehub` itself, stay refused. Publishing never goes through here: system
+ * topics are published to by the hub alone.
+ */
+export function parseSubscribeSelector(raw: string, options?: { limits?: TopicLimits }): Selector {
+  const allowReserved = typeof raw === 'string' && raw.startsWith(SYSTEM_TOPIC_PREFIX);
+  return parseSelector(raw, { ...options, allowReserved });
 }
 
 function isWildcard(segment: string | undefined): boolean {

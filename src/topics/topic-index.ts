@@ -125,6 +125,44 @@ export class TopicIndex<T> {
     return this.#valueCount;
   }
 
+  /**
+   * The `limit` selectors with the most values, most first, ties by selector in code-unit order;
+   * `[]` for a limit of 0. One pass over the selectors (not the values): buckets know their size,
+   * and a selector is only ranked against the current last place, so with thousands of selectors
+   * it costs a map walk plus a handful of insertions. Pattern sources are rebuilt from the trie,
+   * and only for patterns that could make the list.
+   */
+  topSelectors(limit: number): Array<{ selector: string; values: number }> {
+    const top: Array<{ selector: string; values: number }> = [];
+    if (limit <= 0) return top;
+    const consider = (values: number, source: string | (() => string)): void => {
+      if (values === 0) return;
+      const last = top[top.length - 1];
+      if (top.length === limit && last !== undefined && values < last.values) return;
+      const selector = typeof source === 'string' ? source : source();
+      if (top.length === limit && last !== undefined && values === last.values && selector > last.selector) return;
+      let at = top.length;
+      while (at > 0) {
+        const before = top[at - 1]!;
+        if (before.values > values || (before.values === values && before.selector < selector)) break;
+        at--;
+      }
+      top.splice(at, 0, { selector, values });
+      if (top.length > limit) top.pop();
+    };
+    for (const [topic, bucket] of this.#exact) consider(bucket.size, topic);
+    if (this.#patternSelectors > 0) {
+      const visit = (node: TrieNode<T>): void => {
+        if (node.here !== null) consider(node.here.size, () => patternSource(node, false));
+        if (node.rest !== null) consider(node.rest.size, () => patternSource(node, true));
+        if (node.children !== null) for (const child of node.children.values()) visit(child);
+        if (node.star !== null) visit(node.star);
+      };
+      visit(this.#root);
+    }
+    return top;
+  }
+
   /** True when nothing is registered: no exact entries and a trie root without any children. */
   isEmpty(): boolean {
     return this.#exact.size === 0 && this.#root.isEmpty();
@@ -261,6 +299,13 @@ export class TopicIndex<T> {
     }
     return segments;
   }
+}
+
+/** The source of the pattern ending at `node` (with a final `**` when `trailing`). */
+function patternSource<T>(node: TrieNode<T>, trailing: boolean): string {
+  const segments: string[] = trailing ? ['**'] : [];
+  for (let at: TrieNode<T> | null = node; at !== null && at.parent !== null; at = at.parent) segments.push(at.key);
+  return segments.reverse().join('/');
 }
 
 /** Visits every bucket of patterns under `node` that match `segments[index..]`. */

@@ -12,7 +12,8 @@
 // - Topics whose first segment starts with `$` (for example `$ssehub/stats`) are reserved for the
 //   hub's own system topics. `$` is allowed only as the very first character of a topic and must be
 //   followed by at least one ordinary character. Reserved topics are refused unless the caller passes
-//   `{ allowReserved: true }`.
+//   `{ allowReserved: true }`. The hub publishes its own events under `$ssehub/` (SYSTEM_TOPIC_PREFIX);
+//   clients may subscribe to those (see parseSubscribeSelector in selector.ts) but never publish.
 //
 // Selectors (see selector.ts) use the same syntax plus two wildcard segments:
 // - a segment that is exactly `*` matches exactly one segment (`orders/*` matches `orders/1`,
@@ -42,6 +43,9 @@ export interface TopicOptions {
 
 /** First character of a reserved (system) topic. */
 export const RESERVED_TOPIC_PREFIX = '$';
+
+/** The hub's own system topics, e.g. `$ssehub/stats`: published by the hub, subscribable by clients. */
+export const SYSTEM_TOPIC_PREFIX = '$ssehub/';
 
 const SLASH = 0x2f;
 const DOLLAR = 0x24;

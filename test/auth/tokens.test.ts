@@ -66,10 +66,18 @@ describe('tokens', () => {
   test('malformed grants are refused', async () => {
     const verifier = createTokenVerifier({ secret });
     const key = Buffer.from(secret);
-    for (const claim of [{ publish: 'orders/*' }, { subscribe: ['a//b'] }, { publish: [42] }]) {
+    for (const claim of [{ publish: 'orders/*' }, { subscribe: ['a//b'] }, { publish: [42] }, { publish: ['$ssehub/stats'] }, { subscribe: ['$other/x'] }]) {
       const token = await new SignJWT({ ssehub: claim }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() + 60).sign(key);
       await rejects(verifier.verify(token), 'invalid_token');
     }
+  });
+
+  test('subscribe grants may name system topics ($ssehub/…); publish grants may not', async () => {
+    const verifier = createTokenVerifier({ secret });
+    const token = await mintToken({ secret, subscribe: ['$ssehub/stats', '$ssehub/**', 'orders/*'], lifetimeSeconds: 60 });
+    const principal = await verifier.verify(token);
+    assert.deepEqual(principal.subscribe.map((s) => s.source), ['$ssehub/stats', '$ssehub/**', 'orders/*']);
+    await assert.rejects(mintToken({ secret, publish: ['$ssehub/stats'], lifetimeSeconds: 60 }), { code: 'invalid_topic' });
   });
 
   for (const [type, options, alg] of [

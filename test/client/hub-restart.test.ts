@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { publish, subscribe, type ResetSignal } from '../../src/client/index.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { spawnHub, type HubProcess } from '../support/hub.js';
+import { spawnHub, type HubProcess, freePort } from '../support/hub.js';
 import { redisService } from '../support/services.js';
-import { ClientLog, freePort, until } from './support.js';
+import { ClientLog, until } from './support.js';
 
 const redis = await redisService();
 const running: HubProcess[] = [];

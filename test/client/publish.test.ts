@@ -5,8 +5,8 @@ import { mintToken } from '../../src/auth/tokens.js';
 import { HubResponseError, publish, subscribe, TimeoutError, type HubEvent } from '../../src/client/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { startTestHub } from '../support/hub.js';
-import { ClientLog, countingFetch, freePort, startAnswerDroppingProxy, startServer, until } from './support.js';
+import { startTestHub, freePort } from '../support/hub.js';
+import { ClientLog, countingFetch, startAnswerDroppingProxy, startServer, until } from './support.js';
 
 /** Every event stored on `topic` after `afterId`, read back from the hub's history. */
 async function historyAfter(url: string, topic: string, afterId: string, expectAtLeast: number): Promise<HubEvent[]> {

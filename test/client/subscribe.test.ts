@@ -4,9 +4,9 @@ import { mintToken } from '../../src/auth/tokens.js';
 import { ContentTypeError, DecodeError, HubResponseError, publish, subscribe, type StateChange, type SubscriptionItem } from '../../src/client/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { startTestHub } from '../support/hub.js';
+import { startTestHub, freePort } from '../support/hub.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
-import { ClientLog, countingFetch, freePort, startServer, until } from './support.js';
+import { ClientLog, countingFetch, startServer, until } from './support.js';
 
 describe('subscribe() against the hub', () => {
   let hub: RunningHub;

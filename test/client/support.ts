@@ -48,14 +48,6 @@ export function countingFetch(): typeof fetch & { calls(): number } {
   return counted;
 }
 
-/** A port nothing listens on (yet). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A plain HTTP server answering with `handler`: what a proxy or a misconfigured route would send. */
 export async function startServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {

@@ -59,7 +59,8 @@ const topics = (n: number): string => Array.from({ length: n }, (_, i) => `topic
 const CASES: Case[] = [
   // Routing.
   { name: 'unknown path', method: 'GET', path: '/nope', status: 404, code: 'not_found' },
-  { name: 'root path', method: 'GET', path: '/', status: 404, code: 'not_found' },
+  { name: 'POST on the dashboard page', method: 'POST', path: '/', body: 'x', headers: text, status: 405, code: 'method_not_allowed', allow: 'GET, HEAD' },
+  { name: 'asset outside web/assets', method: 'GET', path: '/assets/../package.json', status: 404, code: 'not_found' },
   { name: '/topics without a slash', method: 'GET', path: '/topics', status: 404, code: 'not_found' },
   { name: 'DELETE on a topic', method: 'DELETE', path: '/topics/a', status: 405, code: 'method_not_allowed', allow: 'GET, POST' },
   { name: 'PUT on a topic', method: 'PUT', path: '/topics/a', body: 'x', headers: text, status: 405, code: 'method_not_allowed', allow: 'GET, POST' },
@@ -88,7 +89,9 @@ const CASES: Case[] = [
   { name: 'wildcard inside a segment', method: 'GET', path: '/topics/a*', status: 400, code: 'invalid_topic' },
   { name: '** not last', method: 'GET', path: '/topics/**/a', status: 400, code: 'invalid_topic' },
   { name: 'reserved topic (publish)', method: 'POST', path: '/topics/$ssehub/stats', body: 'x', headers: text, status: 400, code: 'invalid_topic' },
-  { name: 'reserved topic (stream)', method: 'GET', path: '/topics/$ssehub/stats', status: 400, code: 'invalid_topic' },
+  { name: 'reserved topic outside $ssehub/ (stream)', method: 'GET', path: '/topics/$other/stats', status: 400, code: 'invalid_topic' },
+  { name: 'the bare $ssehub namespace (stream)', method: 'GET', path: '/topics/$ssehub', status: 400, code: 'invalid_topic' },
+  { name: 'reserved pattern outside $ssehub/ (stream)', method: 'GET', path: '/events?topic=$other/**', status: 400, code: 'invalid_topic' },
   { name: '/events without a topic', method: 'GET', path: '/events', status: 400, code: 'invalid_topic' },
   { name: '/events with an empty topic', method: 'GET', path: '/events?topic=', status: 400, code: 'invalid_topic' },
   { name: '/events with one bad topic among good ones', method: 'GET', path: '/events?topic=a&topic=b//c&topic=d', status: 400, code: 'invalid_topic' },

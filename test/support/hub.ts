@@ -1,14 +1,20 @@
 /** Starting real hubs for tests: in this process (fast) or as a child process (memory, signals). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { defaultConfig, type HubConfig } from '../../src/config.js';
 import { startHub, type RunningHub } from '../../src/start.js';
 
-/** A hub on a free port of 127.0.0.1 with default settings, quiet logs, and the given overrides. */
+/**
+ * A hub on a free port of 127.0.0.1 with default settings, quiet logs, and the given overrides.
+ * The $ssehub/stats publisher is off unless a test sets statsIntervalMs: its event every second
+ * would make retained-event counts and stream positions depend on timing.
+ */
 export async function startTestHub(overrides: Partial<HubConfig> = {}): Promise<RunningHub> {
-  const config = defaultConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', shutdownTimeoutMs: 2000, ...overrides });
+  const config = defaultConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', shutdownTimeoutMs: 2000, statsIntervalMs: 0, ...overrides });
   return startHub(config, pino({ level: 'silent' }));
 }
 
@@ -27,9 +33,12 @@ export interface HubProcess {
   stop(): Promise<number | string>;
 }
 
-/** Runs `ssehub serve` in its own process, on a free port, and waits for it to listen. */
+/**
+ * Runs `ssehub serve` in its own process, on a free port, and waits for it to listen. As with
+ * startTestHub, the $ssehub/stats publisher is off unless `args` set --stats-interval (a later flag wins).
+ */
 export async function spawnHub(args: string[] = [], options: { nodeArgs?: string[] } = {}): Promise<HubProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', CLI, 'serve', '--port', '0', '--log-level', 'warn', '--stats-interval', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -64,4 +73,13 @@ export async function spawnHub(args: string[] = [], options: { nodeArgs?: string
       return exited;
     },
   };
+}
+
+/** A port nothing listens on (yet). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -9,11 +9,12 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: URL | string): Promise<TcpProxy> {
-  const { hostname, port } = new URL(target);
+/** Listens on `port` of 127.0.0.1 (0: any free one), e.g. the port of a proxy closed earlier, to bring a server back. */
+export async function startTcpProxy(target: URL | string, port = 0): Promise<TcpProxy> {
+  const { hostname, port: targetPort } = new URL(target);
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
-    const upstream = connect(Number(port), hostname);
+    const upstream = connect(Number(targetPort), hostname);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -23,7 +24,10 @@ export async function startTcpProxy(target: URL | string): Promise<TcpProxy> {
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     cutAll: () => {

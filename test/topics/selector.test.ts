@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { HubError } from '../../src/errors.js';
 import {
   parseSelector,
+  parseSubscribeSelector,
   selectorCovers,
   selectorMatches,
   type Selector,
@@ -89,6 +90,22 @@ describe('parseSelector', () => {
       source: '$ssehub/**',
       segments: ['$ssehub', '**'],
     });
+  });
+
+  it('parseSubscribeSelector: ordinary selectors and the $ssehub/ system namespace, no other $ topic', () => {
+    assert.deepEqual(parseSubscribeSelector('$ssehub/stats'), { kind: 'exact', source: '$ssehub/stats', topic: '$ssehub/stats' });
+    assert.deepEqual(parseSubscribeSelector('$ssehub/*'), { kind: 'pattern', source: '$ssehub/*', segments: ['$ssehub', '*'] });
+    assert.deepEqual(parseSubscribeSelector('$ssehub/**'), { kind: 'pattern', source: '$ssehub/**', segments: ['$ssehub', '**'] });
+    assert.deepEqual(parseSubscribeSelector('orders/*'), parseSelector('orders/*'));
+    assert.equal(parseSubscribeSelector('**').kind, 'pattern');
+    for (const raw of ['$ssehub', '$other/stats', '$other/**', '$ssehubx/stats', '$ssehub-stats']) {
+      assert.throws(() => parseSubscribeSelector(raw), { code: 'invalid_topic' }, raw);
+    }
+    // The syntax rules still hold under $ssehub/.
+    for (const raw of ['$ssehub/', '$ssehub//stats', '$ssehub/../x', '$ssehub/**/x', '$ssehub/st*']) {
+      assert.throws(() => parseSubscribeSelector(raw), { code: 'invalid_topic' }, raw);
+    }
+    assert.throws(() => parseSubscribeSelector('$ssehub/' + 'a'.repeat(20), { limits: { maxLength: 16, maxSegments: 16 } }), { code: 'invalid_topic' });
   });
 
   it('accepts wildcard-first selectors without allowReserved (they never reach reserved topics)', () => {

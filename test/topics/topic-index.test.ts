@@ -321,4 +321,63 @@ describe('TopicIndex', () => {
     index.remove(selector, 'b');
     assert.deepEqual(collect(index, 't/1'), ['c']);
   });
+
+  describe('topSelectors', () => {
+    it('lists the selectors with the most values, most first, ties by name, at most limit', () => {
+      const index = new TopicIndex<string>();
+      const register = (selector: string, count: number): void => {
+        for (let i = 0; i < count; i++) index.add(sel(selector), `${selector}#${i}`);
+      };
+      register('orders/42', 3);
+      register('orders/*', 2);
+      register('b', 2);
+      register('a/**', 2);
+      register('**', 1);
+      register('$ssehub/stats', 1);
+      register('x/*/y', 4);
+      register('*/items/**', 1);
+      assert.deepEqual(index.topSelectors(5), [
+        { selector: 'x/*/y', values: 4 },
+        { selector: 'orders/42', values: 3 },
+        { selector: 'a/**', values: 2 },
+        { selector: 'b', values: 2 },
+        { selector: 'orders/*', values: 2 },
+      ]);
+      assert.deepEqual(index.topSelectors(100).slice(5), [
+        { selector: '$ssehub/stats', values: 1 },
+        { selector: '**', values: 1 }, // code-unit order: "*" (0x2a) before "/" (0x2f)
+        { selector: '*/items/**', values: 1 },
+      ]);
+      assert.equal(index.topSelectors(100).length, index.selectorCount);
+      assert.deepEqual(index.topSelectors(0), []);
+      // Removing values re-ranks; a selector with no values left is gone.
+      for (let i = 0; i < 4; i++) index.remove(sel('x/*/y'), `x/*/y#${i}`);
+      assert.deepEqual(index.topSelectors(1), [{ selector: 'orders/42', values: 3 }]);
+      assert.ok(!index.topSelectors(100).some((entry) => entry.selector === 'x/*/y'));
+    });
+
+    it('agrees with sorting everything, for 10,000 random selectors, and stays cheap', () => {
+      const rng = mulberry32(20_25);
+      const index = new TopicIndex<number>();
+      const counts = new Map<string, number>();
+      let value = 0;
+      for (let i = 0; i < 10_000; i++) {
+        const a = `t${Math.floor(rng() * 3000)}`;
+        const shape = rng();
+        const selector = shape < 0.8 ? a : shape < 0.9 ? `${a}/*` : `${a}/x/**`;
+        const n = 1 + Math.floor(rng() * 3);
+        for (let k = 0; k < n; k++) index.add(sel(selector), value++);
+        counts.set(selector, (counts.get(selector) ?? 0) + n);
+      }
+      const expected = [...counts]
+        .map(([selector, values]) => ({ selector, values }))
+        .sort((x, y) => y.values - x.values || (x.selector < y.selector ? -1 : 1))
+        .slice(0, 20);
+      assert.deepEqual(index.topSelectors(20), expected);
+      const started = performance.now();
+      for (let i = 0; i < 20; i++) index.topSelectors(20);
+      const perCall = (performance.now() - started) / 20;
+      assert.ok(perCall < 20, `${perCall.toFixed(2)} ms per call over ${index.selectorCount} selectors`);
+    });
+  });
 });

@@ -1,0 +1,58 @@
+/**
+ * The chat demo: a simulated language model that streams its reply token by token, the way real
+ * model APIs are consumed over SSE. On `demo/chat/<id>`: `token` events whose data is the token's
+ * text including its leading space (so concatenating them gives the reply), one about every 40 ms
+ * after a short "thinking" pause, then `done` with `{"tokens": n}`.
+ */
+import type { DemoTask } from './runner.js';
+
+export const CHAT_TOPIC_PREFIX = 'demo/chat/';
+export const MAX_PROMPT_LENGTH = 500;
+
+const REPLIES: ReadonlyArray<(keyword: string) => string> = [
+  (k) =>
+    `Good question about ${k}. Server-Sent Events fit this well: the server keeps one HTTP response open and writes each token as soon as it is generated, so the answer appears word by word. If the connection drops, the browser reconnects with Last-Event-ID and the hub replays what was missed, so no part of this reply about ${k} is lost.`,
+  (k) =>
+    `Here is a short take on ${k}. Streaming a reply over SSE needs nothing but plain HTTP: no WebSocket upgrade, no special proxy setup beyond turning buffering off. Each token you see is one event published to a topic, and every tab that subscribes to the topic sees the same words in the same order.`,
+  (k) =>
+    `Let me think about ${k} for a moment. A push hub sits between whoever produces data and the browsers that want it: the producer publishes over HTTP, the hub keeps a short history per topic, and subscribers receive events as they happen. That is why this answer about ${k} arrives one word at a time instead of all at once.`,
+];
+
+/** Words a question is made of rather than about. */
+const FILLER = new Set(
+  'about also and are can could describe does explain for from give have how into is me more please should tell that the their then there this what when where which who why will with work works would you your'.split(' '),
+);
+
+/** The word of the prompt the reply talks about: its longest word that is not filler, else "that". */
+export function keywordOf(prompt: string): string {
+  let best = '';
+  for (const match of prompt.matchAll(/[\p{L}\p{N}][\p{L}\p{N}'-]*/gu)) {
+    const word = match[0].slice(0, 24);
+    if (word.length > best.length && !FILLER.has(word.toLowerCase())) best = word;
+  }
+  return best.length >= 3 ? `"${best}"` : 'that';
+}
+
+/** A canned reply that depends a little on the prompt: which template, and the keyword it echoes. */
+export function cannedReply(prompt: string): string {
+  let hash = 0;
+  for (let i = 0; i < prompt.length; i++) hash = (hash * 31 + prompt.charCodeAt(i)) >>> 0;
+  return REPLIES[hash % REPLIES.length]!(keywordOf(prompt));
+}
+
+/** The reply split into tokens: each word with the whitespace before it. */
+export function tokensOf(reply: string): string[] {
+  return reply.match(/\s*\S+/g) ?? [];
+}
+
+export function chatTask(prompt: string, tokenMs = 40, thinkingMs = 300): DemoTask {
+  const tokens = tokensOf(cannedReply(prompt));
+  return async ({ publish, sleep }) => {
+    await sleep(thinkingMs);
+    for (const token of tokens) {
+      await publish('token', token);
+      await sleep(Math.round(tokenMs * (0.75 + Math.random() * 0.5)));
+    }
+    await publish('done', { tokens: tokens.length });
+  };
+}
