@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the servers the engine tests talk to run on 127.0.0.1: Redis (6379), NATS with
+# Makes sure Chromium (for the browser tests) is installed and the servers the engine tests talk
+# to run on 127.0.0.1: Redis (6379), NATS with
 # JetStream (4222) and PostgreSQL (5432, trust auth for local TCP, database "test"). Each one that
 # is missing is installed from Debian's packages; each one that is down is started. Exits non-zero
 # if any of them is still unreachable, so CI fails instead of skipping.
@@ -23,6 +24,8 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+# The browser tests drive Debian's Chromium through playwright-core (no browser download).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "services: installing ${missing[*]}"
   $SUDO apt-get update -qq

@@ -1,0 +1,111 @@
+/**
+ * The four demos in a real Chromium against a real hub (started with its demos on): each reaches
+ * its end state, and a notification sent from one tab appears in another.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import type { RunningHub } from '../../src/start.js';
+import { chromiumSkipReason, launchChromium, pageErrors, screenshot } from '../support/browser.js';
+import { startTestHub } from '../support/hub.js';
+import { publish } from '../support/http.js';
+
+describe('the demos', { skip: chromiumSkipReason() }, () => {
+  let hub: RunningHub;
+  let browser: Browser;
+  before(async () => {
+    hub = await startTestHub({ demos: true });
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await hub?.close();
+  });
+
+  test('job progress: three jobs fill their bars to 100 and say done', async () => {
+    const page = await browser.newPage();
+    const errors = pageErrors(page);
+    await page.goto(`${hub.url}/demos/jobs`);
+    await page.click('#start');
+    await page.waitForFunction(() => document.querySelectorAll('#jobs li').length === 3);
+    // Mid-way, the bars move independently.
+    await page.waitForFunction(() => [...document.querySelectorAll('#jobs progress')].some((bar) => (bar as HTMLProgressElement).value > 0));
+    await page.waitForFunction(() => [...document.querySelectorAll('#jobs .state')].every((state) => state.textContent === 'done'), undefined, { timeout: 15_000 });
+    const values = await page.$$eval('#jobs progress', (bars) => bars.map((bar) => (bar as HTMLProgressElement).value));
+    assert.deepEqual(values, [100, 100, 100]);
+    await screenshot(page, 'demo-jobs');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('log tail: the lines of a real server-side process, stdout and stderr, then its exit code', async () => {
+    const page = await browser.newPage();
+    const errors = pageErrors(page);
+    await page.goto(`${hub.url}/demos/logs`);
+    await page.click('#start');
+    await page.waitForSelector('#status:has-text("exited with code 0")', { timeout: 20_000 });
+    const lines = await page.$$eval('#log div', (divs) => divs.map((div) => [div.className, div.textContent]));
+    assert.ok(lines.length >= 10, `only ${lines.length} lines`);
+    assert.ok(lines.some(([stream]) => stream === 'stderr'), 'stderr lines are shown');
+    assert.ok(lines.some(([stream]) => stream === 'stdout'), 'stdout lines are shown');
+    assert.equal(new Set(lines.map(([, text]) => text)).size, lines.length, 'no line twice');
+    // The log follows its end.
+    const atBottom = await page.$eval('#log', (log) => log.scrollTop + log.clientHeight >= log.scrollHeight - 4);
+    assert.ok(atBottom, 'the log scrolled to its last line');
+    await screenshot(page, 'demo-logs');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('notifications: sent from a second tab, the first tab\'s bell ticks', async () => {
+    const context = await browser.newContext();
+    const first = await context.newPage();
+    const second = await context.newPage();
+    const errors = [...pageErrors(first)];
+    await first.goto(`${hub.url}/demos/notifications`);
+    await second.goto(`${hub.url}/demos/notifications`);
+    // Both tabs are subscribed once the hub counts their streams.
+    await waitForConnections(hub, 2);
+    await second.fill('#message', 'Your order has shipped');
+    await second.click('#send button');
+    await first.waitForSelector('#unread:not([hidden])');
+    assert.equal(await first.textContent('#unread'), '1');
+    await first.waitForSelector('#notifications li.unread:has-text("Your order has shipped")');
+    // A notification from a server (here plain HTTP) ticks it again.
+    await publish(hub.url, 'demo/notifications', JSON.stringify({ text: 'Payment received' }), { event: 'notification', type: 'application/json' });
+    await first.waitForFunction(() => document.getElementById('unread')!.textContent === '2');
+    await screenshot(first, 'demo-notifications');
+    await first.click('#bell');
+    assert.equal(await first.isHidden('#unread'), true);
+    assert.equal(await first.locator('#notifications li.unread').count(), 0);
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
+  test('AI token streaming: the reply grows word by word, then the input is back', async () => {
+    const page = await browser.newPage();
+    const errors = pageErrors(page);
+    await page.goto(`${hub.url}/demos/chat`);
+    await page.fill('#prompt', 'What is server-sent events?');
+    await page.click('#send');
+    await page.waitForSelector('.bubble.model.streaming');
+    // Seen while streaming: partial text that later grows.
+    await page.waitForFunction(() => (document.querySelector('.bubble.model')!.textContent ?? '').split(' ').length >= 3);
+    const partial = (await page.textContent('.bubble.model'))!;
+    await page.waitForSelector('.bubble.model:not(.streaming)', { timeout: 20_000 });
+    const full = (await page.textContent('.bubble.model'))!;
+    assert.ok(full.length > partial.length && full.startsWith(partial), `${JSON.stringify(partial)} then ${JSON.stringify(full)}`);
+    assert.equal(await page.isEnabled('#send'), true);
+    await screenshot(page, 'demo-chat');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
+
+async function waitForConnections(hub: RunningHub, count: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (hub.hub.stats().connections < count) {
+    if (Date.now() > deadline) throw new Error(`the hub never counted ${count} streams`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
