@@ -12,6 +12,9 @@ export interface BackoffOptions {
   random?: () => number;
 }
 
+/** The smallest base a server's `retry:` can set. */
+const MIN_BASE_MS = 100;
+
 export class Backoff {
   #base: number;
   readonly #max: number;
@@ -31,14 +34,15 @@ export class Backoff {
 
   /** The server's reconnection time (`retry:`) becomes the base of the curve. */
   setBase(ms: number): void {
-    this.#base = ms;
+    this.#base = Math.max(MIN_BASE_MS, ms); // "retry: 0" must not turn into a tight reconnect loop
   }
 
   /** The next wait in ms; `floorMs` (from Retry-After) is honoured when larger. */
   next(floorMs = 0): number {
     const ceiling = Math.min(this.#max, this.#base * 2 ** Math.min(this.#attempt, 30));
     this.#attempt++;
-    return Math.max(Math.floor(this.#random() * ceiling), floorMs);
+    // A Retry-After beyond the cap is held to the cap: the caller's limit wins over a server's whim.
+    return Math.max(Math.floor(this.#random() * ceiling), Math.min(floorMs, this.#max));
   }
 
   /** After a healthy stream or a success: the next failure starts the curve again. */

@@ -19,5 +19,9 @@ export function hubUrl(base: string, path: string): URL {
 
 /** The URL path of a topic: each segment percent-encoded, the slashes kept. */
 export function topicPath(topic: string): string {
+  // URL parsing would resolve "." and ".." segments (even percent-encoded) to another path.
+  if (topic.split('/').some((segment) => segment === '.' || segment === '..')) {
+    throw new TypeError(`Invalid topic "${topic}": "." and ".." segments are not allowed.`);
+  }
   return `topics/${topic.split('/').map(encodeURIComponent).join('/')}`;
 }

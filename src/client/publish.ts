@@ -71,9 +71,17 @@ export async function publish(input: PublishEvent | readonly PublishEvent[], opt
     options.signal?.throwIfAborted();
     let error: unknown;
     let floorMs = 0;
+    // One controller per attempt, aborted by the timeout or the caller's signal (linked by hand:
+    // AbortSignal.any is missing in older browsers and keeps its inputs alive).
+    const attemptAbort = new AbortController();
     const timeout = new AbortController();
-    const timer = clock.setTimeout(() => timeout.abort(new TimeoutError(options.timeoutMs ?? 10_000)), options.timeoutMs ?? 10_000);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout.signal]) : timeout.signal;
+    const timer = clock.setTimeout(() => {
+      timeout.abort(new TimeoutError(options.timeoutMs ?? 10_000));
+      attemptAbort.abort(timeout.signal.reason);
+    }, options.timeoutMs ?? 10_000);
+    const onCallerAbort = (): void => attemptAbort.abort(options.signal!.reason);
+    options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const signal = attemptAbort.signal;
     try {
       const headers: Record<string, string> = { ...options.headers, 'Content-Type': request.contentType, 'Idempotency-Key': idempotencyKey };
       const token = await resolveToken(options.token);
@@ -96,6 +104,7 @@ export async function publish(input: PublishEvent | readonly PublishEvent[], opt
       error = timeout.signal.aborted ? timeout.signal.reason : caught; // network error or timeout
     } finally {
       clock.clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onCallerAbort);
     }
     if (attempt >= retries) throw error;
     const delayMs = backoff.next(floorMs);

@@ -130,8 +130,11 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
    * start, so nothing published between subscribe() and the first `for await` is missed; with
    * one, only once someone iterates (a callback-only subscription keeps no queue).
    */
-  #queue: Array<SubscriptionItem<M>> | undefined;
+  #queue: Array<Queued<M>> | undefined;
   #iterated = false;
+  /** The id of the last item handed to the application: what `lastEventId` reports. */
+  #deliveredId: string;
+  #detach: (() => void) | undefined;
   #wakeReader: (() => void) | undefined;
   #wakeWriter: (() => void) | undefined;
   #failure: unknown;
@@ -141,6 +144,7 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
   constructor(options: SubscribeOptions<M>) {
     this.#options = options;
     if (options.onEvent === undefined) this.#queue = [];
+    this.#deliveredId = options.lastEventId ?? '';
     this.#clock = options.clock ?? systemClock;
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.#backoff = new Backoff(options.backoff);
@@ -158,18 +162,28 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
     });
     // Callers that only iterate would otherwise see an unhandled rejection; they get the error from the iterator.
     this.done.catch(() => {});
+    hubUrl(options.url, 'events'); // a URL that can never work throws here, not in a retry loop
     const signal = options.signal;
     if (signal?.aborted) this.close();
-    else signal?.addEventListener('abort', () => this.close(), { once: true });
-    if (!this.#stop.signal.aborted) void this.#run();
+    else if (signal) {
+      const onAbort = (): void => this.close();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#detach = () => signal.removeEventListener('abort', onAbort);
+    }
+    // Started in a microtask, so callbacks never run before subscribe() has returned.
+    if (!this.#stop.signal.aborted) queueMicrotask(() => this.#run().catch((error: unknown) => this.#finish('error', error)));
   }
 
   get state(): ConnectionState {
     return this.#state;
   }
 
+  /**
+   * The id of the last event handed to the application (callback called, or item taken from the
+   * iterator): resuming from it never skips an event that was received but not yet consumed.
+   */
   get lastEventId(): string {
-    return this.#parser.lastEventId;
+    return this.#deliveredId;
   }
 
   close(): void {
@@ -182,14 +196,21 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
     if (this.#state === 'closed') return;
     if (!this.#stop.signal.aborted) this.#stop.abort();
     this.#failure = error;
-    this.#setState({ state: 'closed', reason, ...(error === undefined ? {} : { error }) });
+    this.#detach?.();
+    this.#state = 'closed';
     this.#settle(error);
     this.#wake();
+    this.#setState({ state: 'closed', reason, ...(error === undefined ? {} : { error }) });
   }
 
   #setState(change: StateChange): void {
     this.#state = change.state;
-    this.#options.onStateChange?.(change);
+    try {
+      this.#options.onStateChange?.(change);
+    } catch (error) {
+      // An application callback that throws ends the subscription loudly rather than being swallowed.
+      if (change.state !== 'closed') this.#finish('error', error);
+    }
   }
 
   async #run(): Promise<void> {
@@ -299,6 +320,9 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
         lastEventId: typeof detail.lastEventId === 'string' ? detail.lastEventId : '',
       };
     } else if (parsed.type.startsWith(CONTROL_PREFIX)) {
+      // A position marker moves the resume point, but only past what the application has taken.
+      if (this.#queue === undefined || this.#queue.length === 0) this.#deliveredId = parsed.lastEventId;
+      else this.#queue.push({ id: parsed.lastEventId });
       return;
     } else {
       let data: unknown;
@@ -319,8 +343,10 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
       return;
     }
     if (this.#queue !== undefined) {
-      this.#queue.push(item);
+      this.#queue.push({ item, id: parsed.lastEventId });
       this.#wakeReader?.();
+    } else {
+      this.#deliveredId = parsed.lastEventId;
     }
   }
 
@@ -332,14 +358,16 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
   [Symbol.asyncIterator](): AsyncIterator<SubscriptionItem<M>> {
     if (this.#iterated) throw new Error('A subscription can be iterated only once.');
     this.#iterated = true;
-    const queue: Array<SubscriptionItem<M>> = (this.#queue ??= []);
+    const queue: Array<Queued<M>> = (this.#queue ??= []);
     return {
       next: async (): Promise<IteratorResult<SubscriptionItem<M>>> => {
         for (;;) {
-          const item = queue.shift();
-          if (item !== undefined) {
+          const entry = queue.shift();
+          if (entry !== undefined) {
+            this.#deliveredId = entry.id;
             if (queue.length < (this.#options.bufferSize ?? 1000)) this.#wakeWriter?.();
-            return { value: item, done: false };
+            if (entry.item === undefined) continue; // a position marker
+            return { value: entry.item, done: false };
           }
           if (this.#state === 'closed') {
             if (this.#failure !== undefined) {
@@ -359,6 +387,12 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
       },
     };
   }
+}
+
+/** An item waiting for the iterator, with the id to resume from once it is taken (no item: a position marker). */
+interface Queued<M extends EventMap> {
+  item?: SubscriptionItem<M>;
+  id: string;
 }
 
 /** Marks an error that ends the subscription (no retry). */

@@ -25,4 +25,11 @@ describe('Backoff (full jitter)', () => {
     backoff.setBase(4000);
     assert.equal(backoff.next(), 2000);
   });
+
+  test('a server cannot make it spin (retry: 0) nor stall it past the cap (Retry-After: a day)', () => {
+    const backoff = new Backoff({ initialDelayMs: 1000, maxDelayMs: 30_000, random: () => 0.5 });
+    backoff.setBase(0);
+    assert.equal(backoff.next(), 50); // half of the 100 ms minimum
+    assert.equal(backoff.next(86_400_000), 30_000);
+  });
 });

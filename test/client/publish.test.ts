@@ -156,6 +156,12 @@ describe('publish()', () => {
     assert.equal(fetch.calls(), 2);
   });
 
+  test('a topic with "." or ".." segments is refused before anything is sent (a URL would resolve it elsewhere)', async () => {
+    const fetch = countingFetch();
+    await assert.rejects(publish({ topic: 'a/../b', data: 'x' }, { url: hub.url, fetch }), TypeError);
+    assert.equal(fetch.calls(), 0);
+  });
+
   test('the same key twice at once: one is stored, both get its id', async () => {
     const marker = await publish({ topic: 'pub/race', data: 'marker' }, { url: hub.url });
     const options = { url: hub.url, idempotencyKey: 'race-key-1', backoff: { initialDelayMs: 20 } };

@@ -118,6 +118,38 @@ describe('subscribe() against the hub', () => {
     }, DecodeError);
   });
 
+  test('lastEventId only moves past what the application took: breaking out early resumes at the next item', async () => {
+    const first = await publish({ topic: 'taken', data: 't0' }, { url: hub.url });
+    await publish([{ topic: 'taken', data: 't1' }, { topic: 'taken', data: 't2' }, { topic: 'taken', data: 't3' }], { url: hub.url });
+    const sub = subscribe({ url: hub.url, topics: 'taken', lastEventId: first.id });
+    const [item] = await take(sub, 1);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // t2 and t3 have arrived and wait in the queue
+    sub.close();
+    assert.equal(item!.kind === 'event' && item!.data, 't1');
+    assert.equal(sub.lastEventId, (item as { id: string }).id);
+    const again = subscribe({ url: hub.url, topics: 'taken', lastEventId: sub.lastEventId });
+    const rest = await take(again, 2);
+    assert.deepEqual(rest.map((entry) => entry.kind === 'event' && entry.data), ['t2', 't3']);
+    again.close();
+  });
+
+  test('a callback that throws ends the subscription with its error instead of crashing the process', async () => {
+    const boom = new Error('boom');
+    const sub = subscribe({
+      url: hub.url,
+      topics: 'throws',
+      onStateChange: (change) => {
+        if (change.state === 'open') throw boom;
+      },
+    });
+    await assert.rejects(sub.done, (error: unknown) => error === boom);
+    assert.equal(sub.state, 'closed');
+  });
+
+  test('a URL that can never work is refused at once, not retried', () => {
+    assert.throws(() => subscribe({ url: 'not a url', topics: 'a' }), TypeError);
+  });
+
   test('a network drop reconnects with Last-Event-ID: nothing lost, nothing twice', async () => {
     const proxy = await startTcpProxy(hub.url);
     try {

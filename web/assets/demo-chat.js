@@ -12,8 +12,14 @@ document.getElementById('ask').addEventListener('submit', async (e) => {
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ prompt: prompt.value }),
   });
+  const body = await reply.json();
+  if (!reply.ok) {
+    bubble('model', `(${body.error.message})`); // e.g. 429 demo_busy
+    send.disabled = false;
+    return;
+  }
   prompt.value = '';
-  const { topic, lastEventId } = await reply.json();
+  const { topic, lastEventId } = body;
   const answer = bubble('model streaming', '');
 
   const source = new EventSource(`/topics/${topic}?lastEventId=${encodeURIComponent(lastEventId)}`);

@@ -7,9 +7,11 @@ document.getElementById('start').addEventListener('click', async () => {
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ jobs: 3 }),
   });
+  const body = await reply.json();
+  if (!reply.ok) return alert(`Could not start jobs: ${body.error.message}`); // e.g. 429 demo_busy
   // lastEventId is the hub's position just before the jobs started: opening the stream from it
   // replays anything they published before we were listening.
-  const { jobs, lastEventId } = await reply.json();
+  const { jobs, lastEventId } = body;
   const bars = new Map(jobs.map((job) => [job, addJob(job)]));
 
   // One stream for all of this batch's jobs, one topic each.

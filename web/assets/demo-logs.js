@@ -9,7 +9,14 @@ start.addEventListener('click', async () => {
   log.replaceChildren();
   start.disabled = true;
   const reply = await fetch('/demos/api/logs', { method: 'POST' });
-  const { topic, lastEventId } = await reply.json();
+  const body = await reply.json();
+  if (!reply.ok) {
+    status.textContent = body.error.message; // e.g. 429 demo_busy: too many runs at once
+    status.className = 'status bad';
+    start.disabled = false;
+    return;
+  }
+  const { topic, lastEventId } = body;
   status.textContent = `running, publishing to ${topic}`;
   status.className = 'status ok';
 
