@@ -112,3 +112,17 @@ export interface Engine {
   stats(): EngineStats;
   close(): Promise<void>;
 }
+
+/**
+ * The StoredEvents of an append: the caller's events with the ids the engine assigned (or, for a
+ * deduplicated append, the ids the first append got). A count that differs means the dedupe key
+ * was reused for another batch, which publishOnce's fingerprint check rules out.
+ */
+export function storedEvents(engine: string, events: readonly NewEvent[], ids: readonly string[], time: number | ((i: number) => number)): StoredEvent[] {
+  if (ids.length !== events.length) throw new Error(`${engine} engine: the dedupe key answered ${ids.length} ids for ${events.length} events`);
+  return events.map((input, i) => {
+    const event: StoredEvent = { id: ids[i]!, topic: input.topic, data: input.data, time: typeof time === 'number' ? time : time(i) };
+    if (input.event !== undefined) event.event = input.event;
+    return event;
+  });
+}

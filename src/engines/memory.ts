@@ -19,6 +19,7 @@ import {
   type HistoryResult,
   type NewEvent,
   type StoredEvent,
+  storedEvents,
 } from './engine.js';
 import { MemoryKeyValueStore } from './memory-kv.js';
 
@@ -120,12 +121,7 @@ export class MemoryEngine implements Engine {
     // Looked up and recorded without awaiting in between: no other append can run meanwhile.
     const first = dedupeKey === undefined ? undefined : this.deduped.get(dedupeKey);
     if (first !== undefined && first.expiresAt > time) {
-      if (first.ids.length !== events.length) throw new Error(`memory engine: the dedupe key answered ${first.ids.length} ids for ${events.length} events`);
-      return events.map((input, i) => {
-        const event: StoredEvent = { id: first.ids[i]!, topic: input.topic, data: input.data, time: first.time };
-        if (input.event !== undefined) event.event = input.event;
-        return event;
-      });
+      return storedEvents('memory', events, first.ids, first.time);
     }
     const stored: StoredEvent[] = [];
     for (const input of events) {

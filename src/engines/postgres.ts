@@ -30,6 +30,7 @@ import {
   type KeyValueStore,
   type NewEvent,
   type StoredEvent,
+  storedEvents,
 } from './engine.js';
 import { DELIVERY_GRACE_MS, postgresStatements, type PostgresStatements } from './postgres-schema.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
@@ -185,15 +186,11 @@ export class PostgresEngine implements Engine {
       }),
     );
     this.noteEpoch(epoch);
-    if (count !== events.length) throw new Error(`postgres engine: the dedupe key answered ${count} ids for ${events.length} events`);
+    const stored = storedEvents('postgres', events, Array.from({ length: count }, (_, i) => `${epoch}-${base + i + 1}`), time);
     // Delivered here before append() returns, like the memory engine: this instance's listeners and
     // position() already cover the batch. The events are stored either way, so a slow tail is not a failure.
     await this.deliveredUpTo(base + events.length).catch(() => {});
-    return events.map((event, i) => {
-      const stored: StoredEvent = { id: `${epoch}-${base + i + 1}`, topic: event.topic, data: event.data, time };
-      if (event.event !== undefined) stored.event = event.event;
-      return stored;
-    });
+    return stored;
   }
 
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {

@@ -28,6 +28,7 @@ import {
   type KeyValueStore,
   type NewEvent,
   type StoredEvent,
+  storedEvents,
 } from './engine.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { APPEND_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
@@ -162,14 +163,7 @@ export class RedisEngine implements Engine {
     const [epochThen, replayed, ...ids] = result;
     // A replayed append answers the epoch it was stored under, which says nothing about the current one.
     if (replayed !== 1) this.noteEpoch(epochThen);
-    if (ids.length !== events.length) {
-      throw new Error(`redis engine: the dedupe key answered ${ids.length} ids for ${events.length} events`);
-    }
-    return events.map((event, i) => {
-      const stored: StoredEvent = { id: `${epochThen}-${ids[i]}`, topic: event.topic, data: event.data, time: parseStreamId(ids[i]!)!.ms };
-      if (event.event !== undefined) stored.event = event.event;
-      return stored;
-    });
+    return storedEvents('redis', events, ids.map((id) => `${epochThen}-${id}`), (i) => parseStreamId(ids[i]!)!.ms);
   }
 
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
