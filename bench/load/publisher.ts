@@ -1,0 +1,192 @@
+/**
+ * The publishing side of a run: POST /topics/{topic} with a JSON body stamped with the send time
+ * (`{"t":<µs>,…}`, see stream-scanner.ts), over keep-alive HTTP/1.1 connections on raw sockets, so
+ * that publishing costs little CPU next to the server it measures. Two modes: a fixed rate
+ * (broadcast scenarios) and as fast as N concurrent publishers can (notifications).
+ */
+import { connect, type Socket } from 'node:net';
+import { monotonicMicros } from './clock.js';
+
+/** Makes each event's data about 100 bytes, a typical small JSON notification. */
+const PADDING = 'x'.repeat(72);
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+export interface PublishResult {
+  /** Publishes the server accepted (2xx). */
+  accepted: number;
+  /** Publishes refused or failed. */
+  failed: number;
+  /**
+   * Paced mode: events not sent because every connection still waited for an answer. A server that
+   * cannot take the offered rate sheds load here rather than in an unbounded backlog of requests.
+   */
+  notSent: number;
+  /** The topic of each accepted publish, counted (for the expected deliveries). */
+  perTopic: Map<string, number>;
+  elapsedMs: number;
+  errors: string[];
+}
+
+/** One keep-alive connection that sends a request and reads its whole response before the next. */
+class Connection {
+  private readonly socket: Socket;
+  private buffer: Buffer = Buffer.alloc(0);
+  private waiting: ((status: number | string) => void) | undefined;
+  private ready: Promise<void>;
+
+  constructor(port: number) {
+    this.socket = connect({ host: '127.0.0.1', port });
+    this.socket.setNoDelay(true);
+    this.ready = new Promise((resolve, reject) => {
+      this.socket.once('connect', resolve);
+      this.socket.once('error', reject);
+    });
+    this.socket.on('data', (chunk: Buffer) => {
+      this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+      this.readResponse();
+    });
+    this.socket.on('error', () => {});
+    this.socket.on('close', () => this.waiting?.('connection closed'));
+  }
+
+  /** Sends one publish; resolves with the status code, or an error text. */
+  async post(port: number, topic: string, body: string): Promise<number | string> {
+    try {
+      await this.ready;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code ?? 'connect failed';
+    }
+    if (this.socket.destroyed) return 'connection closed';
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.socket.write(
+        `POST /topics/${topic} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  /** Reads a response with Content-Length, chunked, or no body (204); keeps any excess. */
+  private readResponse(): void {
+    const end = this.buffer.indexOf(HEADER_END);
+    if (end === -1 || !this.waiting) return;
+    const head = this.buffer.toString('latin1', 0, end).toLowerCase();
+    const status = Number(head.slice(9, 12));
+    let total: number;
+    const length = /\r\ncontent-length:\s*(\d+)/.exec(head);
+    if (length) total = end + 4 + Number(length[1]);
+    else if (head.includes('\r\ntransfer-encoding: chunked')) {
+      const last = this.buffer.indexOf('\r\n0\r\n\r\n', end + 2);
+      if (last === -1) return;
+      total = last + 7;
+    } else total = end + 4;
+    if (this.buffer.length < total) return;
+    this.buffer = this.buffer.subarray(total);
+    const resolve = this.waiting;
+    this.waiting = undefined;
+    resolve(status);
+  }
+}
+
+export class Publisher {
+  private readonly idle: Connection[] = [];
+  private readonly all: Connection[] = [];
+
+  constructor(
+    private readonly port: number,
+    private readonly maxConnections: number,
+  ) {}
+
+  close(): void {
+    for (const connection of this.all) connection.close();
+  }
+
+  /** `rate` events per second for `durationMs`, to topics taken in turn. */
+  async paced(topics: string[], rate: number, durationMs: number): Promise<PublishResult> {
+    const result = emptyResult();
+    const started = performance.now();
+    const inFlight = new Set<Promise<void>>();
+    const total = Math.floor((durationMs / 1000) * rate);
+    let sent = 0;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+      // Send every event that is due, so timer lateness does not lower the offered rate.
+      for (; sent < due; sent++) {
+        if (this.idle.length === 0 && this.all.length >= this.maxConnections) {
+          result.notSent += 1;
+          continue;
+        }
+        const promise = this.publishOne(topics[sent % topics.length]!, result).finally(() => inFlight.delete(promise));
+        inFlight.add(promise);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await Promise.all(inFlight);
+    result.elapsedMs = performance.now() - started;
+    return result;
+  }
+
+  /** `concurrency` publishers, each sending its next event as soon as the last one is answered. */
+  async flood(topics: string[], concurrency: number, durationMs: number): Promise<PublishResult> {
+    const result = emptyResult();
+    const started = performance.now();
+    let next = 0;
+    const publisher = async (): Promise<void> => {
+      while (performance.now() - started < durationMs) await this.publishOne(topics[next++ % topics.length]!, result);
+    };
+    await Promise.all(Array.from({ length: concurrency }, publisher));
+    result.elapsedMs = performance.now() - started;
+    return result;
+  }
+
+  private waiters: Array<(connection: Connection) => void> = [];
+
+  private async acquire(): Promise<Connection> {
+    const connection = this.idle.pop();
+    if (connection) return connection;
+    if (this.all.length < this.maxConnections) {
+      const fresh = new Connection(this.port);
+      this.all.push(fresh);
+      return fresh;
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private release(connection: Connection): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(connection);
+    else this.idle.push(connection);
+  }
+
+  private async publishOne(topic: string, result: PublishResult): Promise<void> {
+    const connection = await this.acquire();
+    const status = await connection.post(this.port, topic, `{"t":${monotonicMicros()},"p":"${PADDING}"}`);
+    if (typeof status === 'number' && status >= 200 && status < 300) {
+      result.accepted += 1;
+      result.perTopic.set(topic, (result.perTopic.get(topic) ?? 0) + 1);
+      this.release(connection);
+      return;
+    }
+    result.failed += 1;
+    if (result.errors.length < 5) result.errors.push(typeof status === 'number' ? `status ${status}` : status);
+    if (typeof status === 'number') this.release(connection);
+    else {
+      // The connection is gone: a waiting publisher gets a fresh one.
+      this.all.splice(this.all.indexOf(connection), 1);
+      connection.close();
+      const waiter = this.waiters.shift();
+      if (waiter) {
+        const fresh = new Connection(this.port);
+        this.all.push(fresh);
+        waiter(fresh);
+      }
+    }
+  }
+}
+
+function emptyResult(): PublishResult {
+  return { accepted: 0, failed: 0, notSent: 0, perTopic: new Map(), elapsedMs: 0, errors: [] };
+}

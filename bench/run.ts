@@ -1,0 +1,267 @@
+/**
+ * `npm run bench`: runs each scenario against each server, fresh, and prints one table per scenario
+ * with ssehub's ratio to each alternative. See bench/README.md for what is measured and how.
+ *
+ *   npm run bench                          all scenarios, all servers
+ *   npm run bench -- --quick               a smoke run of seconds (small numbers, no targets)
+ *   npm run bench -- --scenarios a,b --servers ssehub,nchan --workers 2 --json out.json
+ *   npm run bench -- --profile             ssehub runs under node --cpu-prof (bench/profiles/)
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { SubscriberFleet } from './load/fleet.js';
+import { Publisher, type PublishResult } from './load/publisher.js';
+import { processCost } from './proc.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
+import { SERVERS, type ServerKind, type StartOptions } from './servers.js';
+
+/** Connections per load process: well under the 20,000 open files a process may have. */
+const CONNECTIONS_PER_LOAD_PROCESS = 5000;
+const BASE_PORT = 18_300;
+
+export interface Row {
+  server: string;
+  subscribers: number;
+  failedConnections: number;
+  /** Connections the server closed during the run. */
+  dropped: number;
+  publishesAccepted: number;
+  publishesFailed: number;
+  /** Paced scenarios: events not offered because all 64 publishing connections were still waiting. */
+  publishesNotSent: number;
+  publishesPerSecond: number;
+  expected: number;
+  received: number;
+  deliveriesPerSecond: number;
+  deliveredShare: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuMicrosPerDelivery: number;
+  /** The kernel's part of cpuMicrosPerDelivery. */
+  systemMicrosPerDelivery: number;
+  serverCpuShare: number;
+  loadCpuShare: number;
+  rssBytesPerSubscriber: number;
+  rssBytes: number;
+  errors: string[];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      scenarios: { type: 'string', default: SCENARIOS.map((scenario) => scenario.key).join(',') },
+      servers: { type: 'string', default: SERVERS.map((server) => server.name).join(',') },
+      workers: { type: 'string', default: '1' },
+      repeat: { type: 'string', default: '1' },
+      duration: { type: 'string' },
+      json: { type: 'string' },
+      'from-source': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan]\n' +
+        '                       [--workers N] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
+        '                       [--from-source] [--profile]\n' +
+        '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n',
+    );
+    return;
+  }
+  const quick = values.quick;
+  const workers = Number(values.workers);
+  const repeat = Math.max(1, Number(values.repeat));
+  const scenarios = SCENARIOS.filter((scenario) => values.scenarios.split(',').includes(scenario.key));
+  const kinds = values.servers.split(',').map((name) => {
+    const kind = SERVERS.find((server) => server.name === name);
+    if (!kind) throw new Error(`unknown server ${name}; known: ${SERVERS.map((server) => server.name).join(', ')}`);
+    return kind;
+  });
+  const base: StartOptions = { port: BASE_PORT, workers: 1, fromSource: values['from-source'], profile: values.profile };
+  // With --workers N, ssehub runs twice per scenario: one process, then N workers.
+  const contenders: Array<{ label: string; kind: ServerKind; options: StartOptions }> = [];
+  for (const kind of kinds) {
+    contenders.push({ label: kind.name, kind, options: base });
+    if (kind.name === 'ssehub' && workers > 1) contenders.push({ label: `ssehub --workers ${workers}`, kind, options: { ...base, workers } });
+  }
+  for (const { kind, options } of contenders) {
+    const missing = kind.missing(options);
+    if (missing) throw new Error(`${kind.name} cannot run: ${missing}`);
+  }
+
+  console.log(`ssehub benchmark${quick ? ' (--quick: small numbers, a smoke check, not a measurement)' : ''}`);
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
+  console.log(`servers: ${contenders.map((c) => c.label).join(', ')}\n`);
+
+  // Load processes are started once and reused by every measurement (each starts clean).
+  const needed = Math.max(...scenarios.map((scenario) => Math.max(...SERVERS.map((kind) => loadProcessesFor(scenario.sized(quick), kind.name)))));
+  const fleet = await SubscriberFleet.start(needed);
+  const results: Record<string, { scenario: Scenario; rows: Row[] }> = {};
+  let port = BASE_PORT;
+  for (const template of scenarios) {
+    const scenario = template.sized(quick, values.duration === undefined ? undefined : Number(values.duration) * 1000);
+    // Servers take turns within each round, so a slow spell of a shared machine hits them alike.
+    const runs = new Map<string, Row[]>();
+    for (let round = 1; round <= repeat; round++) {
+      for (const contender of contenders) {
+        for (const subscribers of scenario.subscriberCounts(contender.kind.name)) {
+          port += 1;
+          const label = subscribers === scenario.subscribers ? contender.label : `${contender.label} (${subscribers})`;
+          process.stdout.write(`(${scenario.key}${repeat > 1 ? ` round ${round}` : ''}) ${label}: `);
+          const row = await measure({ ...scenario, subscribers }, contender.kind, { ...contender.options, port }, label, fleet);
+          console.log(summary(row));
+          runs.set(label, [...(runs.get(label) ?? []), row]);
+        }
+      }
+    }
+    const rows = [...runs.values()].map(medianRow);
+    results[scenario.key] = { scenario, rows };
+    console.log(`\n${table(scenario, rows)}\n`);
+  }
+  await fleet.close();
+  if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), argv: process.argv.slice(2), results }, null, 2));
+}
+
+function loadProcessesFor(scenario: Scenario, server: string): number {
+  return Math.max(1, ...scenario.subscriberCounts(server).map((count) => Math.ceil(count / CONNECTIONS_PER_LOAD_PROCESS)));
+}
+
+async function measure(scenario: Scenario, kind: ServerKind, options: StartOptions, label: string, allLoad: SubscriberFleet): Promise<Row> {
+  const server = await kind.start(options);
+  const fleet = await allLoad.subset(Math.max(1, Math.ceil(scenario.subscribers / CONNECTIONS_PER_LOAD_PROCESS)));
+  const publisher = new Publisher(server.port, scenario.publish?.mode === 'flood' ? scenario.publish.concurrency : 64);
+  try {
+    const idle = processCost(server.pid);
+    const paths = Array.from({ length: scenario.subscribers }, (_, i) => `/topics/${scenario.topicOf(i)}`);
+    const opened = await fleet.open(server.port, paths);
+    await sleep(scenario.idleMs); // let connection setup garbage settle before memory is read
+    const connectedCost = processCost(server.pid);
+    const rssBytesPerSubscriber = opened.connected > 0 ? (connectedCost.rssBytes - idle.rssBytes) / opened.connected : NaN;
+
+    await fleet.reset();
+    const before = processCost(server.pid);
+    const loadBefore = sumCost(fleet.pids);
+    const started = performance.now();
+    let published: PublishResult | undefined;
+    if (scenario.publish?.mode === 'paced') published = await publisher.paced(scenario.publishTopics(), scenario.publish.rate, scenario.durationMs);
+    else if (scenario.publish?.mode === 'flood') published = await publisher.flood(scenario.publishTopics(), scenario.publish.concurrency, scenario.durationMs);
+
+    // Expected deliveries: every accepted publish, once per subscriber of its topic.
+    let expected = 0;
+    if (published) for (const [topic, count] of published.perTopic) expected += count * scenario.subscribersOf(topic, opened.connected);
+    const report = await settle(fleet, expected, scenario.settleMs, scenario.quietMs);
+    const elapsedSeconds = (report.lastChangeAt - started) / 1000;
+    const after = processCost(server.pid);
+    const loadAfter = sumCost(fleet.pids);
+    const cpuSeconds = after.cpuSeconds - before.cpuSeconds;
+    return {
+      server: label,
+      subscribers: opened.connected,
+      failedConnections: opened.failed,
+      dropped: report.fleet.dropped,
+      publishesAccepted: published?.accepted ?? 0,
+      publishesFailed: published?.failed ?? 0,
+      publishesNotSent: published?.notSent ?? 0,
+      publishesPerSecond: published ? published.accepted / (published.elapsedMs / 1000) : 0,
+      expected,
+      received: report.fleet.events,
+      deliveriesPerSecond: published ? report.fleet.events / elapsedSeconds : 0,
+      deliveredShare: expected > 0 ? report.fleet.events / expected : NaN,
+      p50Ms: report.fleet.histogram.quantile(0.5) / 1000,
+      p99Ms: report.fleet.histogram.quantile(0.99) / 1000,
+      cpuMicrosPerDelivery: report.fleet.events > 0 ? (cpuSeconds * 1e6) / report.fleet.events : NaN,
+      systemMicrosPerDelivery: report.fleet.events > 0 ? ((after.systemSeconds - before.systemSeconds) * 1e6) / report.fleet.events : NaN,
+      serverCpuShare: cpuSeconds / elapsedSeconds,
+      loadCpuShare: (loadAfter - loadBefore) / elapsedSeconds,
+      rssBytesPerSubscriber,
+      rssBytes: connectedCost.rssBytes,
+      errors: [...opened.errors, ...(published?.errors ?? [])].slice(0, 5),
+    };
+  } finally {
+    publisher.close();
+    await fleet.drop();
+    await server.stop();
+    void label;
+  }
+}
+
+/** Waits until every expected event arrived, or none arrived for a while, or the limit passed. */
+async function settle(fleet: SubscriberFleet, expected: number, limitMs: number, quietMs: number) {
+  const deadline = performance.now() + limitMs;
+  let fleetReport = await fleet.report();
+  let lastChangeAt = performance.now();
+  while (fleetReport.events < expected && performance.now() < deadline && performance.now() - lastChangeAt < quietMs) {
+    await sleep(100);
+    const next = await fleet.report();
+    if (next.events !== fleetReport.events) lastChangeAt = performance.now();
+    fleetReport = next;
+  }
+  return { fleet: fleetReport, lastChangeAt };
+}
+
+/** Each numeric figure's median over the rounds (the errors of all of them). */
+function medianRow(rows: Row[]): Row {
+  const median = (values: number[]): number => {
+    const sorted = values.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
+    if (sorted.length === 0) return NaN;
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const result = { ...rows[0]! } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(rows[0]!)) {
+    if (typeof value === 'number') result[key] = median(rows.map((row) => row[key as keyof Row] as number));
+  }
+  result.errors = [...new Set(rows.flatMap((row) => row.errors))].slice(0, 5);
+  return result as unknown as Row;
+}
+
+function sumCost(pids: number[]): number {
+  return pids.reduce((sum, pid) => sum + processCost(pid).cpuSeconds, 0);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+const thousands = (value: number): string => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
+
+function summary(row: Row): string {
+  const parts = [`${row.subscribers} subscribers`];
+  if (row.failedConnections) parts.push(`${row.failedConnections} failed (${row.errors.join('; ')})`);
+  if (row.expected > 0) parts.push(`${thousands(row.deliveriesPerSecond)} deliveries/s`, `${fixed(row.deliveredShare * 100, 1)}% delivered`, `p99 ${fixed(row.p99Ms, 1)} ms`);
+  if (row.expected > 0) parts.push(`p50 ${fixed(row.p50Ms, 2)} ms`, `${fixed(row.cpuMicrosPerDelivery, 2)} µs CPU/delivery (${fixed(row.systemMicrosPerDelivery, 2)} kernel)`, `server CPU ${fixed(row.serverCpuShare * 100, 0)}%`, `load CPU ${fixed(row.loadCpuShare * 100, 0)}%`);
+  parts.push(`${fixed(row.rssBytesPerSubscriber / 1024, 2)} KiB/subscriber`);
+  return parts.join(', ');
+}
+
+function table(scenario: Scenario, rows: Row[]): string {
+  const lines = [`### (${scenario.key}) ${scenario.title}`, '', scenario.describe(), ''];
+  if (scenario.publish) {
+    lines.push(
+      '| server | subscribers | publishes/s | deliveries/s | delivered | p50 ms | p99 ms | server CPU µs/delivery (kernel) | server CPU | RSS KiB/subscriber |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const row of rows) {
+      lines.push(
+        `| ${row.server} | ${thousands(row.subscribers)} | ${thousands(row.publishesPerSecond)} | ${thousands(row.deliveriesPerSecond)} | ${fixed(row.deliveredShare * 100, 2)}% | ${fixed(row.p50Ms, 2)} | ${fixed(row.p99Ms, 2)} | ${fixed(row.cpuMicrosPerDelivery, 2)} (${fixed(row.systemMicrosPerDelivery, 2)}) | ${fixed(row.serverCpuShare * 100, 0)}% | ${fixed(row.rssBytesPerSubscriber / 1024, 2)} |`,
+      );
+    }
+  } else {
+    lines.push('| server | subscribers | failed | RSS MiB | RSS KiB/subscriber |', '|---|---:|---:|---:|---:|');
+    for (const row of rows) {
+      lines.push(`| ${row.server} | ${thousands(row.subscribers)} | ${row.failedConnections} | ${fixed(row.rssBytes / 2 ** 20, 1)} | ${fixed(row.rssBytesPerSubscriber / 1024, 2)} |`);
+    }
+  }
+  const hub = rows.find((row) => row.server === 'ssehub');
+  if (hub) {
+    const ratios = rows
+      .filter((row) => row !== hub && !row.server.startsWith('ssehub'))
+      .map((row) => `${scenario.ratio.name} ${fixed(scenario.ratio.of(hub, row), 2)}× ${row.server}'s`);
+    if (ratios.length) lines.push('', `ssehub: ${ratios.join(', ')}.`);
+  }
+  return lines.join('\n');
+}
+
+await main();

@@ -1,0 +1,130 @@
+/**
+ * The servers the benchmark compares, each started fresh on its own port for each scenario. All of
+ * them take the same two requests, so the load generator treats them alike:
+ *   GET  /topics/{topic}  opens an event stream (one topic)
+ *   POST /topics/{topic}  publishes one event whose data is the JSON body
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const NGINX = '/usr/sbin/nginx';
+const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
+
+export interface RunningServer {
+  port: number;
+  /** The process whose tree is measured (nginx: the master, whose worker is its child). */
+  pid: number;
+  /** Everything the server printed, for error reports. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  port: number;
+  /** ssehub only: worker processes (--workers); 1 runs the plain single process. */
+  workers: number;
+  /** ssehub only: run from src/ through tsx instead of the build in dist/ (quick checks, tests). */
+  fromSource: boolean;
+  /** ssehub only: run under `node --cpu-prof`, writing profiles to bench/profiles/. */
+  profile: boolean;
+}
+
+export interface ServerKind {
+  name: string;
+  /** What it is, for the table's legend. */
+  description: string;
+  /** Why it cannot run on this machine, or undefined when it can. */
+  missing(options: StartOptions): string | undefined;
+  start(options: StartOptions): Promise<RunningServer>;
+}
+
+export const SERVERS: ServerKind[] = [
+  {
+    name: 'ssehub',
+    description: 'this project: `ssehub serve`, memory engine',
+    missing: ({ fromSource }) =>
+      fromSource || existsSync(join(ROOT, 'dist/cli/main.js')) ? undefined : 'dist/ is not built (run `npm run build`)',
+    start: ({ port, workers, fromSource, profile }) => {
+      const entry = fromSource ? ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')] : [join(ROOT, 'dist/cli/main.js')];
+      if (profile) entry.unshift('--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles'));
+      // Limits meant for untrusted clients are lifted: the benchmark connects from a few addresses.
+      const args = ['serve', '--port', String(port), '--host', '127.0.0.1', '--no-dashboard', '--max-streams-per-ip', '0', '--publish-rate', '0', '--log-level', 'warn'];
+      if (workers > 1) args.push('--workers', String(workers));
+      return spawnServer(process.execPath, [...entry, ...args], port);
+    },
+  },
+  {
+    name: 'express-emitter',
+    description: "the seeds' pattern: Express 5 + EventEmitter, res.write per event",
+    missing: () => undefined,
+    start: ({ port }) => spawnServer(process.execPath, [join(ROOT, 'bench/servers/express-emitter.mjs'), String(port)], port),
+  },
+  {
+    name: 'better-sse',
+    description: 'better-sse 0.16 on node:http, one channel per topic',
+    missing: () => undefined,
+    start: ({ port }) => spawnServer(process.execPath, [join(ROOT, 'bench/servers/better-sse.mjs'), String(port)], port),
+  },
+  {
+    name: 'nchan',
+    description: 'Nginx 1.22 + Nchan 1.3 (C), one worker',
+    missing: () =>
+      existsSync(NGINX) && existsSync(NCHAN_MODULE) ? undefined : 'nginx-light and libnginx-mod-nchan are not installed (scripts/ensure-services.sh installs them)',
+    start: async ({ port }) => {
+      const prefix = mkdtempSync(join(tmpdir(), 'ssehub-bench-nchan-'));
+      for (const dir of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, dir));
+      let conf = readFileSync(join(ROOT, 'bench/servers/nchan.conf'), 'utf8').replaceAll('{{PREFIX}}', prefix).replaceAll('{{PORT}}', String(port));
+      // As root, nginx's worker would drop to "nobody", which cannot use the temporary directories.
+      if (process.getuid?.() === 0) conf = `user root;\n${conf}`;
+      writeFileSync(join(prefix, 'nginx.conf'), conf);
+      const server = await spawnServer(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', join(prefix, 'error.log')], port);
+      return { ...server, stop: () => server.stop().finally(() => rmSync(prefix, { recursive: true, force: true })) };
+    },
+  },
+];
+
+async function spawnServer(command: string, args: string[], port: number): Promise<RunningServer> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000)));
+  child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 15_000;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${command} did not start listening on ${port}:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    port,
+    pid: child.pid!,
+    output: () => output,
+    stop: () => stopChild(child, exited),
+  };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,75 @@
+/**
+ * `npm run bench -- --quick` as CI runs it: every scenario against every server, small. No speed
+ * targets here (they belong to the full benchmark on a quiet machine); this checks that the harness
+ * measures what it claims: all subscribers connect, ssehub delivers every event exactly as often as
+ * expected, and each alternative server is really started and really delivers.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Row } from '../../bench/run.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const nchanMissing = !existsSync('/usr/sbin/nginx') || !existsSync('/usr/lib/nginx/modules/ngx_nchan_module.so');
+const servers = ['ssehub', 'express-emitter', 'better-sse', ...(nchanMissing && !process.env.CI ? [] : ['nchan'])];
+
+describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ssehub-bench-'));
+  let results: Record<string, { rows: Row[] }>;
+  let output = '';
+
+  before(async () => {
+    const json = join(dir, 'quick.json');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--from-source', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0, output);
+    results = JSON.parse(readFileSync(json, 'utf8')).results;
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs all four scenarios against every server, all subscribers connected', (t) => {
+    if (nchanMissing && !process.env.CI) t.diagnostic('nginx-light and libnginx-mod-nchan are not installed: nchan left out');
+    assert.deepEqual(Object.keys(results), ['a', 'b', 'c', 'd']);
+    for (const [key, { rows }] of Object.entries(results)) {
+      assert.deepEqual(rows.map((row) => row.server), servers, `scenario ${key}`);
+      for (const row of rows) {
+        assert.equal(row.failedConnections, 0, `${key} ${row.server}: ${row.errors.join('; ')}`);
+        assert.equal(row.subscribers, key === 'a' || key === 'c' ? 200 : 500, `${key} ${row.server}`);
+        // nginx's memory is mostly reserved up front, so its growth over 500 connections can be nil.
+        assert.ok(row.server === 'nchan' ? Number.isFinite(row.rssBytesPerSubscriber) : row.rssBytesPerSubscriber > 0, `${key} ${row.server} memory was read from /proc`);
+      }
+    }
+  });
+
+  it('ssehub delivers every published event to every subscriber, each exactly once', () => {
+    for (const key of ['a', 'b', 'c']) {
+      const hub = results[key]!.rows.find((row) => row.server === 'ssehub')!;
+      assert.ok(hub.publishesAccepted > 0, `${key}: published`);
+      assert.equal(hub.publishesFailed, 0, `${key}: ${hub.errors.join('; ')}`);
+      assert.equal(hub.received, hub.expected, `${key}: received ${hub.received} of ${hub.expected}`);
+      assert.equal(hub.dropped, 0);
+      assert.ok(hub.p99Ms > 0 && hub.cpuMicrosPerDelivery > 0, `${key}: latency and CPU were measured`);
+    }
+    // (c) sends one event per topic in turn to 200 one-subscriber topics.
+    const notifications = results.c!.rows.find((row) => row.server === 'ssehub')!;
+    assert.equal(notifications.expected, notifications.publishesAccepted);
+  });
+
+  it('every alternative server is really started and really delivers', () => {
+    for (const row of results.a!.rows) {
+      assert.ok(row.publishesAccepted > 0, `${row.server} accepted publishes`);
+      assert.ok(row.received > 0, `${row.server} delivered events`);
+    }
+  });
+
+  it('prints one table per scenario with ssehub\'s ratio to each alternative', () => {
+    for (const key of ['a', 'b', 'c', 'd']) assert.match(output, new RegExp(`### \\(${key}\\)`));
+    for (const server of servers.slice(1)) assert.match(output, new RegExp(`× ${server}'s`));
+  });
+});
