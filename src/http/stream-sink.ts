@@ -2,8 +2,21 @@
  * Adapts a node:http response to the hub's StreamSink: the hub writes bytes, this module knows
  * about sockets, drain and close.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { StreamSink } from '../hub/sink.js';
+
+/** What node:http keeps on a connection's socket (not in its public types). */
+type HttpSocket = Socket & { parser?: object | null; _httpMessage?: ServerResponse | null };
+
+/**
+ * node:http's own release of a connection's parser, as used for Upgrade requests. It lives in the
+ * legacy `_http_common` module; if a Node version lacks it, streams stay on node:http responses.
+ */
+const { freeParser } = createRequire(import.meta.url)('_http_common') as {
+  freeParser?: (parser: object, req: IncomingMessage, socket: Socket) => void;
+};
 
 export function responseSink(res: ServerResponse): StreamSink {
   return {
@@ -35,4 +48,113 @@ export function responseSink(res: ServerResponse): StreamSink {
     end: () => void res.end(),
     destroy: () => void res.destroy(),
   };
+}
+
+/**
+ * Opens an HTTP/1.1 event stream and, where node:http allows it, takes the connection over from
+ * node:http (as it does itself for an Upgrade): the parser goes back to its pool and the request
+ * and response objects are dropped, so an open stream costs a socket and little else. The body is
+ * then delimited by the connection's close (`Connection: close`, no chunked framing), so an event
+ * frame goes out exactly as encoded and one buffer serves every subscriber of a broadcast.
+ *
+ * The takeover needs the request fully read and this response to be the connection's current one
+ * (not queued behind a pipelined response); otherwise the stream stays on node:http's response.
+ */
+export function openHttp1Stream(req: IncomingMessage, res: ServerResponse, headers: Readonly<Record<string, string>>): StreamSink {
+  const socket = req.socket as HttpSocket;
+  const parser = socket.parser;
+  // TLS sockets keep listeners of their own on the socket: their streams stay on node:http.
+  const encrypted = (socket as Socket & { encrypted?: boolean }).encrypted === true;
+  if (!freeParser || encrypted || !req.complete || socket._httpMessage !== res || !parser || socket.destroyed || !socket.writable) {
+    res.writeHead(200, { ...headers, Connection: 'keep-alive' });
+    return responseSink(res);
+  }
+  // The response's headers so far (CORS, set by the server for every answer) plus the stream's;
+  // node:http validated the former when they were set, the latter are constants.
+  let text = 'HTTP/1.1 200 OK\r\n';
+  for (const [name, value] of Object.entries(res.getHeaders())) {
+    if (value !== undefined) for (const each of Array.isArray(value) ? value : [value]) text += `${name}: ${each}\r\n`;
+  }
+  for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
+  text += 'Connection: close\r\n\r\n';
+
+  // What node:http listens for on the connection, taken before the stream adds its own listeners.
+  const httpListeners = HTTP_SOCKET_EVENTS.map((event) => [event, socket.rawListeners(event)] as const);
+  socket.write(text, 'latin1');
+  const sink = new SocketSink(socket);
+  // The parser may still be working through this very read (a request pipelined after this one);
+  // like node:http for an Upgrade, release it only once its stack has unwound.
+  setImmediate(() => {
+    if (socket.destroyed) return;
+    for (const [event, listeners] of httpListeners) for (const listener of listeners) socket.off(event, listener as (...args: unknown[]) => void);
+    res.detachSocket(socket);
+    freeParser(parser, req, socket);
+    // Whatever the client sends from now on is read and dropped, so its close is still noticed.
+    socket.on('data', ignore);
+    socket.resume();
+  });
+  return sink;
+}
+
+const ignore = (): void => {};
+const HTTP_SOCKET_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'resume', 'pause'] as const;
+
+/**
+ * A StreamSink straight on a taken-over socket: bytes are written as they are. A class rather than
+ * closures: it is one small object per open stream, and streams are many.
+ */
+class SocketSink implements StreamSink {
+  constructor(private readonly socket: Socket) {
+    // An error (a reset by the peer) closes the socket; without a listener it would crash the process.
+    socket.on('error', destroySocket);
+    // A client that half-closes its side has gone (EventSource never does); don't keep writing to it.
+    socket.on('end', destroySocket);
+    // A clean end waits for the buffered bytes to leave, then closes whether or not the client
+    // closes its side (the server's sockets allow half-open connections).
+    socket.on('finish', destroySocket);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return this.socket.write(chunk);
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  onDrain(listener: () => void): void {
+    this.socket.on('drain', listener);
+  }
+
+  drained(): Promise<void> {
+    const socket = this.socket;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+    });
+  }
+
+  // 'close' and 'finish' fire at most once: plain listeners do, without once()'s wrapper per call
+  // (about 300 bytes each, per open stream).
+  onClose(listener: () => void): void {
+    this.socket.on('close', listener);
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Shared by every taken-over socket (called with the socket as `this`). */
+function destroySocket(this: Socket): void {
+  this.destroy();
 }

@@ -28,8 +28,8 @@ export class Subscriber {
   /** Frames waiting for the next flush. */
   queue: Uint8Array[] = [];
   queuedBytes = 0;
-  /** Live events that arrived during catch-up, released once history has been sent. */
-  pendingLive: Array<{ event: StoredEvent; frame: Uint8Array }> = [];
+  /** Live events that arrived during catch-up, released once history has been sent (then dropped). */
+  pendingLive: Array<{ event: StoredEvent; frame: Uint8Array }> | undefined = [];
   /** Set while the connection's own buffer is full; the 'drain' event flushes. */
   waitingForDrain = false;
   /** Whether anything was written since the last heartbeat tick (then no heartbeat is needed). */
@@ -55,7 +55,7 @@ export class Subscriber {
   /** A live event for this subscriber; held back while catching up. */
   deliver(event: StoredEvent, frame: Uint8Array): void {
     if (this.state === 'catching-up') {
-      this.pendingLive.push({ event, frame });
+      this.pendingLive!.push({ event, frame });
       this.queuedBytes += frame.byteLength;
       this.checkBudget();
       return;
@@ -90,8 +90,8 @@ export class Subscriber {
   /** Catch-up is over: release held live events that come after `position`; returns how many. */
   goLive(isAfterPosition: (event: StoredEvent) => boolean): number {
     if (this.state !== 'catching-up') return 0;
-    const held = this.pendingLive;
-    this.pendingLive = [];
+    const held = this.pendingLive ?? [];
+    this.pendingLive = undefined;
     this.queuedBytes = this.queue.reduce((sum, frame) => sum + frame.byteLength, 0);
     this.state = 'live';
     let released = 0;
@@ -131,7 +131,7 @@ export class Subscriber {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.queue = [];
-    this.pendingLive = [];
+    this.pendingLive = undefined;
     this.queuedBytes = 0;
     this.hooks.closed(this);
   }
