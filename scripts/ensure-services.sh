@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Makes sure Chromium (for the browser tests) is installed and the servers the engine tests talk
-# to run on 127.0.0.1: Redis (6379), NATS with
+# Makes sure Chromium (for the browser tests) and nginx (for the proxy tests and the benchmark) are
+# installed and the servers the engine tests talk to run on 127.0.0.1: Redis (6379), NATS with
 # JetStream (4222) and PostgreSQL (5432, trust auth for local TCP, database "test"). Each one that
-# is missing is installed from Debian's packages; each one that is down is started. Exits non-zero
-# if any of them is still unreachable, so CI fails instead of skipping.
+# is missing is installed from Debian's packages; each server that is down is started. nginx is
+# never started as a system service: the tests run their own instances. Exits non-zero if anything
+# is still missing or unreachable, so CI fails instead of skipping.
 set -euo pipefail
 
 SUDO=''
@@ -26,11 +27,27 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 # The browser tests drive Debian's Chromium through playwright-core (no browser download).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# test/integration/nginx.test.ts runs Debian's nginx in front of the hub (openssl makes its
+# certificate); the benchmark loads the nchan module; systemd-analyze checks the unit files.
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || missing+=(libnginx-mod-nchan)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "services: installing ${missing[*]}"
+  # Installing nginx starts (or reloads) the system's nginx unless policy-rc.d forbids it. Where
+  # no policy exists, one that refuses nginx only is put in place for this install, then removed.
+  if [[ " ${missing[*]} " == *" nginx-light "* || " ${missing[*]} " == *" libnginx-mod-nchan "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# Left by ssehub scripts/ensure-services.sh during an install: nginx is not started.\nwhile [ "$#" -gt 0 ]; do case "$1" in --*) shift ;; *) break ;; esac; done\n[ "$1" = nginx ] && exit 101\nexit 0\n' |
+      $SUDO sh -c 'cat > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+[ -x /usr/sbin/nginx ] || { echo "services: /usr/sbin/nginx is missing after the install" >&2; exit 1; }
+[ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || { echo "services: the nchan module is missing after the install" >&2; exit 1; }
+/usr/sbin/nginx -v 2>&1 | sed 's/^/services: /'
 
 if ! listening 6379; then
   $SUDO mkdir -p /var/lib/redis /var/log/redis

@@ -47,6 +47,16 @@ export interface EngineStats {
 
 export type DeliverListener = (event: StoredEvent) => void;
 
+/** What a health check found (see Engine.health). */
+export interface EngineHealth {
+  /** The engine's server answered a round trip in time (always true for the embedded engine). */
+  ok: boolean;
+  /** How long the round trip took, in milliseconds, when it succeeded. */
+  latencyMs?: number;
+  /** Why the engine is not ok: the driver's error, or the deadline that passed. */
+  detail?: string;
+}
+
 /**
  * Small values shared by every hub instance on the engine: stream tickets, idempotency keys, rate
  * counters. Every key expires on its own; an expired key behaves exactly like an absent one.
@@ -110,6 +120,13 @@ export interface Engine {
   readonly kv: KeyValueStore;
   /** Cheap and synchronous: distributed engines answer with figures refreshed in the background. */
   stats(): EngineStats;
+  /**
+   * A cheap round trip to the engine's server (Redis PING, a JetStream request, PostgreSQL
+   * `select 1`) for health checks. Resolves within timeoutMs (default 2 s) and never rejects: a
+   * server that cannot be reached, or does not answer in time, is `ok: false` with a detail. A
+   * closed engine is not ok.
+   */
+  health(timeoutMs?: number): Promise<EngineHealth>;
   close(): Promise<void>;
 }
 

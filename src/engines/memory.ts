@@ -14,6 +14,7 @@ import {
   type AppendOptions,
   type DeliverListener,
   type Engine,
+  type EngineHealth,
   type EngineStats,
   type GapReason,
   type HistoryResult,
@@ -21,6 +22,7 @@ import {
   type StoredEvent,
   storedEvents,
 } from './engine.js';
+import { compareMemoryIds, memoryId, memoryIdSequence } from './memory-ids.js';
 import { MemoryKeyValueStore } from './memory-kv.js';
 
 export interface MemoryEngineOptions {
@@ -91,7 +93,8 @@ interface DedupeRecord {
 
 export class MemoryEngine implements Engine {
   readonly name = 'memory';
-  private readonly epoch = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  /** Drawn at start: the first part of every id (see memory-ids.ts). */
+  readonly epoch = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   private sequence = 0;
   private readonly logs = new Map<string, TopicLog>();
   /** Topics whose log is empty, in the order they emptied; forgotten oldest first past the limit. */
@@ -105,6 +108,7 @@ export class MemoryEngine implements Engine {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly maxForgottenTopics: number;
+  private closed = false;
   readonly kv: MemoryKeyValueStore;
 
   constructor(private readonly options: MemoryEngineOptions) {
@@ -126,7 +130,7 @@ export class MemoryEngine implements Engine {
     const stored: StoredEvent[] = [];
     for (const input of events) {
       const seq = ++this.sequence;
-      const event: StoredEvent = { id: `${this.epoch}-${seq}`, topic: input.topic, data: input.data, time };
+      const event: StoredEvent = { id: memoryId(this.epoch, seq), topic: input.topic, data: input.data, time };
       if (input.event !== undefined) event.event = input.event;
       this.retain(seq, event);
       stored.push(event);
@@ -184,7 +188,7 @@ export class MemoryEngine implements Engine {
   }
 
   compareIds(a: string, b: string): number {
-    return (this.sequenceOf(a) ?? -1) - (this.sequenceOf(b) ?? -1);
+    return compareMemoryIds(a, b, this.epoch, this.sequence);
   }
 
   onDeliver(listener: DeliverListener): void {
@@ -195,23 +199,24 @@ export class MemoryEngine implements Engine {
     return { topics: this.logs.size - this.emptied.size, retainedEvents: this.retained };
   }
 
+  /** Nothing to reach: healthy for as long as it is open. */
+  async health(): Promise<EngineHealth> {
+    return this.closed ? { ok: false, detail: 'the engine is closed' } : { ok: true, latencyMs: 0 };
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.sweepTimer);
     this.listeners.length = 0;
   }
 
   private currentId(): string {
-    return `${this.epoch}-${this.sequence}`;
+    return memoryId(this.epoch, this.sequence);
   }
 
   /** The sequence of an id of this engine's epoch at or before the current position, else undefined. */
   private sequenceOf(id: string): number | undefined {
-    const dash = id.lastIndexOf('-');
-    if (dash <= 0 || id.slice(0, dash) !== this.epoch) return undefined;
-    const digits = id.slice(dash + 1);
-    if (!/^\d{1,15}$/.test(digits)) return undefined;
-    const seq = Number(digits);
-    return seq <= this.sequence ? seq : undefined;
+    return memoryIdSequence(id, this.epoch, this.sequence);
   }
 
   private retain(seq: number, event: StoredEvent): void {

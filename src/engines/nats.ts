@@ -50,7 +50,8 @@ import {
 } from 'nats';
 import { HubError } from '../errors.js';
 import { selectorMatches, type Selector } from '../topics/index.js';
-import type { AppendOptions, DeliverListener, Engine, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
+import type { AppendOptions, DeliverListener, Engine, EngineHealth, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
+import { HealthProbe } from './health.js';
 import { isWrongSequence, KV_MAX_AGE_MS, NatsKeyValueStore } from './nats-kv.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
@@ -154,6 +155,7 @@ export class NatsEngine implements Engine {
   private delivery: { consumer: Consumer; messages: ConsumerMessages } | undefined;
   private deliveryDone: Promise<void> = Promise.resolve();
   private readonly direct: DirectGet;
+  private readonly healthProbe: HealthProbe;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -169,6 +171,7 @@ export class NatsEngine implements Engine {
     this.direct = (jsm as unknown as { direct: DirectGet }).direct;
     this.localDelivery = new LocalDelivery('nats', logger, (a, b) => a - b);
     this.tasks = new BackgroundTasks('nats', logger);
+    this.healthProbe = new HealthProbe('nats', () => this.ping());
   }
 
   /** Connects, creates or updates the stream and the KV bucket, and starts delivery from the stream's end. */
@@ -406,6 +409,20 @@ export class NatsEngine implements Engine {
 
   stats(): EngineStats {
     return this.cachedStats;
+  }
+
+  health(timeoutMs?: number): Promise<EngineHealth> {
+    return this.healthProbe.check(timeoutMs);
+  }
+
+  /**
+   * A round trip to the server (rtt() fails at once while disconnected, where a request would wait
+   * for the reconnect), then one to JetStream itself: a server up without JetStream cannot store.
+   */
+  private async ping(): Promise<void> {
+    if (this.closed || this.nc.isClosed()) throw new Error('the engine is closed');
+    await this.nc.rtt();
+    await this.jsm.getAccountInfo();
   }
 
   async close(): Promise<void> {

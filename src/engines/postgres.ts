@@ -24,6 +24,7 @@ import {
   type AppendOptions,
   type DeliverListener,
   type Engine,
+  type EngineHealth,
   type EngineStats,
   type GapReason,
   type HistoryResult,
@@ -34,6 +35,7 @@ import {
 } from './engine.js';
 import { DELIVERY_GRACE_MS, postgresStatements, type PostgresStatements } from './postgres-schema.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
+import { DEFAULT_HEALTH_TIMEOUT_MS, HealthProbe } from './health.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
 
@@ -106,6 +108,7 @@ export class PostgresEngine implements Engine {
   private reading: Promise<void> | undefined;
   private readAgain = false;
   private tailFailures = 0;
+  private readonly healthProbe: HealthProbe;
 
   private constructor(
     private readonly url: string,
@@ -118,6 +121,7 @@ export class PostgresEngine implements Engine {
     this.kv = new PostgresKeyValueStore(pool, this.sql.kv);
     this.localDelivery = new LocalDelivery('postgres', logger, (a, b) => a - b);
     this.tasks = new BackgroundTasks('postgres', logger);
+    this.healthProbe = new HealthProbe('postgres', () => this.ping());
   }
 
   /** Creates the namespace's tables if needed, starts listening, and delivers from the newest committed id on. */
@@ -252,6 +256,21 @@ export class PostgresEngine implements Engine {
 
   stats(): EngineStats {
     return this.cachedStats;
+  }
+
+  health(timeoutMs?: number): Promise<EngineHealth> {
+    return this.healthProbe.check(timeoutMs);
+  }
+
+  /**
+   * `select 1` through the pool. Its query_timeout (honoured by node-postgres, missing from its
+   * types) fails the query on a server that stopped answering, and the pool then discards that
+   * connection instead of leaving it stuck.
+   */
+  private async ping(): Promise<void> {
+    if (this.closed) throw new Error('the engine is closed');
+    const query: pg.QueryConfig & { query_timeout: number } = { text: 'select 1', query_timeout: DEFAULT_HEALTH_TIMEOUT_MS };
+    await this.pool.query(query);
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,7 @@ import {
   type AppendOptions,
   type DeliverListener,
   type Engine,
+  type EngineHealth,
   type EngineStats,
   type GapReason,
   type HistoryResult,
@@ -32,6 +33,7 @@ import {
 } from './engine.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { APPEND_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
+import { HealthProbe } from './health.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
 
@@ -73,6 +75,7 @@ export class RedisEngine implements Engine {
   private readonly tasks: BackgroundTasks;
   private cachedStats: EngineStats = { topics: 0, retainedEvents: 0 };
   private readerDone: Promise<void> = Promise.resolve();
+  private readonly healthProbe: HealthProbe;
 
   private constructor(
     private readonly commands: Redis,
@@ -91,6 +94,7 @@ export class RedisEngine implements Engine {
     this.kv = new RedisKeyValueStore(commands, `${prefix}:kv:`);
     this.localDelivery = new LocalDelivery('redis', logger, compareStreamIds);
     this.tasks = new BackgroundTasks('redis', logger);
+    this.healthProbe = new HealthProbe('redis', () => this.ping());
   }
 
   /** Connects both connections and starts delivery from the log's current end. */
@@ -243,6 +247,21 @@ export class RedisEngine implements Engine {
 
   stats(): EngineStats {
     return this.cachedStats;
+  }
+
+  health(timeoutMs?: number): Promise<EngineHealth> {
+    return this.healthProbe.check(timeoutMs);
+  }
+
+  /**
+   * PING on the command connection (which has no offline queue: while Redis is unreachable it fails
+   * at once), and the delivery connection must be up too: without it this instance publishes but
+   * its streams receive nothing.
+   */
+  private async ping(): Promise<void> {
+    if (this.closed) throw new Error('the engine is closed');
+    if (this.reader.status !== 'ready') throw new Error(`the delivery connection is ${this.reader.status}`);
+    await this.commands.ping();
   }
 
   async close(): Promise<void> {

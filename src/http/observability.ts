@@ -1,9 +1,39 @@
-/** GET /healthz, GET /stats (JSON) and GET /metrics (Prometheus text). */
+/**
+ * GET /livez (the process serves HTTP), GET /healthz (and the engine answers), GET /stats (JSON)
+ * and GET /metrics (Prometheus text).
+ *
+ * /livez never depends on the engine: a liveness check that restarts the hub because Redis blinked
+ * would drop every open stream for nothing. /healthz is for load balancers: an instance whose
+ * engine cannot be reached can neither store publishes nor deliver events, so it should get no
+ * traffic until the engine is back.
+ */
+import type { EngineHealth } from '../engines/engine.js';
+import { DEFAULT_HEALTH_TIMEOUT_MS } from '../engines/health.js';
 import type { Handler } from './context.js';
 import { sendJson } from './respond.js';
 
-export const healthz: Handler = ({ res }) => {
+/** Extra time /healthz gives an engine past its own deadline before answering without it. */
+const HEALTH_GRACE_MS = 250;
+
+export const livez: Handler = ({ res }) => {
   sendJson(res, 200, { status: 'ok' });
+};
+
+export const healthz: Handler = async ({ res }, { hub }) => {
+  const { engine } = hub;
+  // Engines keep their deadline; this one holds even for an engine that does not, so /healthz never hangs.
+  let timer: NodeJS.Timeout | undefined;
+  const fallback = new Promise<EngineHealth>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ ok: false, detail: `the ${engine.name} engine did not report within ${DEFAULT_HEALTH_TIMEOUT_MS} ms` }),
+      DEFAULT_HEALTH_TIMEOUT_MS + HEALTH_GRACE_MS,
+    );
+  });
+  const checked = engine.health(DEFAULT_HEALTH_TIMEOUT_MS).catch((error: unknown): EngineHealth => ({ ok: false, detail: String(error) }));
+  const health = await Promise.race([checked, fallback]).finally(() => clearTimeout(timer));
+  // A stable shape either way: {status, engine: {name, ok, latencyMs?, detail?}}.
+  const body = { status: health.ok ? 'ok' : 'unavailable', engine: { name: engine.name, ...health } };
+  sendJson(res, health.ok ? 200 : 503, body);
 };
 
 export const stats: Handler = ({ res }, { hub, startedAt }) => {

@@ -7,7 +7,7 @@ import type { HubConfig } from '../config.js';
 import { HubError } from '../errors.js';
 import type { Handler } from './context.js';
 import { startChat, startJobs, startLogs } from './demos.js';
-import { healthz, metrics, stats } from './observability.js';
+import { healthz, livez, metrics, stats } from './observability.js';
 import { publishBatch, publishToTopic } from './publish.js';
 import { preflight } from './preflight.js';
 import { streamEvents, streamTopic } from './subscribe.js';
@@ -37,6 +37,7 @@ export const ROUTES: readonly Route[] = [
   { path: '/events', methods: { GET: streamEvents } },
   { path: '/publish', methods: { POST: publishBatch } },
   { path: '/tickets', methods: { POST: issueTicket } },
+  { path: '/livez', methods: { GET: livez } },
   { path: '/healthz', methods: { GET: healthz } },
   { path: '/stats', methods: { GET: stats } },
   { path: '/metrics', methods: { GET: metrics } },

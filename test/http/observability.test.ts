@@ -17,10 +17,42 @@ describe('health, stats and metrics', () => {
   });
   after(() => hub.close());
 
-  test('GET /healthz', async () => {
+  test('GET /livez answers without asking the engine', async () => {
+    const reply = await httpRequest(`${hub.url}/livez`);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['cache-control'], 'no-store');
+    assert.deepEqual(reply.json(), { status: 'ok' });
+  });
+
+  test('GET /healthz reports the engine: the embedded one is always ok', async () => {
     const reply = await httpRequest(`${hub.url}/healthz`);
     assert.equal(reply.status, 200);
-    assert.deepEqual(reply.json(), { status: 'ok' });
+    assert.equal(reply.headers['cache-control'], 'no-store');
+    assert.deepEqual(reply.json(), { status: 'ok', engine: { name: 'memory', ok: true, latencyMs: 0 } });
+  });
+
+  test('health endpoints are public: no token needed when tokens are required', async () => {
+    const locked = await startTestHub({ jwtSecret: 'observability-secret-observability-secret' });
+    try {
+      assert.equal((await httpRequest(`${locked.url}/topics/private`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain' } })).status, 401);
+      assert.equal((await httpRequest(`${locked.url}/livez`)).status, 200);
+      assert.equal((await httpRequest(`${locked.url}/healthz`)).status, 200);
+    } finally {
+      await locked.close();
+    }
+  });
+
+  test('a closed engine is not healthy (what /healthz reports while the hub shuts down)', async () => {
+    const closing = await startTestHub();
+    await closing.hub.engine.close();
+    try {
+      const reply = await httpRequest(`${closing.url}/healthz`);
+      assert.equal(reply.status, 503);
+      assert.deepEqual(reply.json(), { status: 'unavailable', engine: { name: 'memory', ok: false, detail: 'the engine is closed' } });
+      assert.equal((await httpRequest(`${closing.url}/livez`)).status, 200, 'liveness does not depend on the engine');
+    } finally {
+      await closing.close();
+    }
   });
 
   test('GET /stats and GET /metrics count connections, topics, publishes and deliveries', async () => {

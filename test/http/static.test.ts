@@ -100,7 +100,7 @@ describe('dashboard static files', () => {
     assert.equal(reply.headers['content-type'], 'text/html; charset=utf-8');
     assert.equal(reply.headers['content-length'], String(webFile('index.html').byteLength));
     // On a kept-alive connection, the next answer is not mistaken for a body.
-    const { data } = await rawRequest(hub.port, ['HEAD / HTTP/1.1\r\nHost: hub\r\n\r\nGET /healthz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n'], { timeoutMs: 5000 });
+    const { data } = await rawRequest(hub.port, ['HEAD / HTTP/1.1\r\nHost: hub\r\n\r\nGET /livez HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n'], { timeoutMs: 5000 });
     const { responses } = parseResponses(data, new Set([0]));
     assert.deepEqual(responses.map((r) => r.status), [200, 200]);
     assert.equal(responses[1]!.body.toString(), '{"status":"ok"}');

@@ -221,6 +221,7 @@ describe('Hub resume', () => {
       onDeliver: (listener) => inner.onDeliver(listener),
       kv: inner.kv,
       stats: () => inner.stats(),
+      health: () => inner.health(),
       close: () => inner.close(),
       history: async (sels, afterId): Promise<HistoryResult> => {
         await duringHistory?.();

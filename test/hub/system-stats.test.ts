@@ -313,7 +313,8 @@ describe('$ssehub/stats on a shared engine (Redis)', { skip: redis.skipReason() 
       const failures = logs.split('\n').filter((line) => line.includes('could not publish system stats'));
       assert.equal(failures.length, 1, `logged once, not every interval:\n${failures.join('\n')}`);
       assert.equal(JSON.parse(failures[0]!).level, 40, 'at warn level');
-      assert.equal((await httpRequest(`${hub.url}/healthz`)).status, 200, 'the hub still serves');
+      assert.equal((await httpRequest(`${hub.url}/livez`)).status, 200, 'the hub still serves');
+      assert.equal((await httpRequest(`${hub.url}/healthz`)).status, 503, 'and says its engine is unreachable');
       // Back: publishing resumes, and that is logged once too.
       proxy = await startTcpProxy(`http://${target.hostname}:${target.port || 6379}`, Number(proxyPort));
       await stream.waitUntil(() => logs.includes('publishing system stats again'), 10_000, 'the recovery to be logged');
