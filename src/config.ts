@@ -10,6 +10,8 @@ import { HubError } from './errors.js';
 export interface HubConfig {
   host: string;
   port: number;
+  /** Worker processes of `ssehub serve` (0: one per CPU core); see cluster/primary.ts. */
+  workers: number;
   engine: string;
   namespace: string;
   historyMaxEvents: number;
@@ -43,6 +45,10 @@ export interface HubConfig {
   dashboard: boolean;
   statsIntervalMs: number;
   demos: boolean;
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  h2c: boolean;
+  h2MaxStreams: number;
 }
 
 /**
@@ -63,6 +69,7 @@ interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: 'host', env: 'SSEHUB_HOST', kind: 'string', default: '127.0.0.1', help: 'Address to listen on (0.0.0.0 for all interfaces).' },
   { key: 'port', flag: 'port', env: 'SSEHUB_PORT', kind: 'port', default: '8080', help: 'TCP port to listen on (0 picks a free one).' },
+  { key: 'workers', flag: 'workers', env: 'SSEHUB_WORKERS', kind: 'count', default: '1', help: 'Worker processes sharing the port (0: one per CPU core). Above 1, a primary process runs them and restarts any that dies; with the memory engine, it holds the events for all of them.' },
   { key: 'engine', flag: 'engine', env: 'SSEHUB_ENGINE', kind: 'string', default: 'memory', help: 'Event engine: "memory" (embedded, one process) or a shared server: redis://host:6379, nats://host:4222, postgres://user@host/db.' },
   { key: 'namespace', flag: 'namespace', env: 'SSEHUB_NAMESPACE', kind: 'string', default: 'ssehub', help: 'Name of this hub\'s data on a shared engine (Redis key prefix, NATS stream, PostgreSQL tables); hubs with the same engine and namespace form one cluster.' },
   { key: 'historyMaxEvents', flag: 'history-max-events', env: 'SSEHUB_HISTORY_MAX_EVENTS', kind: 'count', default: '1000', help: 'Events kept per topic for Last-Event-ID resume (0 keeps none).' },
@@ -96,6 +103,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'dashboard', flag: 'dashboard', env: 'SSEHUB_DASHBOARD', kind: 'boolean', default: 'true', help: 'Serve the web dashboard and demo pages (GET /, /demos/…, /assets/…) and publish this instance\'s stats to the system topic $ssehub/stats.' },
   { key: 'statsIntervalMs', flag: 'stats-interval', env: 'SSEHUB_STATS_INTERVAL', kind: 'duration', default: '1s', help: 'How often each instance publishes a "stats" event to $ssehub/stats while the dashboard is on (0 disables).' },
   { key: 'demos', flag: 'demos', env: 'SSEHUB_DEMOS', kind: 'boolean', default: 'false', help: 'Enable the demo API (POST /demos/api/jobs, /logs, /chat): the hub runs simulated jobs and a child process and publishes to demo/… topics on the caller\'s behalf.' },
+  { key: 'tlsCertFile', flag: 'tls-cert', env: 'SSEHUB_TLS_CERT', kind: 'optional', default: '', help: 'PEM file with the TLS certificate (chain). With --tls-key, the port serves HTTPS: HTTP/2, and HTTP/1.1 for clients that do not offer h2 (ALPN). "ssehub cert" makes one for local use.' },
+  { key: 'tlsKeyFile', flag: 'tls-key', env: 'SSEHUB_TLS_KEY', kind: 'optional', default: '', help: 'PEM file with the TLS private key; required with --tls-cert.' },
+  { key: 'h2c', flag: 'h2c', env: 'SSEHUB_H2C', kind: 'boolean', default: 'false', help: 'Serve cleartext HTTP/2 with prior knowledge (h2c), for a proxy that speaks it. The port then speaks HTTP/2 only: HTTP/1.1 clients cannot use it. Not with --tls-cert.' },
+  { key: 'h2MaxStreams', flag: 'h2-max-streams', env: 'SSEHUB_H2_MAX_STREAMS', kind: 'count', default: '100', help: 'Most concurrent streams per HTTP/2 connection (advertised in SETTINGS; a client over it is refused).' },
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -190,6 +201,8 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.maxTopicsPerSubscription < 1) throw invalid('--max-topics', '0', 'at least 1');
   if (result.maxBatchEvents < 1) throw invalid('--max-batch', '0', 'at least 1');
   if (result.publishRate > 0 && result.publishBurst < 1) throw invalid('--publish-burst', '0', 'at least 1');
+  if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
+  checkTransport(result);
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');
   }
@@ -221,6 +234,20 @@ function withBooleanValues(argv: readonly string[]): string[] {
     }
   }
   return args;
+}
+
+/**
+ * TLS takes a certificate and its key together; h2c is the cleartext alternative to TLS, not an
+ * addition to it. Also checked by startHub, for configurations built without loadConfig.
+ */
+export function checkTransport(config: Pick<HubConfig, 'tlsCertFile' | 'tlsKeyFile' | 'h2c'>): void {
+  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
+    const missing = config.tlsCertFile === undefined ? '--tls-cert' : '--tls-key';
+    throw new HubError(400, 'invalid_config', `--tls-cert and --tls-key go together: ${missing} is missing.`);
+  }
+  if (config.h2c && config.tlsCertFile !== undefined) {
+    throw new HubError(400, 'invalid_config', '--h2c is cleartext HTTP/2; with --tls-cert and --tls-key the port already serves HTTP/2 over TLS. Use one or the other.');
+  }
 }
 
 /** Whether any token key is configured: then publishing and private topics need a token. */

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createAccess, type Access } from './auth/access.js';
 import type { TokenSettings } from './auth/tokens.js';
-import { authEnabled, type HubConfig } from './config.js';
+import { authEnabled, checkTransport, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
 import { DEFAULT_TOPIC_LIMITS } from './topics/index.js';
 import { openEngine, type Engine } from './engines/index.js';
@@ -15,12 +15,14 @@ import { DemoRunner } from './demos/runner.js';
 import { Hub } from './hub/hub.js';
 import { SystemStatsPublisher } from './hub/system-stats.js';
 import { createMetrics } from './http/metrics.js';
-import { createHttpServer } from './http/server.js';
+import { createHttpServer, type TlsCredentials } from './http/server.js';
 
 export interface RunningHub {
   hub: Hub;
-  /** Base URL, e.g. http://127.0.0.1:8080 */
+  /** Base URL, e.g. http://127.0.0.1:8080 (https:// with TLS) */
   url: string;
+  /** What the port speaks: "HTTP/1.1", "HTTP/2 and HTTP/1.1 over TLS" or "cleartext HTTP/2 (h2c)". */
+  protocols: string;
   port: number;
   /** Whether tokens are required, and the limits in force. */
   access: Access;
@@ -28,21 +30,29 @@ export interface RunningHub {
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Opens the engine instead of openEngine(config.engine): a worker's engine in the primary process (see cluster/worker.ts). */
+  openEngine?: () => Promise<Engine>;
+}
+
 export function createLogger(level: string): Logger {
   return pino({ level, base: { service: 'ssehub' } }, pino.destination(2));
 }
 
-export async function startHub(config: HubConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
-  const engine = await openEngine(config.engine, config, logger);
+export async function startHub(config: HubConfig, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningHub> {
+  // Settings that can be wrong are checked before the engine's server is contacted.
+  checkTransport(config);
+  const tls = tlsCredentials(config);
+  const engine = await (options.openEngine?.() ?? openEngine(config.engine, config, logger));
   try {
-    return await assemble(config, logger, engine);
+    return await assemble(config, logger, engine, tls);
   } catch (error) {
     await engine.close();
     throw error;
   }
 }
 
-async function assemble(config: HubConfig, logger: Logger, engine: Engine): Promise<RunningHub> {
+async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: TlsCredentials | undefined): Promise<RunningHub> {
   const hub = new Hub(
     engine,
     {
@@ -60,7 +70,8 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine): Prom
   const startedAt = Date.now();
   // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
   const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
-  const server = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt, demos });
+  const listener = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt, demos }, tls);
+  const { server } = listener;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -76,16 +87,17 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine): Prom
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stops accepting; HTTP/2 sessions get GOAWAY, so their clients open no new streams here.
+      const closed = listener.close();
       systemStats?.stop();
       await demos?.close(); // timers cancelled, child processes killed
-      await hub.close(); // ends every stream: clients reconnect to another instance
-      server.closeIdleConnections();
+      await hub.close(); // ends every stream, on either protocol: clients reconnect to another instance
+      listener.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
           logger.warn('shutdown timeout: cutting the remaining connections');
-          server.closeAllConnections();
+          listener.closeAllConnections();
           resolve();
         }, config.shutdownTimeoutMs);
       });
@@ -94,7 +106,13 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine): Prom
       await engine.close();
       logger.flush();
     })());
-  return { hub, url: `http://${host}:${port}`, port, access, close };
+  return { hub, url: `${listener.scheme}://${host}:${port}`, protocols: listener.protocols, port, access, close };
+}
+
+/** The certificate and key PEM, read once at start; undefined without TLS. */
+function tlsCredentials(config: HubConfig): TlsCredentials | undefined {
+  if (config.tlsCertFile === undefined || config.tlsKeyFile === undefined) return undefined;
+  return { cert: readKeyFile(config.tlsCertFile, 'TLS certificate'), key: readKeyFile(config.tlsKeyFile, 'TLS key') };
 }
 
 function readKeyFile(path: string, what: string): string {

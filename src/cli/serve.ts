@@ -1,10 +1,21 @@
 /** `ssehub serve`: runs the hub until SIGTERM or SIGINT, then shuts down gracefully and exits 0. */
-import { authEnabled, describeOptions, loadConfig } from '../config.js';
+import cluster from 'node:cluster';
+import { runPrimary, workerCount } from '../cluster/primary.js';
+import { runWorker } from '../cluster/worker.js';
+import { authEnabled, describeOptions, loadConfig, type HubConfig } from '../config.js';
 import { startHub } from '../start.js';
 
 export const SERVE_HELP = `Usage: ssehub serve [options]
 
 Runs the hub. Every option can also be set by its environment variable; flags win.
+
+The port speaks HTTP/1.1; with --tls-cert and --tls-key, HTTPS: HTTP/2 and HTTP/1.1 on the same
+port, chosen per connection (ALPN). "ssehub cert" writes a certificate for local use. With --h2c,
+cleartext HTTP/2 only, for a proxy that speaks it.
+
+With --workers N (0: one per CPU core), N worker processes serve the port and a primary process
+restarts any that dies. With the memory engine the primary holds the events and every worker reaches
+them, so the workers act as one hub; with Redis, NATS or PostgreSQL each worker connects on its own.
 
 Options:
 ${describeOptions()}
@@ -13,14 +24,14 @@ ${describeOptions()}
 
 export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const config = loadConfig(argv, env);
-  const running = await startHub(config);
-  process.stdout.write(`ssehub listening on ${running.url} (engine: ${describeEngine(config.engine)})\n`);
-  if (!authEnabled(config)) {
-    process.stderr.write(
-      'ssehub: warning: no token key is configured, so anyone who can reach this hub may publish and subscribe\n' +
-        '        to every topic. Set --jwt-secret (or --jwt-public-key / --jwks) to require tokens; see docs/security.md.\n',
-    );
+  const workers = workerCount(config);
+  if (workers > 1) {
+    // The workers run this same command: cluster.fork starts them with this process's argv and environment.
+    if (cluster.isWorker) return runWorker(config);
+    return runPrimary(config, workers, { announce: (url, protocols) => announce(config, url, protocols, `${workers} workers`) });
   }
+  const running = await startHub(config);
+  announce(config, running.url, running.protocols);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -39,6 +50,21 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Prints where the hub listens, and warns when it is open to anyone. */
+function announce(config: HubConfig, url: string, protocols: string, workers?: string): void {
+  // Plain HTTP/1.1 is the default and goes unsaid; HTTP/2 (over TLS or h2c) is named.
+  const details = [`engine: ${describeEngine(config.engine)}`];
+  if (protocols !== 'HTTP/1.1') details.push(protocols);
+  if (workers !== undefined) details.push(workers);
+  process.stdout.write(`ssehub listening on ${url} (${details.join(', ')})\n`);
+  if (!authEnabled(config)) {
+    process.stderr.write(
+      'ssehub: warning: no token key is configured, so anyone who can reach this hub may publish and subscribe\n' +
+        '        to every topic. Set --jwt-secret (or --jwt-public-key / --jwks) to require tokens; see docs/security.md.\n',
+    );
+  }
 }
 
 /** The engine setting without any password it may carry. */

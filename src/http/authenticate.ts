@@ -3,12 +3,11 @@
  * clients), else the configured cookie (browsers), else, on stream routes only, a `ticket` query
  * parameter (cross-origin EventSource). No credential: the anonymous principal.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Principal } from '../auth/principal.js';
 import { HubError } from '../errors.js';
-import type { RouteContext } from './context.js';
+import type { HubRequest, RouteContext } from './context.js';
 
-export async function authenticate(req: IncomingMessage, { access }: RouteContext, ticket?: string | null): Promise<Principal> {
+export async function authenticate(req: HubRequest, { access }: RouteContext, ticket?: string | null): Promise<Principal> {
   if (ticket !== undefined && ticket !== null) return access.tickets.redeem(ticket);
   if (!access.enabled || !access.verifier) return access.anonymous;
   const token = bearerToken(req) ?? cookieValue(req.headers.cookie, access.cookieName);
@@ -17,11 +16,11 @@ export async function authenticate(req: IncomingMessage, { access }: RouteContex
 }
 
 /** The key that publish rates and stream counts are kept under: the subject, else the client IP. */
-export function clientKey(req: IncomingMessage, principal: Principal): string {
+export function clientKey(req: HubRequest, principal: Principal): string {
   return principal.subject !== undefined ? `sub:${principal.subject}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
 }
 
-function bearerToken(req: IncomingMessage): string | undefined {
+function bearerToken(req: HubRequest): string | undefined {
   const header = req.headers.authorization;
   if (header === undefined) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -2,13 +2,13 @@
  * Reading a publish request's body: content type, size limit and UTF-8 are checked here, before
  * anything reaches the hub.
  */
-import type { IncomingMessage } from 'node:http';
 import { HubError } from '../errors.js';
+import type { HubRequest } from './context.js';
 
 export type BodyType = 'json' | 'text';
 
 /** Which of the accepted types the request declares; 415 for anything else. */
-export function bodyTypeOf(req: IncomingMessage, accepted: readonly BodyType[]): BodyType {
+export function bodyTypeOf(req: HubRequest, accepted: readonly BodyType[]): BodyType {
   const header = req.headers['content-type'];
   const expected = accepted.map((type) => (type === 'json' ? 'application/json' : 'text/plain')).join(' or ');
   if (!header) throw new HubError(415, 'unsupported_media_type', `Send a Content-Type header: ${expected}.`);
@@ -27,7 +27,7 @@ export function bodyTypeOf(req: IncomingMessage, accepted: readonly BodyType[]):
 }
 
 /** Reads the whole body as UTF-8 text, refusing more than maxBytes (413) and invalid UTF-8 (400). */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+export async function readBody(req: HubRequest, maxBytes: number): Promise<string> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   const chunks: Buffer[] = [];

@@ -1,5 +1,10 @@
-/** What every route handler is given: the hub, the configuration and the logger. */
+/**
+ * What every route handler is given: the hub, the configuration and the logger, and the request
+ * and response. A request arrives over HTTP/1.1 (node:http) or HTTP/2 (node:http2's compatibility
+ * API); handlers use what the two have in common and ask isHttp2() where they differ.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import type { Logger } from 'pino';
 import type { Access } from '../auth/access.js';
 import type { HubConfig } from '../config.js';
@@ -18,9 +23,18 @@ export interface RouteContext {
   demos?: DemoRunner | undefined;
 }
 
+/** A request over HTTP/1.1 or over HTTP/2. */
+export type HubRequest = IncomingMessage | Http2ServerRequest;
+/** The response to a HubRequest, of the same protocol. */
+export type HubResponse = ServerResponse | Http2ServerResponse;
+
+export function isHttp2(res: HubResponse): res is Http2ServerResponse {
+  return res instanceof Http2ServerResponse;
+}
+
 export interface RouteRequest {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: HubRequest;
+  res: HubResponse;
   /** The query string's parameters. */
   query: URLSearchParams;
   /** The rest of the path after a route's prefix, percent-decoded (e.g. the topic). */

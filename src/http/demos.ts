@@ -12,7 +12,6 @@
  * the stream was open, so a page misses nothing even though it learns the topic from this answer.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { authorizePublish } from '../auth/principal.js';
 import { CHAT_TOPIC_PREFIX, chatTask, MAX_PROMPT_LENGTH } from '../demos/chat.js';
 import { JOBS_TOPIC_PREFIX, jobTask, MAX_JOBS_PER_REQUEST } from '../demos/jobs.js';
@@ -21,7 +20,7 @@ import type { DemoRunner, DemoTask } from '../demos/runner.js';
 import { HubError } from '../errors.js';
 import { authenticate } from './authenticate.js';
 import { bodyTypeOf, parseJson, readBody } from './body.js';
-import type { Handler, RouteContext } from './context.js';
+import type { Handler, HubRequest, RouteContext } from './context.js';
 import { sendJson } from './respond.js';
 
 /** Demo request bodies are tiny. */
@@ -73,7 +72,7 @@ async function run(context: RouteContext, tasks: Array<{ topic: string; run: Dem
 }
 
 /** The JSON object in the body, or {} for an empty body. */
-async function readDemoBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readDemoBody(req: HubRequest): Promise<Record<string, unknown>> {
   const length = req.headers['content-length'];
   if (req.headers['transfer-encoding'] === undefined && (length === undefined || Number(length) === 0)) return {};
   bodyTypeOf(req, ['json']);

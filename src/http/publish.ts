@@ -3,13 +3,12 @@
  * batch). Shapes and content types are checked here; what makes an event valid (topic syntax,
  * event name) is checked by the hub for every way in.
  */
-import type { IncomingMessage } from 'node:http';
 import { authorizePublish } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import type { NewEvent } from '../engines/engine.js';
 import { authenticate, clientKey } from './authenticate.js';
 import { bodyTypeOf, parseJson, readBody } from './body.js';
-import type { Handler, RouteContext } from './context.js';
+import type { Handler, HubRequest, RouteContext } from './context.js';
 import { idempotencyKeyOf, publishOnce, type IdempotentResult } from './idempotency.js';
 import { sendJson } from './respond.js';
 
@@ -18,7 +17,7 @@ import { sendJson } from './respond.js';
  * authorized after the hub has validated them, and the rate limit is charged per event, all
  * before anything is stored.
  */
-async function publishAs(req: IncomingMessage, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<IdempotentResult> {
+async function publishAs(req: HubRequest, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<IdempotentResult> {
   const principal = await authenticate(req, context);
   const idempotencyKey = idempotencyKeyOf(req);
   const events = await read();

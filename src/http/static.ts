@@ -9,8 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { HubError } from '../errors.js';
-import type { ServerResponse } from 'node:http';
-import type { Handler } from './context.js';
+import type { Handler, HubResponse } from './context.js';
 
 /** web/ at the package root: this file is src/http/static.ts (tsx) or dist/http/static.js (built). */
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -54,7 +53,7 @@ export const serveAsset: Handler = async ({ res, rest }) => {
   await sendFile(res, `assets/${rest}`, `/assets/${rest}`);
 };
 
-async function sendFile(res: ServerResponse, file: string, shown: string): Promise<void> {
+async function sendFile(res: HubResponse, file: string, shown: string): Promise<void> {
   const extension = file.slice(file.lastIndexOf('.') + 1).toLowerCase();
   const type = CONTENT_TYPES[extension];
   if (type === undefined) throw notFound(shown); // a file of a type the hub does not serve

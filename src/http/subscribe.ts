@@ -3,20 +3,24 @@
  * Order of checks: topics parse, the credential is verified, every topic is authorized, the
  * per-client stream limits are taken; only then does the stream open. Stream hygiene is enforced
  * here: headers that stop proxies from buffering or transforming, Nagle off, no socket timeout,
- * never compressed (the hub compresses nothing at all).
+ * never compressed (the hub compresses nothing at all). An HTTP/1.1 stream owns its connection; an
+ * HTTP/2 stream is one of many on a connection and gets a sink of its own (http2-sink.ts).
  */
+import type { IncomingMessage } from 'node:http';
 import { authorizeSubscribe } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import { parseSubscribeSelector, type Selector } from '../topics/index.js';
 import { authenticate } from './authenticate.js';
-import type { Handler, RouteContext, RouteRequest } from './context.js';
-import { responseSink } from './stream-sink.js';
+import type { StreamSink } from '../hub/sink.js';
+import type { Subscriber } from '../hub/subscriber.js';
+import { isHttp2, type Handler, type RouteContext, type RouteRequest } from './context.js';
+import { http2Sink } from './http2-sink.js';
+import { openHttp1Stream } from './stream-sink.js';
 
 export const STREAM_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
   'X-Accel-Buffering': 'no',
-  Connection: 'keep-alive',
 } as const;
 
 /** Longest Last-Event-ID taken into account; a longer one cannot be one of ours. */
@@ -54,7 +58,8 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
     throw new HubError(401, 'token_expired', 'The credential has expired.');
   }
   // The client may have gone while its credential was checked: then there is nothing to open.
-  if (req.socket.destroyed) return;
+  if (isHttp2(res) ? res.stream.closed || res.stream.destroyed : req.socket.destroyed) return;
+  // On HTTP/2, req.socket stands for the connection's socket: the address is the client's either way.
   const releaseIp = access.streamsPerIp.acquire(req.socket.remoteAddress ?? 'unknown');
   let releaseSubject = (): void => {};
   try {
@@ -64,24 +69,38 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
     throw error;
   }
 
-  req.socket.setNoDelay(true);
-  req.socket.setTimeout(0);
-  res.writeHead(200, STREAM_HEADERS);
-  const sink = responseSink(res);
+  let sink: StreamSink;
+  if (isHttp2(res)) {
+    // The connection is shared by every stream of the session: Nagle is off for its socket from
+    // the start (server.ts), and only this stream's own timeout is cleared here.
+    res.stream.setTimeout(0);
+    res.writeHead(200, STREAM_HEADERS);
+    sink = http2Sink(res.stream);
+  } else {
+    req.socket.setNoDelay(true);
+    req.socket.setTimeout(0);
+    sink = openHttp1Stream(req as IncomingMessage, res, STREAM_HEADERS);
+  }
   const subscriber = hub.subscribe(selectors, sink, {
     ...(lastEventId === undefined ? {} : { lastEventId }),
     ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
   });
   logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote: req.socket.remoteAddress }, 'stream opened');
+  sink.onClose(whenClosed(subscriber, () => (releaseIp(), releaseSubject()), logger));
+}
+
+/**
+ * What a stream's end releases. Built outside openStream so that an open stream keeps only these
+ * few values alive, not the request's whole scope (streams are many; their memory is the hub's).
+ */
+function whenClosed(subscriber: Subscriber, release: () => void, logger: RouteContext['logger']): () => void {
   let open = true;
-  const closed = (): void => {
+  return () => {
     if (!open) return;
     open = false;
-    releaseIp();
-    releaseSubject();
-    logger.info({ topics: [...seen], state: subscriber.state }, 'stream closed');
+    release();
+    logger.info({ topics: subscriber.selectors.map((selector) => selector.source), state: subscriber.state }, 'stream closed');
   };
-  sink.onClose(closed);
 }
 
 /**

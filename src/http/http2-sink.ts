@@ -1,0 +1,45 @@
+/**
+ * Adapts one HTTP/2 stream to the hub's StreamSink. HTTP/2 multiplexes many streams over one
+ * connection, each with its own flow-control window, so everything here is per stream: a client
+ * that stops reading one stream fills that stream's buffer (and is cut off as a slow consumer)
+ * while the other streams of its connection go on. Cutting off resets this stream only.
+ */
+import { constants, type ServerHttp2Stream } from 'node:http2';
+import type { StreamSink } from '../hub/sink.js';
+
+export function http2Sink(stream: ServerHttp2Stream): StreamSink {
+  return {
+    write: (chunk) => stream.write(chunk),
+    // What the stream has accepted and not yet handed to the connection: data held back by the
+    // client's flow-control window stays here, so a stalled reader shows up in this count.
+    get bufferedBytes() {
+      return stream.writableLength;
+    },
+    onDrain: (listener) => void stream.on('drain', listener),
+    drained: () =>
+      new Promise<void>((resolve) => {
+        const done = (): void => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.once('drain', done);
+        stream.once('close', done);
+      }),
+    // 'close' follows every ending: our END_STREAM, the client's RST_STREAM, the connection's end.
+    onClose: (listener) => {
+      let called = false;
+      const once = (): void => {
+        if (called) return;
+        called = true;
+        listener();
+      };
+      stream.once('close', once);
+      // A stream already destroyed may have emitted 'close' before this listener was added.
+      if (stream.destroyed) process.nextTick(once);
+    },
+    end: () => void stream.end(),
+    // RST_STREAM(CANCEL): the client's EventSource sees a network error and reconnects.
+    destroy: () => void stream.close(constants.NGHTTP2_CANCEL),
+  };
+}
