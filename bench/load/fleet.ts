@@ -49,7 +49,7 @@ export class SubscriberFleet {
   }
 
   /** Opens one stream per path, spread evenly over the processes; resolves when all are in. */
-  async open(port: number, paths: string[], concurrency = 256): Promise<FleetReport> {
+  async open(port: number, paths: string[], concurrency = 128): Promise<FleetReport> {
     const shares = this.children.map((_, i) => paths.filter((_, j) => j % this.children.length === i));
     return merge(
       await Promise.all(
