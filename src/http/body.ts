@@ -26,24 +26,55 @@ export function bodyTypeOf(req: HubRequest, accepted: readonly BodyType[]): Body
   return type;
 }
 
+/** One decoder for every body: decode() without { stream: true } starts afresh each time. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Reads the whole body as UTF-8 text, refusing more than maxBytes (413) and invalid UTF-8 (400). */
 export async function readBody(req: HubRequest, maxBytes: number): Promise<string> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
       size += chunk.byteLength;
-      if (size > maxBytes) throw tooLarge(maxBytes);
+      if (size > maxBytes) {
+        done();
+        // The rest is not read: the answer closes the connection (see respond.ts).
+        req.pause();
+        reject(tooLarge(maxBytes));
+        return;
+      }
       chunks.push(chunk);
-    }
-  } catch (error) {
-    if (error instanceof HubError) throw error;
-    throw new HubError(400, 'request_aborted', 'The request body was cut off before it was complete.');
-  }
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onError = (): void => {
+      done();
+      reject(new HubError(400, 'request_aborted', 'The request body was cut off before it was complete.'));
+    };
+    // 'close' before 'end': the client went away mid-body.
+    const onClose = (): void => {
+      if (!req.readableEnded) onError();
+    };
+    // Listeners come after the credential check: the body may already be over, or its client gone.
+    if (req.readableEnded) return resolve(Buffer.alloc(0));
+    if (req.destroyed) return onError();
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    return utf8.decode(body);
   } catch {
     throw new HubError(400, 'invalid_utf8', 'The request body is not valid UTF-8.');
   }
