@@ -66,8 +66,9 @@ export async function readBody(req: HubRequest, maxBytes: number): Promise<strin
       if (!req.readableEnded) onError();
     };
     // Listeners come after the credential check: the body may already be over, or its client gone.
+    // (An HTTP/2 stream reset meanwhile ends its request as if complete: 'aborted' tells.)
+    if ((req as { aborted?: boolean }).aborted || req.destroyed) return onError();
     if (req.readableEnded) return resolve(Buffer.alloc(0));
-    if (req.destroyed) return onError();
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);

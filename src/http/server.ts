@@ -22,6 +22,7 @@ import { HubError } from '../errors.js';
 import type { HubRequest, HubResponse, RouteContext } from './context.js';
 import { errorBody, sendError } from './respond.js';
 import { resolveRoute } from './routes.js';
+import { destroyTakenOverSockets } from './stream-sink.js';
 
 /** PEM text of the certificate (chain) and its private key. */
 export interface TlsCredentials {
@@ -90,7 +91,10 @@ function plainListener(context: RouteContext, http1: Http1Settings): HttpListene
     protocols: 'HTTP/1.1',
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
     closeIdleConnections: () => server.closeIdleConnections(),
-    closeAllConnections: () => server.closeAllConnections(),
+    closeAllConnections: () => {
+      server.closeAllConnections();
+      destroyTakenOverSockets(server);
+    },
   };
 }
 

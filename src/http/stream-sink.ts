@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { StreamSink } from '../hub/sink.js';
 
 /** What node:http keeps on a connection's socket (not in its public types). */
-type HttpSocket = Socket & { parser?: object | null; _httpMessage?: ServerResponse | null };
+type HttpSocket = Socket & { parser?: object | null; _httpMessage?: ServerResponse | null; server?: object };
 
 /**
  * node:http's own release of a connection's parser, as used for Upgrade requests. It lives in the
@@ -65,7 +65,10 @@ export function openHttp1Stream(req: IncomingMessage, res: ServerResponse, heade
   const parser = socket.parser;
   // TLS sockets keep listeners of their own on the socket: their streams stay on node:http.
   const encrypted = (socket as Socket & { encrypted?: boolean }).encrypted === true;
-  if (!freeParser || encrypted || !req.complete || socket._httpMessage !== res || !parser || socket.destroyed || !socket.writable) {
+  // parser.incoming is this request until another one's headers complete: then a request is
+  // pipelined behind the stream, and node:http must keep the connection to answer it.
+  const current = (parser as { incoming?: IncomingMessage | null } | null | undefined)?.incoming === req;
+  if (!freeParser || encrypted || !current || !req.complete || socket._httpMessage !== res || !parser || socket.destroyed || !socket.writable) {
     res.writeHead(200, { ...headers, Connection: 'keep-alive' });
     return responseSink(res);
   }
@@ -86,9 +89,19 @@ export function openHttp1Stream(req: IncomingMessage, res: ServerResponse, heade
   // like node:http for an Upgrade, release it only once its stack has unwound.
   setImmediate(() => {
     if (socket.destroyed) return;
+    // Meanwhile another request may have been pipelined in, or something answered through res:
+    // the connection is no longer the stream's alone. Its head said Connection: close; end it.
+    const incoming = (parser as { incoming?: IncomingMessage | null }).incoming;
+    if (socket._httpMessage !== res || socket.parser !== parser || incoming !== req) {
+      socket.destroy();
+      return;
+    }
     for (const [event, listeners] of httpListeners) for (const listener of listeners) socket.off(event, listener as (...args: unknown[]) => void);
     res.detachSocket(socket);
     freeParser(parser, req, socket);
+    // node:http no longer counts this connection: closeAllConnections() must still reach it.
+    takenOverSockets(socket.server as object).add(socket);
+    socket.on('close', () => takenOverSockets(socket.server as object).delete(socket));
     // Whatever the client sends from now on is read and dropped, so its close is still noticed.
     socket.on('data', ignore);
     socket.resume();
@@ -97,6 +110,20 @@ export function openHttp1Stream(req: IncomingMessage, res: ServerResponse, heade
 }
 
 const ignore = (): void => {};
+
+/** Per server, the stream sockets taken over from node:http (see destroyTakenOverSockets). */
+const takenOver = new WeakMap<object, Set<Socket>>();
+
+function takenOverSockets(server: object): Set<Socket> {
+  let sockets = takenOver.get(server);
+  if (!sockets) takenOver.set(server, (sockets = new Set()));
+  return sockets;
+}
+
+/** Cuts every stream taken over from this server's node:http (part of its closeAllConnections). */
+export function destroyTakenOverSockets(server: object): void {
+  for (const socket of takenOver.get(server) ?? []) socket.destroy();
+}
 const HTTP_SOCKET_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'resume', 'pause'] as const;
 
 /**
@@ -107,8 +134,9 @@ class SocketSink implements StreamSink {
   constructor(private readonly socket: Socket) {
     // An error (a reset by the peer) closes the socket; without a listener it would crash the process.
     socket.on('error', destroySocket);
-    // A client that half-closes its side has gone (EventSource never does); don't keep writing to it.
-    socket.on('end', destroySocket);
+    // A client that half-closes its side has gone (EventSource never does): end ours too, after
+    // what is buffered ('finish' then destroys the socket).
+    socket.on('end', endSocket);
     // A clean end waits for the buffered bytes to leave, then closes whether or not the client
     // closes its side (the server's sockets allow half-open connections).
     socket.on('finish', destroySocket);
@@ -157,4 +185,8 @@ class SocketSink implements StreamSink {
 /** Shared by every taken-over socket (called with the socket as `this`). */
 function destroySocket(this: Socket): void {
   this.destroy();
+}
+
+function endSocket(this: Socket): void {
+  this.end();
 }

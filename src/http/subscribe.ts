@@ -81,12 +81,21 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
     req.socket.setTimeout(0);
     sink = openHttp1Stream(req as IncomingMessage, res, STREAM_HEADERS);
   }
-  const subscriber = hub.subscribe(selectors, sink, {
-    ...(lastEventId === undefined ? {} : { lastEventId }),
-    ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
-  });
-  logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote: req.socket.remoteAddress }, 'stream opened');
-  sink.onClose(whenClosed(subscriber, () => (releaseIp(), releaseSubject()), logger));
+  // From here on the response's head is out (on HTTP/1.1 the socket is no longer node:http's): a
+  // failure must not become an error answer on the same connection. Cut the stream instead.
+  try {
+    const subscriber = hub.subscribe(selectors, sink, {
+      ...(lastEventId === undefined ? {} : { lastEventId }),
+      ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
+    });
+    logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote: req.socket.remoteAddress }, 'stream opened');
+    sink.onClose(whenClosed(subscriber, () => (releaseIp(), releaseSubject()), logger));
+  } catch (error) {
+    logger.error({ err: error }, 'could not open the stream');
+    sink.destroy();
+    releaseIp();
+    releaseSubject();
+  }
 }
 
 /**
