@@ -74,7 +74,7 @@ export function openHttp1Stream(req: IncomingMessage, res: ServerResponse, heade
   }
   // The response's headers so far (CORS, set by the server for every answer) plus the stream's;
   // node:http validated the former when they were set, the latter are constants.
-  let text = 'HTTP/1.1 200 OK\r\n';
+  let text = `HTTP/1.1 200 OK\r\nDate: ${new Date().toUTCString()}\r\n`;
   for (const [name, value] of Object.entries(res.getHeaders())) {
     if (value !== undefined) for (const each of Array.isArray(value) ? value : [value]) text += `${name}: ${each}\r\n`;
   }

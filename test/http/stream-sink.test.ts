@@ -41,6 +41,7 @@ describe('HTTP/1.1 streams owned by the hub', () => {
       const [status, ...headers] = head().slice(0, head().indexOf('\r\n\r\n')).split('\r\n');
       assert.equal(status, 'HTTP/1.1 200 OK');
       assert.ok(headers.includes('Connection: close'), headers.join(' | '));
+      assert.ok(headers.some((line) => /^Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(line)), headers.join(' | '));
       assert.ok(headers.some((line) => /^access-control-allow-origin: https:\/\/app\.example$/i.test(line)), headers.join(' | '));
       assert.ok(!headers.some((line) => /^transfer-encoding:/i.test(line)));
       // The bytes after the head are the event stream itself: no chunk-size lines.
