@@ -184,7 +184,6 @@ async function measure(scenario: Scenario, kind: ServerKind, options: StartOptio
     publisher.close();
     await fleet.drop();
     await server.stop();
-    void label;
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { StreamSink } from '../hub/sink.js';
+import { drainedOrClosed } from './stream-sink.js';
 
 export function http2Sink(stream: ServerHttp2Stream): StreamSink {
   return {
@@ -16,16 +17,7 @@ export function http2Sink(stream: ServerHttp2Stream): StreamSink {
       return stream.writableLength;
     },
     onDrain: (listener) => void stream.on('drain', listener),
-    drained: () =>
-      new Promise<void>((resolve) => {
-        const done = (): void => {
-          stream.off('drain', done);
-          stream.off('close', done);
-          resolve();
-        };
-        stream.once('drain', done);
-        stream.once('close', done);
-      }),
+    drained: () => drainedOrClosed(stream),
     // 'close' follows every ending: our END_STREAM, the client's RST_STREAM, the connection's end.
     onClose: (listener) => {
       let called = false;

@@ -2,6 +2,7 @@
  * Adapts a node:http response to the hub's StreamSink: the hub writes bytes, this module knows
  * about sockets, drain and close.
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -18,6 +19,23 @@ const { freeParser } = createRequire(import.meta.url)('_http_common') as {
   freeParser?: (parser: object, req: IncomingMessage, socket: Socket) => void;
 };
 
+/**
+ * StreamSink.drained for every sink: resolves at the writer's next 'drain' or when any of the
+ * sources closes, whichever comes first, and leaves no listener behind.
+ */
+export function drainedOrClosed(writer: EventEmitter, ...alsoClosing: EventEmitter[]): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const sources = [writer, ...alsoClosing];
+    const done = (): void => {
+      writer.off('drain', done);
+      for (const source of sources) source.off('close', done);
+      resolve();
+    };
+    writer.once('drain', done);
+    for (const source of sources) source.once('close', done);
+  });
+}
+
 export function responseSink(res: ServerResponse): StreamSink {
   return {
     write: (chunk) => res.write(chunk),
@@ -26,19 +44,7 @@ export function responseSink(res: ServerResponse): StreamSink {
       return res.writableLength;
     },
     onDrain: (listener) => void res.on('drain', listener),
-    drained: () =>
-      new Promise<void>((resolve) => {
-        const socket = res.req.socket;
-        const done = (): void => {
-          res.off('drain', done);
-          res.off('close', done);
-          socket.off('close', done);
-          resolve();
-        };
-        res.once('drain', done);
-        res.once('close', done);
-        socket.once('close', done);
-      }),
+    drained: () => drainedOrClosed(res, res.req.socket),
     // A stream request pipelined behind another response has no socket of its own yet and never
     // sees 'close' on res; the connection's close must end the subscriber all the same.
     onClose: (listener) => {
@@ -101,7 +107,7 @@ export function openHttp1Stream(req: IncomingMessage, res: ServerResponse, heade
     freeParser(parser, req, socket);
     // node:http no longer counts this connection: closeAllConnections() must still reach it.
     takenOverSockets(socket.server as object).add(socket);
-    socket.on('close', () => takenOverSockets(socket.server as object).delete(socket));
+    socket.on('close', forgetTakenOver);
     // Whatever the client sends from now on is read and dropped, so its close is still noticed.
     socket.on('data', ignore);
     socket.resume();
@@ -118,6 +124,11 @@ function takenOverSockets(server: object): Set<Socket> {
   let sockets = takenOver.get(server);
   if (!sockets) takenOver.set(server, (sockets = new Set()));
   return sockets;
+}
+
+/** A socket's 'close' listener, shared by all of them (no closure per stream). */
+function forgetTakenOver(this: Socket & { server?: object }): void {
+  if (this.server) takenOver.get(this.server)?.delete(this);
 }
 
 /** Cuts every stream taken over from this server's node:http (part of its closeAllConnections). */
@@ -155,16 +166,7 @@ class SocketSink implements StreamSink {
   }
 
   drained(): Promise<void> {
-    const socket = this.socket;
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.once('drain', done);
-      socket.once('close', done);
-    });
+    return drainedOrClosed(this.socket);
   }
 
   // 'close' and 'finish' fire at most once: plain listeners do, without once()'s wrapper per call
