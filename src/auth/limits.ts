@@ -10,22 +10,22 @@ export class StreamCounter {
     private readonly what: string,
   ) {}
 
-  /** Takes a slot for `key`; the returned function gives it back (once). */
-  acquire(key: string): () => void {
-    if (this.max === 0) return () => {};
+  /** Takes a slot for `key`, or refuses with 429 too_many_streams. */
+  acquire(key: string): void {
+    if (this.max === 0) return;
     const count = this.counts.get(key) ?? 0;
     if (count >= this.max) {
       throw new HubError(429, 'too_many_streams', `At most ${this.max} open streams per ${this.what}.`, { 'Retry-After': '5' });
     }
     this.counts.set(key, count + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.counts.get(key) ?? 1) - 1;
-      if (left <= 0) this.counts.delete(key);
-      else this.counts.set(key, left);
-    };
+  }
+
+  /** Gives back a slot taken by acquire(key); the caller releases each slot once. */
+  release(key: string): void {
+    const count = this.counts.get(key);
+    if (count === undefined) return;
+    if (count <= 1) this.counts.delete(key);
+    else this.counts.set(key, count - 1);
   }
 
   get keys(): number {

@@ -6,7 +6,7 @@
  */
 import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { StreamSink } from '../hub/sink.js';
-import { drainedOrClosed } from './stream-sink.js';
+import { closedOnce, drainedOrClosed } from './stream-sink.js';
 
 export function http2Sink(stream: ServerHttp2Stream): StreamSink {
   return {
@@ -16,20 +16,15 @@ export function http2Sink(stream: ServerHttp2Stream): StreamSink {
     get bufferedBytes() {
       return stream.writableLength;
     },
-    onDrain: (listener) => void stream.on('drain', listener),
-    drained: () => drainedOrClosed(stream),
-    // 'close' follows every ending: our END_STREAM, the client's RST_STREAM, the connection's end.
-    onClose: (listener) => {
-      let called = false;
-      const once = (): void => {
-        if (called) return;
-        called = true;
-        listener();
-      };
-      stream.once('close', once);
+    attach: (owner) => {
+      stream.on('drain', () => owner.sinkDrained());
+      // 'close' follows every ending: our END_STREAM, the client's RST_STREAM, the connection's end.
+      const closed = closedOnce(owner);
+      stream.once('close', closed);
       // A stream already destroyed may have emitted 'close' before this listener was added.
-      if (stream.destroyed) process.nextTick(once);
+      if (stream.destroyed) process.nextTick(closed);
     },
+    drained: () => drainedOrClosed(stream),
     end: () => void stream.end(),
     // RST_STREAM(CANCEL): the client's EventSource sees a network error and reconnects.
     destroy: () => void stream.close(constants.NGHTTP2_CANCEL),

@@ -6,7 +6,7 @@ import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type { StreamSink } from '../hub/sink.js';
+import type { SinkOwner, StreamSink } from '../hub/sink.js';
 
 /** What node:http keeps on a connection's socket (not in its public types). */
 type HttpSocket = Socket & { parser?: object | null; _httpMessage?: ServerResponse | null; server?: object };
@@ -36,6 +36,16 @@ export function drainedOrClosed(writer: EventEmitter, ...alsoClosing: EventEmitt
   });
 }
 
+/** SinkOwner.sinkClosed, as a listener for sinks that learn of the close from several sources. */
+export function closedOnce(owner: SinkOwner): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    owner.sinkClosed();
+  };
+}
+
 export function responseSink(res: ServerResponse): StreamSink {
   return {
     write: (chunk) => res.write(chunk),
@@ -43,14 +53,15 @@ export function responseSink(res: ServerResponse): StreamSink {
     get bufferedBytes() {
       return res.writableLength;
     },
-    onDrain: (listener) => void res.on('drain', listener),
-    drained: () => drainedOrClosed(res, res.req.socket),
-    // A stream request pipelined behind another response has no socket of its own yet and never
-    // sees 'close' on res; the connection's close must end the subscriber all the same.
-    onClose: (listener) => {
-      res.once('close', listener);
-      res.req.socket.once('close', listener);
+    attach: (owner) => {
+      res.on('drain', () => owner.sinkDrained());
+      // A stream request pipelined behind another response has no socket of its own yet and never
+      // sees 'close' on res; the connection's close must end the subscriber all the same.
+      const closed = closedOnce(owner);
+      res.once('close', closed);
+      res.req.socket.once('close', closed);
     },
+    drained: () => drainedOrClosed(res, res.req.socket),
     end: () => void res.end(),
     destroy: () => void res.destroy(),
   };
@@ -106,8 +117,8 @@ export function openHttp1Stream(req: IncomingMessage, res: ServerResponse, heade
     res.detachSocket(socket);
     freeParser(parser, req, socket);
     // node:http no longer counts this connection: closeAllConnections() must still reach it.
+    // (The sink's 'close' listener takes it out of that registry again.)
     takenOverSockets(socket.server as object).add(socket);
-    socket.on('close', forgetTakenOver);
     // Whatever the client sends from now on is read and dropped, so its close is still noticed.
     socket.on('data', ignore);
     socket.resume();
@@ -126,23 +137,23 @@ function takenOverSockets(server: object): Set<Socket> {
   return sockets;
 }
 
-/** A socket's 'close' listener, shared by all of them (no closure per stream). */
-function forgetTakenOver(this: Socket & { server?: object }): void {
-  if (this.server) takenOver.get(this.server)?.delete(this);
-}
-
 /** Cuts every stream taken over from this server's node:http (part of its closeAllConnections). */
 export function destroyTakenOverSockets(server: object): void {
   for (const socket of takenOver.get(server) ?? []) socket.destroy();
 }
 const HTTP_SOCKET_EVENTS = ['data', 'end', 'close', 'drain', 'error', 'timeout', 'resume', 'pause'] as const;
 
+/** Where a stream socket keeps its sink's owner, for the listeners every such socket shares. */
+const OWNER = Symbol('ssehub.sinkOwner');
+type StreamSocket = Socket & { server?: object; [OWNER]?: SinkOwner };
+
 /**
- * A StreamSink straight on a taken-over socket: bytes are written as they are. A class rather than
- * closures: it is one small object per open stream, and streams are many.
+ * A StreamSink straight on a taken-over socket: bytes are written as they are. A class, and
+ * listeners shared by every stream socket (each finds its owner on the socket), rather than
+ * closures: this is one small object per open stream, and streams are many.
  */
 class SocketSink implements StreamSink {
-  constructor(private readonly socket: Socket) {
+  constructor(private readonly socket: StreamSocket) {
     // An error (a reset by the peer) closes the socket; without a listener it would crash the process.
     socket.on('error', destroySocket);
     // A client that half-closes its side has gone (EventSource never does): end ours too, after
@@ -151,6 +162,8 @@ class SocketSink implements StreamSink {
     // A clean end waits for the buffered bytes to leave, then closes whether or not the client
     // closes its side (the server's sockets allow half-open connections).
     socket.on('finish', destroySocket);
+    // 'close' fires once: a plain listener, without once()'s wrapper (about 300 bytes per stream).
+    socket.on('close', socketClosed);
   }
 
   write(chunk: Uint8Array): boolean {
@@ -161,18 +174,13 @@ class SocketSink implements StreamSink {
     return this.socket.writableLength;
   }
 
-  onDrain(listener: () => void): void {
-    this.socket.on('drain', listener);
+  attach(owner: SinkOwner): void {
+    this.socket[OWNER] = owner;
+    this.socket.on('drain', socketDrained);
   }
 
   drained(): Promise<void> {
     return drainedOrClosed(this.socket);
-  }
-
-  // 'close' and 'finish' fire at most once: plain listeners do, without once()'s wrapper per call
-  // (about 300 bytes each, per open stream).
-  onClose(listener: () => void): void {
-    this.socket.on('close', listener);
   }
 
   end(): void {
@@ -191,4 +199,13 @@ function destroySocket(this: Socket): void {
 
 function endSocket(this: Socket): void {
   this.end();
+}
+
+function socketDrained(this: StreamSocket): void {
+  this[OWNER]?.sinkDrained();
+}
+
+function socketClosed(this: StreamSocket): void {
+  if (this.server) takenOver.get(this.server)?.delete(this);
+  this[OWNER]?.sinkClosed();
 }

@@ -7,12 +7,13 @@
  * HTTP/2 stream is one of many on a connection and gets a sink of its own (http2-sink.ts).
  */
 import type { IncomingMessage } from 'node:http';
+import type { Access } from '../auth/access.js';
 import { authorizeSubscribe } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import { parseSubscribeSelector, type Selector } from '../topics/index.js';
 import { authenticate } from './authenticate.js';
 import type { StreamSink } from '../hub/sink.js';
-import type { Subscriber } from '../hub/subscriber.js';
+import type { Subscriber, SubscriberClosedListener } from '../hub/subscriber.js';
 import { isHttp2, type Handler, type RouteContext, type RouteRequest } from './context.js';
 import { http2Sink } from './http2-sink.js';
 import { openHttp1Stream } from './stream-sink.js';
@@ -60,14 +61,7 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
   // The client may have gone while its credential was checked: then there is nothing to open.
   if (isHttp2(res) ? res.stream.closed || res.stream.destroyed : req.socket.destroyed) return;
   // On HTTP/2, req.socket stands for the connection's socket: the address is the client's either way.
-  const releaseIp = access.streamsPerIp.acquire(req.socket.remoteAddress ?? 'unknown');
-  let releaseSubject = (): void => {};
-  try {
-    if (principal.subject !== undefined) releaseSubject = access.streamsPerSubject.acquire(principal.subject);
-  } catch (error) {
-    releaseIp();
-    throw error;
-  }
+  const slots = new StreamSlots(access, req.socket.remoteAddress ?? 'unknown', principal.subject, logger);
 
   let sink: StreamSink;
   if (isHttp2(res)) {
@@ -84,32 +78,54 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
   // From here on the response's head is out (on HTTP/1.1 the socket is no longer node:http's): a
   // failure must not become an error answer on the same connection. Cut the stream instead.
   try {
-    const subscriber = hub.subscribe(selectors, sink, {
+    hub.subscribe(selectors, sink, {
       ...(lastEventId === undefined ? {} : { lastEventId }),
       ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
+      whenClosed: slots,
     });
     logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote: req.socket.remoteAddress }, 'stream opened');
-    sink.onClose(whenClosed(subscriber, () => (releaseIp(), releaseSubject()), logger));
   } catch (error) {
     logger.error({ err: error }, 'could not open the stream');
     sink.destroy();
-    releaseIp();
-    releaseSubject();
+    slots.release();
   }
 }
 
 /**
- * What a stream's end releases. Built outside openStream so that an open stream keeps only these
- * few values alive, not the request's whole scope (streams are many; their memory is the hub's).
+ * The per-client stream slots (client IP, token subject) an open stream holds, taken when it opens
+ * and given back once when it closes. One small object per stream, holding only these few values
+ * (not the request's scope): streams are many, and their memory is the hub's.
  */
-function whenClosed(subscriber: Subscriber, release: () => void, logger: RouteContext['logger']): () => void {
-  let open = true;
-  return () => {
-    if (!open) return;
-    open = false;
-    release();
-    logger.info({ topics: subscriber.selectors.map((selector) => selector.source), state: subscriber.state }, 'stream closed');
-  };
+class StreamSlots implements SubscriberClosedListener {
+  private held = true;
+
+  /** Takes the slots, or refuses with 429 too_many_streams and holds none. */
+  constructor(
+    private readonly access: Access,
+    private readonly ip: string,
+    private readonly subject: string | undefined,
+    private readonly logger: RouteContext['logger'],
+  ) {
+    access.streamsPerIp.acquire(ip);
+    try {
+      if (subject !== undefined) access.streamsPerSubject.acquire(subject);
+    } catch (error) {
+      access.streamsPerIp.release(ip);
+      throw error;
+    }
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.access.streamsPerIp.release(this.ip);
+    if (this.subject !== undefined) this.access.streamsPerSubject.release(this.subject);
+  }
+
+  subscriberClosed(subscriber: Subscriber): void {
+    this.release();
+    this.logger.info({ topics: subscriber.selectors.map((selector) => selector.source), state: subscriber.state }, 'stream closed');
+  }
 }
 
 /**

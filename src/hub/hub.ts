@@ -13,7 +13,7 @@ import { encodeComment, encodeEvent, encodeRetry } from '../protocol/index.js';
 import { isReservedTopic, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
 import type { Engine, NewEvent, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
-import { Subscriber, type SubscriberHooks } from './subscriber.js';
+import { Subscriber, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
 import { checkNewEvent, RESERVED_EVENT_PREFIX } from './event-rules.js';
 
 /** The reserved control event a stream starts with when the hub cannot prove nothing was lost. */
@@ -44,6 +44,8 @@ export interface SubscribeOptions {
   lastEventId?: string;
   /** When the subscriber's credential expires (ms since the epoch): the stream is ended then. */
   expiresAt?: number;
+  /** Told once when the stream closes, for any reason. */
+  whenClosed?: SubscriberClosedListener;
 }
 
 /** How often streams are checked for an expired credential (one hub-wide timer). */
@@ -179,7 +181,8 @@ export class Hub {
    * (id > position) and never both: that is what makes the seam free of gaps and duplicates.
    */
   subscribe(selectors: readonly Selector[], sink: StreamSink, options: SubscribeOptions = {}): Subscriber {
-    const subscriber = new Subscriber(selectors, sink, this.options.maxBufferBytes, this.hooks);
+    // An exact-size copy: the caller's array may have grown with spare room, and this one lives as long as the stream.
+    const subscriber = new Subscriber(selectors.slice(), sink, this.options.maxBufferBytes, this.hooks, options.whenClosed);
     this.subscribers.add(subscriber);
     for (const selector of selectors) this.index.add(selector, subscriber);
     if (options.expiresAt !== undefined) this.watchExpiry(subscriber, options.expiresAt);

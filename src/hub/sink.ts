@@ -7,13 +7,24 @@ export interface StreamSink {
   write(chunk: Uint8Array): boolean;
   /** Bytes accepted by write() that the connection has not yet handed to the kernel. */
   readonly bufferedBytes: number;
-  onDrain(listener: () => void): void;
+  /**
+   * Tells `owner` of the connection's drains and of its close, for as long as it is open. One
+   * owner per sink, called as methods of an object rather than through callbacks: open streams
+   * are many, and a closure per event per stream is memory the hub holds for each of them.
+   */
+  attach(owner: SinkOwner): void;
   /** Resolves at the next 'drain' or when the connection closes, whichever comes first. */
   drained(): Promise<void>;
-  /** Called once when the connection goes away, whoever closed it. */
-  onClose(listener: () => void): void;
   /** Ends the stream cleanly after what is buffered (the client will reconnect). */
   end(): void;
   /** Cuts the connection at once, dropping what is buffered. */
   destroy(): void;
+}
+
+/** The one object a sink reports to (the subscriber writing to it). */
+export interface SinkOwner {
+  /** The connection has room again after write() returned false. */
+  sinkDrained(): void;
+  /** The connection went away, whoever closed it. Called once. */
+  sinkClosed(): void;
 }

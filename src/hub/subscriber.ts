@@ -10,7 +10,7 @@
  */
 import type { StoredEvent } from '../engines/engine.js';
 import type { Selector } from '../topics/index.js';
-import type { StreamSink } from './sink.js';
+import type { SinkOwner, StreamSink } from './sink.js';
 
 export type SubscriberState = 'catching-up' | 'live' | 'closed';
 
@@ -23,7 +23,12 @@ export interface SubscriberHooks {
   closed(subscriber: Subscriber): void;
 }
 
-export class Subscriber {
+/** Told once when a subscriber closes, after the hub has let go of it (e.g. the HTTP layer's per-client slots). */
+export interface SubscriberClosedListener {
+  subscriberClosed(subscriber: Subscriber): void;
+}
+
+export class Subscriber implements SinkOwner {
   state: SubscriberState = 'catching-up';
   /** Frames waiting for the next flush. */
   queue: Uint8Array[] = [];
@@ -44,12 +49,18 @@ export class Subscriber {
     readonly sink: StreamSink,
     private readonly maxBufferBytes: number,
     private readonly hooks: SubscriberHooks,
+    private readonly closedListener?: SubscriberClosedListener,
   ) {
-    sink.onDrain(() => {
-      this.waitingForDrain = false;
-      if (this.queue.length > 0) this.hooks.markDirty(this);
-    });
-    sink.onClose(() => this.close());
+    sink.attach(this);
+  }
+
+  sinkDrained(): void {
+    this.waitingForDrain = false;
+    if (this.queue.length > 0) this.hooks.markDirty(this);
+  }
+
+  sinkClosed(): void {
+    this.close();
   }
 
   /** A live event for this subscriber; held back while catching up. */
@@ -134,6 +145,7 @@ export class Subscriber {
     this.pendingLive = undefined;
     this.queuedBytes = 0;
     this.hooks.closed(this);
+    this.closedListener?.subscriberClosed(this);
   }
 
   /** Enforces the memory bound; false when the subscriber was cut off. */

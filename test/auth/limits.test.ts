@@ -4,14 +4,20 @@ import { RateLimiter, StreamCounter } from '../../src/auth/limits.js';
 import { HubError } from '../../src/errors.js';
 
 describe('StreamCounter', () => {
-  test('refuses past the maximum per key and gives slots back once', () => {
+  test('refuses past the maximum per key and takes slots back', () => {
     const counter = new StreamCounter(2, 'client IP');
-    const a = counter.acquire('ip1');
+    counter.acquire('ip1');
     counter.acquire('ip1');
     assert.throws(() => counter.acquire('ip1'), (error: HubError) => error.status === 429 && error.code === 'too_many_streams');
     counter.acquire('ip2'); // other keys are unaffected
-    a();
-    a(); // a second release must not free a second slot
+    counter.release('ip1');
+    counter.acquire('ip1');
+    assert.throws(() => counter.acquire('ip1'), HubError);
+    counter.release('ip1');
+    counter.release('ip1');
+    counter.release('ip1'); // more releases than slots held: the count stays at zero
+    assert.equal(counter.keys, 1);
+    counter.acquire('ip1');
     counter.acquire('ip1');
     assert.throws(() => counter.acquire('ip1'), HubError);
   });

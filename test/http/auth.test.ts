@@ -262,12 +262,20 @@ describe('limits on an open hub', () => {
   });
   after(() => hub.close());
 
-  test('open streams per client IP are limited', async () => {
+  test('open streams per client IP are limited; a closed stream gives its slot back, once', async () => {
     const a = await openStream(`${hub.url}/topics/a`);
     const b = await openStream(`${hub.url}/topics/b`);
     assert.deepEqual(await refusedStream(`${hub.url}/topics/c`), { status: 429, code: 'too_many_streams' });
     a.close();
+    for (let waited = 0; hub.hub.stats().connections !== 1; waited += 10) {
+      assert.ok(waited < 5000, 'the closed stream is still counted');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const c = await openStream(`${hub.url}/topics/c`);
+    // Had a's close been counted twice, this one would be let in.
+    assert.deepEqual(await refusedStream(`${hub.url}/topics/d`), { status: 429, code: 'too_many_streams' });
     b.close();
+    c.close();
   });
 
   test('oversized headers get 431', async () => {

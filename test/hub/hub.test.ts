@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Hub, POSITION_EVENT, RESET_EVENT } from '../../src/hub/hub.js';
-import type { StreamSink } from '../../src/hub/sink.js';
+import type { SinkOwner, StreamSink } from '../../src/hub/sink.js';
 import { MemoryEngine } from '../../src/engines/memory.js';
 import type { Engine, HistoryResult } from '../../src/engines/engine.js';
 import { EventStreamParser, type ParsedEvent } from '../../src/protocol/index.js';
@@ -17,8 +17,9 @@ class RecordingSink implements StreamSink {
   bufferedBytes = 0;
   ended = false;
   destroyed = false;
-  private drainListeners: Array<() => void> = [];
-  private closeListeners: Array<() => void> = [];
+  private owner: SinkOwner | undefined;
+  private drainWaiters: Array<() => void> = [];
+  private closed = false;
   private parser = new EventStreamParser({
     onEvent: (event) => (event.type === POSITION_EVENT ? this.positions.push(event.lastEventId) : this.events.push(event)),
   });
@@ -31,14 +32,11 @@ class RecordingSink implements StreamSink {
     if (this.stalled) this.bufferedBytes += chunk.byteLength;
     return !this.stalled;
   }
-  onDrain(listener: () => void): void {
-    this.drainListeners.push(listener);
+  attach(owner: SinkOwner): void {
+    this.owner = owner;
   }
   drained(): Promise<void> {
-    return new Promise((resolve) => this.drainListeners.push(resolve));
-  }
-  onClose(listener: () => void): void {
-    this.closeListeners.push(listener);
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
   end(): void {
     this.ended = true;
@@ -51,10 +49,13 @@ class RecordingSink implements StreamSink {
   unstall(): void {
     this.stalled = false;
     this.bufferedBytes = 0;
-    for (const listener of this.drainListeners.splice(0)) listener();
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
+    this.owner?.sinkDrained();
   }
   private fireClose(): void {
-    for (const listener of this.closeListeners.splice(0)) listener();
+    if (this.closed) return;
+    this.closed = true;
+    this.owner?.sinkClosed();
   }
   get dataEvents(): ParsedEvent[] {
     return this.events;
