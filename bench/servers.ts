@@ -43,6 +43,9 @@ export interface ServerKind {
   start(options: StartOptions): Promise<RunningServer>;
 }
 
+/** The young generation held to 2 x 4 MiB, as deploy/systemd/ssehub.service runs the hub. */
+export const SSEHUB_NODE_FLAGS = ['--max-semi-space-size=4'];
+
 export const SERVERS: ServerKind[] = [
   {
     name: 'ssehub',
@@ -50,7 +53,8 @@ export const SERVERS: ServerKind[] = [
     missing: ({ fromSource }) =>
       fromSource || existsSync(join(ROOT, 'dist/cli/main.js')) ? undefined : 'dist/ is not built (run `npm run build`)',
     start: ({ port, workers, fromSource, profile }) => {
-      const entry = fromSource ? ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')] : [join(ROOT, 'dist/cli/main.js')];
+      // Node's flags as the shipped systemd units and `npm start` give them (see docs/deployment.md).
+      const entry = [...SSEHUB_NODE_FLAGS, ...(fromSource ? ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')] : [join(ROOT, 'dist/cli/main.js')])];
       if (profile) entry.unshift('--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles'));
       // Limits meant for untrusted clients are lifted: the benchmark connects from a few addresses.
       const args = ['serve', '--port', String(port), '--host', '127.0.0.1', '--no-dashboard', '--max-streams-per-ip', '0', '--publish-rate', '0', '--log-level', 'warn'];

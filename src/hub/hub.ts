@@ -311,7 +311,7 @@ export class Hub {
     this.flushScheduled = false;
     const dirty = this.dirty;
     this.dirty = [];
-    let sharedFrames: Uint8Array[] | undefined;
+    let sharedFrames: readonly Uint8Array[] | undefined;
     let sharedJoin: Uint8Array | undefined;
     for (const subscriber of dirty) {
       subscriber.dirty = false;

@@ -12,6 +12,9 @@ import type { StoredEvent } from '../engines/engine.js';
 import type { Selector } from '../topics/index.js';
 import type { SinkOwner, StreamSink } from './sink.js';
 
+/** The empty queue every idle subscriber shares: an array of its own per stream would be memory held by each. */
+const NO_FRAMES: readonly Uint8Array[] = Object.freeze([]);
+
 export type SubscriberState = 'catching-up' | 'live' | 'closed';
 
 export interface SubscriberHooks {
@@ -30,8 +33,8 @@ export interface SubscriberClosedListener {
 
 export class Subscriber implements SinkOwner {
   state: SubscriberState = 'catching-up';
-  /** Frames waiting for the next flush. */
-  queue: Uint8Array[] = [];
+  /** Frames waiting for the next flush; the shared empty NO_FRAMES while there are none (most of the time, for most streams). */
+  queue: readonly Uint8Array[] = NO_FRAMES;
   queuedBytes = 0;
   /** Live events that arrived during catch-up, released once history has been sent (then dropped). */
   pendingLive: Array<{ event: StoredEvent; frame: Uint8Array }> | undefined = [];
@@ -81,7 +84,8 @@ export class Subscriber implements SinkOwner {
    */
   enqueue(frame: Uint8Array): void {
     if (this.state === 'closed') return;
-    this.queue.push(frame);
+    if (this.queue === NO_FRAMES) this.queue = [frame];
+    else (this.queue as Uint8Array[]).push(frame);
     this.queuedBytes += frame.byteLength;
     if (!this.waitingForDrain && this.queuedBytes >= this.maxBufferBytes / 2) this.flush();
     if (!this.checkBudget()) return;
@@ -92,7 +96,7 @@ export class Subscriber implements SinkOwner {
   flush(joined?: Uint8Array): void {
     if (this.state === 'closed' || this.waitingForDrain || this.queue.length === 0) return;
     const chunk = joined ?? (this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue));
-    this.queue = [];
+    this.queue = NO_FRAMES;
     this.queuedBytes = 0;
     this.active = true;
     if (!this.sink.write(chunk)) this.waitingForDrain = true;
@@ -141,7 +145,7 @@ export class Subscriber implements SinkOwner {
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.queue = [];
+    this.queue = NO_FRAMES;
     this.pendingLive = undefined;
     this.queuedBytes = 0;
     this.hooks.closed(this);

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { SSEHUB_NODE_FLAGS } from '../../bench/servers.js';
 import { OPTIONS, parseDuration } from '../../src/config.js';
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
@@ -23,6 +24,14 @@ describe('deployment files', () => {
   test('docs/deployment.md quotes the nginx site and the systemd unit verbatim', () => {
     assert.ok(guide.includes('```nginx\n' + site + '```'), 'deploy/nginx/ssehub.conf, whole, in an nginx block');
     assert.ok(guide.includes('```ini\n' + unit + '```'), 'deploy/systemd/ssehub.service, whole, in an ini block');
+  });
+
+  test('the unit, npm start and the benchmark run node with the same flags', () => {
+    const flags = (command: string) => command.split(/\s+/).filter((word) => word.startsWith('--') && !word.startsWith('--port'));
+    const execStart = /^ExecStart=\/usr\/bin\/node (.*?) \/opt\//m.exec(unit)![1]!;
+    const start = /node (.*?) dist\/cli\/main\.js/.exec(JSON.parse(read('package.json')).scripts.start as string)![1]!;
+    assert.deepEqual(flags(execStart), SSEHUB_NODE_FLAGS);
+    assert.deepEqual(flags(start), SSEHUB_NODE_FLAGS);
   });
 
   test('the guide names every SSEHUB_ variable', () => {
