@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       scenarios: { type: 'string', default: SCENARIOS.map((scenario) => scenario.key).join(',') },
       servers: { type: 'string', default: SERVERS.map((server) => server.name).join(',') },
       workers: { type: 'string', default: '1' },
+      nagle: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' },
       duration: { type: 'string' },
       json: { type: 'string' },
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan]\n' +
-        '                       [--workers N] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
+        '                       [--workers N] [--nagle] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
         '                       [--from-source] [--profile]\n' +
         '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n',
     );
@@ -80,12 +81,13 @@ async function main(): Promise<void> {
     if (!kind) throw new Error(`unknown server ${name}; known: ${SERVERS.map((server) => server.name).join(', ')}`);
     return kind;
   });
-  const base: StartOptions = { port: BASE_PORT, workers: 1, fromSource: values['from-source'], profile: values.profile };
-  // With --workers N, ssehub runs twice per scenario: one process, then N workers.
+  const base: StartOptions = { port: BASE_PORT, workers: 1, tcpNoDelay: true, fromSource: values['from-source'], profile: values.profile };
+  // With --workers N, ssehub also runs as N workers; with --nagle, also with Nagle's algorithm on.
   const contenders: Array<{ label: string; kind: ServerKind; options: StartOptions }> = [];
   for (const kind of kinds) {
     contenders.push({ label: kind.name, kind, options: base });
     if (kind.name === 'ssehub' && workers > 1) contenders.push({ label: `ssehub --workers ${workers}`, kind, options: { ...base, workers } });
+    if (kind.name === 'ssehub' && values.nagle) contenders.push({ label: 'ssehub --tcp-nodelay false', kind, options: { ...base, tcpNoDelay: false } });
   }
   for (const { kind, options } of contenders) {
     const missing = kind.missing(options);
@@ -253,12 +255,11 @@ function table(scenario: Scenario, rows: Row[]): string {
       lines.push(`| ${row.server} | ${thousands(row.subscribers)} | ${row.failedConnections} | ${fixed(row.rssBytes / 2 ** 20, 1)} | ${fixed(row.rssBytesPerSubscriber / 1024, 2)} |`);
     }
   }
-  const hub = rows.find((row) => row.server === 'ssehub');
-  if (hub) {
-    const ratios = rows
-      .filter((row) => row !== hub && !row.server.startsWith('ssehub'))
-      .map((row) => `${scenario.ratio.name} ${fixed(scenario.ratio.of(hub, row), 2)}× ${row.server}'s`);
-    if (ratios.length) lines.push('', `ssehub: ${ratios.join(', ')}.`);
+  // One line per ssehub row (the plain process, then any variant: --workers, --tcp-nodelay false).
+  const others = rows.filter((row) => !row.server.startsWith('ssehub'));
+  for (const hub of rows.filter((row) => row.server.startsWith('ssehub'))) {
+    const ratios = others.map((row) => `${scenario.ratio.name} ${fixed(scenario.ratio.of(hub, row), 2)}× ${row.server}'s`);
+    if (ratios.length) lines.push('', `${hub.server}: ${ratios.join(', ')}.`);
   }
   return lines.join('\n');
 }

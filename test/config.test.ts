@@ -16,6 +16,7 @@ describe('configuration', () => {
     assert.equal(config.historyMaxEvents, 1000);
     assert.equal(config.historyMaxAgeMs, 3_600_000);
     assert.equal(config.logLevel, 'warn');
+    assert.equal(config.tcpNoDelay, true);
   });
 
   test('environment variables set options and flags win over them', () => {
@@ -27,6 +28,8 @@ describe('configuration', () => {
     const both = loadConfig(['--port', '9100', '--heartbeat=5s'], env);
     assert.equal(both.port, 9100);
     assert.equal(both.heartbeatMs, 5000);
+    assert.equal(loadConfig([], { SSEHUB_TCP_NODELAY: 'off' }).tcpNoDelay, false);
+    assert.equal(loadConfig(['--no-tcp-nodelay'], {}).tcpNoDelay, false);
   });
 
   test('engine and namespace: a supported engine URL and a safe name, or a clear error', () => {

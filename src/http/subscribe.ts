@@ -2,8 +2,8 @@
  * The stream routes: GET /topics/{topic-or-pattern} and GET /events?topic=…&topic=…
  * Order of checks: topics parse, the credential is verified, every topic is authorized, the
  * per-client stream limits are taken; only then does the stream open. Stream hygiene is enforced
- * here: headers that stop proxies from buffering or transforming, Nagle off, no socket timeout,
- * never compressed (the hub compresses nothing at all). An HTTP/1.1 stream owns its connection; an
+ * here: headers that stop proxies from buffering or transforming, Nagle off (unless
+ * --tcp-nodelay false), no socket timeout, never compressed (the hub compresses nothing at all). An HTTP/1.1 stream owns its connection; an
  * HTTP/2 stream is one of many on a connection and gets a sink of its own (http2-sink.ts).
  */
 import type { IncomingMessage } from 'node:http';
@@ -71,7 +71,7 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
     res.writeHead(200, STREAM_HEADERS);
     sink = http2Sink(res.stream);
   } else {
-    req.socket.setNoDelay(true);
+    req.socket.setNoDelay(config.tcpNoDelay);
     req.socket.setTimeout(0);
     sink = openHttp1Stream(req as IncomingMessage, res, STREAM_HEADERS);
   }

@@ -16,6 +16,8 @@ import type { Row } from '../../bench/run.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const nchanMissing = !existsSync('/usr/sbin/nginx') || !existsSync('/usr/lib/nginx/modules/ngx_nchan_module.so');
 const servers = ['ssehub', 'express-emitter', 'better-sse', ...(nchanMissing && !process.env.CI ? [] : ['nchan'])];
+/** The rows of a run with --nagle: ssehub, then ssehub with Nagle's algorithm on, then the others. */
+const rowsExpected = ['ssehub', 'ssehub --tcp-nodelay false', ...servers.slice(1)];
 
 describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'ssehub-bench-'));
@@ -24,7 +26,7 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
 
   before(async () => {
     const json = join(dir, 'quick.json');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--from-source', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--from-source', '--nagle', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise((resolve) => child.once('exit', resolve));
@@ -37,7 +39,7 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
     if (nchanMissing && !process.env.CI) t.diagnostic('nginx-light and libnginx-mod-nchan are not installed: nchan left out');
     assert.deepEqual(Object.keys(results), ['a', 'b', 'c', 'd']);
     for (const [key, { rows }] of Object.entries(results)) {
-      assert.deepEqual(rows.map((row) => row.server), servers, `scenario ${key}`);
+      assert.deepEqual(rows.map((row) => row.server), rowsExpected, `scenario ${key}`);
       for (const row of rows) {
         assert.equal(row.failedConnections, 0, `${key} ${row.server}: ${row.errors.join('; ')}`);
         assert.equal(row.subscribers, key === 'a' || key === 'c' ? 200 : 500, `${key} ${row.server}`);
@@ -47,14 +49,14 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
     }
   });
 
-  it('ssehub delivers every published event to every subscriber, each exactly once', () => {
-    for (const key of ['a', 'b', 'c']) {
-      const hub = results[key]!.rows.find((row) => row.server === 'ssehub')!;
-      assert.ok(hub.publishesAccepted > 0, `${key}: published`);
-      assert.equal(hub.publishesFailed, 0, `${key}: ${hub.errors.join('; ')}`);
-      assert.equal(hub.received, hub.expected, `${key}: received ${hub.received} of ${hub.expected}`);
+  it('ssehub delivers every published event to every subscriber, each exactly once, with Nagle on or off', () => {
+    for (const [key, label] of ['a', 'b', 'c'].flatMap((key) => rowsExpected.slice(0, 2).map((label) => [key, label] as const))) {
+      const hub = results[key]!.rows.find((row) => row.server === label)!;
+      assert.ok(hub.publishesAccepted > 0, `${key} ${label}: published`);
+      assert.equal(hub.publishesFailed, 0, `${key} ${label}: ${hub.errors.join('; ')}`);
+      assert.equal(hub.received, hub.expected, `${key} ${label}: received ${hub.received} of ${hub.expected}`);
       assert.equal(hub.dropped, 0);
-      assert.ok(hub.p99Ms > 0 && hub.cpuMicrosPerDelivery > 0, `${key}: latency and CPU were measured`);
+      assert.ok(hub.p99Ms > 0 && hub.cpuMicrosPerDelivery > 0, `${key} ${label}: latency and CPU were measured`);
     }
     // (c) sends one event per topic in turn to 200 one-subscriber topics.
     const notifications = results.c!.rows.find((row) => row.server === 'ssehub')!;
@@ -71,5 +73,6 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
   it('prints one table per scenario with ssehub\'s ratio to each alternative', () => {
     for (const key of ['a', 'b', 'c', 'd']) assert.match(output, new RegExp(`### \\(${key}\\)`));
     for (const server of servers.slice(1)) assert.match(output, new RegExp(`× ${server}'s`));
+    assert.match(output, /^ssehub --tcp-nodelay false: .*× express-emitter's/m);
   });
 });
