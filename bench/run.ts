@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean', default: false },
       scenarios: { type: 'string', default: SCENARIOS.map((scenario) => scenario.key).join(',') },
-      servers: { type: 'string', default: SERVERS.map((server) => server.name).join(',') },
+      servers: { type: 'string', default: SERVERS.filter((server) => !server.reference).map((server) => server.name).join(',') },
       workers: { type: 'string', default: '1' },
       nagle: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' },
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan]\n' +
+      'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor]\n' +
         '                       [--workers N] [--nagle] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
         '                       [--from-source] [--profile]\n' +
         '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n',

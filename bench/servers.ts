@@ -41,6 +41,8 @@ export interface ServerKind {
   /** What it is, for the table's legend. */
   description: string;
   /** Why it cannot run on this machine, or undefined when it can. */
+  /** A yardstick rather than something a team would pick: measured only when --servers names it. */
+  reference?: boolean;
   missing(options: StartOptions): string | undefined;
   start(options: StartOptions): Promise<RunningServer>;
 }
@@ -76,6 +78,13 @@ export const SERVERS: ServerKind[] = [
     description: 'better-sse 0.16 on node:http, one channel per topic',
     missing: () => undefined,
     start: ({ port }) => spawnServer(process.execPath, [join(ROOT, 'bench/servers/better-sse.mjs'), String(port)], port),
+  },
+  {
+    name: 'node-http-floor',
+    description: 'reference: the least a node:http server can do per request (no history, no auth)',
+    reference: true,
+    missing: () => undefined,
+    start: ({ port }) => spawnServer(process.execPath, [join(ROOT, 'bench/servers/node-http-floor.mjs'), String(port)], port),
   },
   {
     name: 'nchan',

@@ -6,6 +6,7 @@
  * topic index yields the matching subscribers -> each gets the same bytes queued -> at the end of
  * the turn every dirty subscriber is written once, with the frames of that turn joined (and the
  * join itself shared between subscribers whose queues hold the same frames, as in a broadcast).
+ * An event that reaches only a few streams with nothing queued is written to them at once.
  * No per-subscriber timers: one hub-wide heartbeat tick serves every idle stream.
  */
 import { HubError } from '../errors.js';
@@ -47,6 +48,9 @@ export interface SubscribeOptions {
   /** Told once when the stream closes, for any reason. */
   whenClosed?: SubscriberClosedListener;
 }
+
+/** Most streams an event may newly dirty and still be written at once (see dispatch). */
+const WRITE_THROUGH_FAN_OUT = 16;
 
 /** How often streams are checked for an expired credential (one hub-wide timer). */
 const EXPIRY_SWEEP_MS = 1000;
@@ -278,6 +282,7 @@ export class Hub {
     const frame = this.frameOf(event); // encoded once here, for every subscriber and later replays
     const stamp = ++this.dispatchCounter;
     let delivered = 0;
+    const dirtyBefore = this.dirty.length;
     this.index.match(event.topic, (subscriber) => {
       if (subscriber.lastDispatch === stamp) return; // matched by two of its selectors: once is enough
       subscriber.lastDispatch = stamp;
@@ -285,6 +290,16 @@ export class Hub {
       if (subscriber.state === 'live') delivered += 1; // not if this very event cut it off
     });
     if (countsAsTraffic(event)) this.counters.eventsDelivered += delivered;
+    // A small fan-out (a user's own topic, a small room) is written now rather than at the end of
+    // the turn: these streams hold this event alone, so there is nothing to coalesce it with yet,
+    // and it need not wait for the rest of the turn's work. They stay on the dirty list, so a
+    // further event for them in this turn is queued behind it and leaves with the turn's others in
+    // one write. A large fan-out waits for the end of the turn, where each stream's events of the
+    // turn leave in one write.
+    const fresh = this.dirty.length - dirtyBefore;
+    if (fresh > 0 && fresh <= WRITE_THROUGH_FAN_OUT) {
+      for (let i = dirtyBefore; i < this.dirty.length; i++) this.dirty[i]!.flush();
+    }
   }
 
   private frameOf(event: StoredEvent): Uint8Array {

@@ -89,7 +89,21 @@ describe('Hub fan-out', () => {
     assert.deepEqual(sinks[0]!.events.map((e) => e.data), ['hello']);
   });
 
-  test('events for one connection in the same turn leave in one write, shared by all subscribers', async () => {
+  test('a large fan-out: events for one connection in the same turn leave in one write, shared by all subscribers', async () => {
+    const hub = makeHub();
+    const sinks = Array.from({ length: 17 }, () => new RecordingSink()); // more than a small fan-out
+    for (const sink of sinks) hub.subscribe(selectors('t'), sink);
+    await settle();
+    const before = sinks.map((sink) => sink.writes.length);
+    await Promise.all([1, 2, 3, 4, 5].map((n) => hub.publish([{ topic: 't', data: String(n) }])));
+    assert.deepEqual(sinks.map((sink, i) => sink.writes.length - before[i]!), sinks.map(() => 0), 'nothing written before the end of the turn');
+    await settle();
+    assert.deepEqual(sinks.map((sink, i) => sink.writes.length - before[i]!), sinks.map(() => 1), 'five events, one write each');
+    assert.ok(sinks.every((sink) => sink.writes.at(-1) === sinks[0]!.writes.at(-1)), 'the joined chunk itself is shared');
+    assert.deepEqual(sinks[16]!.events.map((e) => e.data), ['1', '2', '3', '4', '5']);
+  });
+
+  test('a small fan-out: an event is written at once, and the rest of the turn joins in one write', async () => {
     const hub = makeHub();
     const a = new RecordingSink();
     const b = new RecordingSink();
@@ -97,11 +111,15 @@ describe('Hub fan-out', () => {
     hub.subscribe(selectors('t'), b);
     await settle();
     const before = a.writes.length;
-    await Promise.all([1, 2, 3, 4, 5].map((n) => hub.publish([{ topic: 't', data: String(n) }])));
+    await hub.publish([{ topic: 't', data: '1' }]);
+    assert.equal(a.writes.length - before, 1, 'written before the end of the turn');
+    assert.deepEqual(a.events.map((e) => e.data), ['1']);
+    await Promise.all([2, 3, 4, 5].map((n) => hub.publish([{ topic: 't', data: String(n) }])));
     await settle();
-    assert.equal(a.writes.length - before, 1, 'five events, one write');
+    assert.equal(a.writes.length - before, 2, 'five events, two writes');
     assert.equal(a.writes.at(-1), b.writes.at(-1), 'the joined chunk itself is shared');
     assert.deepEqual(a.events.map((e) => e.data), ['1', '2', '3', '4', '5']);
+    assert.deepEqual(b.events.map((e) => e.data), ['1', '2', '3', '4', '5']);
   });
 
   test('a subscriber matched by two of its selectors gets the event once', async () => {
