@@ -40,9 +40,9 @@ export interface ServerKind {
   name: string;
   /** What it is, for the table's legend. */
   description: string;
-  /** Why it cannot run on this machine, or undefined when it can. */
   /** A yardstick rather than something a team would pick: measured only when --servers names it. */
   reference?: boolean;
+  /** Why it cannot run on this machine, or undefined when it can. */
   missing(options: StartOptions): string | undefined;
   start(options: StartOptions): Promise<RunningServer>;
 }

@@ -77,7 +77,12 @@ export function responseSink(res: ServerResponse): StreamSink {
  * The takeover needs the request fully read and this response to be the connection's current one
  * (not queued behind a pipelined response); otherwise the stream stays on node:http's response.
  */
-export function openHttp1Stream(req: IncomingMessage, res: ServerResponse, headers: Readonly<Record<string, string>>): StreamSink {
+export function openHttp1Stream(
+  req: IncomingMessage,
+  res: ServerResponse,
+  headers: Readonly<Record<string, string>>,
+  { noDelay }: { noDelay: boolean },
+): StreamSink {
   const socket = req.socket as HttpSocket;
   const parser = socket.parser;
   // TLS sockets keep listeners of their own on the socket: their streams stay on node:http.
@@ -86,9 +91,13 @@ export function openHttp1Stream(req: IncomingMessage, res: ServerResponse, heade
   // pipelined behind the stream, and node:http must keep the connection to answer it.
   const current = (parser as { incoming?: IncomingMessage | null } | null | undefined)?.incoming === req;
   if (!freeParser || encrypted || !current || !req.complete || socket._httpMessage !== res || !parser || socket.destroyed || !socket.writable) {
+    // The connection may carry other requests after this stream: Nagle stays off for their sake.
+    socket.setNoDelay(true);
     res.writeHead(200, { ...headers, Connection: 'keep-alive' });
     return responseSink(res);
   }
+  // The connection is the stream's alone from here on (its head says Connection: close).
+  socket.setNoDelay(noDelay);
   // The response's headers so far (CORS, set by the server for every answer) plus the stream's;
   // node:http validated the former when they were set, the latter are constants.
   let text = `HTTP/1.1 200 OK\r\nDate: ${new Date().toUTCString()}\r\n`;

@@ -64,16 +64,20 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
   const slots = new StreamSlots(access, req.socket.remoteAddress ?? 'unknown', principal.subject, logger);
 
   let sink: StreamSink;
-  if (isHttp2(res)) {
-    // The connection is shared by every stream of the session: Nagle is off for its socket from
-    // the start (server.ts), and only this stream's own timeout is cleared here.
-    res.stream.setTimeout(0);
-    res.writeHead(200, STREAM_HEADERS);
-    sink = http2Sink(res.stream);
-  } else {
-    req.socket.setNoDelay(config.tcpNoDelay);
-    req.socket.setTimeout(0);
-    sink = openHttp1Stream(req as IncomingMessage, res, STREAM_HEADERS);
+  try {
+    if (isHttp2(res)) {
+      // The connection is shared by every stream of the session: Nagle is off for its socket from
+      // the start (server.ts), and only this stream's own timeout is cleared here.
+      res.stream.setTimeout(0);
+      res.writeHead(200, STREAM_HEADERS);
+      sink = http2Sink(res.stream);
+    } else {
+      req.socket.setTimeout(0);
+      sink = openHttp1Stream(req as IncomingMessage, res, STREAM_HEADERS, { noDelay: config.tcpNoDelay });
+    }
+  } catch (error) {
+    slots.release();
+    throw error;
   }
   // From here on the response's head is out (on HTTP/1.1 the socket is no longer node:http's): a
   // failure must not become an error answer on the same connection. Cut the stream instead.

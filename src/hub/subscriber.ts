@@ -4,7 +4,8 @@
  * A subscriber starts "catching up": live events are held in `pendingLive` while the hub replays
  * history, then released minus the ones the replay already covered. Once "live", frames are
  * queued and leave in one write per turn of the event loop (the hub flushes all dirty
- * subscribers together). Memory is bounded: queued bytes plus what the connection itself still
+ * subscribers together; an event for only a few streams is written to them at once, see
+ * Hub.dispatch). Memory is bounded: queued bytes plus what the connection itself still
  * buffers may not exceed maxBufferBytes, or the subscriber is cut off as a slow consumer; it can
  * reconnect with Last-Event-ID and lose nothing that history still holds.
  */
@@ -26,7 +27,10 @@ export interface SubscriberHooks {
   closed(subscriber: Subscriber): void;
 }
 
-/** Told once when a subscriber closes, after the hub has let go of it (e.g. the HTTP layer's per-client slots). */
+/**
+ * Told once when a subscriber's connection has closed, whoever closed it (the HTTP layer's
+ * per-client slots: a connection still open, even one the hub is ending, still holds its slot).
+ */
 export interface SubscriberClosedListener {
   subscriberClosed(subscriber: Subscriber): void;
 }
@@ -64,6 +68,7 @@ export class Subscriber implements SinkOwner {
 
   sinkClosed(): void {
     this.close();
+    this.closedListener?.subscriberClosed(this);
   }
 
   /** A live event for this subscriber; held back while catching up. */
@@ -149,7 +154,6 @@ export class Subscriber implements SinkOwner {
     this.pendingLive = undefined;
     this.queuedBytes = 0;
     this.hooks.closed(this);
-    this.closedListener?.subscriberClosed(this);
   }
 
   /** Enforces the memory bound; false when the subscriber was cut off. */
