@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor]\n' +
+      'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
         '                       [--workers N] [--nagle] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
         '                       [--from-source] [--profile]\n' +
         '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n',

@@ -87,6 +87,13 @@ export const SERVERS: ServerKind[] = [
     start: ({ port }) => spawnServer(process.execPath, [join(ROOT, 'bench/servers/node-http-floor.mjs'), String(port)], port),
   },
   {
+    name: 'node-net-floor',
+    description: 'reference: the same work on plain net sockets, with a minimal HTTP reading of its own',
+    reference: true,
+    missing: () => undefined,
+    start: ({ port }) => spawnServer(process.execPath, [join(ROOT, 'bench/servers/node-net-floor.mjs'), String(port)], port),
+  },
+  {
     name: 'nchan',
     description: 'Nginx 1.22 + Nchan 1.3 (C), one worker',
     missing: () =>
