@@ -23,6 +23,15 @@ export class ContentTypeError extends Error {
   }
 }
 
+/** Nothing, not even the hub's heartbeat, arrived for too long: the connection is taken for dead and replaced. */
+export class IdleTimeoutError extends Error {
+  override readonly name = 'IdleTimeoutError';
+  readonly code = 'idle_timeout';
+  constructor(readonly idleMs: number) {
+    super(`Nothing arrived for ${idleMs} ms (not even a heartbeat): the connection is taken for dead; reconnecting.`);
+  }
+}
+
 /** An event's data could not be decoded (for instance `decode: 'json'` and data that is not JSON). */
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';

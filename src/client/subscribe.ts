@@ -10,7 +10,7 @@
 import { EventStreamParser, type ParsedEvent } from '../protocol/parse.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
-import { ContentTypeError, DecodeError, HubResponseError, responseError } from './errors.js';
+import { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, responseError } from './errors.js';
 import { hubUrl, resolveToken, type TokenSource } from './http.js';
 
 /** Event name -> type of its decoded data. */
@@ -91,6 +91,13 @@ export interface SubscribeOptions<M extends EventMap = Record<string, string>> {
   onEvent?: (event: HubEvent<M>) => void;
   onReset?: (signal: ResetSignal) => void;
   onStateChange?: (change: StateChange) => void;
+  /**
+   * Reconnect (with Last-Event-ID) when nothing at all arrives for this long (ms), not even the
+   * hub's heartbeat: a connection dropped silently by a NAT or a proxy otherwise looks open
+   * forever. By default three of the heartbeat intervals the hub announces when a stream opens,
+   * and 45 s until it has; 0 never times out.
+   */
+  idleTimeoutMs?: number;
   /** Injectable for tests and special runtimes. */
   fetch?: typeof globalThis.fetch;
   clock?: Clock;
@@ -106,6 +113,10 @@ export interface Subscription<M extends EventMap = Record<string, string>> exten
 }
 
 const RESET_EVENT = 'ssehub.reset';
+/** The comment in which the hub announces its heartbeat interval, in ms (the hub's HEARTBEAT_ANNOUNCEMENT). */
+const HEARTBEAT_ANNOUNCEMENT = 'heartbeat=';
+/** The idle timeout before the hub has announced its heartbeat: three of its default 15 s. */
+const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
 /** The hub's other control events carry no application data: their ids move the position only. */
 const CONTROL_PREFIX = 'ssehub.';
 
@@ -138,6 +149,14 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
   #wakeReader: (() => void) | undefined;
   #wakeWriter: (() => void) | undefined;
   #failure: unknown;
+  /** The heartbeat interval the hub announced, once it has. */
+  #heartbeatMs: number | undefined;
+  /** When the current connection last received anything (clock time). */
+  #lastReceivedAt = 0;
+  /** Reading is paused for a slow iterator: silence is ours then, not the connection's. */
+  #readingPaused = false;
+  /** Re-checks the current connection's idle timer (when the hub has announced its heartbeat). */
+  #recheckIdle: (() => void) | undefined;
   readonly done: Promise<void>;
   #settle!: (error?: unknown) => void;
 
@@ -154,6 +173,13 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
       {
         onEvent: (event) => this.#dispatch(event),
         onRetry: (ms) => this.#backoff.setBase(ms),
+        onComment: (text) => {
+          if (!text.startsWith(HEARTBEAT_ANNOUNCEMENT)) return;
+          const ms = Number(text.slice(HEARTBEAT_ANNOUNCEMENT.length));
+          if (!Number.isSafeInteger(ms) || ms <= 0) return;
+          this.#heartbeatMs = ms;
+          this.#recheckIdle?.();
+        },
       },
       options.lastEventId === undefined ? {} : { lastEventId: options.lastEventId },
     );
@@ -220,8 +246,14 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
       let openedAt: number | undefined;
       let failure: unknown;
       let retryAfterMs = 0;
+      // One connection's own abort: the watchdog cuts a connection that went silent, and close()
+      // cuts whichever connection is current.
+      const connection = new AbortController();
+      const forwardStop = (): void => connection.abort(this.#stop.signal.reason);
+      this.#stop.signal.addEventListener('abort', forwardStop, { once: true });
+      const stopWatching = this.#watchIdle(connection);
       try {
-        const response = await this.#connect();
+        const response = await this.#connect(connection.signal);
         if (response.status === 204) {
           // The hub's way of saying "nothing more, ever" (as for EventSource): not an error.
           await response.body?.cancel();
@@ -241,8 +273,8 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
           }
           openedAt = this.#clock.now();
           this.#setState({ state: 'open' });
-          await this.#read(response);
-          failure = new Error('The stream ended.');
+          await this.#read(response, connection.signal);
+          failure = connection.signal.aborted ? connection.signal.reason : new Error('The stream ended.');
         }
       } catch (error) {
         if (this.#stop.signal.aborted) return;
@@ -250,7 +282,11 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
           this.#finish('error', error.error);
           return;
         }
-        failure = error;
+        // A fetch aborted by the watchdog rejects with an AbortError: report the reason itself.
+        failure = connection.signal.aborted ? connection.signal.reason : error;
+      } finally {
+        stopWatching();
+        this.#stop.signal.removeEventListener('abort', forwardStop);
       }
       if (this.#stop.signal.aborted) return;
       this.#parser.reset(); // a half-received block is discarded; the last event id is kept
@@ -266,7 +302,38 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
     }
   }
 
-  async #connect(): Promise<Response> {
+  /**
+   * Aborts `connection` with an IdleTimeoutError once nothing has been received for the idle
+   * timeout, from the request on. One timer per connection, re-armed for the time left rather than
+   * reset on every chunk. Returns what stops it.
+   */
+  #watchIdle(connection: AbortController): () => void {
+    const timeoutOf = (): number => this.#options.idleTimeoutMs ?? (this.#heartbeatMs === undefined ? DEFAULT_IDLE_TIMEOUT_MS : 3 * this.#heartbeatMs);
+    if (timeoutOf() <= 0) return () => {};
+    this.#lastReceivedAt = this.#clock.now();
+    let handle: unknown;
+    const check = (): void => {
+      const timeout = timeoutOf();
+      if (this.#readingPaused) {
+        handle = this.#clock.setTimeout(check, timeout);
+        return;
+      }
+      const idle = this.#clock.now() - this.#lastReceivedAt;
+      if (idle >= timeout) connection.abort(new IdleTimeoutError(idle));
+      else handle = this.#clock.setTimeout(check, timeout - idle);
+    };
+    handle = this.#clock.setTimeout(check, timeoutOf());
+    this.#recheckIdle = () => {
+      this.#clock.clearTimeout(handle);
+      check();
+    };
+    return () => {
+      this.#recheckIdle = undefined;
+      this.#clock.clearTimeout(handle);
+    };
+  }
+
+  async #connect(signal: AbortSignal): Promise<Response> {
     const { topics, headers, token, credentials } = this.#options;
     const list = typeof topics === 'string' ? [topics] : [...topics];
     if (list.length === 0) throw new FatalError(new HubResponseError(400, 'invalid_topic', 'Subscribe to at least one topic.'));
@@ -279,27 +346,35 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
     if (bearer !== undefined) requestHeaders.Authorization = `Bearer ${bearer}`;
     return this.#fetch(url, {
       headers: requestHeaders,
-      signal: this.#stop.signal,
+      signal,
       cache: 'no-store',
       ...(credentials === undefined ? {} : { credentials }),
     });
   }
 
-  async #read(response: Response): Promise<void> {
+  async #read(response: Response, signal: AbortSignal): Promise<void> {
     if (!response.body) return;
     const reader = response.body.getReader();
+    // An aborted connection (the idle watchdog) ends the read where it waits.
+    const onAbort = (): void => void reader.cancel().catch(() => {});
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) return;
+        if (done || signal.aborted) return;
+        this.#lastReceivedAt = this.#clock.now();
         this.#parser.feed(value);
         if (this.#failure !== undefined || this.#stop.signal.aborted) return;
         // Backpressure: with a slow iterator, stop reading; TCP then slows the hub down for this stream.
         while (this.#queue !== undefined && this.#queue.length >= (this.#options.bufferSize ?? 1000) && !this.#stop.signal.aborted) {
+          this.#readingPaused = true;
           await new Promise<void>((resolve) => (this.#wakeWriter = resolve));
+          this.#readingPaused = false;
+          this.#lastReceivedAt = this.#clock.now();
         }
       }
     } finally {
+      signal.removeEventListener('abort', onAbort);
       reader.cancel().catch(() => {});
     }
   }

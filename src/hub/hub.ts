@@ -17,6 +17,9 @@ import type { StreamSink } from './sink.js';
 import { Subscriber, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
 import { checkNewEvent, RESERVED_EVENT_PREFIX } from './event-rules.js';
 
+/** Opens the comment line, after `: ok`, that tells a client the hub's heartbeat interval in ms. */
+export const HEARTBEAT_ANNOUNCEMENT = 'heartbeat=';
+
 /** The reserved control event a stream starts with when the hub cannot prove nothing was lost. */
 export const RESET_EVENT = `${RESERVED_EVENT_PREFIX}reset`;
 /**
@@ -141,7 +144,10 @@ export class Hub {
     private readonly logger: HubLogger = silentLogger,
   ) {
     this.replaySliceBytes = Math.min(65536, Math.floor(options.maxBufferBytes / 4));
-    this.preamble = Buffer.from(encodeComment('ok') + encodeRetry(options.retryMs));
+    // The heartbeat interval is announced in the opening comment: a client that hears nothing for
+    // well over two intervals (the longest a live stream stays silent) may take the connection for dead.
+    const greeting = options.heartbeatMs > 0 ? `ok\n${HEARTBEAT_ANNOUNCEMENT}${options.heartbeatMs}` : 'ok';
+    this.preamble = Buffer.from(encodeComment(greeting) + encodeRetry(options.retryMs));
     engine.onDeliver((event) => this.dispatch(event));
     if (options.heartbeatMs > 0) {
       this.heartbeatTimer = setInterval(() => this.heartbeat(), options.heartbeatMs);

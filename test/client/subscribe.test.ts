@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
-import { ContentTypeError, DecodeError, HubResponseError, publish, subscribe, type StateChange, type SubscriptionItem } from '../../src/client/index.js';
+import { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, publish, subscribe, type StateChange, type SubscriptionItem } from '../../src/client/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { startTestHub, freePort } from '../support/hub.js';
@@ -352,3 +352,94 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
     new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms))),
   ]);
 }
+
+describe('subscribe() and a connection that goes silent (fake clock)', () => {
+  test('nothing for three announced heartbeats: the connection is replaced, resuming after the last event', async () => {
+    const clock = new FakeClock();
+    const seen: Array<string | undefined> = [];
+    // A server that announces a 1 s heartbeat, sends one event, then never writes again: to the
+    // client, exactly what a connection dropped by a NAT or a proxy looks like.
+    const server = await startServer((req, res) => {
+      seen.push(req.headers['last-event-id'] as string | undefined);
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.write(': ok\n: heartbeat=1000\n\n');
+      if (seen.length === 1) res.write('id: 1\ndata: a\n\n');
+    });
+    try {
+      const log = new ClientLog();
+      const received: string[] = [];
+      const sub = subscribe({ url: server.url, topics: 'quiet', clock, onStateChange: log.record, onEvent: (event) => received.push(event.data), backoff: { initialDelayMs: 100, random: () => 0.5 } });
+      await until(() => received.length === 1);
+      clock.advance(2999);
+      assert.equal(log.changes.filter((change) => change.state === 'reconnecting').length, 0, 'still open before three heartbeats');
+      clock.advance(1);
+      const dropped = await log.nextReconnect();
+      assert.ok(dropped.error instanceof IdleTimeoutError, String(dropped.error));
+      assert.equal((dropped.error as IdleTimeoutError).code, 'idle_timeout');
+      clock.advance(dropped.delayMs!);
+      await log.waitForState('open');
+      await until(() => seen.length === 2);
+      assert.deepEqual(seen, [undefined, '1'], 'the new connection resumes after the last event');
+      sub.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('anything received starts the wait over; idleTimeoutMs overrides the announcement, 0 turns it off', async () => {
+    const clock = new FakeClock();
+    let send: ((text: string) => void) | undefined;
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.write(': ok\n: heartbeat=1000\n\n');
+      send = (text) => res.write(text);
+    });
+    try {
+      const log = new ClientLog();
+      const received: string[] = [];
+      const sub = subscribe({ url: server.url, topics: 'chatty', clock, idleTimeoutMs: 500, onStateChange: log.record, onEvent: (event) => received.push(event.data) });
+      await log.waitForState('open');
+      await until(() => send !== undefined);
+      for (let i = 0; i < 4; i++) {
+        clock.advance(400);
+        send!(`data: ${i}\n\n`);
+        await until(() => received.length === i + 1);
+      }
+      assert.equal(log.changes.filter((change) => change.state === 'reconnecting').length, 0, '1.6 s in 400 ms steps, each followed by data');
+      clock.advance(500);
+      assert.ok((await log.nextReconnect()).error instanceof IdleTimeoutError);
+      sub.close();
+
+      const never = subscribe({ url: server.url, topics: 'never', clock, idleTimeoutMs: 0, onStateChange: log.record });
+      await until(() => log.changes.filter((change) => change.state === 'open').length === 2);
+      const before = log.changes.length;
+      clock.advance(3_600_000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(log.changes.slice(before), [], 'an hour of silence, no reconnect');
+      never.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('against the hub: its announced heartbeat sets the wait, and its heartbeats keep the stream open', async () => {
+    const hub = await startTestHub({ heartbeatMs: 200 });
+    try {
+      const clock = new FakeClock();
+      const log = new ClientLog();
+      const sub = subscribe({ url: hub.url, topics: 'beat', clock, onStateChange: log.record });
+      await log.waitForState('open');
+      await until(() => clock.scheduled.includes(600), 5000, 'the wait re-armed at three announced heartbeats');
+      // A quiet stream gets a heartbeat at least every 400 ms (real time); the client's clock moves
+      // 150 ms (of its 600) per 500 real ms, so only heartbeats keep the stream from timing out.
+      for (let i = 0; i < 6; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        clock.advance(150);
+      }
+      assert.equal(log.changes.filter((change) => change.state === 'reconnecting').length, 0);
+      sub.close();
+    } finally {
+      await hub.close();
+    }
+  });
+});

@@ -45,7 +45,7 @@ describe('HTTP/1.1 streams owned by the hub', () => {
       assert.ok(headers.some((line) => /^access-control-allow-origin: https:\/\/app\.example$/i.test(line)), headers.join(' | '));
       assert.ok(!headers.some((line) => /^transfer-encoding:/i.test(line)));
       // The bytes after the head are the event stream itself: no chunk-size lines.
-      assert.match(head().slice(head().indexOf('\r\n\r\n') + 4), /^: ok\n\nretry: \d+\n\n/);
+      assert.match(head().slice(head().indexOf('\r\n\r\n') + 4), /^: ok\n: heartbeat=\d+\n\nretry: \d+\n\n/);
       socket.destroy();
     } finally {
       await hub.close();

@@ -58,7 +58,7 @@ describe('timeouts and stream hygiene', { concurrency: true }, () => {
       assert.equal(stream.headers['content-length'], undefined);
       // Nothing is published on this topic: the first bytes come without any event to push them.
       await stream.waitUntil(() => stream.retries.length > 0, 5000, 'the comment and retry field');
-      assert.match(stream.raw(), /^: ok\n\nretry: \d+\n\n/);
+      assert.match(stream.raw(), /^: ok\n: heartbeat=\d+\n\nretry: \d+\n\n/);
       assert.deepEqual(stream.comments.slice(0, 1), ['ok']);
       assert.deepEqual(stream.retries, [2000]);
       assert.equal(stream.events.length, 0);
@@ -122,7 +122,7 @@ describe('timeouts and stream hygiene', { concurrency: true }, () => {
       assert.ok(heartbeats >= 3, `only ${heartbeats} heartbeats in ${window} ms at ${HEARTBEAT_MS} ms`);
       assert.ok(heartbeats <= Math.floor(window / HEARTBEAT_MS) + 1, `${heartbeats} heartbeats in ${window} ms at ${HEARTBEAT_MS} ms`);
       assert.equal(stream.events.length, 0, 'a heartbeat is a comment, not an event');
-      assert.match(stream.raw(), /^: ok\n\nretry: \d+\n\nid: [^\n]*\nevent: ssehub\.position\ndata: \n\n(:\n\n)+$/, 'only comments after the preamble and the position');
+      assert.match(stream.raw(), /^: ok\n: heartbeat=\d+\n\nretry: \d+\n\nid: [^\n]*\nevent: ssehub\.position\ndata: \n\n(:\n\n)+$/, 'only comments after the preamble and the position');
     } finally {
       stream.close();
     }
