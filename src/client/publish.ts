@@ -67,6 +67,8 @@ export async function publish(input: PublishEvent | readonly PublishEvent[], opt
   const backoff = new Backoff({ initialDelayMs: 250, maxDelayMs: 10_000, ...options.backoff });
   const retries = options.retries ?? 5;
   const idempotencyKey = options.idempotencyKey ?? globalThis.crypto.randomUUID();
+  // A token function may have handed out a token that expired meanwhile: one more attempt asks it again.
+  let expiredTokenRetried = false;
   for (let attempt = 0; ; attempt++) {
     options.signal?.throwIfAborted();
     let error: unknown;
@@ -94,7 +96,10 @@ export async function publish(input: PublishEvent | readonly PublishEvent[], opt
         return { id: body.id!, topic: body.topic!, ...(body.event === undefined ? {} : { event: body.event }), replayed };
       }
       const failure = await responseError(response);
-      const retryable = RETRYABLE_STATUSES.has(response.status) || (response.status === 409 && failure.code === 'idempotency_in_progress');
+      const expiredToken = response.status === 401 && failure.code === 'token_expired' && typeof options.token === 'function' && !expiredTokenRetried;
+      if (expiredToken) expiredTokenRetried = true;
+      const retryable =
+        expiredToken || RETRYABLE_STATUSES.has(response.status) || (response.status === 409 && failure.code === 'idempotency_in_progress');
       if (!retryable) throw failure;
       error = failure;
       floorMs = (failure.retryAfterSeconds ?? 0) * 1000;

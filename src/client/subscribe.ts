@@ -155,6 +155,8 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
   #lastReceivedAt = 0;
   /** Reading is paused for a slow iterator: silence is ours then, not the connection's. */
   #readingPaused = false;
+  /** A 401 token_expired was answered since the last open stream (and retried once with a fresh token). */
+  #expiredTokenRetried = false;
   /** Re-checks the current connection's idle timer (when the hub has announced its heartbeat). */
   #recheckIdle: (() => void) | undefined;
   readonly done: Promise<void>;
@@ -262,7 +264,8 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
         }
         if (!response.ok) {
           const error = await responseError(response);
-          if (!RETRYABLE_STATUSES.has(response.status)) throw new FatalError(error);
+          if (this.#mayRetryExpiredToken(error)) this.#expiredTokenRetried = true;
+          else if (!RETRYABLE_STATUSES.has(response.status)) throw new FatalError(error);
           retryAfterMs = (error.retryAfterSeconds ?? 0) * 1000;
           failure = error;
         } else {
@@ -272,6 +275,7 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
             throw new FatalError(new ContentTypeError(type));
           }
           openedAt = this.#clock.now();
+          this.#expiredTokenRetried = false;
           this.#setState({ state: 'open' });
           await this.#read(response, connection.signal);
           failure = connection.signal.aborted ? connection.signal.reason : new Error('The stream ended.');
@@ -331,6 +335,14 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
       this.#recheckIdle = undefined;
       this.#clock.clearTimeout(handle);
     };
+  }
+
+  /**
+   * A token function may have handed out a token that expired meanwhile (a cache about to refresh):
+   * its next call is worth one more attempt. A string token, or a second expiry in a row, is final.
+   */
+  #mayRetryExpiredToken(error: HubResponseError): boolean {
+    return error.status === 401 && error.code === 'token_expired' && typeof this.#options.token === 'function' && !this.#expiredTokenRetried;
   }
 
   async #connect(signal: AbortSignal): Promise<Response> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { SignJWT } from 'jose';
 import { mintToken } from '../../src/auth/tokens.js';
 import { HubResponseError, publish, subscribe, TimeoutError, type HubEvent } from '../../src/client/index.js';
 import type { RunningHub } from '../../src/start.js';
@@ -210,6 +211,34 @@ describe('publish()', () => {
       const token = await mintToken({ secret: 'publish-secret', publish: ['pub/*'], lifetimeSeconds: 60 });
       const result = await publish({ topic: 'pub/auth', data: 'x' }, { url: secured.url, token: () => token });
       assert.equal(result.topic, 'pub/auth');
+    } finally {
+      await secured.close();
+    }
+  });
+
+  test('401 token_expired: a token function is asked once more; a second expiry in a row, or a string token, is final', async () => {
+    const secured = await startTestHub({ jwtSecret: 'publish-secret' });
+    try {
+      const expired = await new SignJWT({ ssehub: { publish: ['pub/*'] } })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) - 5)
+        .sign(Buffer.from('publish-secret'));
+      const fresh = await mintToken({ secret: 'publish-secret', publish: ['pub/*'], lifetimeSeconds: 60 });
+      const fast = { initialDelayMs: 10, maxDelayMs: 10 };
+      const handedOut = [expired, fresh];
+      let asked = 0;
+      const result = await publish({ topic: 'pub/renewed', data: 'x' }, { url: secured.url, token: () => handedOut[asked++], backoff: fast });
+      assert.equal(result.topic, 'pub/renewed');
+      assert.equal(asked, 2);
+
+      for (const token of [() => expired, expired]) {
+        const fetch = countingFetch();
+        await assert.rejects(
+          publish({ topic: 'pub/stale', data: 'x' }, { url: secured.url, token, fetch, backoff: fast }),
+          (error: unknown) => error instanceof HubResponseError && error.code === 'token_expired',
+        );
+        assert.equal(fetch.calls(), typeof token === 'function' ? 2 : 1);
+      }
     } finally {
       await secured.close();
     }

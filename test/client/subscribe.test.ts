@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { SignJWT } from 'jose';
 import { mintToken } from '../../src/auth/tokens.js';
 import { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, publish, subscribe, type StateChange, type SubscriptionItem } from '../../src/client/index.js';
 import type { RunningHub } from '../../src/start.js';
@@ -202,6 +203,34 @@ describe('subscribe() stops when the server says no', () => {
       await log.waitForState('open');
       assert.equal(asked, 1);
       allowed.close();
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('401 token_expired: a token function is asked once more; a second expiry in a row, or a string token, is final', async () => {
+    const hub = await startTestHub({ jwtSecret: 'client-secret' });
+    try {
+      const expired = await new SignJWT({ ssehub: { subscribe: ['secure/**'] } })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) - 5)
+        .sign(Buffer.from('client-secret'));
+      const fresh = await mintToken({ secret: 'client-secret', subscribe: ['secure/**'], lifetimeSeconds: 60 });
+      const fast = { initialDelayMs: 10, maxDelayMs: 10 };
+      const handedOut = [expired, fresh];
+      let asked = 0;
+      const log = new ClientLog();
+      const renewed = subscribe({ url: hub.url, topics: 'secure/1', token: () => handedOut[asked++], backoff: fast, onStateChange: log.record });
+      await log.waitForState('open');
+      assert.equal(asked, 2);
+      renewed.close();
+
+      for (const token of [() => expired, expired]) {
+        const fetch = countingFetch();
+        const stale = subscribe({ url: hub.url, topics: 'secure/1', token, fetch, backoff: fast });
+        await assert.rejects(stale.done, (error: unknown) => error instanceof HubResponseError && error.code === 'token_expired');
+        assert.equal(fetch.calls(), typeof token === 'function' ? 2 : 1);
+      }
     } finally {
       await hub.close();
     }
