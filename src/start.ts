@@ -2,6 +2,7 @@
  * Assembles a running hub from a configuration: engine, hub, HTTP server, logging and metrics,
  * and knows how to take it down gracefully. Used by `ssehub serve`, by tests and by embedders.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -68,9 +69,11 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: 
     logger.info('no token key configured: anyone who can reach this hub may publish and subscribe to every topic');
   }
   const startedAt = Date.now();
+  // One id per instance (per worker with --workers): /stats and the $ssehub/stats events both carry it.
+  const instance = randomBytes(4).toString('hex');
   // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
   const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
-  const listener = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt, demos }, tls);
+  const listener = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt, instance, demos }, tls);
   const { server } = listener;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -80,7 +83,7 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: 
     });
   });
   // Dashboards read $ssehub/stats: published only while the dashboard is served.
-  const systemStats = config.dashboard ? new SystemStatsPublisher(hub, { intervalMs: config.statsIntervalMs, startedAt }, logger) : undefined;
+  const systemStats = config.dashboard ? new SystemStatsPublisher(hub, { intervalMs: config.statsIntervalMs, startedAt, instance }, logger) : undefined;
   systemStats?.start();
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -19,6 +19,8 @@ export interface RouteContext {
   metrics: Metrics;
   access: Access;
   startedAt: number;
+  /** This hub instance's id, as its $ssehub/stats events carry it (drawn at start). */
+  instance: string;
   /** The demos' background work; undefined when the demo API is off. */
   demos?: DemoRunner | undefined;
 }

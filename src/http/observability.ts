@@ -36,8 +36,9 @@ export const healthz: Handler = async ({ res }, { hub }) => {
   sendJson(res, health.ok ? 200 : 503, body);
 };
 
-export const stats: Handler = ({ res }, { hub, startedAt }) => {
+export const stats: Handler = ({ res }, { hub, startedAt, instance }) => {
   sendJson(res, 200, {
+    instance,
     ...hub.stats(),
     engine: hub.engine.name,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),

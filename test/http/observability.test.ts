@@ -71,6 +71,7 @@ describe('health, stats and metrics', () => {
     assert.equal(stats.streamsExpired, 0);
     assert.equal(stats.engine, 'memory');
     assert.equal(typeof stats.uptimeSeconds, 'number');
+    assert.match(stats.instance, /^[0-9a-f]{8}$/);
 
     const reply = await httpRequest(`${hub.url}/metrics`);
     assert.equal(reply.status, 200);
