@@ -6,7 +6,8 @@
  *   patterns ending at the node, and the values of patterns ending with `**` below the node;
  * - a topic's segments are cached (bounded), so matching a topic seen before allocates nothing,
  *   and a topic is not split at all while no pattern is registered;
- * - values are kept in arrays (with a position map for O(1) removal) so visiting needs no iterator.
+ * - values are kept in arrays (with a position map for O(1) removal once a selector has more than a
+ *   few) so visiting needs no iterator.
  *
  * Changes made from inside a `visit` callback are safe: a value removed before it is reached is
  * not visited, a value added during a match is not visited by that match, and no value is visited
@@ -17,28 +18,51 @@ import type { Selector } from './selector.js';
 const HOLE: unique symbol = Symbol('hole');
 type Slot<T> = T | typeof HOLE;
 
-/** The values registered under one selector. */
+/** Up to this many values a bucket finds one by scanning its items; past it, through a position map. */
+const SCAN_LIMIT = 8;
+
+/**
+ * The values registered under one selector. Most selectors have one value or a few (a user's own
+ * topic, a small room), and there are as many buckets as topics: a small bucket is an exact-size
+ * array and nothing else; the position map that keeps removal O(1) is built once it grows past
+ * SCAN_LIMIT values.
+ */
 class Bucket<T> {
-  readonly items: Slot<T>[] = [];
-  readonly positions = new Map<T, number>();
+  items: Slot<T>[] = [];
+  #positions: Map<T, number> | undefined;
+  #size = 0;
   holes = 0;
 
   get size(): number {
-    return this.positions.size;
+    return this.#size;
+  }
+
+  #indexOf(value: T): number {
+    return this.#positions === undefined ? this.items.indexOf(value) : (this.#positions.get(value) ?? -1);
   }
 
   add(value: T): boolean {
-    if (this.positions.has(value)) return false;
-    this.positions.set(value, this.items.length);
-    this.items.push(value);
+    if (this.#indexOf(value) !== -1) return false;
+    // A first value gets an array of its own size (a push onto an empty array reserves 17 slots).
+    if (this.items.length === 0) this.items = [value];
+    else this.items.push(value);
+    this.#size++;
+    if (this.#positions !== undefined) this.#positions.set(value, this.items.length - 1);
+    else if (this.#size > SCAN_LIMIT) {
+      this.#positions = new Map();
+      this.items.forEach((item, index) => {
+        if (item !== HOLE) this.#positions!.set(item, index);
+      });
+    }
     return true;
   }
 
   /** Removes `value`; returns 'no' if absent, 'hole' if it left a hole (deferred), else 'yes'. */
   remove(value: T, deferred: boolean): 'no' | 'yes' | 'hole' {
-    const index = this.positions.get(value);
-    if (index === undefined) return 'no';
-    this.positions.delete(value);
+    const index = this.#indexOf(value);
+    if (index === -1) return 'no';
+    this.#positions?.delete(value);
+    this.#size--;
     if (deferred) {
       this.items[index] = HOLE;
       this.holes++;
@@ -47,7 +71,7 @@ class Bucket<T> {
     const last = this.items.pop() as Slot<T>;
     if (index < this.items.length) {
       this.items[index] = last;
-      this.positions.set(last as T, index);
+      this.#positions?.set(last as T, index);
     }
     return 'yes';
   }
@@ -61,7 +85,7 @@ class Bucket<T> {
       if (item === HOLE) continue;
       if (write !== read) {
         items[write] = item;
-        this.positions.set(item, write);
+        this.#positions?.set(item, write);
       }
       write++;
     }
