@@ -7,6 +7,7 @@
  * signal as its own typed item, and connection state changes. Every reconnect sends the last
  * event id, so nothing is missed across drops.
  */
+import { HEARTBEAT_ANNOUNCEMENT } from '../protocol/announcements.js';
 import { EventStreamParser, type ParsedEvent } from '../protocol/parse.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
@@ -113,10 +114,10 @@ export interface Subscription<M extends EventMap = Record<string, string>> exten
 }
 
 const RESET_EVENT = 'ssehub.reset';
-/** The comment in which the hub announces its heartbeat interval, in ms (the hub's HEARTBEAT_ANNOUNCEMENT). */
-const HEARTBEAT_ANNOUNCEMENT = 'heartbeat=';
 /** The idle timeout before the hub has announced its heartbeat: three of its default 15 s. */
 const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
+/** The longest delay a timer takes (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The hub's other control events carry no application data: their ids move the position only. */
 const CONTROL_PREFIX = 'ssehub.';
 
@@ -149,7 +150,7 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
   #wakeReader: (() => void) | undefined;
   #wakeWriter: (() => void) | undefined;
   #failure: unknown;
-  /** The heartbeat interval the hub announced, once it has. */
+  /** The heartbeat interval the hub announced on the current connection (0: none), once it has. */
   #heartbeatMs: number | undefined;
   /** When the current connection last received anything (clock time). */
   #lastReceivedAt = 0;
@@ -178,7 +179,7 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
         onComment: (text) => {
           if (!text.startsWith(HEARTBEAT_ANNOUNCEMENT)) return;
           const ms = Number(text.slice(HEARTBEAT_ANNOUNCEMENT.length));
-          if (!Number.isSafeInteger(ms) || ms <= 0) return;
+          if (!Number.isSafeInteger(ms) || ms < 0) return;
           this.#heartbeatMs = ms;
           this.#recheckIdle?.();
         },
@@ -312,21 +313,22 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
    * reset on every chunk. Returns what stops it.
    */
   #watchIdle(connection: AbortController): () => void {
-    const timeoutOf = (): number => this.#options.idleTimeoutMs ?? (this.#heartbeatMs === undefined ? DEFAULT_IDLE_TIMEOUT_MS : 3 * this.#heartbeatMs);
-    if (timeoutOf() <= 0) return () => {};
+    // Each connection may reach another instance, configured otherwise: it announces for itself.
+    this.#heartbeatMs = undefined;
     this.#lastReceivedAt = this.#clock.now();
     let handle: unknown;
     const check = (): void => {
-      const timeout = timeoutOf();
-      if (this.#readingPaused) {
-        handle = this.#clock.setTimeout(check, timeout);
-        return;
-      }
-      const idle = this.#clock.now() - this.#lastReceivedAt;
-      if (idle >= timeout) connection.abort(new IdleTimeoutError(idle));
-      else handle = this.#clock.setTimeout(check, timeout - idle);
+      const timeout = this.#idleTimeout();
+      if (timeout === 0) return; // off (told so, or asked so): no timer at all
+      const now = this.#clock.now();
+      // A clock set back would make the wait longer by as much: count from now instead.
+      if (now < this.#lastReceivedAt) this.#lastReceivedAt = now;
+      const idle = now - this.#lastReceivedAt;
+      if (this.#readingPaused) handle = this.#clock.setTimeout(check, Math.min(timeout, MAX_TIMER_MS));
+      else if (idle >= timeout) connection.abort(new IdleTimeoutError(idle));
+      else handle = this.#clock.setTimeout(check, Math.min(timeout - idle, MAX_TIMER_MS));
     };
-    handle = this.#clock.setTimeout(check, timeoutOf());
+    check();
     this.#recheckIdle = () => {
       this.#clock.clearTimeout(handle);
       check();
@@ -335,6 +337,16 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
       this.#recheckIdle = undefined;
       this.#clock.clearTimeout(handle);
     };
+  }
+
+  /**
+   * How long the current connection may stay silent (ms), 0 for ever: idleTimeoutMs if given, else
+   * three announced heartbeats, no limit if the hub announced none, and 45 s until it has said
+   * (covering the request and the response's headers too).
+   */
+  #idleTimeout(): number {
+    const chosen = this.#options.idleTimeoutMs ?? (this.#heartbeatMs === undefined ? DEFAULT_IDLE_TIMEOUT_MS : 3 * this.#heartbeatMs);
+    return Number.isFinite(chosen) && chosen > 0 ? chosen : 0;
   }
 
   /**

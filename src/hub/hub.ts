@@ -10,15 +10,12 @@
  * No per-subscriber timers: one hub-wide heartbeat tick serves every idle stream.
  */
 import { HubError } from '../errors.js';
-import { encodeComment, encodeEvent, encodeRetry } from '../protocol/index.js';
+import { encodeComment, encodeEvent, encodeRetry, HEARTBEAT_ANNOUNCEMENT } from '../protocol/index.js';
 import { isReservedTopic, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
 import type { Engine, NewEvent, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
 import { Subscriber, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
 import { checkNewEvent, RESERVED_EVENT_PREFIX } from './event-rules.js';
-
-/** Opens the comment line, after `: ok`, that tells a client the hub's heartbeat interval in ms. */
-export const HEARTBEAT_ANNOUNCEMENT = 'heartbeat=';
 
 /** The reserved control event a stream starts with when the hub cannot prove nothing was lost. */
 export const RESET_EVENT = `${RESERVED_EVENT_PREFIX}reset`;
@@ -144,9 +141,10 @@ export class Hub {
     private readonly logger: HubLogger = silentLogger,
   ) {
     this.replaySliceBytes = Math.min(65536, Math.floor(options.maxBufferBytes / 4));
-    // The heartbeat interval is announced in the opening comment: a client that hears nothing for
-    // well over two intervals (the longest a live stream stays silent) may take the connection for dead.
-    const greeting = options.heartbeatMs > 0 ? `ok\n${HEARTBEAT_ANNOUNCEMENT}${options.heartbeatMs}` : 'ok';
+    // The heartbeat interval (0: none) is announced in the opening comment: a client that hears
+    // nothing for well over two intervals (the longest a live stream stays silent) may take the
+    // connection for dead, and one told 0 knows that silence means nothing.
+    const greeting = `ok\n${HEARTBEAT_ANNOUNCEMENT}${Math.max(0, options.heartbeatMs)}`;
     this.preamble = Buffer.from(encodeComment(greeting) + encodeRetry(options.retryMs));
     engine.onDeliver((event) => this.dispatch(event));
     if (options.heartbeatMs > 0) {

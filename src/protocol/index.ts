@@ -12,4 +12,5 @@ export {
 } from './encode.js';
 export type { SseField, EventFields } from './encode.js';
 export { EventStreamParser } from './parse.js';
+export { HEARTBEAT_ANNOUNCEMENT } from './announcements.js';
 export type { ParsedEvent, ParserCallbacks } from './parse.js';

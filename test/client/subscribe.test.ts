@@ -400,6 +400,7 @@ describe('subscribe() and a connection that goes silent (fake clock)', () => {
       const sub = subscribe({ url: server.url, topics: 'quiet', clock, onStateChange: log.record, onEvent: (event) => received.push(event.data), backoff: { initialDelayMs: 100, random: () => 0.5 } });
       await until(() => received.length === 1);
       clock.advance(2999);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // room for a reconnect, were one under way
       assert.equal(log.changes.filter((change) => change.state === 'reconnecting').length, 0, 'still open before three heartbeats');
       clock.advance(1);
       const dropped = await log.nextReconnect();
@@ -465,6 +466,24 @@ describe('subscribe() and a connection that goes silent (fake clock)', () => {
         await new Promise((resolve) => setTimeout(resolve, 500));
         clock.advance(150);
       }
+      assert.equal(log.changes.filter((change) => change.state === 'reconnecting').length, 0);
+      sub.close();
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('a hub with heartbeats off says so, and its quiet streams are never cut', async () => {
+    const hub = await startTestHub({ heartbeatMs: 0 });
+    try {
+      const clock = new FakeClock();
+      const log = new ClientLog();
+      const sub = subscribe({ url: hub.url, topics: 'silent', clock, onStateChange: log.record });
+      await log.waitForState('open');
+      await until(() => sub.lastEventId !== '', 5000, 'the preamble and position were read'); // after the announcement
+      assert.equal(clock.pending, 0, 'no watchdog timer once the hub announced heartbeat=0');
+      clock.advance(3_600_000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(log.changes.filter((change) => change.state === 'reconnecting').length, 0);
       sub.close();
     } finally {

@@ -221,7 +221,7 @@ describe('Hub resume', () => {
     hub.subscribe(selectors('t'), sink);
     await settle();
     const text = Buffer.concat(sink.writes).toString();
-    assert.match(text, /^: ok\n\nretry: 1000\n\nid: \S+-1\nevent: ssehub\.position\ndata: \n\n$/);
+    assert.match(text, /^: ok\n: heartbeat=0\n\nretry: 1000\n\nid: \S+-1\nevent: ssehub\.position\ndata: \n\n$/);
     assert.deepEqual(sink.events, [], 'the position is not an application event');
     assert.equal(sink.positions.length, 1);
   });
@@ -306,7 +306,7 @@ describe('Hub resume', () => {
     hub.subscribe(selectors('t'), sink, { lastEventId: last!.id });
     await settle();
     assert.deepEqual(sink.events, []);
-    assert.equal(Buffer.concat(sink.writes).toString(), ': ok\n\nretry: 1000\n\n');
+    assert.equal(Buffer.concat(sink.writes).toString(), ': ok\n: heartbeat=0\n\nretry: 1000\n\n');
   });
 
   test('a batch with one invalid event stores nothing', async () => {

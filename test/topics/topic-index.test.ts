@@ -305,6 +305,34 @@ describe('TopicIndex', () => {
     assert.deepEqual(collect(index, 'room/9'), ['g']);
   });
 
+  it('tolerates changes from inside visit in a large selector too, across the size where lookups change', () => {
+    const index = new TopicIndex<string>();
+    const selector = sel('big/*');
+    const values = Array.from({ length: 12 }, (_, i) => `v${i}`);
+    for (const v of values.slice(0, 7)) index.add(selector, v);
+    const seen: string[] = [];
+    index.match('big/1', (value) => {
+      seen.push(value);
+      if (value === 'v0') {
+        index.remove(selector, 'v3'); // a hole while small
+        for (const v of values.slice(7)) index.add(selector, v); // grows past 8 with a hole in it
+        index.remove(selector, 'v9'); // added during this match: never visited by it
+        index.remove(selector, 'v1');
+        index.add(selector, 'v1'); // removed and added again during the match: not visited again
+        index.add(selector, 'v0'); // already there: a no-op
+      }
+    });
+    assert.deepEqual(sorted(seen), ['v0', 'v2', 'v4', 'v5', 'v6']);
+    const expected = ['v0', 'v1', 'v2', 'v4', 'v5', 'v6', 'v7', 'v8', 'v10', 'v11'];
+    assert.equal(index.valueCount, expected.length);
+    assert.deepEqual(sorted(collect(index, 'big/1')), sorted(expected));
+    for (const [i, v] of expected.entries()) {
+      index.remove(selector, v);
+      assert.equal(index.valueCount, expected.length - i - 1, `after removing ${v}`);
+    }
+    assert.equal(index.isEmpty(), true);
+  });
+
   it('recovers if visit throws', () => {
     const index = new TopicIndex<string>();
     const selector = sel('t/**');
