@@ -115,50 +115,39 @@ export interface IpcPort {
 
 /** The channel to this process's parent (a cluster worker's primary, or a forked child's parent). */
 export function parentPort(child: NodeJS.Process = process): IpcPort {
-  return {
-    post(message, failed) {
-      if (!child.connected || child.send === undefined) {
-        failed?.(new Error('the IPC channel to the parent process is closed'));
-        return;
-      }
-      child.send(message, (error: Error | null) => {
-        if (error) failed?.(error);
-      });
-    },
-    listen(listener) {
-      child.on('message', listener);
-      return () => child.off('message', listener);
-    },
-    onClose(listener) {
-      child.once('disconnect', listener);
-      return () => child.off('disconnect', listener);
-    },
-    get connected() {
-      return child.connected === true;
-    },
-  };
+  return portOver(child, () => child.connected === true && child.send !== undefined, (message, done) => child.send!(message, undefined, undefined, done), 'parent');
 }
 
 /** The channel to a child: a cluster Worker or a process started with child_process.fork. */
 export function childPort(child: Worker | ChildProcess): IpcPort {
   const isOpen = (): boolean => ('isConnected' in child ? child.isConnected() : child.connected);
+  return portOver(child, isOpen, (message, done) => child.send(message as never, done), 'child');
+}
+
+/** An IpcPort over whatever emits 'message' and 'disconnect' and can send with a callback. */
+function portOver(
+  emitter: NodeJS.EventEmitter,
+  isOpen: () => boolean,
+  send: (message: unknown, done: (error: Error | null) => void) => void,
+  other: 'parent' | 'child',
+): IpcPort {
   return {
     post(message, failed) {
       if (!isOpen()) {
-        failed?.(new Error('the IPC channel to the child process is closed'));
+        failed?.(new Error(`the IPC channel to the ${other} process is closed`));
         return;
       }
-      child.send(message as never, (error: Error | null) => {
+      send(message, (error) => {
         if (error) failed?.(error);
       });
     },
     listen(listener) {
-      child.on('message', listener);
-      return () => child.off('message', listener);
+      emitter.on('message', listener);
+      return () => emitter.off('message', listener);
     },
     onClose(listener) {
-      child.once('disconnect', listener);
-      return () => child.off('disconnect', listener);
+      emitter.once('disconnect', listener);
+      return () => emitter.off('disconnect', listener);
     },
     get connected() {
       return isOpen();

@@ -1,4 +1,5 @@
 /** Shared by the demo tests: starting a demo over HTTP and reading its topic to the end. */
+import { childPids } from '../support/hub.js';
 import { httpRequest, openStream, type OpenStream, type Reply } from '../support/http.js';
 
 export function postDemo(base: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
@@ -17,18 +18,12 @@ export function follow(base: string, topics: string[], lastEventId: string): Pro
 
 /** The child processes of this test process whose command line contains `marker` (Linux /proc). */
 export async function childrenWith(marker: string): Promise<number[]> {
-  const { readdirSync, readFileSync } = await import('node:fs');
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  const { readFileSync } = await import('node:fs');
+  return childPids(process.pid).filter((pid) => {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== process.pid) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) pids.push(Number(entry));
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
     } catch {
-      // gone meanwhile
+      return false; // gone meanwhile
     }
-  }
-  return pids;
+  });
 }
