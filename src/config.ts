@@ -20,6 +20,7 @@ export interface HubConfig {
   retryMs: number;
   maxBufferBytes: number;
   tcpNoDelay: boolean;
+  fastPublish: boolean;
   maxBodyBytes: number;
   maxBatchEvents: number;
   maxTopicsPerSubscription: number;
@@ -79,6 +80,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'retryMs', flag: 'retry', env: 'SSEHUB_RETRY', kind: 'duration', default: '2s', help: 'Reconnect delay sent to clients in the initial "retry:" field.' },
   { key: 'maxBufferBytes', flag: 'max-buffer', env: 'SSEHUB_MAX_BUFFER', kind: 'bytes', default: '1MiB', help: 'Outbound buffer per stream; a client that falls further behind is disconnected.' },
   { key: 'tcpNoDelay', flag: 'tcp-nodelay', env: 'SSEHUB_TCP_NODELAY', kind: 'boolean', default: 'true', help: 'Send what a stream writes at once (TCP_NODELAY). false lets the kernel hold a small write while the previous one is unacknowledged and send them together (Nagle): less CPU per delivery when a stream gets events faster than its client acknowledges, for up to about 40 ms more latency. Plain HTTP/1.1 streams only (TLS and HTTP/2 connections keep it on).' },
+  { key: 'fastPublish', flag: 'fast-publish', env: 'SSEHUB_FAST_PUBLISH', kind: 'boolean', default: 'true', help: 'Answer simple single-event publishes (POST /topics/<topic>, complete in what the client sent) on plain HTTP/1.1 straight from the socket, without node:http\'s request objects: the same answers for less CPU. Every other request, and every connection after one, goes through node:http. false sends all requests through node:http.' },
   { key: 'maxBodyBytes', flag: 'max-body', env: 'SSEHUB_MAX_BODY', kind: 'bytes', default: '1MiB', help: 'Largest publish request body (413 above).' },
   { key: 'maxBatchEvents', flag: 'max-batch', env: 'SSEHUB_MAX_BATCH', kind: 'count', default: '1000', help: 'Most events in one POST /publish batch.' },
   { key: 'maxTopicsPerSubscription', flag: 'max-topics', env: 'SSEHUB_MAX_TOPICS', kind: 'count', default: '32', help: 'Most topics and patterns in one subscription.' },

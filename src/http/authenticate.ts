@@ -5,9 +5,9 @@
  */
 import type { Principal } from '../auth/principal.js';
 import { HubError } from '../errors.js';
-import type { HubRequest, RouteContext } from './context.js';
+import type { RequestHead, RouteContext } from './context.js';
 
-export async function authenticate(req: HubRequest, { access }: RouteContext, ticket?: string | null): Promise<Principal> {
+export async function authenticate(req: RequestHead, { access }: RouteContext, ticket?: string | null): Promise<Principal> {
   if (ticket !== undefined && ticket !== null) return access.tickets.redeem(ticket);
   if (!access.enabled || !access.verifier) return access.anonymous;
   const token = bearerToken(req) ?? cookieValue(req.headers.cookie, access.cookieName);
@@ -16,11 +16,11 @@ export async function authenticate(req: HubRequest, { access }: RouteContext, ti
 }
 
 /** The key that publish rates and stream counts are kept under: the subject, else the client IP. */
-export function clientKey(req: HubRequest, principal: Principal): string {
+export function clientKey(req: RequestHead, principal: Principal): string {
   return principal.subject !== undefined ? `sub:${principal.subject}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
 }
 
-function bearerToken(req: HubRequest): string | undefined {
+function bearerToken(req: RequestHead): string | undefined {
   const header = req.headers.authorization;
   if (header === undefined) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -3,13 +3,23 @@
  * anything reaches the hub.
  */
 import { HubError } from '../errors.js';
-import type { HubRequest } from './context.js';
+import type { HubRequest, RequestHead } from './context.js';
 
 export type BodyType = 'json' | 'text';
 
+const COMMON_TYPES = new Map<string, BodyType>([
+  ['application/json', 'json'],
+  ['application/json; charset=utf-8', 'json'],
+  ['text/plain', 'text'],
+  ['text/plain; charset=utf-8', 'text'],
+]);
+
 /** Which of the accepted types the request declares; 415 for anything else. */
-export function bodyTypeOf(req: HubRequest, accepted: readonly BodyType[]): BodyType {
+export function bodyTypeOf(req: RequestHead, accepted: readonly BodyType[]): BodyType {
   const header = req.headers['content-type'];
+  // The values publishers send, known without parsing them (a publish's hot path).
+  const common = header === undefined ? undefined : COMMON_TYPES.get(header);
+  if (common !== undefined && accepted.includes(common)) return common;
   const expected = accepted.map((type) => (type === 'json' ? 'application/json' : 'text/plain')).join(' or ');
   if (!header) throw new HubError(415, 'unsupported_media_type', `Send a Content-Type header: ${expected}.`);
   const [mediaType = '', ...parameters] = header.split(';').map((part) => part.trim().toLowerCase());
@@ -74,6 +84,12 @@ export async function readBody(req: HubRequest, maxBytes: number): Promise<strin
     req.on('error', onError);
     req.on('close', onClose);
   });
+  return decodeBody(body, maxBytes);
+}
+
+/** A body already in hand as text: the same limit (413) and UTF-8 check (400) as readBody. */
+export function decodeBody(body: Uint8Array, maxBytes: number): string {
+  if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
   try {
     return utf8.decode(body);
   } catch {

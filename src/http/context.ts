@@ -3,7 +3,7 @@
  * and response. A request arrives over HTTP/1.1 (node:http) or HTTP/2 (node:http2's compatibility
  * API); handlers use what the two have in common and ask isHttp2() where they differ.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import type { Logger } from 'pino';
 import type { Access } from '../auth/access.js';
@@ -27,6 +27,14 @@ export interface RouteContext {
 
 /** A request over HTTP/1.1 or over HTTP/2. */
 export type HubRequest = IncomingMessage | Http2ServerRequest;
+/**
+ * What the credential, rate-limit and body checks read of a request: its headers (names in lower
+ * case) and its peer. Either protocol's request is one, and so is the publish fast path's.
+ */
+export interface RequestHead {
+  headers: IncomingHttpHeaders;
+  socket: { remoteAddress?: string | undefined };
+}
 /** The response to a HubRequest, of the same protocol. */
 export type HubResponse = ServerResponse | Http2ServerResponse;
 

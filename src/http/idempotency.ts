@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { HubError } from '../errors.js';
 import type { KeyValueStore, NewEvent, StoredEvent } from '../engines/engine.js';
-import type { HubRequest } from './context.js';
+import type { RequestHead } from './context.js';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /**
@@ -36,7 +36,7 @@ export interface IdempotentResult {
 }
 
 /** The key the request carries, validated, or undefined when it carries none. */
-export function idempotencyKeyOf(req: HubRequest): string | undefined {
+export function idempotencyKeyOf(req: RequestHead): string | undefined {
   const key = req.headers['idempotency-key'];
   if (key === undefined) return undefined;
   if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {

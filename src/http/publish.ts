@@ -8,7 +8,7 @@ import { HubError } from '../errors.js';
 import type { NewEvent } from '../engines/engine.js';
 import { authenticate, clientKey } from './authenticate.js';
 import { bodyTypeOf, parseJson, readBody } from './body.js';
-import type { Handler, HubRequest, RouteContext } from './context.js';
+import type { Handler, RequestHead, RouteContext } from './context.js';
 import { idempotencyKeyOf, publishOnce, type IdempotentResult } from './idempotency.js';
 import { sendJson } from './respond.js';
 
@@ -17,7 +17,7 @@ import { sendJson } from './respond.js';
  * authorized after the hub has validated them, and the rate limit is charged per event, all
  * before anything is stored.
  */
-async function publishAs(req: HubRequest, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<IdempotentResult> {
+async function publishAs(req: RequestHead, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<IdempotentResult> {
   const principal = await authenticate(req, context);
   const idempotencyKey = idempotencyKeyOf(req);
   const events = await read();
@@ -41,18 +41,40 @@ async function publishAs(req: HubRequest, context: RouteContext, read: () => Pro
 const replayHeaders = (replayed: boolean): Record<string, string> => (replayed ? { 'Idempotent-Replayed': 'true' } : {});
 
 export const publishToTopic: Handler = async ({ req, res, query, rest }, context) => {
-  const { config } = context;
+  const { status, body, headers } = await publishOneEvent(req, rest, query, () => readBody(req, context.config.maxBodyBytes), context);
+  sendJson(res, status, body, headers);
+};
+
+/** A publish's answer, for a caller that writes it itself. */
+export interface PublishAnswer {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+/**
+ * POST /topics/{topic}: one event, the body is its data (JSON validated, published as sent). Shared
+ * by the route and the publish fast path (fast-publish.ts), which reads the body its own way.
+ */
+export async function publishOneEvent(
+  req: RequestHead,
+  topic: string,
+  query: URLSearchParams,
+  readData: () => Promise<string>,
+  context: RouteContext,
+): Promise<PublishAnswer> {
   const type = bodyTypeOf(req, ['json', 'text']);
   const { stored: [stored], replayed } = await publishAs(req, context, async () => {
-    const data = await readBody(req, config.maxBodyBytes);
+    const data = await readData();
     if (type === 'json') parseJson(data); // validated; the text is published as sent
-    const event: NewEvent = { topic: rest, data };
+    const event: NewEvent = { topic, data };
     const name = query.get('event');
     if (name !== null) event.event = name;
     return [event];
   });
-  sendJson(res, 201, { id: stored!.id, topic: stored!.topic, ...(stored!.event ? { event: stored!.event } : {}) }, replayHeaders(replayed));
-};
+  const body = { id: stored!.id, topic: stored!.topic, ...(stored!.event ? { event: stored!.event } : {}) };
+  return { status: 201, body, headers: replayHeaders(replayed) };
+}
 
 export const publishBatch: Handler = async ({ req, res }, context) => {
   const { config } = context;

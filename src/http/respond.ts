@@ -2,6 +2,7 @@
  * Every response body the HTTP layer sends that is not an event stream goes through here, so
  * errors look the same everywhere: `{ "error": { "code": "<stable code>", "message": "<text>" } }`.
  */
+import { STATUS_CODES } from 'node:http';
 import { constants as http2 } from 'node:http2';
 import { HubError, isHubError } from '../errors.js';
 import { isHttp2, type HubResponse } from './context.js';
@@ -24,6 +25,43 @@ function errorJson(error: HubError): { error: { code: string; message: string } 
 /** The JSON body of an error, for callers that write raw bytes (a socket with a broken request). */
 export function errorBody(error: HubError): string {
   return JSON.stringify(errorJson(error));
+}
+
+/**
+ * A whole HTTP/1.1 JSON response as raw bytes, for a socket that node:http does not serve (a broken
+ * request, the publish fast path): the header lines a route's sendJson sends through node:http, in
+ * node:http's order (`first`, the CORS headers a route sets before its answer, then sendJson's).
+ */
+export function rawJsonResponse(status: number, text: string, headers: Record<string, string>, keepAlive: boolean, first: Record<string, string> = {}): string {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
+  for (const name in first) head += `${name}: ${first[name]}\r\n`;
+  head += `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nCache-Control: no-store\r\n`;
+  for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+  head += `Date: ${httpDate()}\r\n`;
+  head += keepAlive ? `Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_SECONDS}\r\n` : 'Connection: close\r\n';
+  return `${head}\r\n${text}`;
+}
+
+/** The error's JSON answer; by default it closes the connection. */
+export function rawErrorResponse(error: HubError, keepAlive = false, first: Record<string, string> = {}): string {
+  return rawJsonResponse(error.status, errorBody(error), { ...error.headers }, keepAlive, first);
+}
+
+/** node:http's keep-alive timeout, which its answers announce and the fast path applies too. */
+export const KEEP_ALIVE_MS = 5000;
+const KEEP_ALIVE_SECONDS = KEEP_ALIVE_MS / 1000;
+
+let dateSecond = -1;
+let dateText = '';
+/** The Date header's value, formatted once per second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
 }
 
 /**

@@ -76,3 +76,24 @@ function decodePath(raw: string): string {
     throw new HubError(400, 'invalid_topic', 'The topic in the path is not valid percent-encoding.');
   }
 }
+
+/**
+ * Splits the request target into its raw path and its query. The path is deliberately not
+ * normalised (no resolving of "." or ".."): "/topics/a/../b" must not quietly become topic "b".
+ */
+export function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  let pathAndQuery = target;
+  if (!target.startsWith('/')) {
+    // Absolute form ("http://host/path"), as sent to proxies.
+    try {
+      const url = new URL(target);
+      pathAndQuery = target.slice(target.indexOf(url.host) + url.host.length) || '/';
+    } catch {
+      throw new HubError(400, 'bad_request', 'The request target is not a valid path or URL.');
+    }
+    if (!pathAndQuery.startsWith('/')) throw new HubError(400, 'bad_request', 'The request target is not a valid path or URL.');
+  }
+  const mark = pathAndQuery.indexOf('?');
+  const path = mark === -1 ? pathAndQuery : pathAndQuery.slice(0, mark);
+  return { path, query: new URLSearchParams(mark === -1 ? '' : pathAndQuery.slice(mark + 1)) };
+}

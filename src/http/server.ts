@@ -20,8 +20,9 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { HubError } from '../errors.js';
 import type { HubRequest, HubResponse, RouteContext } from './context.js';
-import { errorBody, sendError } from './respond.js';
-import { resolveRoute } from './routes.js';
+import { KEEP_ALIVE_MS, rawErrorResponse, sendError } from './respond.js';
+import { resolveRoute, splitTarget } from './routes.js';
+import { serveSimplePublishes } from './fast-publish.js';
 import { destroyTakenOverSockets } from './stream-sink.js';
 
 /** PEM text of the certificate (chain) and its private key. */
@@ -71,7 +72,7 @@ export function createHttpServer(context: RouteContext, tls?: TlsCredentials): H
     headersTimeout: config.headersTimeoutMs,
     requestTimeout: Math.max(config.requestTimeoutMs, config.headersTimeoutMs),
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
-    keepAliveTimeout: 5000,
+    keepAliveTimeout: KEEP_ALIVE_MS,
     // The hub never reads Host; node's own refusal would answer a bare 400 without our JSON body.
     requireHostHeader: false,
     maxHeaderSize: config.maxHeaderBytes,
@@ -85,15 +86,24 @@ function plainListener(context: RouteContext, http1: Http1Settings): HttpListene
   const server = createServer({ ...http1, noDelay: true });
   server.timeout = 0;
   serveHttp1(server, context);
+  const fast = context.config.fastPublish ? serveSimplePublishes(server, context) : undefined;
   return {
     server,
     scheme: 'http',
     protocols: 'HTTP/1.1',
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-    closeIdleConnections: () => server.closeIdleConnections(),
+    close: () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      fast?.closing();
+      return closed;
+    },
+    closeIdleConnections: () => {
+      server.closeIdleConnections();
+      fast?.closeIdleConnections();
+    },
     closeAllConnections: () => {
       server.closeAllConnections();
       destroyTakenOverSockets(server);
+      fast?.closeAllConnections();
     },
   };
 }
@@ -219,12 +229,7 @@ function serveHttp1(server: Server | Http2SecureServer, context: RouteContext): 
       return;
     }
     if (!socket.writable) return socket.destroy();
-    const hubError = clientErrorOf(error);
-    const body = errorBody(hubError);
-    socket.end(
-      `HTTP/1.1 ${hubError.status} ${statusText(hubError.status)}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.end(rawErrorResponse(clientErrorOf(error)));
   });
 }
 
@@ -249,27 +254,6 @@ async function handle(req: HubRequest, res: HubResponse, context: RouteContext):
   }
 }
 
-/**
- * Splits the request target into its raw path and its query. The path is deliberately not
- * normalised (no resolving of "." or ".."): "/topics/a/../b" must not quietly become topic "b".
- */
-function splitTarget(target: string): { path: string; query: URLSearchParams } {
-  let pathAndQuery = target;
-  if (!target.startsWith('/')) {
-    // Absolute form ("http://host/path"), as sent to proxies.
-    try {
-      const url = new URL(target);
-      pathAndQuery = target.slice(target.indexOf(url.host) + url.host.length) || '/';
-    } catch {
-      throw new HubError(400, 'bad_request', 'The request target is not a valid path or URL.');
-    }
-    if (!pathAndQuery.startsWith('/')) throw new HubError(400, 'bad_request', 'The request target is not a valid path or URL.');
-  }
-  const mark = pathAndQuery.indexOf('?');
-  const path = mark === -1 ? pathAndQuery : pathAndQuery.slice(0, mark);
-  return { path, query: new URLSearchParams(mark === -1 ? '' : pathAndQuery.slice(mark + 1)) };
-}
-
 function clientErrorOf(error: NodeJS.ErrnoException): HubError {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
@@ -279,8 +263,4 @@ function clientErrorOf(error: NodeJS.ErrnoException): HubError {
     default:
       return new HubError(400, 'bad_request', 'The request is not valid HTTP.');
   }
-}
-
-function statusText(status: number): string {
-  return { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }[status] ?? 'Error';
 }

@@ -99,6 +99,8 @@ export interface RawResponse {
   status: number;
   /** Header names in lower case; repeated headers joined with ", ". */
   headers: Record<string, string>;
+  /** The header lines as sent, in order. */
+  headerLines: string[];
   /** The body as far as it was received (chunked bodies de-chunked). */
   body: Buffer;
   /** The whole body was received (Content-Length reached, or the last chunk seen). */
@@ -139,7 +141,7 @@ export function parseResponses(data: Buffer, bodiless: ReadonlySet<number> = new
       headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
     }
     offset = headEnd + HEAD_END.length;
-    const response: RawResponse = { status, headers, body: Buffer.alloc(0), complete: true, chunked: false };
+    const response: RawResponse = { status, headers, headerLines: head.slice(1), body: Buffer.alloc(0), complete: true, chunked: false };
     responses.push(response);
     const noBody = status < 200 || status === 204 || status === 304 || bodiless.has(responses.length - 1);
     if (noBody) continue;

@@ -1,0 +1,349 @@
+/**
+ * The publish fast path, for plain HTTP/1.1. A single-event publish (POST /topics/<topic>) is the
+ * hub's busiest request, and node:http's per-request objects (IncomingMessage, ServerResponse,
+ * their streams) cost more than the publish itself. This module sits in front of node:http: it
+ * reads the first bytes of every connection and, while they hold complete and strictly simple
+ * publish requests, answers them straight from the socket with the same code the route runs
+ * (publishOneEvent) and the same answers, header lines in the same order (test/http/fast-publish.test.ts
+ * compares them).
+ *
+ * Invariants:
+ * - Anything else (another route, a partial request, chunked bodies, Expect, Upgrade, a duplicate
+ *   header, HTTP/1.0, a head or body over the limits...) hands the connection to node:http for good,
+ *   with every byte not yet answered put back in front of the socket's stream: node:http then
+ *   parses, limits and times it out as it does any connection. The fast path never refuses a
+ *   request for its syntax; node:http does.
+ * - Requests on one connection are served one at a time and answered in order; a connection is not
+ *   read while 64 KiB wait behind a running publish, nor while an answer waits for the client to read.
+ * - Accepted events are never lost to a closed socket: the publish completes, only its answer is
+ *   dropped (as node:http does).
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { HubError, isHubError } from '../errors.js';
+import { decodeBody } from './body.js';
+import type { RequestHead, RouteContext } from './context.js';
+import { publishOneEvent, publishToTopic, type PublishAnswer } from './publish.js';
+import { KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from './respond.js';
+import { resolveRoute, splitTarget } from './routes.js';
+
+/** A publish request read whole from the start of a buffer. */
+export interface SimplePublish {
+  /** The request target, e.g. "/topics/orders?event=created". */
+  target: string;
+  /** Header names in lower case; each appears once. */
+  headers: Record<string, string>;
+  body: Buffer;
+  /** The request asks for the connection to be closed after its answer. */
+  close: boolean;
+  /** Bytes the request takes, head and body. */
+  size: number;
+}
+
+export interface SimplePublishLimits {
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+}
+
+const PUBLISH_PREFIX = 'POST /topics/';
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const REQUEST_LINE = /^POST (\/topics\/[\x21-\x7e]*) HTTP\/1\.1$/;
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Visible ASCII, obs-text, spaces and tabs: what node:http accepts in a header value (no CR, no LF). */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const CONTENT_LENGTH = /^[0-9]{1,15}$/;
+/** Headers that change how the request is read or answered: node:http handles those. */
+const NOT_SIMPLE = new Set(['transfer-encoding', 'expect', 'upgrade', 'http2-settings']);
+/** More header lines than any publisher sends: node:http's own counting applies beyond. */
+const MAX_HEADER_LINES = 64;
+/** Bytes a connection may have waiting behind a running publish before it is no longer read. */
+const MAX_PENDING_BYTES = 64 * 1024;
+const SPACE = 0x20;
+const TAB = 0x09;
+
+/** Whether the bytes start with "POST /topics/"; a byte comparison, no parsing. */
+export function mayBePublish(bytes: Buffer): boolean {
+  if (bytes.length < PUBLISH_PREFIX.length) return false;
+  for (let i = 0; i < PUBLISH_PREFIX.length; i++) if (bytes[i] !== PUBLISH_PREFIX.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
+ * The publish request at the start of `bytes` when it is complete and strictly simple; undefined
+ * when it is anything else, which is node:http's to read. (Every request the benchmark's (c) sends
+ * is parsed here: scanning with indexOf, no split, no regular expression per line but the checks.)
+ */
+export function parseSimplePublish(bytes: Buffer, limits: SimplePublishLimits): SimplePublish | undefined {
+  if (!mayBePublish(bytes)) return undefined;
+  const headEnd = bytes.indexOf(HEAD_END);
+  // A head at the limit is node:http's to refuse (431), or to accept: the fast path takes less.
+  if (headEnd === -1 || headEnd + HEAD_END.length >= limits.maxHeaderBytes) return undefined;
+  const head = bytes.toString('latin1', 0, headEnd);
+  const requestLineEnd = head.indexOf('\r\n');
+  const requestLine = REQUEST_LINE.exec(requestLineEnd === -1 ? head : head.slice(0, requestLineEnd));
+  if (!requestLine) return undefined;
+  // No prototype: a header named "__proto__" is a header like any other.
+  const headers = Object.create(null) as Record<string, string>;
+  let lines = 1;
+  for (let start = requestLineEnd + 2; requestLineEnd !== -1 && start <= head.length; lines++) {
+    if (lines > MAX_HEADER_LINES) return undefined;
+    let end = head.indexOf('\r\n', start);
+    if (end === -1) end = head.length;
+    const colon = head.indexOf(':', start);
+    // Also a folded line, which starts with a space, and a line without a colon.
+    if (colon <= start || colon > end) return undefined;
+    const name = head.slice(start, colon);
+    let valueStart = colon + 1;
+    let valueEnd = end;
+    while (valueStart < valueEnd && isOptionalWhitespace(head.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isOptionalWhitespace(head.charCodeAt(valueEnd - 1))) valueEnd--;
+    const value = head.slice(valueStart, valueEnd);
+    if (!FIELD_NAME.test(name) || !FIELD_VALUE.test(value)) return undefined;
+    const key = name.toLowerCase();
+    // node:http joins some repeated headers and drops others; the fast path takes neither.
+    if (key in headers || NOT_SIMPLE.has(key)) return undefined;
+    headers[key] = value;
+    start = end + 2;
+  }
+  const connection = headers.connection?.toLowerCase();
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') return undefined;
+  const declared = headers['content-length'];
+  if (declared !== undefined && !CONTENT_LENGTH.test(declared)) return undefined;
+  const length = declared === undefined ? 0 : Number(declared);
+  // Over the limit is a 413 that leaves the body unread: node:http answers it and closes.
+  if (length > limits.maxBodyBytes) return undefined;
+  const bodyStart = headEnd + HEAD_END.length;
+  const size = bodyStart + length;
+  if (bytes.length < size) return undefined;
+  return { target: requestLine[1]!, headers, body: bytes.subarray(bodyStart, size), close: connection === 'close', size };
+}
+
+function isOptionalWhitespace(code: number): boolean {
+  return code === SPACE || code === TAB;
+}
+
+/** The fast path's part in a listener's shutdown. */
+export interface FastPublishConnections {
+  /** From now on every answer closes its connection; connections between requests close now. */
+  closing(): void;
+  /** Closes the connections that are between requests. */
+  closeIdleConnections(): void;
+  /** Cuts every connection the fast path still serves. */
+  closeAllConnections(): void;
+}
+
+/**
+ * Puts the fast path in front of node:http on `server`. Returns undefined, and leaves the server as
+ * it is, if node:http does not serve connections the way this module expects (one 'connection'
+ * listener of its own).
+ */
+export function serveSimplePublishes(server: Server, context: RouteContext): FastPublishConnections | undefined {
+  const listeners = server.listeners('connection');
+  if (listeners.length !== 1) return undefined;
+  const nodeHttp = listeners[0] as (socket: Socket) => void;
+  server.removeListener('connection', nodeHttp);
+  const front: Front = {
+    context,
+    limits: { maxHeaderBytes: context.config.maxHeaderBytes, maxBodyBytes: context.config.maxBodyBytes },
+    open: new Set(),
+    closing: false,
+    handToNodeHttp: (socket) => nodeHttp.call(server, socket),
+  };
+  server.on('connection', (socket: Socket) => new FastConnection(socket, front));
+  return {
+    closing: () => {
+      front.closing = true;
+      for (const connection of front.open) connection.closeIfIdle();
+    },
+    closeIdleConnections: () => {
+      for (const connection of front.open) connection.closeIfIdle();
+    },
+    closeAllConnections: () => {
+      for (const connection of front.open) connection.socket.destroy();
+    },
+  };
+}
+
+interface Front {
+  context: RouteContext;
+  limits: SimplePublishLimits;
+  /** Connections the fast path serves (not yet handed to node:http). */
+  open: Set<FastConnection>;
+  closing: boolean;
+  handToNodeHttp(socket: Socket): void;
+}
+
+class FastConnection {
+  /** Bytes received and not yet answered. */
+  private pending: Buffer | undefined;
+  /** A publish is under way; what arrives meanwhile waits in `pending`. */
+  private busy = false;
+  /** Reading is paused: `pending` holds more than MAX_PENDING_BYTES, or an answer waits for 'drain'. */
+  private paused = false;
+  private answered = 0;
+  /** The client has sent its last byte (half-close). */
+  private ended = false;
+  /** node:http serves the connection now; nothing here touches it again. */
+  private handedOver = false;
+  /** The last answer is written; the connection closes once it is out. */
+  private finishing = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly front: Front,
+  ) {
+    front.open.add(this);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('timeout', this.onTimeout);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    // Until its first request, a connection has what node:http gives it to send its headers (node:http
+    // restarts that clock when it takes the connection over: a client that sends part of a head
+    // just in time gets up to twice the time, never more).
+    const { headersTimeoutMs, requestTimeoutMs } = front.context.config;
+    socket.setTimeout(headersTimeoutMs || requestTimeoutMs);
+  }
+
+  /** Closes the connection if it is between requests, with nothing left to send. */
+  closeIfIdle(): void {
+    if (!this.busy && this.socket.writableLength === 0) this.socket.destroy();
+  }
+
+  /** Sends the last bytes and closes: ends, then destroys once they are out (as node:http does). */
+  private finish(last?: string): void {
+    this.finishing = true;
+    this.pending = undefined;
+    const { socket } = this;
+    socket.once('finish', () => socket.destroy());
+    if (last === undefined) socket.end();
+    else socket.end(last);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.finishing) return;
+    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    if (!this.busy) this.serveNext();
+    // A client pipelining faster than its publishes are stored is not read any further for now.
+    else if (this.pending.length > MAX_PENDING_BYTES) this.pause();
+  };
+
+  private pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    if (!this.busy && !this.finishing) this.finish();
+  };
+
+  private readonly onTimeout = (): void => {
+    // While a publish runs, its own deadline applies; its answer restarts the timer.
+    if (this.busy || this.finishing) return;
+    // A connection that never sent a request gets node:http's answer to one that came too late.
+    if (this.answered === 0) this.finish(rawErrorResponse(new HubError(408, 'request_timeout', 'The request was not received in time.')));
+    else this.socket.destroy();
+  };
+
+  private readonly onError = (error: NodeJS.ErrnoException): void => {
+    this.front.context.logger.debug({ code: error.code }, 'publish connection failed');
+    this.socket.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    this.front.open.delete(this);
+    this.pending = undefined;
+  };
+
+  private serveNext(): void {
+    const bytes = this.pending;
+    if (bytes === undefined) return;
+    const request = parseSimplePublish(bytes, this.front.limits);
+    if (request === undefined) return this.handToNodeHttp();
+    const { path, query } = splitTarget(request.target);
+    let topic: string;
+    try {
+      const route = resolveRoute('POST', path, this.front.context.config);
+      if (route.handler !== publishToTopic) return this.handToNodeHttp();
+      topic = route.rest;
+    } catch (error) {
+      // The route's own refusal (a topic that is not valid percent-encoding): answered like any.
+      return this.consume(request, Promise.reject(error));
+    }
+    const head: RequestHead = { headers: request.headers, socket: this.socket };
+    const maxBodyBytes = this.front.limits.maxBodyBytes;
+    const answer = publishOneEvent(head, topic, query, async () => decodeBody(request.body, maxBodyBytes), this.front.context);
+    this.consume(request, answer);
+  }
+
+  /** Takes the request off the pending bytes and writes its answer once it is known. */
+  private consume(request: SimplePublish, answer: Promise<PublishAnswer>): void {
+    const rest = this.pending!;
+    this.pending = request.size === rest.length ? undefined : rest.subarray(request.size);
+    this.busy = true;
+    const { context } = this.front;
+    const cors = context.access.cors.headersFor(request.headers.origin);
+    void answer
+      .then(
+        ({ status, body, headers }) => (keepAlive: boolean) => rawJsonResponse(status, JSON.stringify(body), headers, keepAlive, cors),
+        (error: unknown) => {
+          if (!isHubError(error)) context.logger.error({ err: error, method: 'POST' }, 'request failed');
+          const hubError = isHubError(error) ? error : new HubError(500, 'internal_error', 'The hub failed to handle this request.');
+          return (keepAlive: boolean) => rawErrorResponse(hubError, keepAlive, cors);
+        },
+      )
+      .then((response) => this.answer(request, response));
+  }
+
+  private answer(request: SimplePublish, response: (keepAlive: boolean) => string): void {
+    this.busy = false;
+    const { socket } = this;
+    if (socket.destroyed) return;
+    const keepAlive = !request.close && !this.front.closing;
+    // Nothing after a closing request is read (node:http does the same).
+    if (!keepAlive) return this.finish(response(false));
+    const flushed = socket.write(response(true));
+    // Between requests, node:http's keep-alive timeout (its answers announce it).
+    if (this.answered++ === 0) socket.setTimeout(KEEP_ALIVE_MS);
+    if (flushed) return this.resume();
+    // The client is not reading its answers: read nothing more from it until it does.
+    this.pause();
+    socket.once('drain', this.resume);
+  }
+
+  private readonly resume = (): void => {
+    if (this.socket.destroyed) return;
+    if (this.pending !== undefined) this.serveNext();
+    if (this.busy || this.handedOver || this.finishing) return;
+    if (this.ended || this.front.closing) this.finish();
+    else if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  };
+
+  /**
+   * node:http serves this connection from here on: every byte not yet answered goes back in front
+   * of the socket's stream, which stays paused until node:http listens to it.
+   */
+  private handToNodeHttp(): void {
+    // After the client's FIN, node:http answers nothing more (it ends the connection at once), so
+    // what is left would go unanswered there too: the connection ends here instead.
+    if (this.ended) return this.finish();
+    const { socket } = this;
+    this.handedOver = true;
+    socket.off('data', this.onData);
+    socket.off('end', this.onEnd);
+    socket.off('timeout', this.onTimeout);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+    socket.setTimeout(0);
+    this.front.open.delete(this);
+    socket.pause();
+    if (this.pending !== undefined) socket.unshift(this.pending);
+    this.pending = undefined;
+    this.front.handToNodeHttp(socket);
+    process.nextTick(() => socket.resume());
+  }
+}
