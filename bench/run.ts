@@ -55,6 +55,7 @@ async function main(): Promise<void> {
       servers: { type: 'string', default: SERVERS.filter((server) => !server.reference).map((server) => server.name).join(',') },
       workers: { type: 'string', default: '1' },
       nagle: { type: 'boolean', default: false },
+      'node-http-publish': { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' },
       duration: { type: 'string' },
       json: { type: 'string' },
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
       'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
-        '                       [--workers N] [--nagle] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
+        '                       [--workers N] [--nagle] [--node-http-publish] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
         '                       [--from-source] [--profile]\n' +
         '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n',
     );
@@ -81,13 +82,17 @@ async function main(): Promise<void> {
     if (!kind) throw new Error(`unknown server ${name}; known: ${SERVERS.map((server) => server.name).join(', ')}`);
     return kind;
   });
-  const base: StartOptions = { port: BASE_PORT, workers: 1, tcpNoDelay: true, fromSource: values['from-source'], profile: values.profile };
-  // With --workers N, ssehub also runs as N workers; with --nagle, also with Nagle's algorithm on.
+  const base: StartOptions = { port: BASE_PORT, workers: 1, tcpNoDelay: true, fastPublish: true, fromSource: values['from-source'], profile: values.profile };
+  // With --workers N, ssehub also runs as N workers; with --nagle, also with Nagle's algorithm on;
+  // with --node-http-publish, also with every publish going through node:http.
   const contenders: Array<{ label: string; kind: ServerKind; options: StartOptions }> = [];
   for (const kind of kinds) {
     contenders.push({ label: kind.name, kind, options: base });
     if (kind.name === 'ssehub' && workers > 1) contenders.push({ label: `ssehub --workers ${workers}`, kind, options: { ...base, workers } });
     if (kind.name === 'ssehub' && values.nagle) contenders.push({ label: 'ssehub --tcp-nodelay false', kind, options: { ...base, tcpNoDelay: false } });
+    if (kind.name === 'ssehub' && values['node-http-publish']) {
+      contenders.push({ label: 'ssehub --fast-publish false', kind, options: { ...base, fastPublish: false } });
+    }
   }
   for (const { kind, options } of contenders) {
     const missing = kind.missing(options);

@@ -30,6 +30,8 @@ export interface StartOptions {
   workers: number;
   /** ssehub only: false runs it with --tcp-nodelay false (Nagle's algorithm on its streams). */
   tcpNoDelay: boolean;
+  /** ssehub only: false runs it with --fast-publish false (every publish through node:http). */
+  fastPublish: boolean;
   /** ssehub only: run from src/ through tsx instead of the build in dist/ (quick checks, tests). */
   fromSource: boolean;
   /** ssehub only: run under `node --cpu-prof`, writing profiles to bench/profiles/. */
@@ -56,7 +58,7 @@ export const SERVERS: ServerKind[] = [
     description: 'this project: `ssehub serve`, memory engine',
     missing: ({ fromSource }) =>
       fromSource || existsSync(join(ROOT, 'dist/cli/main.js')) ? undefined : 'dist/ is not built (run `npm run build`)',
-    start: ({ port, workers, tcpNoDelay, fromSource, profile }) => {
+    start: ({ port, workers, tcpNoDelay, fastPublish, fromSource, profile }) => {
       // Node's flags as the shipped systemd units and `npm start` give them (see docs/deployment.md).
       const entry = [...SSEHUB_NODE_FLAGS, ...(fromSource ? ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')] : [join(ROOT, 'dist/cli/main.js')])];
       if (profile) entry.unshift('--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles'));
@@ -64,6 +66,7 @@ export const SERVERS: ServerKind[] = [
       const args = ['serve', '--port', String(port), '--host', '127.0.0.1', '--no-dashboard', '--max-streams-per-ip', '0', '--publish-rate', '0', '--log-level', 'warn'];
       if (workers > 1) args.push('--workers', String(workers));
       if (!tcpNoDelay) args.push('--tcp-nodelay', 'false');
+      if (!fastPublish) args.push('--fast-publish', 'false');
       return spawnServer(process.execPath, [...entry, ...args], port);
     },
   },
