@@ -87,6 +87,7 @@ function plainListener(context: RouteContext, http1: Http1Settings): HttpListene
   server.timeout = 0;
   serveHttp1(server, context);
   const fast = context.config.fastPublish ? serveSimplePublishes(server, context) : undefined;
+  if (context.config.fastPublish && !fast) context.logger.warn('publish fast path off: this Node version serves connections in a way it does not know');
   return {
     server,
     scheme: 'http',
