@@ -47,8 +47,9 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
       for (const row of rows) {
         assert.equal(row.failedConnections, 0, `${key} ${row.server}: ${row.errors.join('; ')}`);
         assert.equal(row.subscribers, key === 'a' || key === 'c' ? 200 : 500, `${key} ${row.server}`);
-        // nginx's memory is mostly reserved up front, so its growth over 500 connections can be nil.
-        assert.ok(row.server === 'nchan' ? Number.isFinite(row.rssBytesPerSubscriber) : row.rssBytesPerSubscriber > 0, `${key} ${row.server} memory was read from /proc`);
+        // The resident size itself, not its growth: over 500 connections a process whose memory is
+        // already reserved (nginx, a Node heap that grew before) can grow by nothing.
+        assert.ok(row.rssBytes > 1024 * 1024 && Number.isFinite(row.rssBytesPerSubscriber), `${key} ${row.server} memory was read from /proc`);
       }
     }
   });
