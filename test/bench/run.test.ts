@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,10 +17,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const nchanMissing = !existsSync('/usr/sbin/nginx') || !existsSync('/usr/lib/nginx/modules/ngx_nchan_module.so');
 const servers = ['ssehub', 'express-emitter', 'better-sse', ...(nchanMissing && !process.env.CI ? [] : ['nchan'])];
 /**
- * The rows of a run with --nagle --node-http-publish: ssehub, then ssehub with Nagle's algorithm on,
- * then ssehub with every publish through node:http, then the others.
+ * The rows of a run with --workers 2 --nagle --node-http-publish: ssehub, then as two workers, with
+ * Nagle's algorithm on, with every publish through node:http, then the others.
  */
-const hubRows = ['ssehub', 'ssehub --tcp-nodelay false', 'ssehub --fast-publish false'];
+const hubRows = ['ssehub', 'ssehub --workers 2', 'ssehub --tcp-nodelay false', 'ssehub --fast-publish false'];
 const rowsExpected = [...hubRows, ...servers.slice(1)];
 
 describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
@@ -30,7 +30,7 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
 
   before(async () => {
     const json = join(dir, 'quick.json');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--from-source', '--nagle', '--node-http-publish', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--from-source', '--workers', '2', '--nagle', '--node-http-publish', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise((resolve) => child.once('exit', resolve));
@@ -79,5 +79,31 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
     for (const key of ['a', 'b', 'c', 'd']) assert.match(output, new RegExp(`### \\(${key}\\)`));
     for (const server of servers.slice(1)) assert.match(output, new RegExp(`× ${server}'s`));
     assert.match(output, /^ssehub --tcp-nodelay false: .*× express-emitter's/m);
+    assert.match(output, /^ssehub --workers 2: .*× express-emitter's/m);
+  });
+});
+
+describe('npm run bench -- --profile', { timeout: 120_000 }, () => {
+  const profiles = join(ROOT, 'bench/profiles');
+  const before = new Set(existsSync(profiles) ? readdirSync(profiles) : []);
+  const written = (): string[] => (existsSync(profiles) ? readdirSync(profiles).filter((name) => !before.has(name)) : []);
+  after(() => {
+    for (const name of written()) rmSync(join(profiles, name), { force: true });
+  });
+
+  it('runs ssehub under node --cpu-prof and leaves its profile in bench/profiles/', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--from-source', '--profile', '--scenarios', 'a', '--servers', 'ssehub'], { cwd: ROOT });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    assert.equal(await new Promise((resolve) => child.once('exit', resolve)), 0, output);
+    // Run from src/, the hub has tsx's module loader thread too, with a profile of its own.
+    const profilesWritten = written().filter((name) => name.endsWith('.cpuprofile'));
+    assert.ok(profilesWritten.length > 0, `no new profile in bench/profiles/:\n${output}`);
+    const hubCode = profilesWritten.some((name) => {
+      const parsed = JSON.parse(readFileSync(join(profiles, name), 'utf8')) as { nodes: Array<{ callFrame: { url: string } }> };
+      return parsed.nodes.some((node) => node.callFrame.url.includes('/src/hub/'));
+    });
+    assert.ok(hubCode, 'a profile holds the hub\'s own code');
   });
 });
