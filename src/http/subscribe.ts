@@ -128,7 +128,7 @@ class StreamSlots implements SubscriberClosedListener {
 
   subscriberClosed(subscriber: Subscriber): void {
     this.release();
-    this.logger.info({ topics: subscriber.selectors.map((selector) => selector.source), state: subscriber.state }, 'stream closed');
+    this.logger.info({ topics: subscriber.selectors.map((selector) => selector.source) }, 'stream closed');
   }
 }
 
