@@ -5,14 +5,16 @@
  * reads the first bytes of every connection and, while they hold complete and strictly simple
  * publish requests, answers them straight from the socket with the same code the route runs
  * (publishOneEvent) and the same answers, header lines in the same order (test/http/fast-publish.test.ts
- * compares them).
+ * compares them). One difference on purpose: an error answer keeps the connection open, where
+ * node:http closes it because the refused request's body is still unread; here it has been read.
  *
  * Invariants:
  * - Anything else (another route, a partial request, chunked bodies, Expect, Upgrade, a duplicate
  *   header, HTTP/1.0, a head or body over the limits...) hands the connection to node:http for good,
  *   with every byte not yet answered put back in front of the socket's stream: node:http then
  *   parses, limits and times it out as it does any connection. The fast path never refuses a
- *   request for its syntax; node:http does.
+ *   request for its syntax; node:http does. (After the client's FIN nothing is handed over: node:http
+ *   would answer nothing more either, so the connection ends.)
  * - Requests on one connection are served one at a time and answered in order; a connection is not
  *   read while 64 KiB wait behind a running publish, nor while an answer waits for the client to read.
  * - Accepted events are never lost to a closed socket: the publish completes, only its answer is
