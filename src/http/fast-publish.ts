@@ -26,8 +26,8 @@ import { HubError, isHubError } from '../errors.js';
 import { decodeBody } from './body.js';
 import type { RequestHead, RouteContext } from './context.js';
 import { publishOneEvent, publishToTopic, type PublishAnswer } from './publish.js';
-import { KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from './respond.js';
-import { resolveRoute, splitTarget } from './routes.js';
+import { errorJson, KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from './respond.js';
+import { resolveTarget, type ResolvedRoute } from './routes.js';
 
 /** A publish request read whole from the start of a buffer. */
 export interface SimplePublish {
@@ -64,7 +64,7 @@ const SPACE = 0x20;
 const TAB = 0x09;
 
 /** Whether the bytes start with "POST /topics/"; a byte comparison, no parsing. */
-export function mayBePublish(bytes: Buffer): boolean {
+function mayBePublish(bytes: Buffer): boolean {
   if (bytes.length < PUBLISH_PREFIX.length) return false;
   for (let i = 0; i < PUBLISH_PREFIX.length; i++) if (bytes[i] !== PUBLISH_PREFIX.charCodeAt(i)) return false;
   return true;
@@ -263,19 +263,17 @@ class FastConnection {
     if (bytes === undefined) return;
     const request = parseSimplePublish(bytes, this.front.limits);
     if (request === undefined) return this.handToNodeHttp();
-    const { path, query } = splitTarget(request.target);
-    let topic: string;
+    let route: ResolvedRoute;
     try {
-      const route = resolveRoute('POST', path, this.front.context.config);
+      route = resolveTarget('POST', request.target, this.front.context.config);
       if (route.handler !== publishToTopic) return this.handToNodeHttp();
-      topic = route.rest;
     } catch (error) {
       // The route's own refusal (a topic that is not valid percent-encoding): answered like any.
       return this.consume(request, Promise.reject(error));
     }
     const head: RequestHead = { headers: request.headers, socket: this.socket };
     const maxBodyBytes = this.front.limits.maxBodyBytes;
-    const answer = publishOneEvent(head, topic, query, async () => decodeBody(request.body, maxBodyBytes), this.front.context);
+    const answer = publishOneEvent(head, route.rest, route.query, async () => decodeBody(request.body, maxBodyBytes), this.front.context);
     this.consume(request, answer);
   }
 
@@ -285,27 +283,26 @@ class FastConnection {
     this.pending = request.size === rest.length ? undefined : rest.subarray(request.size);
     this.busy = true;
     const { context } = this.front;
-    const cors = context.access.cors.headersFor(request.headers.origin);
     void answer
-      .then(
-        ({ status, body, headers }) => (keepAlive: boolean) => rawJsonResponse(status, JSON.stringify(body), headers, keepAlive, cors),
-        (error: unknown) => {
-          if (!isHubError(error)) context.logger.error({ err: error, method: 'POST' }, 'request failed');
-          const hubError = isHubError(error) ? error : new HubError(500, 'internal_error', 'The hub failed to handle this request.');
-          return (keepAlive: boolean) => rawErrorResponse(hubError, keepAlive, cors);
-        },
-      )
-      .then((response) => this.answer(request, response));
+      .catch((error: unknown): PublishAnswer => {
+        if (!isHubError(error)) context.logger.error({ err: error, method: 'POST' }, 'request failed');
+        const hubError = isHubError(error) ? error : new HubError(500, 'internal_error', 'The hub failed to handle this request.');
+        return { status: hubError.status, body: errorJson(hubError), headers: { ...hubError.headers } };
+      })
+      .then((settled) => this.answer(request, settled));
   }
 
-  private answer(request: SimplePublish, response: (keepAlive: boolean) => string): void {
+  private answer(request: SimplePublish, { status, body, headers }: PublishAnswer): void {
     this.busy = false;
     const { socket } = this;
     if (socket.destroyed) return;
     const keepAlive = !request.close && !this.front.closing;
+    // CORS headers go first, as the route sets them before its answer.
+    const cors = this.front.context.access.cors.headersFor(request.headers.origin);
+    const response = rawJsonResponse(status, JSON.stringify(body), headers, keepAlive, cors);
     // Nothing after a closing request is read (node:http does the same).
-    if (!keepAlive) return this.finish(response(false));
-    const flushed = socket.write(response(true));
+    if (!keepAlive) return this.finish(response);
+    const flushed = socket.write(response);
     // Between requests, node:http's keep-alive timeout (its answers announce it).
     if (this.answered++ === 0) socket.setTimeout(KEEP_ALIVE_MS);
     if (flushed) return this.resume();

@@ -18,7 +18,7 @@ export function sendJson(res: HubResponse, status: number, body: unknown, header
   res.end(text);
 }
 
-function errorJson(error: HubError): { error: { code: string; message: string } } {
+export function errorJson(error: HubError): { error: { code: string; message: string } } {
   return { error: { code: error.code, message: error.message } };
 }
 
@@ -42,9 +42,9 @@ export function rawJsonResponse(status: number, text: string, headers: Record<st
   return `${head}\r\n${text}`;
 }
 
-/** The error's JSON answer; by default it closes the connection. */
-export function rawErrorResponse(error: HubError, keepAlive = false, first: Record<string, string> = {}): string {
-  return rawJsonResponse(error.status, errorBody(error), { ...error.headers }, keepAlive, first);
+/** The error's JSON answer, closing the connection. */
+export function rawErrorResponse(error: HubError): string {
+  return rawJsonResponse(error.status, errorBody(error), { ...error.headers }, false);
 }
 
 /** node:http's keep-alive timeout, which its answers announce and the fast path applies too. */

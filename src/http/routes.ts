@@ -52,9 +52,17 @@ export const ROUTES: readonly Route[] = [
 export interface ResolvedRoute {
   handler: Handler;
   rest: string;
+  /** The query string's parameters. */
+  query: URLSearchParams;
 }
 
-export function resolveRoute(method: string, pathname: string, config: HubConfig): ResolvedRoute {
+/** The route for a request target (path and query, or absolute form), with its rest and query. */
+export function resolveTarget(method: string, target: string, config: HubConfig): ResolvedRoute {
+  const { path, query } = splitTarget(target);
+  return { ...resolveRoute(method, path, config), query };
+}
+
+function resolveRoute(method: string, pathname: string, config: HubConfig): Omit<ResolvedRoute, 'query'> {
   for (const route of ROUTES) {
     const matches = route.prefix ? pathname.startsWith(route.path) : pathname === route.path;
     if (!matches || (route.when !== undefined && !route.when(config))) continue;
@@ -81,7 +89,7 @@ function decodePath(raw: string): string {
  * Splits the request target into its raw path and its query. The path is deliberately not
  * normalised (no resolving of "." or ".."): "/topics/a/../b" must not quietly become topic "b".
  */
-export function splitTarget(target: string): { path: string; query: URLSearchParams } {
+function splitTarget(target: string): { path: string; query: URLSearchParams } {
   let pathAndQuery = target;
   if (!target.startsWith('/')) {
     // Absolute form ("http://host/path"), as sent to proxies.

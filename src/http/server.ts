@@ -21,7 +21,7 @@ import type { TLSSocket } from 'node:tls';
 import { HubError } from '../errors.js';
 import type { HubRequest, HubResponse, RouteContext } from './context.js';
 import { KEEP_ALIVE_MS, rawErrorResponse, sendError } from './respond.js';
-import { resolveRoute, splitTarget } from './routes.js';
+import { resolveTarget } from './routes.js';
 import { serveSimplePublishes } from './fast-publish.js';
 import { destroyTakenOverSockets } from './stream-sink.js';
 
@@ -247,8 +247,7 @@ async function handle(req: HubRequest, res: HubResponse, context: RouteContext):
   try {
     // CORS headers go on every answer to an allowed origin, errors and streams included.
     for (const [name, value] of Object.entries(context.access.cors.headersFor(req.headers.origin))) res.setHeader(name, value);
-    const { path, query } = splitTarget(req.url ?? '/');
-    const { handler, rest } = resolveRoute(req.method ?? 'GET', path, context.config);
+    const { handler, rest, query } = resolveTarget(req.method ?? 'GET', req.url ?? '/', context.config);
     await handler({ req, res, query, rest }, context);
   } catch (error) {
     sendError(res, error, (unexpected) => context.logger.error({ err: unexpected, method: req.method }, 'request failed'));
