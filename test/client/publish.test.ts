@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { SignJWT } from 'jose';
 import { mintToken } from '../../src/auth/tokens.js';
 import { HubResponseError, publish, subscribe, TimeoutError, type HubEvent } from '../../src/client/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { startTestHub, freePort } from '../support/hub.js';
+import { expiredToken } from '../support/tokens.js';
 import { ClientLog, countingFetch, startAnswerDroppingProxy, startServer, until } from './support.js';
 
 /** Every event stored on `topic` after `afterId`, read back from the hub's history. */
@@ -219,10 +219,7 @@ describe('publish()', () => {
   test('401 token_expired: a token function is asked once more; a second expiry in a row, or a string token, is final', async () => {
     const secured = await startTestHub({ jwtSecret: 'publish-secret' });
     try {
-      const expired = await new SignJWT({ ssehub: { publish: ['pub/*'] } })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setExpirationTime(Math.floor(Date.now() / 1000) - 5)
-        .sign(Buffer.from('publish-secret'));
+      const expired = await expiredToken('publish-secret', { publish: ['pub/*'] });
       const fresh = await mintToken({ secret: 'publish-secret', publish: ['pub/*'], lifetimeSeconds: 60 });
       const fast = { initialDelayMs: 10, maxDelayMs: 10 };
       const handedOut = [expired, fresh];

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { SignJWT } from 'jose';
 import { mintToken } from '../../src/auth/tokens.js';
 import { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, publish, subscribe, type StateChange, type SubscriptionItem } from '../../src/client/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { startTestHub, freePort } from '../support/hub.js';
+import { expiredToken } from '../support/tokens.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { ClientLog, countingFetch, startServer, until } from './support.js';
 
@@ -211,10 +211,7 @@ describe('subscribe() stops when the server says no', () => {
   test('401 token_expired: a token function is asked once more; a second expiry in a row, or a string token, is final', async () => {
     const hub = await startTestHub({ jwtSecret: 'client-secret' });
     try {
-      const expired = await new SignJWT({ ssehub: { subscribe: ['secure/**'] } })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setExpirationTime(Math.floor(Date.now() / 1000) - 5)
-        .sign(Buffer.from('client-secret'));
+      const expired = await expiredToken('client-secret', { subscribe: ['secure/**'] });
       const fresh = await mintToken({ secret: 'client-secret', subscribe: ['secure/**'], lifetimeSeconds: 60 });
       const fast = { initialDelayMs: 10, maxDelayMs: 10 };
       const handedOut = [expired, fresh];

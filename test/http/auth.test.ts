@@ -10,6 +10,7 @@ import { mintToken } from '../../src/auth/tokens.js';
 import { defaultConfig } from '../../src/config.js';
 import { startHub, type RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
+import { expiredToken } from '../support/tokens.js';
 import { httpRequest, openStream, type OpenStream, type Reply } from '../support/http.js';
 
 const SECRET = 'test-secret-test-secret-test-secret!';
@@ -90,7 +91,7 @@ describe('authorization', () => {
       const cases: Array<[string, string, string]> = [
         ['forged', await mintToken({ secret: 'not-the-hub-secret-not-the-hub-secret', publish: ['**'], lifetimeSeconds: 60 }), 'invalid_token'],
         ['alg none', new UnsecuredJWT(grants).setExpirationTime(now + 60).encode(), 'invalid_token'],
-        ['expired', await new SignJWT(grants).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now - 5).sign(Buffer.from(SECRET)), 'token_expired'],
+        ['expired', await expiredToken(SECRET, { publish: ['**'] }), 'token_expired'],
         ['not yet valid', await new SignJWT(grants).setProtectedHeader({ alg: 'HS256' }).setNotBefore(now + 300).setExpirationTime(now + 600).sign(Buffer.from(SECRET)), 'token_not_yet_valid'],
         ['garbage', 'not.a.jwt', 'invalid_token'],
       ];
