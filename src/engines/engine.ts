@@ -111,6 +111,12 @@ export interface Engine {
   readonly name: string;
   /** Stores the events in order, assigns their ids, applies retention, then delivers them. */
   append(events: readonly NewEvent[], options?: AppendOptions): Promise<StoredEvent[]>;
+  /**
+   * append() without a promise, for an engine that stores in this process (the memory engine):
+   * the events are stored and delivered when it returns. Absent on engines that must wait for a
+   * server; the hub then uses append().
+   */
+  appendNow?(events: readonly NewEvent[], options?: AppendOptions): StoredEvent[];
   history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult>;
   /** The newest id assigned so far (an id that sorts before every future one). */
   position(): Promise<string>;

@@ -120,9 +120,13 @@ export class MemoryEngine implements Engine {
   }
 
   async append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
+    return this.appendNow(events, options);
+  }
+
+  appendNow(events: readonly NewEvent[], options: AppendOptions = {}): StoredEvent[] {
     const time = this.now();
     const { dedupeKey } = options;
-    // Looked up and recorded without awaiting in between: no other append can run meanwhile.
+    // Looked up and recorded in one synchronous call: no other append can run meanwhile.
     const first = dedupeKey === undefined ? undefined : this.deduped.get(dedupeKey);
     if (first !== undefined && first.expiresAt > time) {
       return storedEvents('memory', events, first.ids, first.time);

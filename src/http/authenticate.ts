@@ -10,9 +10,23 @@ import type { RequestHead, RouteContext } from './context.js';
 export async function authenticate(req: RequestHead, { access }: RouteContext, ticket?: string | null): Promise<Principal> {
   if (ticket !== undefined && ticket !== null) return access.tickets.redeem(ticket);
   if (!access.enabled || !access.verifier) return access.anonymous;
-  const token = bearerToken(req) ?? cookieValue(req.headers.cookie, access.cookieName);
+  const token = credentialOf(req, access.cookieName);
   if (token === undefined) return access.anonymous;
   return access.verifier.verify(token);
+}
+
+/**
+ * authenticate() for a request without a ticket, when no credential needs verifying: the
+ * anonymous principal (access control off, or no credential sent). Undefined when there is a
+ * token to verify, which takes authenticate(). A malformed Authorization header throws the same 401.
+ */
+export function principalWithoutVerifying(req: RequestHead, { access }: RouteContext): Principal | undefined {
+  if (!access.enabled || !access.verifier) return access.anonymous;
+  return credentialOf(req, access.cookieName) === undefined ? access.anonymous : undefined;
+}
+
+function credentialOf(req: RequestHead, cookieName: string): string | undefined {
+  return bearerToken(req) ?? cookieValue(req.headers.cookie, cookieName);
 }
 
 /** The key that publish rates and stream counts are kept under: the subject, else the client IP. */

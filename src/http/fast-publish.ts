@@ -17,6 +17,9 @@
  *   would answer nothing more either, so the connection ends.)
  * - Requests on one connection are served one at a time and answered in order; a connection is not
  *   read while 64 KiB wait behind a running publish, nor while an answer waits for the client to read.
+ * - A publish that needs nothing waited for (the memory engine, no token to verify, no
+ *   Idempotency-Key: publishOneEventNow) is stored, delivered and answered before the next request
+ *   is looked at, in one loop over the pending bytes; the others wait for their promise.
  * - Accepted events are never lost to a closed socket: the publish completes, only its answer is
  *   dropped (as node:http does).
  */
@@ -25,7 +28,7 @@ import type { Socket } from 'node:net';
 import { HubError, isHubError } from '../errors.js';
 import { decodeBody } from './body.js';
 import type { RequestHead, RouteContext } from './context.js';
-import { publishOneEvent, publishToTopic, type PublishAnswer } from './publish.js';
+import { publishOneEvent, publishOneEventNow, publishToTopic, type PublishAnswer } from './publish.js';
 import { errorJson, KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from './respond.js';
 import { resolveTarget, type ResolvedRoute } from './routes.js';
 
@@ -122,6 +125,13 @@ export function parseSimplePublish(bytes: Buffer, limits: SimplePublishLimits): 
 
 function isOptionalWhitespace(code: number): boolean {
   return code === SPACE || code === TAB;
+}
+
+/** A refusal as the route would answer it; anything but a HubError is logged, and a 500. */
+function errorAnswer(error: unknown, context: RouteContext): PublishAnswer {
+  if (!isHubError(error)) context.logger.error({ err: error, method: 'POST' }, 'request failed');
+  const hubError = isHubError(error) ? error : new HubError(500, 'internal_error', 'The hub failed to handle this request.');
+  return { status: hubError.status, body: errorJson(hubError), headers: { ...hubError.headers } };
 }
 
 /** The fast path's part in a listener's shutdown. */
@@ -258,42 +268,61 @@ class FastConnection {
     this.pending = undefined;
   };
 
+  /**
+   * Serves the pending requests in order, until one must wait (an engine's round trip, a token to
+   * verify), an answer waits for 'drain', or the connection is handed over or closing; then, with
+   * nothing left in the way, reads on or ends. Answers known at once are written in this loop, not
+   * by recursion, so a long pipeline stays flat on the stack.
+   */
   private serveNext(): void {
-    const bytes = this.pending;
-    if (bytes === undefined) return;
+    const { socket } = this;
+    while (this.pending !== undefined && !this.busy && !this.handedOver && !this.finishing && !socket.destroyed && !socket.writableNeedDrain) {
+      this.serveOne(this.pending);
+    }
+    if (this.busy || this.handedOver || this.finishing || socket.destroyed || socket.writableNeedDrain) return;
+    if (this.ended || this.front.closing) this.finish();
+    else if (this.paused) {
+      this.paused = false;
+      socket.resume();
+    }
+  }
+
+  private serveOne(bytes: Buffer): void {
     const request = parseSimplePublish(bytes, this.front.limits);
     if (request === undefined) return this.handToNodeHttp();
-    let route: ResolvedRoute;
-    try {
-      route = resolveTarget('POST', request.target, this.front.context.config);
-      if (route.handler !== publishToTopic) return this.handToNodeHttp();
-    } catch (error) {
-      // The route's own refusal (a topic that is not valid percent-encoding): answered like any.
-      return this.consume(request, Promise.reject(error));
-    }
-    const head: RequestHead = { headers: request.headers, socket: this.socket };
-    const maxBodyBytes = this.front.limits.maxBodyBytes;
-    const answer = publishOneEvent(head, route.rest, route.query, async () => decodeBody(request.body, maxBodyBytes), this.front.context);
-    this.consume(request, answer);
-  }
-
-  /** Takes the request off the pending bytes and writes its answer once it is known. */
-  private consume(request: SimplePublish, answer: Promise<PublishAnswer>): void {
-    const rest = this.pending!;
-    this.pending = request.size === rest.length ? undefined : rest.subarray(request.size);
-    this.busy = true;
     const { context } = this.front;
-    void answer
-      .catch((error: unknown): PublishAnswer => {
-        if (!isHubError(error)) context.logger.error({ err: error, method: 'POST' }, 'request failed');
-        const hubError = isHubError(error) ? error : new HubError(500, 'internal_error', 'The hub failed to handle this request.');
-        return { status: hubError.status, body: errorJson(hubError), headers: { ...hubError.headers } };
-      })
-      .then((settled) => this.answer(request, settled));
+    let route: ResolvedRoute | undefined;
+    let answerNow: PublishAnswer | undefined;
+    try {
+      route = resolveTarget('POST', request.target, context.config);
+      if (route.handler === publishToTopic) answerNow = publishOneEventNow(this.headOf(request), route.rest, route.query, request.body, context);
+    } catch (error) {
+      // The route's own refusals (a topic that is not valid percent-encoding), and the publish's.
+      answerNow = errorAnswer(error, context);
+    }
+    if (route !== undefined && route.handler !== publishToTopic) return this.handToNodeHttp();
+    // The request is answered here: it leaves the pending bytes.
+    this.pending = request.size === bytes.length ? undefined : bytes.subarray(request.size);
+    if (answerNow !== undefined) return this.answer(request, answerNow);
+    // The publish must wait for the engine, or for the credential's verification.
+    const { rest, query } = route!; // resolved: only a refusal leaves it undefined, and that is answered above
+    this.busy = true;
+    const maxBodyBytes = this.front.limits.maxBodyBytes;
+    void publishOneEvent(this.headOf(request), rest, query, async () => decodeBody(request.body, maxBodyBytes), context)
+      .catch((error: unknown) => errorAnswer(error, context))
+      .then((settled) => {
+        this.busy = false;
+        this.answer(request, settled);
+        this.serveNext();
+      });
   }
 
+  private headOf(request: SimplePublish): RequestHead {
+    return { headers: request.headers, socket: this.socket };
+  }
+
+  /** Writes a request's answer; serveNext() goes on with what follows. */
   private answer(request: SimplePublish, { status, body, headers }: PublishAnswer): void {
-    this.busy = false;
     const { socket } = this;
     if (socket.destroyed) return;
     const keepAlive = !request.close && !this.front.closing;
@@ -305,22 +334,13 @@ class FastConnection {
     const flushed = socket.write(response);
     // Between requests, node:http's keep-alive timeout (its answers announce it).
     if (this.answered++ === 0) socket.setTimeout(KEEP_ALIVE_MS);
-    if (flushed) return this.resume();
+    if (flushed) return;
     // The client is not reading its answers: read nothing more from it until it does.
     this.pause();
     socket.once('drain', this.resume);
   }
 
-  private readonly resume = (): void => {
-    if (this.socket.destroyed) return;
-    if (this.pending !== undefined) this.serveNext();
-    if (this.busy || this.handedOver || this.finishing) return;
-    if (this.ended || this.front.closing) this.finish();
-    else if (this.paused) {
-      this.paused = false;
-      this.socket.resume();
-    }
-  };
+  private readonly resume = (): void => this.serveNext();
 
   /**
    * node:http serves this connection from here on: every byte not yet answered goes back in front

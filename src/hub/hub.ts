@@ -12,7 +12,7 @@
 import { HubError } from '../errors.js';
 import { encodeComment, encodeEvent, encodeRetry, HEARTBEAT_ANNOUNCEMENT } from '../protocol/index.js';
 import { isReservedTopic, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
-import type { Engine, NewEvent, StoredEvent } from '../engines/engine.js';
+import type { AppendOptions, Engine, NewEvent, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
 import { Subscriber, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
 import { checkNewEvent, RESERVED_EVENT_PREFIX } from './event-rules.js';
@@ -158,6 +158,29 @@ export class Hub {
    * One invalid event refuses the whole batch: nothing of it is stored.
    */
   async publish(events: readonly NewEvent[], options: PublishOptions = {}): Promise<StoredEvent[]> {
+    const checked = this.checkForPublish(events, options);
+    return this.countPublished(await this.engine.append(checked, appendOptionsOf(options)));
+  }
+
+  /**
+   * publish() without a promise when the engine stores in this process (Engine.appendNow): the
+   * events are stored and delivered when it returns. Undefined, with nothing checked or stored,
+   * when the engine must wait for a server; use publish() then.
+   */
+  publishNow(events: readonly NewEvent[], options: PublishOptions = {}): StoredEvent[] | undefined {
+    const engine = this.engine;
+    if (engine.appendNow === undefined) return undefined;
+    const checked = this.checkForPublish(events, options);
+    return this.countPublished(engine.appendNow(checked, appendOptionsOf(options)));
+  }
+
+  /** Whether publishNow() can store: the engine stores in this process. */
+  get publishesWithoutWaiting(): boolean {
+    return this.engine.appendNow !== undefined;
+  }
+
+  /** The events as the engine is to store them, once every rule and the caller's authorize() passed. */
+  private checkForPublish(events: readonly NewEvent[], options: PublishOptions): NewEvent[] {
     const rules = { topicLimits: this.options.topicLimits, allowReservedTopics: options.allowReservedTopics ?? false };
     const checked = events.map((event, i) => {
       try {
@@ -177,8 +200,10 @@ export class Hub {
       );
     }
     options.authorize?.(checked);
-    const { dedupeKey, dedupeWindowMs } = options;
-    const stored = await this.engine.append(checked, dedupeKey === undefined ? {} : { dedupeKey, dedupeWindowMs });
+    return checked;
+  }
+
+  private countPublished(stored: StoredEvent[]): StoredEvent[] {
     for (const event of stored) if (countsAsTraffic(event)) this.counters.eventsPublished += 1;
     return stored;
   }
@@ -375,6 +400,10 @@ export class Hub {
       subscriber.active = false;
     }
   }
+}
+
+function appendOptionsOf({ dedupeKey, dedupeWindowMs }: PublishOptions): AppendOptions {
+  return dedupeKey === undefined ? {} : { dedupeKey, dedupeWindowMs };
 }
 
 function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {

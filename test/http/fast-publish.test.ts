@@ -94,7 +94,12 @@ describe('parseSimplePublish', () => {
 });
 
 /** Counts the requests node:http itself parses, per local port: the fast path's never show up. */
-function countNodeHttpRequests(): { on(port: number): number; stop(): void } {
+interface NodeHttpCounter {
+  on(port: number): number;
+  stop(): void;
+}
+
+function countNodeHttpRequests(): NodeHttpCounter {
   const counts = new Map<number, number>();
   const listener = (message: unknown): void => {
     const port = (message as { socket: Socket }).socket.localPort ?? 0;
@@ -117,9 +122,58 @@ async function exchange(port: number, pieces: string[], count: number, options: 
   return parseResponses(data).responses;
 }
 
+interface AnswerCase {
+  name: string;
+  target?: string;
+  body?: string;
+  status: number;
+  /** Sent this many times, one after the other; the last answer is compared. */
+  repeat?: number;
+}
+
+/**
+ * Sends the case's request to a fast-path hub and to a `--fast-publish false` one and compares the
+ * answers line by line: the fast one must not have reached node:http.
+ */
+async function assertAnsweredAsNodeHttp(c: AnswerCase, head: string, fast: RunningHub, plain: RunningHub, nodeHttp: NodeHttpCounter): Promise<void> {
+  const answers: RawResponse[] = [];
+  for (const running of [fast, plain]) {
+    const before = nodeHttp.on(running.port);
+    const request = post(head, c.body ?? '').replace('/topics/t', c.target ?? '/topics/t');
+    let last: RawResponse | undefined;
+    for (let i = 0; i < (c.repeat ?? 1); i++) [last] = await exchange(running.port, [request], 1);
+    assert.ok(last, `${running === fast ? 'fast' : 'plain'} hub answered`);
+    answers.push(last);
+    if (running === fast) assert.equal(nodeHttp.on(running.port), before, 'node:http saw none of these requests');
+  }
+  const [fromFast, fromPlain] = answers as [RawResponse, RawResponse];
+  assert.equal(fromFast.status, c.status);
+  assert.equal(fromPlain.status, c.status);
+  // One difference, on purpose: refusing a request before reading its body, node:http must close
+  // the connection (the body would be read as the next request); the fast path has read it.
+  const closedOnlyByNodeHttp = fromPlain.status >= 400 && fromPlain.headers.connection === 'close' && !/^Connection: close/m.test(head);
+  if (closedOnlyByNodeHttp) assert.deepEqual([fromFast.headers.connection, fromFast.headers['keep-alive']], ['keep-alive', 'timeout=5']);
+  const comparable = (response: RawResponse) => {
+    const lines = response.headerLines.filter((line) => {
+      if (/^date: /i.test(line)) {
+        assert.match(line, /^Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+        return false;
+      }
+      return !(closedOnlyByNodeHttp && /^(connection|keep-alive): /i.test(line));
+    });
+    // Retry-After depends on the moment; it is there on both or neither.
+    const headerLines = lines.map((line) => line.replace(/^Retry-After: \d+$/, 'Retry-After: <seconds>'));
+    const body = JSON.parse(response.body.toString());
+    if (typeof body.id === 'string') body.id = '<id>';
+    return { headerLines, body };
+  };
+  assert.deepEqual(comparable(fromFast), comparable(fromPlain));
+}
+
+const ORIGIN = 'https://app.example';
+
 describe('the fast path in a running hub', () => {
   const SECRET = 'fast-path-secret-fast-path-secret!';
-  const ORIGIN = 'https://app.example';
   const settings = { jwtSecret: SECRET, corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024 };
   let fast: RunningHub;
   let plain: RunningHub;
@@ -172,42 +226,82 @@ describe('the fast path in a running hub', () => {
     ];
     for (const c of cases) {
       test(`${c.name} -> ${c.status}`, async () => {
-        const answers: RawResponse[] = [];
-        for (const running of [fast, plain]) {
-          const before = nodeHttp.on(running.port);
-          const auth = c.subject === undefined ? '' : `Authorization: Bearer ${await tokenFor(c.subject)}\r\n`;
-          const request = post(auth + (c.head ?? ''), c.body ?? '').replace('/topics/t', c.target ?? '/topics/t');
-          const repeat = c.repeat ?? 1;
-          // One at a time: the last answer is the one compared.
-          let last: RawResponse | undefined;
-          for (let i = 0; i < repeat; i++) [last] = await exchange(running.port, [request], 1);
-          assert.ok(last, `${running === fast ? 'fast' : 'plain'} hub answered`);
-          answers.push(last);
-          if (running === fast) assert.equal(nodeHttp.on(running.port), before, 'node:http saw none of these requests');
-        }
-        const [fromFast, fromPlain] = answers as [RawResponse, RawResponse];
-        assert.equal(fromFast.status, c.status);
-        assert.equal(fromPlain.status, c.status);
-        // One difference, on purpose: refusing a request before reading its body, node:http must close
-        // the connection (the body would be read as the next request); the fast path has read it.
-        const closedOnlyByNodeHttp = fromPlain.status >= 400 && fromPlain.headers.connection === 'close' && c.name !== 'Connection: close';
-        if (closedOnlyByNodeHttp) assert.deepEqual([fromFast.headers.connection, fromFast.headers['keep-alive']], ['keep-alive', 'timeout=5']);
-        const comparable = (response: RawResponse) => {
-          const lines = response.headerLines.filter((line) => {
-            if (/^date: /i.test(line)) {
-              assert.match(line, /^Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
-              return false;
-            }
-            return !(closedOnlyByNodeHttp && /^(connection|keep-alive): /i.test(line));
-          });
-          // Retry-After depends on the moment; it is there on both or neither.
-          const headerLines = lines.map((line) => line.replace(/^Retry-After: \d+$/, 'Retry-After: <seconds>'));
-          const body = JSON.parse(response.body.toString());
-          if (typeof body.id === 'string') body.id = '<id>';
-          return { headerLines, body };
-        };
-        assert.deepEqual(comparable(fromFast), comparable(fromPlain));
+        const auth = c.subject === undefined ? '' : `Authorization: Bearer ${await tokenFor(c.subject)}\r\n`;
+        await assertAnsweredAsNodeHttp(c, auth + (c.head ?? ''), fast, plain, nodeHttp);
       });
+    }
+  });
+
+  describe('anonymous publishes on the memory engine, answered without waiting, exactly as node:http does', () => {
+    // A pair of hubs per case: anonymous publishers share a rate bucket (their address).
+    const anonymous = { corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024 };
+    const cases: Array<AnswerCase & { head?: string }> = [
+      { name: 'text', head: 'Content-Type: text/plain\r\n', body: 'hello', status: 201 },
+      { name: 'JSON with an event name', target: '/topics/t?event=made', head: 'Content-Type: application/json\r\n', body: '{"a":1}', status: 201 },
+      { name: 'no Content-Type', body: 'x', status: 415 },
+      { name: 'invalid JSON', head: 'Content-Type: application/json\r\n', body: '{', status: 400 },
+      { name: 'invalid UTF-8', head: 'Content-Type: text/plain\r\n', body: '\xff\xfe', status: 400 },
+      { name: 'a topic that is not valid percent-encoding', target: '/topics/%E0%A4%A', head: 'Content-Type: text/plain\r\n', body: 'x', status: 400 },
+      { name: 'an invalid topic', target: '/topics/a//b', head: 'Content-Type: text/plain\r\n', body: 'x', status: 400 },
+      { name: 'a reserved event name', target: '/topics/t?event=ssehub.reset', head: 'Content-Type: text/plain\r\n', body: 'x', status: 400 },
+      { name: 'an allowed Origin', head: `Origin: ${ORIGIN}\r\nContent-Type: text/plain\r\n`, body: 'x', status: 201 },
+      { name: 'an invalid Idempotency-Key', head: 'Idempotency-Key: \r\nContent-Type: text/plain\r\n', body: 'x', status: 400 },
+      { name: 'Connection: close', head: 'Connection: close\r\nContent-Type: text/plain\r\n', body: 'x', status: 201 },
+      { name: 'over the rate (burst 2, third refused)', head: 'Content-Type: text/plain\r\n', body: 'x', status: 429, repeat: 3 },
+      { name: 'a replayed Idempotency-Key (which takes the waiting path)', head: 'Idempotency-Key: k\r\nContent-Type: text/plain\r\n', body: 'x', status: 201, repeat: 2 },
+    ];
+    for (const c of cases) {
+      test(`${c.name} -> ${c.status}`, async () => {
+        const counter = countNodeHttpRequests();
+        const [fastHub, plainHub] = await Promise.all([startTestHub(anonymous), startTestHub({ ...anonymous, fastPublish: false })]);
+        try {
+          await assertAnsweredAsNodeHttp(c, c.head ?? '', fastHub, plainHub, counter);
+        } finally {
+          counter.stop();
+          await Promise.all([fastHub.close(), plainHub.close()]);
+        }
+      });
+    }
+  });
+
+  test('which publishes are stored without waiting: anonymous ones on the memory engine; not those with a token or an Idempotency-Key', async () => {
+    const open = await startTestHub({ publishRate: 0 });
+    try {
+      for (const running of [open, fast]) {
+        const calls = { append: 0, appendNow: 0 };
+        const { engine } = running.hub;
+        const append = engine.append.bind(engine);
+        const appendNow = engine.appendNow!.bind(engine);
+        engine.append = (events, options) => (calls.append++, append(events, options));
+        engine.appendNow = (events, options) => (calls.appendNow++, appendNow(events, options));
+        const auth = running === fast ? `Authorization: Bearer ${await tokenFor('waits')}\r\n` : '';
+        const plain = post(`${auth}Content-Type: text/plain\r\n`, 'x');
+        const keyed = post(`${auth}Idempotency-Key: once\r\nContent-Type: text/plain\r\n`, 'y');
+        const answers = await exchange(running.port, [plain + keyed], 2);
+        assert.deepEqual(answers.map((answer) => answer.status), [201, 201]);
+        // The memory engine's append() is appendNow() behind a promise: a waiting publish calls both.
+        assert.deepEqual(calls, running === open ? { append: 1, appendNow: 2 } : { append: 2, appendNow: 2 }, running === open ? 'anonymous' : 'with a token');
+      }
+    } finally {
+      await open.close();
+    }
+  });
+
+  test('five thousand anonymous publishes in one write: each answered at once, in order, and delivered in order', async () => {
+    const open = await startTestHub({ publishRate: 0 });
+    try {
+      const count = 5000;
+      const stream = await openStream(`${open.url}/topics/long-pipeline`);
+      const requests = Array.from({ length: count }, (_, i) => post('Content-Type: text/plain\r\n', String(i)).replace('/topics/t', '/topics/long-pipeline')).join('');
+      const answers = await exchange(open.port, [requests], count);
+      assert.equal(answers.length, count);
+      assert.ok(answers.every((answer) => answer.status === 201));
+      const events = await stream.waitForEvents(count, 15_000);
+      assert.deepEqual(events.map((event) => event.data), Array.from({ length: count }, (_, i) => String(i)));
+      assert.deepEqual(events.map((event) => event.lastEventId), answers.map((answer) => JSON.parse(answer.body.toString()).id));
+      stream.close();
+    } finally {
+      await open.close();
     }
   });
 

@@ -213,6 +213,66 @@ describe('Hub fan-out', () => {
   });
 });
 
+describe('Hub publishNow', () => {
+  test('with the memory engine: stored, counted and written to a small fan-out before it returns', async () => {
+    const hub = makeHub();
+    const sink = new RecordingSink();
+    hub.subscribe(selectors('t'), sink);
+    await settle();
+    assert.equal(hub.publishesWithoutWaiting, true);
+    const stored = hub.publishNow([{ topic: 't', data: 'now', event: 'tick' }]);
+    assert.equal(stored?.length, 1);
+    assert.deepEqual(sink.events.map((e) => [e.type, e.data, e.lastEventId]), [['tick', 'now', stored![0]!.id]], 'written synchronously');
+    assert.equal(hub.stats().eventsPublished, 1);
+    assert.equal(hub.stats().retainedEvents, 1);
+  });
+
+  test('refuses as publish() does, synchronously, storing nothing; authorize() runs before the store', () => {
+    const hub = makeHub();
+    assert.throws(() => hub.publishNow([{ topic: 'ok', data: '1' }, { topic: 'bad//topic', data: '2' }]), { code: 'invalid_topic', message: /events\[1\]/ });
+    const seen: string[][] = [];
+    assert.throws(
+      () =>
+        hub.publishNow([{ topic: 'a', data: '1' }], {
+          authorize: (events) => {
+            seen.push(events.map((event) => event.topic));
+            throw new Error('not allowed');
+          },
+        }),
+      /not allowed/,
+    );
+    assert.deepEqual(seen, [['a']]);
+    assert.equal(hub.stats().eventsPublished, 0);
+    assert.equal(hub.stats().retainedEvents, 0);
+  });
+
+  test('with an engine that must wait for its server: undefined, nothing checked, authorized or stored', async () => {
+    const inner = new MemoryEngine({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 });
+    // The memory engine without appendNow, as the distributed engines are.
+    const engine: Engine = {
+      name: 'waiting',
+      append: (events, options) => inner.append(events, options),
+      history: (sels, afterId) => inner.history(sels, afterId),
+      position: () => inner.position(),
+      compareIds: (a, b) => inner.compareIds(a, b),
+      onDeliver: (listener) => inner.onDeliver(listener),
+      kv: inner.kv,
+      stats: () => inner.stats(),
+      health: () => inner.health(),
+      close: () => inner.close(),
+    };
+    const hub = makeHub(engine);
+    let authorized = 0;
+    assert.equal(hub.publishesWithoutWaiting, false);
+    assert.equal(hub.publishNow([{ topic: 'bad//topic', data: '1' }], { authorize: () => void (authorized += 1) }), undefined);
+    assert.equal(authorized, 0);
+    assert.equal(hub.stats().retainedEvents, 0);
+    const [stored] = await hub.publish([{ topic: 't', data: '1' }], { authorize: () => void (authorized += 1) });
+    assert.equal(authorized, 1);
+    assert.equal(stored?.topic, 't');
+  });
+});
+
 describe('Hub resume', () => {
   test('starts with the preamble and tells a fresh subscriber its position', async () => {
     const hub = makeHub();
