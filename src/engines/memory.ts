@@ -102,6 +102,8 @@ export class MemoryEngine implements Engine {
   /** Highest sequence evicted from a topic that is no longer remembered at all. */
   private forgottenUpTo = 0;
   private retained = 0;
+  /** No retained event is older than this (a lower bound, made exact by each age sweep): lets the sweep skip the scan. */
+  private retainedSince = Infinity;
   private readonly listeners: DeliverListener[] = [];
   /** dedupe key -> the append that stored it, oldest first; expired records are dropped by the sweep (or replaced). */
   private readonly deduped = new Map<string, DedupeRecord>();
@@ -233,6 +235,7 @@ export class MemoryEngine implements Engine {
     }
     log.push(seq, event);
     this.retained += 1;
+    if (event.time < this.retainedSince) this.retainedSince = event.time;
     while (log.size > this.options.historyMaxEvents) this.evict(event.topic, log);
   }
 
@@ -264,14 +267,19 @@ export class MemoryEngine implements Engine {
     }
   }
 
+  /** Evicts what is past the age limit: a scan of every topic, only when some event may be that old. */
   private evictExpired(): void {
     const cutoff = this.now() - this.options.historyMaxAgeMs;
+    if (this.retainedSince > cutoff) return;
+    let since = Infinity;
     for (const [topic, log] of this.logs) {
       let oldest = log.oldestTime();
       while (oldest !== undefined && oldest <= cutoff) {
         this.evict(topic, log);
         oldest = log.oldestTime();
       }
+      if (oldest !== undefined && oldest < since) since = oldest;
     }
+    this.retainedSince = since;
   }
 }

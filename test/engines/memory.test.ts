@@ -114,6 +114,26 @@ describe('MemoryEngine history', () => {
     assert.equal(e.stats().retainedEvents, 1);
   });
 
+  test('evicts by age across topics, sweep after sweep (the sweep skips only while nothing can be that old)', async () => {
+    let now = 0;
+    const e = engine({ historyMaxAgeMs: 60_000, now: () => now });
+    const base = await e.position();
+    await e.append([{ topic: 'x', data: 'at 0' }]);
+    now = 40_000;
+    await e.append([{ topic: 'y', data: 'at 40' }]);
+    now = 70_000;
+    assert.deepEqual((await e.history(sel('x', 'y'), base)).events.map((ev) => ev.data), ['at 40']);
+    now = 90_000;
+    await e.append([{ topic: 'x', data: 'at 90' }]);
+    assert.deepEqual((await e.history(sel('x', 'y'), base)).events.map((ev) => ev.data), ['at 40', 'at 90']);
+    now = 101_000; // "at 40" is 61 s old
+    assert.deepEqual((await e.history(sel('x', 'y'), base)).events.map((ev) => ev.data), ['at 90']);
+    assert.equal(e.stats().retainedEvents, 1);
+    now = 151_000;
+    assert.deepEqual((await e.history(sel('x', 'y'), base)).events, []);
+    assert.equal(e.stats().retainedEvents, 0);
+  });
+
   test('remembers topics that emptied, and answers conservatively once it forgets them', async () => {
     let now = 0;
     const e = engine({ historyMaxAgeMs: 10, maxForgottenTopics: 2, now: () => now });
