@@ -43,7 +43,9 @@ function publishOptions(req: RequestHead, context: RouteContext, principal: Prin
   };
 }
 
-const replayHeaders = (replayed: boolean): Record<string, string> => (replayed ? { 'Idempotent-Replayed': 'true' } : {});
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const REPLAYED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'Idempotent-Replayed': 'true' });
+const replayHeaders = (replayed: boolean): Readonly<Record<string, string>> => (replayed ? REPLAYED_HEADERS : NO_HEADERS);
 
 export const publishToTopic: Handler = async ({ req, res, query, rest }, context) => {
   const { status, body, headers } = await publishOneEvent(req, rest, query, () => readBody(req, context.config.maxBodyBytes), context);
@@ -54,7 +56,7 @@ export const publishToTopic: Handler = async ({ req, res, query, rest }, context
 export interface PublishAnswer {
   status: number;
   body: unknown;
-  headers: Record<string, string>;
+  headers: Readonly<Record<string, string>>;
 }
 
 /**
@@ -99,7 +101,8 @@ function topicEvent(topic: string, query: URLSearchParams, data: string, type: B
 }
 
 function publishedAnswer(stored: StoredEvent, replayed: boolean): PublishAnswer {
-  const body = { id: stored.id, topic: stored.topic, ...(stored.event ? { event: stored.event } : {}) };
+  const body: { id: string; topic: string; event?: string } = { id: stored.id, topic: stored.topic };
+  if (stored.event) body.event = stored.event;
   return { status: 201, body, headers: replayHeaders(replayed) };
 }
 

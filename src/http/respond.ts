@@ -7,7 +7,7 @@ import { constants as http2 } from 'node:http2';
 import { HubError, isHubError } from '../errors.js';
 import { isHttp2, type HubResponse } from './context.js';
 
-export function sendJson(res: HubResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: HubResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -32,7 +32,7 @@ export function errorBody(error: HubError): string {
  * request, the publish fast path): the header lines a route's sendJson sends through node:http, in
  * node:http's order (`first`, the CORS headers a route sets before its answer, then sendJson's).
  */
-export function rawJsonResponse(status: number, text: string, headers: Record<string, string>, keepAlive: boolean, first: Record<string, string> = {}): string {
+export function rawJsonResponse(status: number, text: string, headers: Readonly<Record<string, string>>, keepAlive: boolean, first: Readonly<Record<string, string>> = {}): string {
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
   for (const name in first) head += `${name}: ${first[name]}\r\n`;
   head += `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nCache-Control: no-store\r\n`;

@@ -59,10 +59,10 @@ export interface ResolvedRoute {
 /** The route for a request target (path and query, or absolute form), with its rest and query. */
 export function resolveTarget(method: string, target: string, config: HubConfig): ResolvedRoute {
   const { path, query } = splitTarget(target);
-  return { ...resolveRoute(method, path, config), query };
+  return resolveRoute(method, path, query, config);
 }
 
-function resolveRoute(method: string, pathname: string, config: HubConfig): Omit<ResolvedRoute, 'query'> {
+function resolveRoute(method: string, pathname: string, query: URLSearchParams, config: HubConfig): ResolvedRoute {
   for (const route of ROUTES) {
     const matches = route.prefix ? pathname.startsWith(route.path) : pathname === route.path;
     if (!matches || (route.when !== undefined && !route.when(config))) continue;
@@ -72,7 +72,7 @@ function resolveRoute(method: string, pathname: string, config: HubConfig): Omit
       throw new HubError(405, 'method_not_allowed', `${method} is not allowed on ${route.path}; use ${allow}.`, { Allow: allow });
     }
     const rest = route.prefix ? pathname.slice(route.path.length) : '';
-    return { handler, rest: route.raw ? rest : decodePath(rest) };
+    return { handler, rest: route.raw ? rest : decodePath(rest), query };
   }
   throw new HubError(404, 'not_found', `No route for ${pathname}.`);
 }
