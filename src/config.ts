@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { HubError } from './errors.js';
+import { clientAddressResolver } from './http/client-address.js';
 
 export interface HubConfig {
   host: string;
@@ -37,6 +38,7 @@ export interface HubConfig {
   cookieName: string;
   publicTopics: string[];
   corsOrigins: string[];
+  trustedProxies: string[];
   ticketTtlMs: number;
   idempotencyWindowMs: number;
   maxStreamsPerIp: number;
@@ -97,6 +99,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'cookieName', flag: 'cookie-name', env: 'SSEHUB_COOKIE_NAME', kind: 'string', default: 'ssehub_token', help: 'Cookie that may carry the token (for browsers).' },
   { key: 'publicTopics', flag: 'public-topics', env: 'SSEHUB_PUBLIC_TOPICS', kind: 'list', default: '', help: 'Comma-separated topics/patterns anyone may subscribe to without a token.' },
   { key: 'corsOrigins', flag: 'cors-origins', env: 'SSEHUB_CORS_ORIGINS', kind: 'list', default: '', help: 'Comma-separated origins allowed cross-origin, with credentials ("*": any, without).' },
+  { key: 'trustedProxies', flag: 'trusted-proxies', env: 'SSEHUB_TRUSTED_PROXIES', kind: 'list', default: '', help: 'Comma-separated addresses or CIDR ranges of your proxies (e.g. 127.0.0.1,10.0.0.0/8). A request from one of them is taken to come from the address its X-Forwarded-For names: the last one there that is not a trusted proxy. Per-IP stream limits, anonymous publish rates and logs then see the real client. Empty: the connection\'s address is the client\'s.' },
   { key: 'ticketTtlMs', flag: 'ticket-ttl', env: 'SSEHUB_TICKET_TTL', kind: 'duration', default: '30s', help: 'How long a stream ticket stays valid (it is good for one use).' },
   { key: 'idempotencyWindowMs', flag: 'idempotency-window', env: 'SSEHUB_IDEMPOTENCY_WINDOW', kind: 'duration', default: '10m', help: 'How long a publish\'s Idempotency-Key is remembered: a retry within it is answered without storing the events again.' },
   { key: 'maxStreamsPerIp', flag: 'max-streams-per-ip', env: 'SSEHUB_MAX_STREAMS_PER_IP', kind: 'count', default: '1000', help: 'Open streams allowed per client IP (0: no limit).' },
@@ -207,6 +210,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.publishRate > 0 && result.publishBurst < 1) throw invalid('--publish-burst', '0', 'at least 1');
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
   checkTransport(result);
+  clientAddressResolver(result.trustedProxies); // throws on an entry that is not an address or range
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');
   }

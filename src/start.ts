@@ -15,6 +15,7 @@ import { openEngine, type Engine } from './engines/index.js';
 import { DemoRunner } from './demos/runner.js';
 import { Hub } from './hub/hub.js';
 import { SystemStatsPublisher } from './hub/system-stats.js';
+import { clientAddressResolver } from './http/client-address.js';
 import { createMetrics } from './http/metrics.js';
 import { createHttpServer, type TlsCredentials } from './http/server.js';
 
@@ -73,7 +74,7 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: 
   const instance = randomBytes(4).toString('hex');
   // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
   const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
-  const listener = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt, instance, demos }, tls);
+  const listener = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt, instance, demos, clientAddress: clientAddressResolver(config.trustedProxies) }, tls);
   const { server } = listener;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

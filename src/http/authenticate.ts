@@ -29,9 +29,9 @@ function credentialOf(req: RequestHead, cookieName: string): string | undefined 
   return bearerToken(req) ?? cookieValue(req.headers.cookie, cookieName);
 }
 
-/** The key that publish rates and stream counts are kept under: the subject, else the client IP. */
-export function clientKey(req: RequestHead, principal: Principal): string {
-  return principal.subject !== undefined ? `sub:${principal.subject}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+/** The key that publish rates and idempotency keys are kept under: the subject, else the client's address. */
+export function clientKey(req: RequestHead, principal: Principal, context: RouteContext): string {
+  return principal.subject !== undefined ? `sub:${principal.subject}` : `ip:${context.clientAddress(req)}`;
 }
 
 function bearerToken(req: RequestHead): string | undefined {

@@ -10,6 +10,7 @@ import type { Access } from '../auth/access.js';
 import type { HubConfig } from '../config.js';
 import type { DemoRunner } from '../demos/runner.js';
 import type { Hub } from '../hub/hub.js';
+import type { ClientAddressOf } from './client-address.js';
 import type { Metrics } from './metrics.js';
 
 export interface RouteContext {
@@ -21,6 +22,8 @@ export interface RouteContext {
   startedAt: number;
   /** This hub instance's id, as its $ssehub/stats events carry it (drawn at start). */
   instance: string;
+  /** The client's address for a request: the peer's, or X-Forwarded-For's behind trusted proxies. */
+  clientAddress: ClientAddressOf;
   /** The demos' background work; undefined when the demo API is off. */
   demos?: DemoRunner | undefined;
 }

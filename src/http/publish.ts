@@ -25,7 +25,7 @@ async function publishAs(req: RequestHead, context: RouteContext, read: () => Pr
   const window = context.config.idempotencyWindowMs;
   const publish = (dedupeKey?: string) => context.hub.publish(events, publishOptions(req, context, principal, dedupeKey));
   if (idempotencyKey === undefined) return { stored: await publish(), replayed: false };
-  return publishOnce(context.hub.engine.kv, clientKey(req, principal), idempotencyKey, window, events, publish);
+  return publishOnce(context.hub.engine.kv, clientKey(req, principal, context), idempotencyKey, window, events, publish);
 }
 
 /** What the hub is told of a publish: who may publish to the checked topics, at what rate, and its dedupe key. */
@@ -38,7 +38,7 @@ function publishOptions(req: RequestHead, context: RouteContext, principal: Prin
         principal,
         checked.map((event) => event.topic),
       );
-      context.access.publishRate.take(clientKey(req, principal), checked.length);
+      context.access.publishRate.take(clientKey(req, principal, context), checked.length);
     },
   };
 }

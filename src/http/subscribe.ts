@@ -61,7 +61,8 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
   // The client may have gone while its credential was checked: then there is nothing to open.
   if (isHttp2(res) ? res.stream.closed || res.stream.destroyed : req.socket.destroyed) return;
   // On HTTP/2, req.socket stands for the connection's socket: the address is the client's either way.
-  const slots = new StreamSlots(access, req.socket.remoteAddress ?? 'unknown', principal.subject, logger);
+  const remote = context.clientAddress(req);
+  const slots = new StreamSlots(access, remote, principal.subject, logger);
 
   let sink: StreamSink;
   try {
@@ -87,7 +88,7 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
       ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
       whenClosed: slots,
     });
-    logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote: req.socket.remoteAddress }, 'stream opened');
+    logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote }, 'stream opened');
   } catch (error) {
     logger.error({ err: error }, 'could not open the stream');
     sink.destroy();

@@ -146,9 +146,9 @@ async function publishThrough(url: string, topic: string, data: string, key: str
 }
 
 /** A stream request from a given local address (127.0.0.x), to tell clients apart on one machine. */
-function openFrom(localAddress: string, url: string): Promise<{ status: number; body: string; close(): void }> {
+function openFrom(localAddress: string, url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; close(): void }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { localAddress, agent: false, headers: { Accept: 'text/event-stream' } }, (res) => {
+    const req = request(url, { localAddress, agent: false, headers: { Accept: 'text/event-stream', ...headers } }, (res) => {
       if (res.statusCode === 200) {
         resolve({ status: 200, body: '', close: () => req.destroy() });
         return;
@@ -347,7 +347,7 @@ describe('nginx with deploy/nginx/ssehub.conf in front of the hub', { skip }, ()
     stream.close();
   });
 
-  test('behind nginx, limit_conn counts streams per client address; the hub\'s own per-IP limit sees only nginx', async () => {
+  test('behind nginx, limit_conn counts streams per client address; the hub\'s own per-IP limit sees nginx, unless it trusts nginx', async () => {
     const limited = await front([upstreamOf(hub)], { streamLimit: 2 });
     const url = `${limited.url}/topics/limits`;
     const a1 = await openFrom('127.0.0.2', url);
@@ -375,6 +375,21 @@ describe('nginx with deploy/nginx/ssehub.conf in front of the hub', { skip }, ()
     assert.equal(JSON.parse(y1.body).error.message, 'At most 2 open streams per client IP.', 'the hub\'s limit, not nginx\'s');
     for (const stream of [x1, x2, y1]) stream.close();
     await open.nginx.stop();
+
+    // Trusting nginx (--trusted-proxies 127.0.0.1), the same hub limit counts each client apart, by the
+    // address nginx appends to X-Forwarded-For; what a client puts there itself changes nothing.
+    const trustingHub = await startTestHub({ maxStreamsPerIp: 2, trustedProxies: ['127.0.0.1'] });
+    cleanups.push(() => trustingHub.close());
+    const trusting = await front([upstreamOf(trustingHub)]);
+    const turl = `${trusting.url}/topics/limits`;
+    const p1 = await openFrom('127.0.0.2', turl);
+    const p2 = await openFrom('127.0.0.2', turl, { 'X-Forwarded-For': '198.51.100.7' });
+    const q1 = await openFrom('127.0.0.3', turl);
+    const p3 = await openFrom('127.0.0.2', turl, { 'X-Forwarded-For': '198.51.100.8' });
+    assert.deepEqual([p1.status, p2.status, q1.status, p3.status], [200, 200, 200, 429]);
+    assert.equal(JSON.parse(p3.body).error.message, 'At most 2 open streams per client IP.', 'the hub\'s limit, for 127.0.0.2 alone');
+    for (const stream of [p1, p2, q1, p3]) stream.close();
+    await trusting.nginx.stop();
   });
 });
 

@@ -1,0 +1,78 @@
+/**
+ * Who the client is, by address: what per-IP stream limits and anonymous publish rates are kept
+ * under, and what the logs show. Without trusted proxies it is the connection's peer. Behind
+ * proxies listed in --trusted-proxies, it is read from X-Forwarded-For, right to left: each
+ * trusted proxy appended the address it received the request from, so the first address from the
+ * right that is not a trusted proxy is the client's. Whatever lies further left was sent by that
+ * client and proves nothing; a client that is not behind a trusted proxy cannot forge its address.
+ */
+import { BlockList, isIP } from 'node:net';
+import { HubError } from '../errors.js';
+import type { RequestHead } from './context.js';
+
+/** The client address of a request. */
+export type ClientAddressOf = (req: RequestHead) => string;
+
+/**
+ * The resolver for a list of trusted proxies: addresses and CIDR ranges, IPv4 or IPv6
+ * ("127.0.0.1", "10.0.0.0/8", "fd00::/8"). An entry that is neither throws invalid_config.
+ */
+export function clientAddressResolver(trustedProxies: readonly string[]): ClientAddressOf {
+  if (trustedProxies.length === 0) return (req) => peerAddress(req);
+  const trusted = trustedList(trustedProxies);
+  const isTrusted = (address: string): boolean => trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  return (req) => {
+    const peer = peerAddress(req);
+    const forwarded = req.headers['x-forwarded-for'];
+    if (typeof forwarded !== 'string' || isIP(peer) === 0 || !isTrusted(peer)) return peer;
+    // node:http joins repeated X-Forwarded-For headers with ", ": one list either way.
+    const hops = forwarded.split(',');
+    let client = peer;
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = plainAddress(hops[i]!.trim());
+      // Not an address: no trusted proxy wrote it; the nearest hop known is the answer.
+      if (hop === undefined) break;
+      client = hop;
+      if (!isTrusted(hop)) break;
+    }
+    return client;
+  };
+}
+
+function trustedList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const slash = entry.indexOf('/');
+    const address = slash === -1 ? entry : entry.slice(0, slash);
+    const family = isIP(address);
+    const prefix = slash === -1 ? undefined : entry.slice(slash + 1);
+    const maxPrefix = family === 6 ? 128 : 32;
+    if (family === 0 || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > maxPrefix))) {
+      throw new HubError(400, 'invalid_config', `--trusted-proxies: "${entry}" is not an IP address or a CIDR range such as 10.0.0.0/8`);
+    }
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+  }
+  return list;
+}
+
+/** The connection's peer, an IPv4 address seen through an IPv6 socket written as IPv4. */
+function peerAddress(req: RequestHead): string {
+  const address = req.socket.remoteAddress;
+  if (address === undefined) return 'unknown';
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+/**
+ * An X-Forwarded-For entry as a plain address: proxies may add a port ("203.0.113.7:41234",
+ * "[2001:db8::1]:443") or write IPv4 as IPv6. Undefined if it is not an address at all.
+ */
+function plainAddress(hop: string): string | undefined {
+  let address = hop;
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed) address = bracketed[1]!;
+  else if (/^[\d.]+:\d+$/.test(address)) address = address.slice(0, address.indexOf(':'));
+  if (address.toLowerCase().startsWith('::ffff:') && isIP(address.slice(7)) === 4) address = address.slice(7);
+  return isIP(address) === 0 ? undefined : address;
+}
