@@ -160,8 +160,12 @@ export function serveSimplePublishes(server: Server, context: RouteContext): Fas
     open: new Set(),
     closing: false,
     handToNodeHttp: (socket) => nodeHttp.call(server, socket),
+    timeouts: new TimeoutSweep(context.config.headersTimeoutMs || context.config.requestTimeoutMs),
   };
-  server.on('connection', (socket: Socket) => new FastConnection(socket, front));
+  server.on('connection', (socket: Socket) => {
+    new FastConnection(socket, front);
+    front.timeouts.keepChecking(front.open);
+  });
   return {
     closing: () => {
       front.closing = true;
@@ -183,6 +187,39 @@ interface Front {
   open: Set<FastConnection>;
   closing: boolean;
   handToNodeHttp(socket: Socket): void;
+  timeouts: TimeoutSweep;
+}
+
+/**
+ * The fast path's timeouts: one timer checks every connection's deadline, as node:http checks its
+ * own connections, rather than a timer per socket. (A socket once given setTimeout keeps the timer's
+ * object for life, even cleared: on a connection that becomes an event stream, memory for nothing.)
+ * A deadline passes up to a quarter of the shortest timeout late, at most a second.
+ */
+class TimeoutSweep {
+  readonly headersTimeoutMs: number;
+  private readonly intervalMs: number;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(headersTimeoutMs: number) {
+    this.headersTimeoutMs = headersTimeoutMs;
+    const shortest = headersTimeoutMs > 0 ? Math.min(headersTimeoutMs, KEEP_ALIVE_MS) : KEEP_ALIVE_MS;
+    this.intervalMs = Math.max(25, Math.min(1000, Math.floor(shortest / 4)));
+  }
+
+  /** Checks the deadlines of `open` (the fast path's connections) until none is left. */
+  keepChecking(open: Set<FastConnection>): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      for (const each of open) if (each.deadline !== 0 && each.deadline <= now) each.expire();
+      if (open.size === 0) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    }, this.intervalMs);
+    this.timer.unref();
+  }
 }
 
 class FastConnection {
@@ -199,6 +236,11 @@ class FastConnection {
   private handedOver = false;
   /** The last answer is written; the connection closes once it is out. */
   private finishing = false;
+  /**
+   * When the connection times out, in ms since the epoch (0: never): the headers timeout until its
+   * first request, then node:http's keep-alive timeout after each answer.
+   */
+  deadline = 0;
 
   constructor(
     readonly socket: Socket,
@@ -207,14 +249,13 @@ class FastConnection {
     front.open.add(this);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
-    socket.on('timeout', this.onTimeout);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     // Until its first request, a connection has what node:http gives it to send its headers (node:http
     // restarts that clock when it takes the connection over: a client that sends part of a head
     // just in time gets up to twice the time, never more).
-    const { headersTimeoutMs, requestTimeoutMs } = front.context.config;
-    socket.setTimeout(headersTimeoutMs || requestTimeoutMs);
+    const { headersTimeoutMs } = front.timeouts;
+    if (headersTimeoutMs > 0) this.deadline = Date.now() + headersTimeoutMs;
   }
 
   /** Closes the connection if it is between requests, with nothing left to send. */
@@ -250,13 +291,14 @@ class FastConnection {
     if (!this.busy && !this.finishing) this.finish();
   };
 
-  private readonly onTimeout = (): void => {
-    // While a publish runs, its own deadline applies; its answer restarts the timer.
+  /** The deadline has passed. */
+  expire(): void {
+    // While a publish runs, its own deadline applies; its answer sets the next one.
     if (this.busy || this.finishing) return;
     // A connection that never sent a request gets node:http's answer to one that came too late.
     if (this.answered === 0) this.finish(rawErrorResponse(new HubError(408, 'request_timeout', 'The request was not received in time.')));
     else this.socket.destroy();
-  };
+  }
 
   private readonly onError = (error: NodeJS.ErrnoException): void => {
     this.front.context.logger.debug({ code: error.code }, 'publish connection failed');
@@ -333,7 +375,8 @@ class FastConnection {
     if (!keepAlive) return this.finish(response);
     const flushed = socket.write(response);
     // Between requests, node:http's keep-alive timeout (its answers announce it).
-    if (this.answered++ === 0) socket.setTimeout(KEEP_ALIVE_MS);
+    this.answered++;
+    this.deadline = Date.now() + KEEP_ALIVE_MS;
     if (flushed) return;
     // The client is not reading its answers: read nothing more from it until it does.
     this.pause();
@@ -354,10 +397,8 @@ class FastConnection {
     this.handedOver = true;
     socket.off('data', this.onData);
     socket.off('end', this.onEnd);
-    socket.off('timeout', this.onTimeout);
     socket.off('error', this.onError);
     socket.off('close', this.onClose);
-    socket.setTimeout(0);
     this.front.open.delete(this);
     socket.pause();
     if (this.pending !== undefined) socket.unshift(this.pending);
