@@ -242,6 +242,9 @@ export class MemoryEngine implements Engine {
   private evict(topic: string, log: TopicLog): void {
     log.evictOldest();
     this.retained -= 1;
+    // Times follow the wall clock, which may have stepped back: the next oldest can be older still.
+    const next = log.oldestTime();
+    if (next !== undefined && next < this.retainedSince) this.retainedSince = next;
     if (log.size === 0) this.markEmptied(topic);
   }
 

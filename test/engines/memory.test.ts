@@ -134,6 +134,20 @@ describe('MemoryEngine history', () => {
     assert.equal(e.stats().retainedEvents, 0);
   });
 
+  test('evicts by age after the clock stepped back, also what count eviction leaves oldest', async () => {
+    let now = 100_000;
+    const e = engine({ historyMaxEvents: 2, historyMaxAgeMs: 60_000, now: () => now });
+    const base = await e.position();
+    await e.append([{ topic: 't', data: 'at 100' }]);
+    now = 50_000; // the wall clock stepped back
+    await e.append([{ topic: 't', data: 'at 50' }]);
+    now = 115_000;
+    assert.deepEqual((await e.history(sel('t'), base)).events.map((ev) => ev.data), ['at 100', 'at 50']);
+    await e.append([{ topic: 't', data: 'at 115' }]); // the count limit drops "at 100": "at 50" is oldest now
+    now = 120_000; // "at 50" is 70 s old
+    assert.deepEqual((await e.history(sel('t'), base)).events.map((ev) => ev.data), ['at 115']);
+  });
+
   test('remembers topics that emptied, and answers conservatively once it forgets them', async () => {
     let now = 0;
     const e = engine({ historyMaxAgeMs: 10, maxForgottenTopics: 2, now: () => now });
