@@ -57,22 +57,46 @@ function trustedList(entries: readonly string[]): BlockList {
   return list;
 }
 
-/** The connection's peer, an IPv4 address seen through an IPv6 socket written as IPv4. */
+/** The connection's peer, in the form X-Forwarded-For's addresses are brought to. */
 function peerAddress(req: RequestHead): string {
   const address = req.socket.remoteAddress;
   if (address === undefined) return 'unknown';
-  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  return canonicalAddress(address) ?? address;
 }
 
 /**
  * An X-Forwarded-For entry as a plain address: proxies may add a port ("203.0.113.7:41234",
- * "[2001:db8::1]:443") or write IPv4 as IPv6. Undefined if it is not an address at all.
+ * "[2001:db8::1]:443"). Undefined if it is not an address at all. (An IPv6 address with a port
+ * and no brackets cannot be told from one without a port: it is taken as written.)
  */
 function plainAddress(hop: string): string | undefined {
   let address = hop;
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
   if (bracketed) address = bracketed[1]!;
   else if (/^[\d.]+:\d+$/.test(address)) address = address.slice(0, address.indexOf(':'));
-  if (address.toLowerCase().startsWith('::ffff:') && isIP(address.slice(7)) === 4) address = address.slice(7);
-  return isIP(address) === 0 ? undefined : address;
+  return canonicalAddress(address);
+}
+
+const MAPPED_IPV4 = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/**
+ * One spelling per address, so that one client is one key whatever a proxy writes: IPv6 in lower
+ * case with zeros compressed (as URLs write it), and an IPv4 address seen through IPv6
+ * ("::ffff:192.0.2.1", "::ffff:c000:201") as IPv4. Undefined if it is not an address.
+ */
+function canonicalAddress(address: string): string | undefined {
+  const family = isIP(address);
+  if (family === 4) return address;
+  if (family === 0) return undefined;
+  let host: string;
+  try {
+    host = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return address; // a zone index ("fe80::1%eth0"): no other spelling to meet
+  }
+  const mapped = MAPPED_IPV4.exec(host);
+  if (!mapped) return host;
+  const high = parseInt(mapped[1]!, 16);
+  const low = parseInt(mapped[2]!, 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }

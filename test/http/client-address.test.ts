@@ -49,6 +49,15 @@ describe('clientAddressResolver', () => {
     assert.equal(of(request('127.0.0.1', 'garbage, 127.0.0.1')), '127.0.0.1');
   });
 
+  test('one client, one address: IPv6 spellings and IPv4 seen through IPv6 come out the same', () => {
+    const of = clientAddressResolver(['127.0.0.1']);
+    for (const spelling of ['2001:DB8:0:0::1', '2001:db8::1', '[2001:db8:0::1]:80']) assert.equal(of(request('127.0.0.1', spelling)), '2001:db8::1', spelling);
+    for (const spelling of ['198.51.100.1', '::ffff:198.51.100.1', '::FFFF:C633:6401', '[::ffff:198.51.100.1]:443']) {
+      assert.equal(of(request('127.0.0.1', spelling)), '198.51.100.1', spelling);
+    }
+    assert.equal(of(request('::ffff:7f00:1', '198.51.100.1')), '198.51.100.1', 'a trusted peer in the hex form');
+  });
+
   test('entries that are neither an address nor a CIDR range are refused at start', () => {
     for (const entry of ['localhost', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/', '10.0.0.0/8x', '1.2.3']) {
       assert.throws(() => loadConfig(['--trusted-proxies', `127.0.0.1,${entry}`]), { code: 'invalid_config', message: new RegExp(`"${entry.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}"`) }, entry);
