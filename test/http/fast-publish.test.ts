@@ -287,20 +287,72 @@ describe('the fast path in a running hub', () => {
     }
   });
 
-  test('five thousand anonymous publishes in one write: each answered at once, in order, and delivered in order', async () => {
+  test('a pipeline of anonymous publishes in one read: all answered at once, in order, none by node:http', async () => {
     const open = await startTestHub({ publishRate: 0 });
     try {
-      const count = 5000;
-      const stream = await openStream(`${open.url}/topics/long-pipeline`);
-      const requests = Array.from({ length: count }, (_, i) => post('Content-Type: text/plain\r\n', String(i)).replace('/topics/t', '/topics/long-pipeline')).join('');
+      const count = 200; // about 20 KB: one read
+      const stream = await openStream(`${open.url}/topics/one-read`);
+      const before = nodeHttp.on(open.port);
+      const requests = Array.from({ length: count }, (_, i) => post('Content-Type: text/plain\r\n', String(i)).replace('/topics/t', '/topics/one-read')).join('');
+      assert.ok(requests.length < 32 * 1024);
       const answers = await exchange(open.port, [requests], count);
       assert.equal(answers.length, count);
       assert.ok(answers.every((answer) => answer.status === 201));
+      assert.equal(nodeHttp.on(open.port), before, 'node:http saw none of them');
       const events = await stream.waitForEvents(count, 15_000);
       assert.deepEqual(events.map((event) => event.data), Array.from({ length: count }, (_, i) => String(i)));
       assert.deepEqual(events.map((event) => event.lastEventId), answers.map((answer) => JSON.parse(answer.body.toString()).id));
       stream.close();
     } finally {
+      await open.close();
+    }
+  });
+
+  test('a client that does not read its answers is not read either; once it reads, every answer arrives, in order', async () => {
+    // Answers known at once are written in a loop that must stop when the socket needs 'drain'.
+    const open = await startTestHub({ publishRate: 0, historyMaxEvents: 10 });
+    const socket = connect(open.port, '127.0.0.1');
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.pause();
+      // Batches of whole requests, each well under one read, until the hub stops reading: the
+      // answers fill both sides' buffers, the hub waits for 'drain', then the requests back up.
+      const batch = Array.from({ length: 300 }, () => post('Content-Type: text/plain\r\n', 'x')).join('');
+      let sent = 0;
+      let backedUp = false;
+      for (const deadline = Date.now() + 30_000; !backedUp && Date.now() < deadline && sent < 400_000; ) {
+        backedUp = !socket.write(batch);
+        sent += 300;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.ok(backedUp, `the hub kept reading ${sent} requests from a client that reads nothing`);
+      let received = 0;
+      let tail = '';
+      const ids: string[] = [];
+      const done = new Promise<void>((resolve) => {
+        socket.on('data', (chunk: Buffer) => {
+          // An answer may be split between chunks: what follows the last whole one is kept.
+          const text = tail + chunk.toString('latin1');
+          let parsedUpTo = 0;
+          for (const match of text.matchAll(/HTTP\/1\.1 (\d{3})[^{]*\{"id":"([^"]+)"/g)) {
+            assert.equal(match[1], '201');
+            ids.push(match[2]!);
+            parsedUpTo = match.index + match[0].length;
+          }
+          tail = text.slice(parsedUpTo);
+          received = ids.length;
+          if (received >= sent) resolve();
+        });
+      });
+      socket.resume();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+      clearTimeout(timer);
+      assert.equal(received, sent, 'every publish was answered');
+      const sequences = ids.map((id) => Number(id.split('-')[1]));
+      assert.ok(sequences.every((seq, i) => i === 0 || seq === sequences[i - 1]! + 1), 'in order, none missing');
+    } finally {
+      socket.destroy();
       await open.close();
     }
   });
