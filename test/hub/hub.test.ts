@@ -68,6 +68,26 @@ function makeHub(engine: Engine = new MemoryEngine({ historyMaxEvents: 1000, his
   return new Hub(engine, { heartbeatMs: 0, retryMs: 1000, maxBufferBytes, topicLimits: DEFAULT_TOPIC_LIMITS });
 }
 
+/**
+ * A real memory engine behind an Engine of its own: without appendNow, as the distributed engines
+ * are, and with `overrides` in place of its methods.
+ */
+function wrapped(inner: MemoryEngine, overrides: Partial<Engine> = {}): Engine {
+  return {
+    name: inner.name,
+    append: (events, options) => inner.append(events, options),
+    history: (sels, afterId) => inner.history(sels, afterId),
+    position: () => inner.position(),
+    compareIds: (a, b) => inner.compareIds(a, b),
+    onDeliver: (listener) => inner.onDeliver(listener),
+    kv: inner.kv,
+    stats: () => inner.stats(),
+    health: () => inner.health(),
+    close: () => inner.close(),
+    ...overrides,
+  };
+}
+
 /** Lets the subscriber's catch-up and the end-of-turn flush run. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 3; i++) await nextTurn();
@@ -247,21 +267,7 @@ describe('Hub publishNow', () => {
   });
 
   test('with an engine that must wait for its server: undefined, nothing checked, authorized or stored', async () => {
-    const inner = new MemoryEngine({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 });
-    // The memory engine without appendNow, as the distributed engines are.
-    const engine: Engine = {
-      name: 'waiting',
-      append: (events, options) => inner.append(events, options),
-      history: (sels, afterId) => inner.history(sels, afterId),
-      position: () => inner.position(),
-      compareIds: (a, b) => inner.compareIds(a, b),
-      onDeliver: (listener) => inner.onDeliver(listener),
-      kv: inner.kv,
-      stats: () => inner.stats(),
-      health: () => inner.health(),
-      close: () => inner.close(),
-    };
-    const hub = makeHub(engine);
+    const hub = makeHub(wrapped(new MemoryEngine({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 })));
     let authorized = 0;
     assert.equal(hub.publishesWithoutWaiting, false);
     assert.equal(hub.publishNow([{ topic: 'bad//topic', data: '1' }], { authorize: () => void (authorized += 1) }), undefined);
@@ -292,24 +298,16 @@ describe('Hub resume', () => {
     // The engine is real; the wrapper only chooses when history is read, to force the race:
     // events published just before the read (in history AND delivered live while catching up),
     // and just after it (live only, with ids after the position).
-    const engine: Engine = {
-      name: inner.name,
-      append: (events) => inner.append(events),
-      position: () => inner.position(),
-      compareIds: (a, b) => inner.compareIds(a, b),
-      onDeliver: (listener) => inner.onDeliver(listener),
-      kv: inner.kv,
-      stats: () => inner.stats(),
-      health: () => inner.health(),
-      close: () => inner.close(),
-      history: async (sels, afterId): Promise<HistoryResult> => {
-        await duringHistory?.();
-        const result = await inner.history(sels, afterId);
-        await hub.publish([{ topic: 't', data: 'after-read-1' }, { topic: 't', data: 'after-read-2' }]);
-        return result;
-      },
-    };
-    const hub = makeHub(engine);
+    const hub = makeHub(
+      wrapped(inner, {
+        history: async (sels, afterId): Promise<HistoryResult> => {
+          await duringHistory?.();
+          const result = await inner.history(sels, afterId);
+          await hub.publish([{ topic: 't', data: 'after-read-1' }, { topic: 't', data: 'after-read-2' }]);
+          return result;
+        },
+      }),
+    );
     const [resumeFrom] = await hub.publish([{ topic: 't', data: 'seen' }]);
     await hub.publish([{ topic: 't', data: 'missed-1' }, { topic: 'x', data: 'other topic' }, { topic: 't', data: 'missed-2' }]);
     duringHistory = async () => {
