@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { RunningHub } from '../../src/start.js';
 import { chromiumSkipReason, launchChromium, pageErrors, screenshot } from '../support/browser.js';
 import { startTestHub } from '../support/hub.js';
+import { mintToken } from '../../src/auth/tokens.js';
 import { openStream, publish, type OpenStream } from '../support/http.js';
 
 const numberIn = async (page: Page, selector: string): Promise<number> => Number((await page.textContent(selector))!.replace(/[^\d.]/g, ''));
@@ -106,5 +107,32 @@ describe('the dashboard', { skip: chromiumSkipReason() }, () => {
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone's screen`);
     await screenshot(page, 'dashboard-phone');
     await page.close();
+  });
+});
+
+describe('the dashboard on a hub that requires tokens', { skip: chromiumSkipReason() }, () => {
+  test('applying the token again while a ticket is on its way leaves one stream, not one per click', async () => {
+    const secret = 'dashboard-secret-dashboard-secret!';
+    const hub = await startTestHub({ jwtSecret: secret, statsIntervalMs: 200, maxStreamsPerIp: 0 });
+    const browser = await launchChromium();
+    try {
+      const token = await mintToken({ secret, lifetimeSeconds: 600, subscribe: ['$ssehub/stats'], subject: 'dashboard' });
+      const page = await browser.newPage();
+      await page.goto(hub.url);
+      await page.fill('#token', token);
+      // Five submits in one go: each restarts the stats stream, whose ticket request is still out.
+      await page.evaluate(() => {
+        const form = document.getElementById('token-form') as HTMLFormElement;
+        for (let i = 0; i < 5; i++) form.requestSubmit();
+      });
+      await page.waitForSelector('#status.ok');
+      await page.waitForFunction(() => Number(document.getElementById('connections')!.textContent) >= 1);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(hub.hub.stats().connections, 1, 'one stats stream for the page');
+      await page.close();
+    } finally {
+      await browser.close();
+      await hub.close();
+    }
   });
 });

@@ -19,50 +19,69 @@ $('token-form').addEventListener('submit', (e) => {
 
 /**
  * An EventSource that works on open and on secured hubs: with a token it trades it for a one-shot
- * stream ticket before every (re)connection, and resumes from the last id it saw.
+ * stream ticket before every (re)connection, and resumes from the last id it saw. Each open() is
+ * one attempt: a close() or restart() while it waits for its ticket makes it give up, so there is
+ * never more than one EventSource.
  */
 function stream(topics, handlers) {
   let source;
   let lastEventId = '';
   let timer;
+  let attempt = 0;
+  const retryLater = () => {
+    clearTimeout(timer);
+    timer = setTimeout(open, 1000);
+  };
   async function open() {
+    const mine = ++attempt;
     const url = new URL('/events', location.origin);
     for (const topic of topics) url.searchParams.append('topic', topic);
     if (lastEventId) url.searchParams.set('lastEventId', lastEventId);
     if (token) {
-      const reply = await fetch('/tickets', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-        body: JSON.stringify({ topics }),
-      });
-      const body = await reply.json();
+      let reply;
+      let body;
+      try {
+        reply = await fetch('/tickets', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+          body: JSON.stringify({ topics }),
+        });
+        body = await reply.json();
+      } catch {
+        if (mine !== attempt) return;
+        handlers.onStatus('wait', 'hub unreachable; retrying…');
+        return retryLater();
+      }
+      if (mine !== attempt) return; // closed or restarted meanwhile
       if (!reply.ok) return handlers.onStatus('bad', `${body.error.code}: ${body.error.message}`);
       url.searchParams.set('ticket', body.ticket);
     }
-    source = new EventSource(url);
-    source.onopen = () => handlers.onStatus('ok', 'live');
-    source.onerror = () => {
+    const events = new EventSource(url);
+    source = events;
+    events.onopen = () => handlers.onStatus('ok', 'live');
+    events.onerror = () => {
       handlers.onStatus('wait', 'reconnecting…');
-      if (token || source.readyState === EventSource.CLOSED) {
+      if (token || events.readyState === EventSource.CLOSED) {
         // A ticket is good for one connection: reconnect ourselves with a fresh one.
-        source.close();
-        clearTimeout(timer);
-        timer = setTimeout(open, 1000);
+        events.close();
+        retryLater();
       }
     };
     for (const [name, handler] of Object.entries(handlers.events)) {
-      source.addEventListener(name, (e) => {
+      events.addEventListener(name, (e) => {
         lastEventId = e.lastEventId;
         handler(e);
       });
     }
-    source.addEventListener('ssehub.position', (e) => (lastEventId = e.lastEventId));
+    events.addEventListener('ssehub.position', (e) => (lastEventId = e.lastEventId));
   }
   void open();
   return {
     close() {
+      attempt += 1; // an open() waiting for its ticket gives up
       clearTimeout(timer);
       source?.close();
+      source = undefined;
     },
     restart() {
       this.close();
