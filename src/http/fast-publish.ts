@@ -253,7 +253,7 @@ class FastConnection {
     socket.on('close', this.onClose);
     // Until its first request, a connection has what node:http gives it to send its headers (node:http
     // restarts that clock when it takes the connection over: a client that sends part of a head
-    // just in time gets up to twice the time, never more).
+    // just in time gets up to twice the time, and the sweep's lateness).
     const { headersTimeoutMs } = front.timeouts;
     if (headersTimeoutMs > 0) this.deadline = Date.now() + headersTimeoutMs;
   }
