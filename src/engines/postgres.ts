@@ -44,6 +44,13 @@ const STATS_INTERVAL_MS = 5000;
 const TAIL_BATCH = 1000;
 const SWEEP_BATCH = 10_000;
 const CONNECT_TIMEOUT_MS = 5000;
+/**
+ * Longest wait for a query's answer (node-postgres' query_timeout), after which it fails: a server
+ * that stops answering, with the connection still open, would otherwise hold a publish until the
+ * operating system gives up on the connection. The failed transaction's connection is discarded,
+ * which rolls it back. Generous next to a sweep of SWEEP_BATCH rows; Redis has 5 s (commandTimeout).
+ */
+const QUERY_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 3000;
 
 const NAMESPACE_PATTERN = /^[a-z_][a-z0-9_]{0,40}$/;
@@ -80,7 +87,7 @@ function counterOf(id: string): number | undefined {
 }
 
 function connectionOptions(url: string): pg.ClientConfig {
-  return { connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true };
+  return { connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true };
 }
 
 /** Waits for the promise, but not longer than ms (for close(), which must not hang). */

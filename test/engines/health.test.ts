@@ -162,3 +162,39 @@ describe('/healthz when the redis server hangs', { skip: redis.skipReason() }, (
     await healthBecomes(hub.url, 200);
   });
 });
+
+/** Each engine's own deadline for one operation on a server that holds every byte (see the engines). */
+const OPERATION_DEADLINE_MS: Record<EngineKind, number> = { redis: 5000, nats: 5000, postgres: 10_000 };
+
+for (const { kind, service } of engines) {
+  describe(`a publish when the ${kind} server hangs`, { skip: service.skipReason() }, () => {
+    test('is refused with 503 engine_unavailable after the engine\'s deadline, not held; publishing works once the server answers', async () => {
+      const proxy = await startHoldingProxy(service.url);
+      cleanups.push(() => proxy.close());
+      const hub = await hubThrough(kind, service, proxy);
+      const publishOne = (data: string) => httpRequest(`${hub.url}/topics/hang`, { method: 'POST', body: data, headers: { 'Content-Type': 'text/plain' } });
+      assert.equal((await publishOne('before')).status, 201);
+
+      proxy.hold();
+      const started = Date.now();
+      const limit = OPERATION_DEADLINE_MS[kind] + 3000;
+      const refused = await Promise.race([
+        publishOne('while held'),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the publish was not answered within ${limit} ms`)), limit + 5000).unref()),
+      ]);
+      const waited = Date.now() - started;
+      assert.equal(refused.status, 503, refused.text);
+      assert.equal(refused.json().error.code, 'engine_unavailable');
+      assert.ok(waited < limit, `answered after ${waited} ms`);
+
+      proxy.release();
+      const deadline = Date.now() + 20_000;
+      let after = await publishOne('after');
+      while (after.status !== 201 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        after = await publishOne('after');
+      }
+      assert.equal(after.status, 201, after.text);
+    });
+  });
+}
