@@ -25,11 +25,11 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { HubError, isHubError } from '../errors.js';
+import { HubError } from '../errors.js';
 import { decodeBody } from './body.js';
 import type { RequestHead, RouteContext } from './context.js';
 import { publishOneEvent, publishOneEventNow, publishToTopic, type PublishAnswer } from './publish.js';
-import { errorJson, KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from './respond.js';
+import { asHubError, errorJson, KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from './respond.js';
 import { resolveTarget, type ResolvedRoute } from './routes.js';
 
 /** A publish request read whole from the start of a buffer. */
@@ -129,8 +129,7 @@ function isOptionalWhitespace(code: number): boolean {
 
 /** A refusal as the route would answer it; anything but a HubError is logged, and a 500. */
 function errorAnswer(error: unknown, context: RouteContext): PublishAnswer {
-  if (!isHubError(error)) context.logger.error({ err: error, method: 'POST' }, 'request failed');
-  const hubError = isHubError(error) ? error : new HubError(500, 'internal_error', 'The hub failed to handle this request.');
+  const hubError = asHubError(error, (unexpected) => context.logger.error({ err: unexpected, method: 'POST' }, 'request failed'));
   return { status: hubError.status, body: errorJson(hubError), headers: { ...hubError.headers } };
 }
 

@@ -65,12 +65,18 @@ function httpDate(): string {
 }
 
 /**
- * Answers with the error. Anything that is not a HubError is a bug: the client sees a generic 500
- * and the details go to the log only.
+ * The error as the client is to see it. Anything that is not a HubError is a bug: the client sees a
+ * generic 500 and the details go to onUnexpected (the log) only.
  */
+export function asHubError(error: unknown, onUnexpected: (error: unknown) => void): HubError {
+  if (isHubError(error)) return error;
+  onUnexpected(error);
+  return new HubError(500, 'internal_error', 'The hub failed to handle this request.');
+}
+
+/** Answers with the error (see asHubError). */
 export function sendError(res: HubResponse, error: unknown, onUnexpected: (error: unknown) => void): void {
-  const hubError = isHubError(error) ? error : new HubError(500, 'internal_error', 'The hub failed to handle this request.');
-  if (!isHubError(error)) onUnexpected(error);
+  const hubError = asHubError(error, onUnexpected);
   if (res.headersSent) {
     res.destroy();
     return;
