@@ -47,6 +47,11 @@ export class RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** False when the rate is 0 (no limit): take() does nothing then. */
+  get limited(): boolean {
+    return this.ratePerSecond !== 0;
+  }
+
   take(key: string, cost: number): void {
     if (this.ratePerSecond === 0) return;
     const now = this.now();

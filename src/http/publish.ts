@@ -38,7 +38,9 @@ function publishOptions(req: RequestHead, context: RouteContext, principal: Prin
         principal,
         checked.map((event) => event.topic),
       );
-      context.access.publishRate.take(clientKey(req, principal, context), checked.length);
+      // The key (the client's address, behind proxies read from X-Forwarded-For) only when it is used.
+      const { publishRate } = context.access;
+      if (publishRate.limited) publishRate.take(clientKey(req, principal, context), checked.length);
     },
   };
 }
