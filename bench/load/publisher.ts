@@ -27,23 +27,30 @@ export interface PublishResult {
   errors: string[];
 }
 
+/**
+ * Every publishing connection reads into this one buffer (net's `onread`: no Buffer and no stream
+ * machinery per read). Each read is parsed synchronously; a partial response is copied out.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /** One keep-alive connection that sends a request and reads its whole response before the next. */
 class Connection {
   private readonly socket: Socket;
-  private buffer: Buffer = Buffer.alloc(0);
+  /** A response not yet complete (a copy, never a view of READ_BUFFER). */
+  private partial: Buffer | undefined;
   private waiting: ((status: number | string) => void) | undefined;
   private ready: Promise<void>;
 
   constructor(port: number) {
-    this.socket = connect({ host: '127.0.0.1', port });
-    this.socket.setNoDelay(true);
+    this.socket = connect({
+      host: '127.0.0.1',
+      port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (length, buffer) => this.onRead((buffer as Buffer).subarray(0, length)) },
+    });
     this.ready = new Promise((resolve, reject) => {
       this.socket.once('connect', resolve);
       this.socket.once('error', reject);
-    });
-    this.socket.on('data', (chunk: Buffer) => {
-      this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-      this.readResponse();
     });
     this.socket.on('error', () => {});
     this.socket.on('close', () => this.waiting?.('connection closed'));
@@ -69,25 +76,35 @@ class Connection {
     this.socket.destroy();
   }
 
-  /** Reads a response with Content-Length, chunked, or no body (204); keeps any excess. */
-  private readResponse(): void {
-    const end = this.buffer.indexOf(HEADER_END);
-    if (end === -1 || !this.waiting) return;
-    const head = this.buffer.toString('latin1', 0, end).toLowerCase();
+  private onRead(chunk: Buffer): boolean {
+    const bytes = this.partial ? Buffer.concat([this.partial, chunk]) : chunk;
+    const used = this.readResponse(bytes);
+    this.partial = used < bytes.length ? Buffer.from(bytes.subarray(used)) : undefined;
+    return true;
+  }
+
+  /**
+   * Reads a response with Content-Length, chunked, or no body (204) from the start of `bytes`;
+   * returns how many bytes it took (0 while the response is incomplete or none is awaited).
+   */
+  private readResponse(bytes: Buffer): number {
+    const end = bytes.indexOf(HEADER_END);
+    if (end === -1 || !this.waiting) return 0;
+    const head = bytes.toString('latin1', 0, end).toLowerCase();
     const status = Number(head.slice(9, 12));
     let total: number;
     const length = /\r\ncontent-length:\s*(\d+)/.exec(head);
     if (length) total = end + 4 + Number(length[1]);
     else if (head.includes('\r\ntransfer-encoding: chunked')) {
-      const last = this.buffer.indexOf('\r\n0\r\n\r\n', end + 2);
-      if (last === -1) return;
+      const last = bytes.indexOf('\r\n0\r\n\r\n', end + 2);
+      if (last === -1) return 0;
       total = last + 7;
     } else total = end + 4;
-    if (this.buffer.length < total) return;
-    this.buffer = this.buffer.subarray(total);
+    if (bytes.length < total) return 0;
     const resolve = this.waiting;
     this.waiting = undefined;
     resolve(status);
+    return total;
   }
 }
 
