@@ -6,9 +6,11 @@
  *   npm run bench -- --quick               a smoke run of seconds (small numbers, no targets)
  *   npm run bench -- --scenarios a,b --servers ssehub,nchan --workers 2 --json out.json
  *   npm run bench -- --profile             ssehub runs under node --cpu-prof (bench/profiles/)
+ *   npm run bench -- --baseline ../other   also ssehub built in another checkout, taking turns
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SubscriberFleet } from './load/fleet.js';
 import { Publisher, type PublishResult } from './load/publisher.js';
@@ -19,6 +21,8 @@ import { SERVERS, type ServerKind, type StartOptions } from './servers.js';
 /** Connections per load process: well under the 20,000 open files a process may have. */
 const CONNECTIONS_PER_LOAD_PROCESS = 5000;
 const BASE_PORT = 18_300;
+/** The row of ssehub as built in the --baseline checkout. */
+const BASELINE_LABEL = 'ssehub (baseline)';
 
 export interface Row {
   server: string;
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       'from-source': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -68,8 +73,9 @@ async function main(): Promise<void> {
     process.stdout.write(
       'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
         '                       [--workers N] [--nagle] [--node-http-publish] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
-        '                       [--from-source] [--profile]\n' +
-        '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n',
+        '                       [--from-source] [--profile] [--baseline CHECKOUT]\n' +
+        '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n' +
+        '--baseline CHECKOUT also runs ssehub from CHECKOUT/dist (another commit, built there), as "ssehub (baseline)".\n',
     );
     return;
   }
@@ -84,7 +90,8 @@ async function main(): Promise<void> {
   });
   const base: StartOptions = { port: BASE_PORT, workers: 1, tcpNoDelay: true, fastPublish: true, fromSource: values['from-source'], profile: values.profile };
   // With --workers N, ssehub also runs as N workers; with --nagle, also with Nagle's algorithm on;
-  // with --node-http-publish, also with every publish going through node:http.
+  // with --node-http-publish, also with every publish going through node:http; with --baseline,
+  // also as built in another checkout (a change against the commit before it, in one table).
   const contenders: Array<{ label: string; kind: ServerKind; options: StartOptions }> = [];
   for (const kind of kinds) {
     contenders.push({ label: kind.name, kind, options: base });
@@ -92,6 +99,9 @@ async function main(): Promise<void> {
     if (kind.name === 'ssehub' && values.nagle) contenders.push({ label: 'ssehub --tcp-nodelay false', kind, options: { ...base, tcpNoDelay: false } });
     if (kind.name === 'ssehub' && values['node-http-publish']) {
       contenders.push({ label: 'ssehub --fast-publish false', kind, options: { ...base, fastPublish: false } });
+    }
+    if (kind.name === 'ssehub' && values.baseline !== undefined) {
+      contenders.push({ label: BASELINE_LABEL, kind, options: { ...base, checkout: resolvePath(values.baseline) } });
     }
   }
   for (const { kind, options } of contenders) {
@@ -260,10 +270,12 @@ function table(scenario: Scenario, rows: Row[]): string {
       lines.push(`| ${row.server} | ${thousands(row.subscribers)} | ${row.failedConnections} | ${fixed(row.rssBytes / 2 ** 20, 1)} | ${fixed(row.rssBytesPerSubscriber / 1024, 2)} |`);
     }
   }
-  // One line per ssehub row (the plain process, then any variant: --workers, --tcp-nodelay false).
+  // One line per ssehub row (the plain process, then any variant: --workers, --tcp-nodelay false),
+  // each also against the baseline build when there is one.
+  const baseline = rows.filter((row) => row.server === BASELINE_LABEL);
   const others = rows.filter((row) => !row.server.startsWith('ssehub'));
-  for (const hub of rows.filter((row) => row.server.startsWith('ssehub'))) {
-    const ratios = others.map((row) => `${scenario.ratio.name} ${fixed(scenario.ratio.of(hub, row), 2)}× ${row.server}'s`);
+  for (const hub of rows.filter((row) => row.server.startsWith('ssehub') && row.server !== BASELINE_LABEL)) {
+    const ratios = [...baseline, ...others].map((row) => `${scenario.ratio.name} ${fixed(scenario.ratio.of(hub, row), 2)}× ${row.server}'s`);
     if (ratios.length) lines.push('', `${hub.server}: ${ratios.join(', ')}.`);
   }
   return lines.join('\n');

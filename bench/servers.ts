@@ -36,6 +36,8 @@ export interface StartOptions {
   fromSource: boolean;
   /** ssehub only: run under `node --cpu-prof`, writing profiles to bench/profiles/. */
   profile: boolean;
+  /** ssehub only: the checkout whose dist/ runs (--baseline), instead of this one. */
+  checkout?: string;
 }
 
 export interface ServerKind {
@@ -56,11 +58,20 @@ export const SERVERS: ServerKind[] = [
   {
     name: 'ssehub',
     description: 'this project: `ssehub serve`, memory engine',
-    missing: ({ fromSource }) =>
-      fromSource || existsSync(join(ROOT, 'dist/cli/main.js')) ? undefined : 'dist/ is not built (run `npm run build`)',
-    start: ({ port, workers, tcpNoDelay, fastPublish, fromSource, profile }) => {
+    missing: ({ fromSource, checkout }) => {
+      if (checkout !== undefined) return existsSync(join(checkout, 'dist/cli/main.js')) ? undefined : `${checkout}/dist/ is not built (run \`npm run build\` there)`;
+      return fromSource || existsSync(join(ROOT, 'dist/cli/main.js')) ? undefined : 'dist/ is not built (run `npm run build`)';
+    },
+    start: ({ port, workers, tcpNoDelay, fastPublish, fromSource, profile, checkout }) => {
       // Node's flags as the shipped systemd units and `npm start` give them (see docs/deployment.md).
-      const entry = [...SSEHUB_NODE_FLAGS, ...(fromSource ? ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')] : [join(ROOT, 'dist/cli/main.js')])];
+      const entry = [
+        ...SSEHUB_NODE_FLAGS,
+        ...(checkout !== undefined
+          ? [join(checkout, 'dist/cli/main.js')]
+          : fromSource
+            ? ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')]
+            : [join(ROOT, 'dist/cli/main.js')]),
+      ];
       if (profile) entry.unshift('--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/profiles'));
       // Limits meant for untrusted clients are lifted: the benchmark connects from a few addresses.
       const args = ['serve', '--port', String(port), '--host', '127.0.0.1', '--no-dashboard', '--max-streams-per-ip', '0', '--publish-rate', '0', '--log-level', 'warn'];

@@ -107,3 +107,40 @@ describe('npm run bench -- --profile', { timeout: 120_000 }, () => {
     assert.ok(hubCode, 'a profile holds the hub\'s own code');
   });
 });
+
+describe('npm run bench -- --baseline', { timeout: 120_000 }, () => {
+  const run = async (args: string[]): Promise<{ code: unknown; output: string }> => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    return { code: await new Promise((resolve) => child.once('exit', resolve)), output };
+  };
+
+  it('runs ssehub from another checkout\'s dist/ next to this one, and compares the two', async () => {
+    // This checkout's own build stands in for another commit's (npm install builds dist/).
+    const dir = mkdtempSync(join(tmpdir(), 'ssehub-bench-'));
+    try {
+      const json = join(dir, 'baseline.json');
+      const { code, output } = await run(['--quick', '--scenarios', 'c', '--servers', 'ssehub', '--baseline', ROOT, '--json', json]);
+      assert.equal(code, 0, output);
+      const rows = (JSON.parse(readFileSync(json, 'utf8')).results.c.rows as Row[]);
+      assert.deepEqual(rows.map((row) => row.server), ['ssehub', 'ssehub (baseline)']);
+      for (const row of rows) assert.equal(row.received, row.expected, `${row.server}: received ${row.received} of ${row.expected}`);
+      assert.match(output, /^ssehub: publishes per second [\d.]+× ssehub \(baseline\)'s\.$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stops with the reason when the baseline checkout has no build', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ssehub-bench-'));
+    try {
+      const { code, output } = await run(['--quick', '--scenarios', 'c', '--servers', 'ssehub', '--baseline', dir]);
+      assert.notEqual(code, 0);
+      assert.match(output, /dist\/ is not built/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
