@@ -96,6 +96,15 @@ function countsAsTraffic(event: NewEvent): boolean {
   return !isReservedTopic(event.topic);
 }
 
+/**
+ * An event's frame. Not kept for replays: a cache would hold a second copy of every retained event
+ * (and, as a WeakMap, cost each publish an ephemeron for the collector), while a replay re-encodes
+ * only what a reconnecting client missed.
+ */
+function frameOf(event: StoredEvent): Uint8Array {
+  return Buffer.from(encodeEvent(event.event === undefined ? { id: event.id, data: event.data } : event));
+}
+
 const silentLogger: HubLogger = { info() {}, warn() {}, error() {} };
 
 export class Hub {
@@ -108,8 +117,6 @@ export class Hub {
   private readonly preamble: Uint8Array;
   private readonly heartbeatFrame = Buffer.from(encodeComment(''));
   private readonly expiredFrame = Buffer.from(encodeEvent({ event: EXPIRED_EVENT, data: '{"reason":"credential-expired"}' }));
-  /** Frames encoded for live delivery, reused when the same event is replayed. */
-  private readonly frames = new WeakMap<StoredEvent, Uint8Array>();
   private closing = false;
   private readonly replaySliceBytes: number;
   private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0, streamsExpired: 0 };
@@ -284,7 +291,7 @@ export class Hub {
       let bytes = 0;
       let traffic = 0;
       while (i < replay.length && (bytes === 0 || bytes < this.replaySliceBytes)) {
-        const frame = this.frameOf(replay[i]!);
+        const frame = frameOf(replay[i]!);
         batch.push(frame);
         bytes += frame.byteLength;
         if (countsAsTraffic(replay[i]!)) traffic += 1;
@@ -308,7 +315,7 @@ export class Hub {
 
   private dispatch(event: StoredEvent): void {
     if (this.subscribers.size === 0 || this.closing) return;
-    const frame = this.frameOf(event); // encoded once here, for every subscriber and later replays
+    const frame = frameOf(event); // encoded once here, for every subscriber
     const stamp = ++this.dispatchCounter;
     let delivered = 0;
     const dirtyBefore = this.dirty.length;
@@ -329,15 +336,6 @@ export class Hub {
     if (fresh > 0 && fresh <= WRITE_THROUGH_FAN_OUT) {
       for (let i = dirtyBefore; i < this.dirty.length; i++) this.dirty[i]!.flush();
     }
-  }
-
-  private frameOf(event: StoredEvent): Uint8Array {
-    let frame = this.frames.get(event);
-    if (!frame) {
-      frame = Buffer.from(encodeEvent(event.event === undefined ? { id: event.id, data: event.data } : event));
-      this.frames.set(event, frame);
-    }
-    return frame;
   }
 
   private markDirty(subscriber: Subscriber): void {
