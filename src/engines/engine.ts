@@ -6,7 +6,9 @@
  * Invariants every engine must keep (the hub's no-loss, no-duplicate resume relies on them):
  * - ids are strictly increasing in append order across all topics (compareIds orders them), so one
  *   Last-Event-ID is a position in the whole stream, not in one topic;
- * - onDeliver listeners see every appended event exactly once, in id order;
+ * - onDeliver listeners see every appended event exactly once, in id order; an event this instance
+ *   will never deliver (removed by retention before it was read here) is reported to
+ *   onDeliveryGap listeners, never skipped in silence;
  * - history() is consistent with delivery: an event delivered before history() was called with an
  *   id at or below the returned position is part of the result (unless evicted, which makes the
  *   result incomplete), and every event after the position is still to be delivered;
@@ -46,6 +48,9 @@ export interface EngineStats {
 }
 
 export type DeliverListener = (event: StoredEvent) => void;
+
+/** Told that delivery to this instance skipped events it can no longer get; `detail` says which, for the log. */
+export type DeliveryGapListener = (detail: string) => void;
 
 /** What a health check found (see Engine.health). */
 export interface EngineHealth {
@@ -123,6 +128,14 @@ export interface Engine {
   /** Negative, zero or positive as a is before, equal to or after b. Both must be ids of this engine. */
   compareIds(a: string, b: string): number;
   onDeliver(listener: DeliverListener): void;
+  /**
+   * Listens for breaks in delivery: events appended (here or by another instance) that this instance
+   * will never deliver, because retention removed them from the server before this instance read
+   * them (it was cut off or fell far behind). Open streams may lack them; the hub ends those streams
+   * so that clients come back with their Last-Event-ID and history replays what it still holds, or
+   * says what it lost. Engines that deliver in the call that stores never call it.
+   */
+  onDeliveryGap(listener: DeliveryGapListener): void;
   readonly kv: KeyValueStore;
   /** Cheap and synchronous: distributed engines answer with figures refreshed in the background. */
   stats(): EngineStats;

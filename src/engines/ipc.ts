@@ -19,6 +19,7 @@ import type { Selector } from '../topics/index.js';
 import type {
   AppendOptions,
   DeliverListener,
+  DeliveryGapListener,
   Engine,
   EngineHealth,
   EngineStats,
@@ -140,6 +141,12 @@ export class IpcEngine implements Engine {
   onDeliver(listener: DeliverListener): void {
     this.listeners.push(listener);
   }
+
+  /**
+   * Never called: the primary's memory engine delivers every event it stores, and the IPC channel
+   * hands each one to this worker in order (a worker whose channel closes exits).
+   */
+  onDeliveryGap(_listener: DeliveryGapListener): void {}
 
   /** The primary's figures as of the last reply or broadcast (at most a second old). */
   stats(): EngineStats {

@@ -3,7 +3,7 @@
  * the listeners (one failing listener never stops the others), letting history() wait until an id
  * another instance handed out has been delivered here, and the background tasks they run.
  */
-import type { DeliverListener, StoredEvent } from './engine.js';
+import type { DeliverListener, DeliveryGapListener, StoredEvent } from './engine.js';
 import type { EngineLogger } from './settings.js';
 import { EngineUnavailableError } from './unavailable.js';
 
@@ -19,6 +19,7 @@ interface Waiter<P> {
 /** `P` is the engine's position type (a sequence number, a Redis stream id). */
 export class LocalDelivery<P> {
   private readonly listeners: DeliverListener[] = [];
+  private readonly gapListeners: DeliveryGapListener[] = [];
   private readonly waiters: Array<Waiter<P>> = [];
 
   constructor(
@@ -30,6 +31,22 @@ export class LocalDelivery<P> {
 
   onDeliver(listener: DeliverListener): void {
     this.listeners.push(listener);
+  }
+
+  onDeliveryGap(listener: DeliveryGapListener): void {
+    this.gapListeners.push(listener);
+  }
+
+  /** Events before the next delivery were lost to this instance: logged, and every gap listener told. */
+  gap(lost: Record<string, unknown>, detail: string): void {
+    this.logger.error(lost, `${this.engine} engine: ${detail}`);
+    for (const listener of this.gapListeners) {
+      try {
+        listener(detail);
+      } catch (error) {
+        this.logger.error({ err: error }, `${this.engine} engine: a delivery gap listener failed`);
+      }
+    }
   }
 
   /** Hands the event, which sits at `at`, to every listener, then wakes whoever waits for `at`. */
@@ -69,6 +86,7 @@ export class LocalDelivery<P> {
   /** Drops the listeners and fails whoever still waits. */
   close(): void {
     this.listeners.length = 0;
+    this.gapListeners.length = 0;
     for (const waiter of this.waiters.splice(0)) waiter.reject(new EngineUnavailableError(this.engine, new Error('the engine is closed')));
   }
 }

@@ -13,6 +13,7 @@ import {
   dedupeWindowOf,
   type AppendOptions,
   type DeliverListener,
+  type DeliveryGapListener,
   type Engine,
   type EngineHealth,
   type EngineStats,
@@ -200,6 +201,9 @@ export class MemoryEngine implements Engine {
   onDeliver(listener: DeliverListener): void {
     this.listeners.push(listener);
   }
+
+  /** Never called: an event is delivered in the very call that stores it, so none can be missed. */
+  onDeliveryGap(_listener: DeliveryGapListener): void {}
 
   stats(): EngineStats {
     return { topics: this.logs.size - this.emptied.size, retainedEvents: this.retained };

@@ -50,7 +50,7 @@ import {
 } from 'nats';
 import { HubError } from '../errors.js';
 import { selectorMatches, type Selector } from '../topics/index.js';
-import type { AppendOptions, DeliverListener, Engine, EngineHealth, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
+import type { AppendOptions, DeliverListener, DeliveryGapListener, Engine, EngineHealth, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
 import { HealthProbe } from './health.js';
 import { isWrongSequence, KV_MAX_AGE_MS, NatsKeyValueStore } from './nats-kv.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
@@ -407,6 +407,10 @@ export class NatsEngine implements Engine {
     this.localDelivery.onDeliver(listener);
   }
 
+  onDeliveryGap(listener: DeliveryGapListener): void {
+    this.localDelivery.onDeliveryGap(listener);
+  }
+
   stats(): EngineStats {
     return this.cachedStats;
   }
@@ -462,8 +466,7 @@ export class NatsEngine implements Engine {
     if (message.seq <= this.cursor) return;
     if (message.seq > this.cursor + 1) {
       // Every sequence of the stream is an event: these left the stream before this instance read them.
-      const lost = { from: this.cursor + 1, to: message.seq - 1 };
-      this.logger.warn(lost, 'nats engine: events were removed by retention before delivery here');
+      this.localDelivery.gap({ from: this.cursor + 1, to: message.seq - 1 }, 'events were removed by retention before delivery here');
     }
     this.cursor = message.seq;
     this.rememberLastSequence(message.subject, message.seq);

@@ -23,6 +23,7 @@ import {
   dedupeWindowOf,
   type AppendOptions,
   type DeliverListener,
+  type DeliveryGapListener,
   type Engine,
   type EngineHealth,
   type EngineStats,
@@ -261,6 +262,10 @@ export class PostgresEngine implements Engine {
     this.localDelivery.onDeliver(listener);
   }
 
+  onDeliveryGap(listener: DeliveryGapListener): void {
+    this.localDelivery.onDeliveryGap(listener);
+  }
+
   stats(): EngineStats {
     return this.cachedStats;
   }
@@ -403,7 +408,7 @@ export class PostgresEngine implements Engine {
     const id = Number(row.id);
     if (id !== this.cursor + 1) {
       // Ids are gapless: rows were pruned before this instance delivered them (it lagged past the grace period).
-      this.logger.error({ from: this.cursor + 1, to: id - 1 }, 'postgres engine: events were deleted before this instance could deliver them');
+      this.localDelivery.gap({ from: this.cursor + 1, to: id - 1 }, 'events were deleted before this instance could deliver them');
     }
     this.cursor = id;
     const event: StoredEvent = { id: `${this.epoch}-${id}`, topic: row.topic, data: row.data.toString('utf8'), time: Number(row.time) };

@@ -4,7 +4,10 @@
  * log and to each topic's history, so no other instance's append can interleave with it.
  *
  * Keys, under the namespace prefix P:
- *   P:log            stream of every event (fields t, e, d): what each instance tails for delivery
+ *   P:log            stream of every event (fields t, e, d, n): what each instance tails for delivery;
+ *                    n numbers the entries 1, 2, 3... so that a reader sees entries trimmed before it
+ *                    read them as a jump (stream ids alone have gaps of their own)
+ *   P:logged         the number of the last entry added to P:log
  *   P:topic:<topic>  stream of one topic's retained history (fields e, d), same ids as in P:log
  *   P:topics         set of topics with history or eviction records
  *   P:evicted        hash topic -> newest id that left that topic's history (to detect gaps exactly)
@@ -39,14 +42,14 @@ end
 `;
 
 /**
- * KEYS: log, topics, evicted, epoch, and the dedupe key (P:dedupe:<key>) if the append has one.
+ * KEYS: log, topics, evicted, epoch, logged, and the dedupe key (P:dedupe:<key>) if the append has one.
  * ARGV: prefix, maxEvents, maxAgeMs, logMaxLen, newEpoch, dedupeWindowMs (0 without a dedupe key),
  * then (topic, event, data) per event; event '' means none.
  * Returns { epoch, replayed, id1, id2, ... }: replayed is 1 when the dedupe key was found, and then
  * nothing was appended and epoch and ids are those of the append that stored it.
  */
 export const APPEND_SCRIPT = `${ID_HELPERS}
-local log, topics, evicted, epochKey, dedupeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local log, topics, evicted, epochKey, logged, dedupeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local prefix, maxEvents, maxAge, logMax = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 -- Checked in the same script as the append, so of two instances appending with one key, one stores.
 if dedupeKey then
@@ -68,7 +71,8 @@ local minid = tostring(tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) /
 local result = { epoch, 0 }
 for i = 7, #ARGV, 3 do
   local topic, event, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local id = redis.call('XADD', log, 'MAXLEN', '~', logMax, '*', 't', topic, 'e', event, 'd', data)
+  local n = redis.call('INCR', logged)
+  local id = redis.call('XADD', log, 'MAXLEN', '~', logMax, '*', 't', topic, 'e', event, 'd', data, 'n', n)
   local tkey = prefix .. ':topic:' .. topic
   redis.call('SADD', topics, topic)
   if maxEvents == 0 then

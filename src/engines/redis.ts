@@ -21,6 +21,7 @@ import {
   dedupeWindowOf,
   type AppendOptions,
   type DeliverListener,
+  type DeliveryGapListener,
   type Engine,
   type EngineHealth,
   type EngineStats,
@@ -66,9 +67,11 @@ function fieldsOf(fields: string[]): Record<string, string> {
 export class RedisEngine implements Engine {
   readonly name = 'redis';
   readonly kv: KeyValueStore;
-  private readonly keys: { log: string; topics: string; evicted: string; forgotten: string; epoch: string };
+  private readonly keys: { log: string; logged: string; topics: string; evicted: string; forgotten: string; epoch: string };
   /** The last stream id delivered to this instance. */
   private cursor = '0-0';
+  /** The number (field n) of the last log entry delivered here, if it had one: the next must be one more. */
+  private lastNumber: number | undefined;
   private epoch = '';
   private closed = false;
   private readonly localDelivery: LocalDelivery<StreamId>;
@@ -86,6 +89,7 @@ export class RedisEngine implements Engine {
     const prefix = settings.namespace;
     this.keys = {
       log: `${prefix}:log`,
+      logged: `${prefix}:logged`,
       topics: `${prefix}:topics`,
       evicted: `${prefix}:evicted`,
       forgotten: `${prefix}:forgotten`,
@@ -140,6 +144,8 @@ export class RedisEngine implements Engine {
       this.epoch = (await this.commands.get(this.keys.epoch))!;
       const last = (await this.commands.xrevrange(this.keys.log, '+', '-', 'COUNT', 1)) as StreamEntry[];
       this.cursor = last[0]?.[0] ?? '0-0';
+      const number = last[0] === undefined ? undefined : fieldsOf(last[0][1]).n;
+      this.lastNumber = number === undefined ? undefined : Number(number);
     });
     this.readerDone = this.readLoop();
     const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.settings.historyMaxAgeMs / 2)));
@@ -160,8 +166,8 @@ export class RedisEngine implements Engine {
       dedupeKey === undefined ? '0' : String(dedupeWindowOf(options)),
     ];
     for (const event of events) args.push(event.topic, event.event ?? '', event.data);
-    const { log, topics, evicted, epoch } = this.keys;
-    const keys = [log, topics, evicted, epoch];
+    const { log, topics, evicted, epoch, logged } = this.keys;
+    const keys = [log, topics, evicted, epoch, logged];
     if (dedupeKey !== undefined) keys.push(`${this.settings.namespace}:dedupe:${dedupeKey}`);
     const result = (await orUnavailable('redis', () => this.commands.eval(APPEND_SCRIPT, keys.length, ...keys, ...args))) as [string, number, ...string[]];
     const [epochThen, replayed, ...ids] = result;
@@ -245,6 +251,10 @@ export class RedisEngine implements Engine {
     this.localDelivery.onDeliver(listener);
   }
 
+  onDeliveryGap(listener: DeliveryGapListener): void {
+    this.localDelivery.onDeliveryGap(listener);
+  }
+
   stats(): EngineStats {
     return this.cachedStats;
   }
@@ -307,6 +317,12 @@ export class RedisEngine implements Engine {
   }
 
   private deliver(id: string, fields: Record<string, string>): void {
+    const number = fields.n === undefined ? undefined : Number(fields.n);
+    if (number !== undefined && this.lastNumber !== undefined && number > this.lastNumber + 1) {
+      // The log's length is capped (LOG_MAX_LENGTH): these left it before this instance read them.
+      this.localDelivery.gap({ after: this.cursor, missed: number - this.lastNumber - 1 }, 'events left the shared log before delivery here');
+    }
+    this.lastNumber = number;
     this.cursor = id;
     const event: StoredEvent = { id: `${this.epoch}-${id}`, topic: fields.t ?? '', data: fields.d ?? '', time: parseStreamId(id)!.ms };
     if (fields.e) event.event = fields.e;

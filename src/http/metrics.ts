@@ -35,5 +35,6 @@ export function createMetrics(hub: Hub): Metrics {
   counter('ssehub_events_published_total', 'Events accepted by this hub.', () => hub.stats().eventsPublished);
   counter('ssehub_events_delivered_total', 'Events queued to streams (one per stream per event).', () => hub.stats().eventsDelivered);
   counter('ssehub_slow_consumers_dropped_total', 'Streams cut off for falling behind their buffer limit.', () => hub.stats().slowConsumersDropped);
+  counter('ssehub_streams_ended_by_gap_total', 'Streams ended so that clients resume from history, after the engine lost events before delivering them here.', () => hub.stats().streamsEndedByGap);
   return { registry };
 }

@@ -77,6 +77,8 @@ export interface HubStats {
   eventsDelivered: number;
   slowConsumersDropped: number;
   streamsExpired: number;
+  /** Streams ended because the engine lost events before this instance could deliver them. */
+  streamsEndedByGap: number;
 }
 
 /** The subscriptions of this instance, as the dashboard shows them (see Hub.topicSummary). */
@@ -119,7 +121,7 @@ export class Hub {
   private readonly expiredFrame = Buffer.from(encodeEvent({ event: EXPIRED_EVENT, data: '{"reason":"credential-expired"}' }));
   private closing = false;
   private readonly replaySliceBytes: number;
-  private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0, streamsExpired: 0 };
+  private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0, streamsExpired: 0, streamsEndedByGap: 0 };
   /** Streams that must end when their credential expires, with that time. */
   private readonly expiring = new Map<Subscriber, number>();
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -154,6 +156,7 @@ export class Hub {
     const greeting = `ok\n${HEARTBEAT_ANNOUNCEMENT}${Math.max(0, options.heartbeatMs)}`;
     this.preamble = Buffer.from(encodeComment(greeting) + encodeRetry(options.retryMs));
     engine.onDeliver((event) => this.dispatch(event));
+    engine.onDeliveryGap((detail) => this.endStreamsAfterGap(detail));
     if (options.heartbeatMs > 0) {
       this.heartbeatTimer = setInterval(() => this.heartbeat(), options.heartbeatMs);
       this.heartbeatTimer.unref();
@@ -311,6 +314,17 @@ export class Hub {
       return after;
     });
     this.counters.eventsDelivered += released;
+  }
+
+  /**
+   * Events were lost to this instance before it could deliver them, so any open stream may lack
+   * some. Ending every stream sends each client back with its Last-Event-ID: history then replays
+   * what it still holds, or tells the client what is gone (ssehub.reset). Never a silent hole.
+   */
+  private endStreamsAfterGap(detail: string): void {
+    this.counters.streamsEndedByGap += this.subscribers.size;
+    this.logger.warn({ streams: this.subscribers.size, detail }, 'events were lost before delivery here; ending every stream so that clients resume from history');
+    for (const subscriber of [...this.subscribers]) subscriber.end();
   }
 
   private dispatch(event: StoredEvent): void {

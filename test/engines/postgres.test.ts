@@ -9,6 +9,7 @@ import type { EngineSettings } from '../../src/engines/settings.js';
 import { HubError } from '../../src/errors.js';
 import { parseSelector } from '../../src/topics/index.js';
 import { postgresService } from '../support/services.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { describeEngineContract, eventually } from './contract.js';
 
 const service = await postgresService();
@@ -150,6 +151,48 @@ describe('postgres engine', { skip: service.skipReason() }, () => {
       PostgresEngine.open('postgres://postgres@127.0.0.1:1/test', settings(namespaceFor()), quiet),
       (error: unknown) => error instanceof HubError && error.status === 503 && error.code === 'engine_unavailable',
     );
+  });
+});
+
+describe('postgres engine: an instance cut off while events were pruned', { skip: service.skipReason() }, () => {
+  test('says so to its delivery gap listeners, then delivers what the table still holds', async () => {
+    const namespace = `t${randomBytes(5).toString('hex')}`;
+    namespaces.push(namespace);
+    const settings: EngineSettings = { namespace, historyMaxEvents: 100, historyMaxAgeMs: 3_600_000 };
+    const proxy = await startTcpProxy(service.url);
+    const port = Number(new URL(proxy.url).port);
+    const proxied = new URL(service.url);
+    proxied.host = new URL(proxy.url).host;
+    let back: TcpProxy | undefined;
+    const cutOff = await PostgresEngine.open(proxied.href, settings, quiet);
+    const publisher = await PostgresEngine.open(service.url, settings, quiet);
+    const admin = new pg.Client(service.url);
+    await admin.connect();
+    try {
+      const delivered: string[] = [];
+      const gaps: string[] = [];
+      cutOff.onDeliver((event) => delivered.push(event.data));
+      cutOff.onDeliveryGap((detail) => gaps.push(detail));
+      await publisher.append([{ topic: 'a', data: '1' }]);
+      await eventually(() => delivered.length === 1, 'the first event');
+      // Cut off: meanwhile two events are appended and the first of them is deleted, as the prune
+      // does to rows older than its grace period.
+      await proxy.close();
+      const [second] = await publisher.append([{ topic: 'a', data: '2' }]);
+      await publisher.append([{ topic: 'b', data: '3' }]);
+      await admin.query(`DELETE FROM ${namespace}_events WHERE id = $1`, [second!.id.split('-').pop()]);
+      assert.deepEqual(gaps, [], 'nothing is reported while nothing was missed');
+      back = await startTcpProxy(service.url, port);
+      await eventually(() => delivered.length === 2, 'delivery after the reconnect', 20_000);
+      assert.deepEqual(delivered, ['1', '3']);
+      assert.equal(gaps.length, 1, 'the missed event is reported');
+      assert.match(gaps[0]!, /deleted before this instance could deliver them/);
+    } finally {
+      await admin.end();
+      await cutOff.close();
+      await publisher.close();
+      await back?.close();
+    }
   });
 });
 

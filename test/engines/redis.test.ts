@@ -1,8 +1,12 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { after } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { RedisEngine } from '../../src/engines/redis.js';
+import { silentEngineLogger } from '../../src/engines/settings.js';
 import { redisService } from '../support/services.js';
-import { describeEngineContract } from './contract.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { describeEngineContract, eventually } from './contract.js';
 
 const service = await redisService();
 const namespaces: string[] = [];
@@ -26,3 +30,52 @@ after(async () => {
   }
   redis.disconnect();
 });
+
+describe('redis engine: an instance cut off while entries left the shared log', { skip: service.skipReason() }, () => {
+  test('says so to its delivery gap listeners, then delivers what the log still holds', async () => {
+    const namespace = `t${randomBytes(5).toString('hex')}`;
+    namespaces.push(namespace);
+    const settings = { namespace, historyMaxEvents: 100, historyMaxAgeMs: 3_600_000 };
+    const proxy = await startTcpProxy(service.url);
+    const port = Number(new URL(proxy.url).port);
+    let back: TcpProxy | undefined;
+    const cutOff = await RedisEngine.open(proxy.url.replace('http:', 'redis:'), settings, silentEngineLogger);
+    const publisher = await RedisEngine.open(service.url, settings, silentEngineLogger);
+    const redis = new Redis(service.url);
+    try {
+      const delivered: string[] = [];
+      const gaps: string[] = [];
+      cutOff.onDeliver((event) => delivered.push(event.data));
+      cutOff.onDeliveryGap((detail) => gaps.push(detail));
+
+      await publisher.append([{ topic: 'a', data: '1' }]);
+      await eventually(() => delivered.length === 1, 'the first event');
+      // Cut off: meanwhile two events are appended and the first of them leaves the log, as
+      // the log's length cap does to entries no instance has read for long enough.
+      await proxy.close();
+      await publisher.append([{ topic: 'a', data: '2' }]);
+      await publisher.append([{ topic: 'b', data: '3' }]);
+      await redis.xtrim(`${namespace}:log`, 'MAXLEN', 1);
+      assert.deepEqual(gaps, [], 'nothing is reported while nothing was missed');
+      back = await startTcpProxy(service.url, port);
+      await eventually(() => delivered.length === 2, 'delivery after the reconnect', 15_000);
+      assert.deepEqual(delivered, ['1', '3']);
+      assert.equal(gaps.length, 1, 'the missed event is reported');
+      assert.match(gaps[0]!, /left the shared log/);
+
+      // Without a trim, a reader that was cut off reports nothing: it catches up on every entry.
+      await back.close();
+      await publisher.append([{ topic: 'a', data: '4' }]);
+      back = await startTcpProxy(service.url, port);
+      await eventually(() => delivered.length === 3, 'delivery after the second reconnect', 15_000);
+      assert.deepEqual(delivered, ['1', '3', '4']);
+      assert.equal(gaps.length, 1);
+    } finally {
+      redis.disconnect();
+      await cutOff.close();
+      await publisher.close();
+      await back?.close();
+    }
+  });
+});
+

@@ -69,6 +69,7 @@ describe('health, stats and metrics', () => {
     assert.equal(stats.eventsDelivered, 4);
     assert.equal(stats.slowConsumersDropped, 0);
     assert.equal(stats.streamsExpired, 0);
+    assert.equal(stats.streamsEndedByGap, 0);
     assert.equal(stats.engine, 'memory');
     assert.equal(typeof stats.uptimeSeconds, 'number');
     assert.match(stats.instance, /^[0-9a-f]{8}$/);
@@ -80,6 +81,7 @@ describe('health, stats and metrics', () => {
     assert.equal(metric(reply.text, 'ssehub_events_published_total'), 3);
     assert.equal(metric(reply.text, 'ssehub_events_delivered_total'), 4);
     assert.equal(metric(reply.text, 'ssehub_slow_consumers_dropped_total'), 0);
+    assert.equal(metric(reply.text, 'ssehub_streams_ended_by_gap_total'), 0);
     assert.match(reply.text, /# TYPE ssehub_events_published_total counter/);
     assert.ok(metric(reply.text, 'ssehub_process_resident_memory_bytes')! > 0);
 

@@ -80,6 +80,7 @@ function wrapped(inner: MemoryEngine, overrides: Partial<Engine> = {}): Engine {
     position: () => inner.position(),
     compareIds: (a, b) => inner.compareIds(a, b),
     onDeliver: (listener) => inner.onDeliver(listener),
+    onDeliveryGap: (listener) => inner.onDeliveryGap(listener),
     kv: inner.kv,
     stats: () => inner.stats(),
     health: () => inner.health(),
@@ -378,6 +379,30 @@ describe('Hub resume', () => {
     await assert.rejects(hub.publish([{ topic: '$ssehub/stats', data: '1' }]), { code: 'invalid_topic' });
     assert.equal(hub.stats().eventsPublished, 0);
     assert.equal(hub.stats().retainedEvents, 0);
+  });
+
+  test('events the engine lost before delivering them here end every stream, so that clients resume from history', async () => {
+    const inner = new MemoryEngine({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 });
+    let reportGap: ((detail: string) => void) | undefined;
+    const hub = makeHub(wrapped(inner, { onDeliveryGap: (listener) => void (reportGap = listener) }));
+    const sinks = [new RecordingSink(), new RecordingSink()];
+    hub.subscribe(selectors('a'), sinks[0]!);
+    hub.subscribe(selectors('b/**'), sinks[1]!);
+    await settle();
+    assert.ok(reportGap, 'the hub listens for delivery gaps');
+    assert.ok(sinks.every((sink) => !sink.ended));
+    reportGap('3 events left the log before delivery here');
+    assert.ok(sinks.every((sink) => sink.ended));
+    assert.equal(hub.stats().connections, 0);
+    assert.equal(hub.stats().streamsEndedByGap, 2);
+    // The hub goes on: a stream opened afterwards is served as usual.
+    const later = new RecordingSink();
+    hub.subscribe(selectors('a'), later);
+    await settle();
+    await hub.publish([{ topic: 'a', data: '"after"' }]);
+    await settle();
+    assert.deepEqual(later.dataEvents.map((event) => event.data), ['"after"']);
+    assert.equal(later.ended, false);
   });
 
   test('close() ends every stream and cleans the index', async () => {
