@@ -40,6 +40,9 @@ export interface MemoryEngineOptions {
 /** One topic's retained events, oldest first, from index `head` on. */
 class TopicLog {
   seqs: number[] = [];
+  /** The topic, one string for every event of the log (not a copy per retained event). */
+  constructor(readonly topic: string) {}
+
   events: StoredEvent[] = [];
   head = 0;
   /** The sequence of the newest event that left this topic's history (0: none ever did). */
@@ -137,9 +140,10 @@ export class MemoryEngine implements Engine {
     const stored: StoredEvent[] = [];
     for (const input of events) {
       const seq = ++this.sequence;
-      const event: StoredEvent = { id: memoryId(this.epoch, seq), topic: input.topic, data: input.data, time };
+      const log = this.logOf(input.topic);
+      const event: StoredEvent = { id: memoryId(this.epoch, seq), topic: log.topic, data: input.data, time };
       if (input.event !== undefined) event.event = input.event;
-      this.retain(seq, event);
+      this.retain(log, seq, event);
       stored.push(event);
     }
     if (dedupeKey !== undefined) {
@@ -229,14 +233,19 @@ export class MemoryEngine implements Engine {
     return memoryIdSequence(id, this.epoch, this.sequence);
   }
 
-  private retain(seq: number, event: StoredEvent): void {
-    let log = this.logs.get(event.topic);
+  /** The topic's log, created if it has none; an emptied log is no longer counted as empty. */
+  private logOf(topic: string): TopicLog {
+    let log = this.logs.get(topic);
     if (!log) {
-      log = new TopicLog();
-      this.logs.set(event.topic, log);
+      log = new TopicLog(topic);
+      this.logs.set(topic, log);
     } else if (log.size === 0) {
-      this.emptied.delete(event.topic);
+      this.emptied.delete(topic);
     }
+    return log;
+  }
+
+  private retain(log: TopicLog, seq: number, event: StoredEvent): void {
     log.push(seq, event);
     this.retained += 1;
     if (event.time < this.retainedSince) this.retainedSince = event.time;
