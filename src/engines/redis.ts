@@ -321,6 +321,10 @@ export class RedisEngine implements Engine {
     if (number !== undefined && this.lastNumber !== undefined && number > this.lastNumber + 1) {
       // The log's length is capped (LOG_MAX_LENGTH): these left it before this instance read them.
       this.localDelivery.gap({ after: this.cursor, missed: number - this.lastNumber - 1 }, 'events left the shared log before delivery here');
+    } else if (number !== undefined && this.lastNumber !== undefined && number <= this.lastNumber) {
+      // Numbering started over: Redis lost the namespace's data (a restart without persistence), and
+      // with it whatever was appended after the last entry this instance read.
+      this.localDelivery.gap({ after: this.cursor }, 'the shared log was lost and started over; events appended before may never arrive here');
     }
     this.lastNumber = number;
     this.cursor = id;

@@ -70,6 +70,19 @@ describe('redis engine: an instance cut off while entries left the shared log', 
       await eventually(() => delivered.length === 3, 'delivery after the second reconnect', 15_000);
       assert.deepEqual(delivered, ['1', '3', '4']);
       assert.equal(gaps.length, 1);
+
+      // Redis loses the namespace's data (a restart without persistence): what was appended and
+      // not yet read here is gone with it, and the log's numbering starts over.
+      await back.close();
+      await publisher.append([{ topic: 'a', data: '5' }]);
+      const keys = await redis.keys(`${namespace}:*`);
+      await redis.del(...keys);
+      await publisher.append([{ topic: 'a', data: '6' }]);
+      back = await startTcpProxy(service.url, port);
+      await eventually(() => delivered.length === 4, 'delivery after the data loss', 15_000);
+      assert.deepEqual(delivered, ['1', '3', '4', '6']);
+      assert.equal(gaps.length, 2, 'the loss is reported');
+      assert.match(gaps[1]!, /lost and started over/);
     } finally {
       redis.disconnect();
       await cutOff.close();
