@@ -6,9 +6,9 @@
  * Invariants every engine must keep (the hub's no-loss, no-duplicate resume relies on them):
  * - ids are strictly increasing in append order across all topics (compareIds orders them), so one
  *   Last-Event-ID is a position in the whole stream, not in one topic;
- * - onDeliver listeners see every appended event exactly once, in id order; an event this instance
- *   will never deliver (removed by retention before it was read here) is reported to
- *   onDeliveryGap listeners, never skipped in silence;
+ * - onDeliver listeners see every appended event exactly once, in id order, except events lost
+ *   before this instance read them (removed by retention, or gone with the server's data): those
+ *   are reported to onDeliveryGap listeners, before the next event is delivered;
  * - history() is consistent with delivery: an event delivered before history() was called with an
  *   id at or below the returned position is part of the result (unless evicted, which makes the
  *   result incomplete), and every event after the position is still to be delivered;
@@ -49,7 +49,7 @@ export interface EngineStats {
 
 export type DeliverListener = (event: StoredEvent) => void;
 
-/** Told that delivery to this instance skipped events it can no longer get; `detail` says which, for the log. */
+/** Told that delivery to this instance skipped events it can no longer get; `detail` says why, for the log. */
 export type DeliveryGapListener = (detail: string) => void;
 
 /** What a health check found (see Engine.health). */
@@ -131,9 +131,12 @@ export interface Engine {
   /**
    * Listens for breaks in delivery: events appended (here or by another instance) that this instance
    * will never deliver, because retention removed them from the server before this instance read
-   * them (it was cut off or fell far behind). Open streams may lack them; the hub ends those streams
-   * so that clients come back with their Last-Event-ID and history replays what it still holds, or
-   * says what it lost. Engines that deliver in the call that stores never call it.
+   * them (it was cut off or fell far behind), or the server lost its data. The listeners are called
+   * synchronously before the first event after the break is delivered, so no client's Last-Event-ID
+   * can be past the break. Open streams may lack those events; the hub ends them so that clients
+   * come back with their Last-Event-ID and history replays what it still holds, or says what it
+   * lost. A break is noticed when the engine next reads its log (an event after it, or a recreated
+   * stream); the memory engine and the workers' IPC engine cannot lose an event and never call it.
    */
   onDeliveryGap(listener: DeliveryGapListener): void;
   readonly kv: KeyValueStore;

@@ -154,6 +154,8 @@ export class NatsEngine implements Engine {
   private readonly lastSeqBySubject = new Map<string, number>();
   private delivery: { consumer: Consumer; messages: ConsumerMessages } | undefined;
   private deliveryDone: Promise<void> = Promise.resolve();
+  /** A restart of delivery after the stream was recreated, while one is under way. */
+  private restarting: Promise<void> | undefined;
   private readonly direct: DirectGet;
   private readonly healthProbe: HealthProbe;
 
@@ -433,6 +435,8 @@ export class NatsEngine implements Engine {
     if (this.closed) return;
     this.closed = true;
     this.tasks.stop();
+    // A restart of delivery under way (a recreated stream) finishes first, so that what it started is stopped here.
+    await this.restarting;
     this.delivery?.messages.stop();
     await this.deliveryDone;
     this.localDelivery.close();
@@ -526,14 +530,18 @@ export class NatsEngine implements Engine {
   private noteEpoch(info: StreamInfo): void {
     const epoch = epochOf(info.created);
     if (epoch === this.epoch || this.closed) return;
-    this.logger.warn({ previous: this.epoch, epoch }, 'nats engine: the stream was recreated; earlier history is gone');
+    const previous = this.epoch;
     this.epoch = epoch;
+    // Whatever the old stream held that was not yet delivered here is gone with it.
+    this.localDelivery.gap({ previous, epoch }, 'the stream was recreated: earlier history is gone, and events appended before may never arrive here');
     this.lastSeqBySubject.clear();
     this.cursor = 0;
     this.delivery?.messages.stop();
-    void this.deliveryDone.then(() => (this.closed ? undefined : this.startDelivery())).catch((error: unknown) => {
-      this.logger.error({ err: error }, 'nats engine: delivery could not restart');
-    });
+    this.restarting = this.deliveryDone
+      .then(() => (this.closed ? undefined : this.startDelivery()))
+      .catch((error: unknown) => {
+        this.logger.error({ err: error }, 'nats engine: delivery could not restart');
+      });
   }
 
   private async refreshStats(): Promise<void> {

@@ -306,7 +306,12 @@ export class RedisEngine implements Engine {
         const reply = (await this.reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.keys.log, this.cursor)) as Array<[string, StreamEntry[]]> | null;
         failures = 0;
         if (!reply) continue;
-        for (const [id, fields] of reply[0]![1]) this.deliver(id, fieldsOf(fields));
+        for (const [id, entry] of reply[0]![1]) {
+          const fields = fieldsOf(entry);
+          // The log started over: its new entries' ids belong to the epoch drawn when it was recreated.
+          if (this.startsOver(fields)) await this.refreshEpoch();
+          this.deliver(id, fields);
+        }
       } catch (error) {
         if (this.closed) break;
         if (failures++ === 0) this.logger.warn({ err: error }, 'redis engine: delivery interrupted; resuming from the last delivered event');
@@ -316,12 +321,17 @@ export class RedisEngine implements Engine {
     }
   }
 
+  /** Whether this entry's number says the log was recreated since the last entry read here. */
+  private startsOver(fields: Record<string, string>): boolean {
+    return fields.n !== undefined && this.lastNumber !== undefined && Number(fields.n) <= this.lastNumber;
+  }
+
   private deliver(id: string, fields: Record<string, string>): void {
     const number = fields.n === undefined ? undefined : Number(fields.n);
     if (number !== undefined && this.lastNumber !== undefined && number > this.lastNumber + 1) {
       // The log's length is capped (LOG_MAX_LENGTH): these left it before this instance read them.
       this.localDelivery.gap({ after: this.cursor, missed: number - this.lastNumber - 1 }, 'events left the shared log before delivery here');
-    } else if (number !== undefined && this.lastNumber !== undefined && number <= this.lastNumber) {
+    } else if (this.startsOver(fields)) {
       // Numbering started over: Redis lost the namespace's data (a restart without persistence), and
       // with it whatever was appended after the last entry this instance read.
       this.localDelivery.gap({ after: this.cursor }, 'the shared log was lost and started over; events appended before may never arrive here');

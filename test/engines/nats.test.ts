@@ -75,6 +75,23 @@ describe('nats engine specifics', { skip: service.skipReason() }, () => {
     }
   });
 
+  test('a running instance whose stream is deleted and recreated reports a delivery gap', async () => {
+    const namespace = unique();
+    const engine = await open(namespace);
+    try {
+      const gaps: string[] = [];
+      engine.onDeliveryGap((detail) => gaps.push(detail));
+      await engine.append([{ topic: 't', data: 'before' }]);
+      const nc = await connect({ servers: service.url });
+      await (await nc.jetstreamManager()).streams.delete(namespace);
+      await nc.close();
+      await eventually(() => gaps.length === 1, 'the report', 15_000);
+      assert.match(gaps[0]!, /stream was recreated/);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test('an id from a stream that was deleted and recreated is unknown', async () => {
     const namespace = unique();
     const first = await open(namespace);
@@ -103,13 +120,18 @@ describe('nats engine: an instance cut off while events left the stream', { skip
     const namespace = `g${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     namespaces.push(namespace);
     const settings = { namespace, historyMaxEvents: 100, historyMaxAgeMs: 3_600_000 };
-    const proxy = await startTcpProxy(service.url);
-    const port = Number(new URL(proxy.url).port);
-    let back: TcpProxy | undefined;
-    const cutOff = await NatsEngine.open(`nats://${new URL(proxy.url).host}`, settings, silentEngineLogger);
-    const publisher = await NatsEngine.open(service.url, settings, silentEngineLogger);
-    const admin = await connect({ servers: service.url });
+    const cleanups: Array<() => unknown> = [];
     try {
+      const proxy = await startTcpProxy(service.url);
+      cleanups.push(proxy.close);
+      const port = Number(new URL(proxy.url).port);
+      let back: TcpProxy;
+      const cutOff = await NatsEngine.open(`nats://${new URL(proxy.url).host}`, settings, silentEngineLogger);
+      cleanups.push(() => cutOff.close());
+      const publisher = await NatsEngine.open(service.url, settings, silentEngineLogger);
+      cleanups.push(() => publisher.close());
+      const admin = await connect({ servers: service.url });
+      cleanups.push(() => admin.close());
       const delivered: string[] = [];
       const gaps: string[] = [];
       cutOff.onDeliver((event) => delivered.push(event.data));
@@ -125,15 +147,14 @@ describe('nats engine: an instance cut off while events left the stream', { skip
       await jsm.streams.deleteMessage(namespace, Number(second!.id.split('-').pop()), false);
       assert.deepEqual(gaps, [], 'nothing is reported while nothing was missed');
       back = await startTcpProxy(service.url, port);
+      cleanups.push(back.close);
       await eventually(() => delivered.length === 2, 'delivery after the reconnect', 20_000);
       assert.deepEqual(delivered, ['1', '3']);
       assert.equal(gaps.length, 1, 'the missed event is reported');
       assert.match(gaps[0]!, /removed by retention before delivery here/);
     } finally {
-      await admin.close();
-      await cutOff.close();
-      await publisher.close();
-      await back?.close();
+      // Last opened, first closed; a step that fails does not keep the others from running.
+      for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => {});
     }
   });
 });

@@ -159,16 +159,21 @@ describe('postgres engine: an instance cut off while events were pruned', { skip
     const namespace = `t${randomBytes(5).toString('hex')}`;
     namespaces.push(namespace);
     const settings: EngineSettings = { namespace, historyMaxEvents: 100, historyMaxAgeMs: 3_600_000 };
-    const proxy = await startTcpProxy(service.url);
-    const port = Number(new URL(proxy.url).port);
-    const proxied = new URL(service.url);
-    proxied.host = new URL(proxy.url).host;
-    let back: TcpProxy | undefined;
-    const cutOff = await PostgresEngine.open(proxied.href, settings, quiet);
-    const publisher = await PostgresEngine.open(service.url, settings, quiet);
-    const admin = new pg.Client(service.url);
-    await admin.connect();
+    const cleanups: Array<() => unknown> = [];
     try {
+      const proxy = await startTcpProxy(service.url);
+      cleanups.push(proxy.close);
+      const port = Number(new URL(proxy.url).port);
+      const proxied = new URL(service.url);
+      proxied.host = new URL(proxy.url).host;
+      let back: TcpProxy;
+      const cutOff = await PostgresEngine.open(proxied.href, settings, quiet);
+      cleanups.push(() => cutOff.close());
+      const publisher = await PostgresEngine.open(service.url, settings, quiet);
+      cleanups.push(() => publisher.close());
+      const admin = new pg.Client(service.url);
+      await admin.connect();
+      cleanups.push(() => admin.end());
       const delivered: string[] = [];
       const gaps: string[] = [];
       cutOff.onDeliver((event) => delivered.push(event.data));
@@ -183,15 +188,14 @@ describe('postgres engine: an instance cut off while events were pruned', { skip
       await admin.query(`DELETE FROM ${namespace}_events WHERE id = $1`, [second!.id.split('-').pop()]);
       assert.deepEqual(gaps, [], 'nothing is reported while nothing was missed');
       back = await startTcpProxy(service.url, port);
+      cleanups.push(back.close);
       await eventually(() => delivered.length === 2, 'delivery after the reconnect', 20_000);
       assert.deepEqual(delivered, ['1', '3']);
       assert.equal(gaps.length, 1, 'the missed event is reported');
       assert.match(gaps[0]!, /deleted before this instance could deliver them/);
     } finally {
-      await admin.end();
-      await cutOff.close();
-      await publisher.close();
-      await back?.close();
+      // Last opened, first closed; a step that fails does not keep the others from running.
+      for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => {});
     }
   });
 });

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { after, describe, test } from 'node:test';
 import { RedisEngine } from '../../src/engines/redis.js';
 import { silentEngineLogger } from '../../src/engines/settings.js';
+import { parseSelector } from '../../src/topics/index.js';
 import { redisService } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { describeEngineContract, eventually } from './contract.js';
@@ -36,16 +37,22 @@ describe('redis engine: an instance cut off while entries left the shared log', 
     const namespace = `t${randomBytes(5).toString('hex')}`;
     namespaces.push(namespace);
     const settings = { namespace, historyMaxEvents: 100, historyMaxAgeMs: 3_600_000 };
-    const proxy = await startTcpProxy(service.url);
-    const port = Number(new URL(proxy.url).port);
-    let back: TcpProxy | undefined;
-    const cutOff = await RedisEngine.open(proxy.url.replace('http:', 'redis:'), settings, silentEngineLogger);
-    const publisher = await RedisEngine.open(service.url, settings, silentEngineLogger);
-    const redis = new Redis(service.url);
+    const cleanups: Array<() => unknown> = [];
     try {
+      const proxy = await startTcpProxy(service.url);
+      cleanups.push(proxy.close);
+      const port = Number(new URL(proxy.url).port);
+      let back: TcpProxy;
+      const cutOff = await RedisEngine.open(proxy.url.replace('http:', 'redis:'), settings, silentEngineLogger);
+      cleanups.push(() => cutOff.close());
+      const publisher = await RedisEngine.open(service.url, settings, silentEngineLogger);
+      cleanups.push(() => publisher.close());
+      const redis = new Redis(service.url);
+      cleanups.push(() => redis.disconnect());
       const delivered: string[] = [];
+      const ids: string[] = [];
       const gaps: string[] = [];
-      cutOff.onDeliver((event) => delivered.push(event.data));
+      cutOff.onDeliver((event) => (delivered.push(event.data), ids.push(event.id)));
       cutOff.onDeliveryGap((detail) => gaps.push(detail));
 
       await publisher.append([{ topic: 'a', data: '1' }]);
@@ -58,6 +65,7 @@ describe('redis engine: an instance cut off while entries left the shared log', 
       await redis.xtrim(`${namespace}:log`, 'MAXLEN', 1);
       assert.deepEqual(gaps, [], 'nothing is reported while nothing was missed');
       back = await startTcpProxy(service.url, port);
+      cleanups.push(back.close);
       await eventually(() => delivered.length === 2, 'delivery after the reconnect', 15_000);
       assert.deepEqual(delivered, ['1', '3']);
       assert.equal(gaps.length, 1, 'the missed event is reported');
@@ -67,6 +75,7 @@ describe('redis engine: an instance cut off while entries left the shared log', 
       await back.close();
       await publisher.append([{ topic: 'a', data: '4' }]);
       back = await startTcpProxy(service.url, port);
+      cleanups.push(back.close);
       await eventually(() => delivered.length === 3, 'delivery after the second reconnect', 15_000);
       assert.deepEqual(delivered, ['1', '3', '4']);
       assert.equal(gaps.length, 1);
@@ -77,17 +86,21 @@ describe('redis engine: an instance cut off while entries left the shared log', 
       await publisher.append([{ topic: 'a', data: '5' }]);
       const keys = await redis.keys(`${namespace}:*`);
       await redis.del(...keys);
-      await publisher.append([{ topic: 'a', data: '6' }]);
+      const [sixth] = await publisher.append([{ topic: 'a', data: '6' }]);
       back = await startTcpProxy(service.url, port);
+      cleanups.push(back.close);
       await eventually(() => delivered.length === 4, 'delivery after the data loss', 15_000);
       assert.deepEqual(delivered, ['1', '3', '4', '6']);
       assert.equal(gaps.length, 2, 'the loss is reported');
       assert.match(gaps[1]!, /lost and started over/);
+      // The event after the loss carries the new data's epoch, so an id from before is unknown.
+      assert.equal(ids.at(-1), sixth!.id);
+      const resumed = await cutOff.history([parseSelector('a')], ids[0]!);
+      assert.equal(resumed.complete, false);
+      assert.equal(resumed.reason, 'unknown-id');
     } finally {
-      redis.disconnect();
-      await cutOff.close();
-      await publisher.close();
-      await back?.close();
+      // Last opened, first closed; a step that fails does not keep the others from running.
+      for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => {});
     }
   });
 });
