@@ -309,7 +309,7 @@ export class RedisEngine implements Engine {
         for (const [id, entry] of reply[0]![1]) {
           const fields = fieldsOf(entry);
           // The log started over: its new entries' ids belong to the epoch drawn when it was recreated.
-          if (this.startsOver(fields)) await this.refreshEpoch();
+          if (this.startsOver(fields)) await this.refreshEpoch(this.reader);
           this.deliver(id, fields);
         }
       } catch (error) {
@@ -352,8 +352,12 @@ export class RedisEngine implements Engine {
     return [...exact];
   }
 
-  private async refreshEpoch(): Promise<void> {
-    const epoch = await this.commands.get(this.keys.epoch).catch(() => null);
+  /**
+   * Reads the namespace's epoch again, on `connection`: the read loop passes the reader, which has
+   * just answered, where the command connection may still be reconnecting (and fails at once then).
+   */
+  private async refreshEpoch(connection: Redis = this.commands): Promise<void> {
+    const epoch = await connection.get(this.keys.epoch).catch(() => null);
     if (epoch) this.noteEpoch(epoch);
   }
 
