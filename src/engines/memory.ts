@@ -40,13 +40,13 @@ export interface MemoryEngineOptions {
 /** One topic's retained events, oldest first, from index `head` on. */
 class TopicLog {
   seqs: number[] = [];
-  /** The topic, one string for every event of the log (not a copy per retained event). */
-  constructor(readonly topic: string) {}
-
   events: StoredEvent[] = [];
   head = 0;
   /** The sequence of the newest event that left this topic's history (0: none ever did). */
   evictedUpTo = 0;
+
+  /** `topic` is the one string every event of the log refers to (not a copy per retained event). */
+  constructor(readonly topic: string) {}
 
   get size(): number {
     return this.seqs.length - this.head;
