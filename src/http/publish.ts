@@ -84,12 +84,12 @@ export async function publishOneEvent(
  * publishOneEvent() is the way. Refusals are thrown in publishOneEvent()'s order.
  */
 export function publishOneEventNow(req: RequestHead, topic: string, query: URLSearchParams, body: Buffer, context: RouteContext): PublishAnswer | undefined {
-  const type = bodyTypeOf(req, ['json', 'text']);
   if (!context.hub.publishesWithoutWaiting) return undefined;
+  const type = bodyTypeOf(req, ['json', 'text']);
   const principal = principalWithoutVerifying(req, context);
   if (principal === undefined || idempotencyKeyOf(req) !== undefined) return undefined;
   const event = topicEvent(topic, query, decodeBody(body, context.config.maxBodyBytes), type);
-  const [stored] = context.hub.publishNow([event], publishOptions(req, context, principal))!;
+  const [stored] = context.hub.publishNow([event], publishOptions(req, context, principal));
   return publishedAnswer(stored!, false);
 }
 

@@ -173,13 +173,13 @@ export class Hub {
   }
 
   /**
-   * publish() without a promise when the engine stores in this process (Engine.appendNow): the
-   * events are stored and delivered when it returns. Undefined, with nothing checked or stored,
-   * when the engine must wait for a server; use publish() then.
+   * publish() without a promise, for an engine that stores in this process (Engine.appendNow; see
+   * publishesWithoutWaiting): the events are stored and delivered when it returns.
+   * @throws Error when the engine must wait for a server; use publish() then.
    */
-  publishNow(events: readonly NewEvent[], options: PublishOptions = {}): StoredEvent[] | undefined {
+  publishNow(events: readonly NewEvent[], options: PublishOptions = {}): StoredEvent[] {
     const engine = this.engine;
-    if (engine.appendNow === undefined) return undefined;
+    if (engine.appendNow === undefined) throw new Error(`the ${engine.name} engine cannot store without waiting; use publish()`);
     const checked = this.checkForPublish(events, options);
     return this.countPublished(engine.appendNow(checked, appendOptionsOf(options)));
   }

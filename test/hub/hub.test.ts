@@ -267,11 +267,11 @@ describe('Hub publishNow', () => {
     assert.equal(hub.stats().retainedEvents, 0);
   });
 
-  test('with an engine that must wait for its server: undefined, nothing checked, authorized or stored', async () => {
+  test('with an engine that must wait for its server: refused, nothing checked, authorized or stored', async () => {
     const hub = makeHub(wrapped(new MemoryEngine({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 })));
     let authorized = 0;
     assert.equal(hub.publishesWithoutWaiting, false);
-    assert.equal(hub.publishNow([{ topic: 'bad//topic', data: '1' }], { authorize: () => void (authorized += 1) }), undefined);
+    assert.throws(() => hub.publishNow([{ topic: 'bad//topic', data: '1' }], { authorize: () => void (authorized += 1) }), /use publish\(\)/);
     assert.equal(authorized, 0);
     assert.equal(hub.stats().retainedEvents, 0);
     const [stored] = await hub.publish([{ topic: 't', data: '1' }], { authorize: () => void (authorized += 1) });
