@@ -228,7 +228,8 @@ class FastConnection {
   private busy = false;
   /** Reading is paused: `pending` holds more than MAX_PENDING_BYTES, or an answer waits for 'drain'. */
   private paused = false;
-  private answered = 0;
+  /** An answer was written: the connection is past its first request. */
+  private answeredOnce = false;
   /** The client has sent its last byte (half-close). */
   private ended = false;
   /** node:http serves the connection now; nothing here touches it again. */
@@ -295,7 +296,7 @@ class FastConnection {
     // While a publish runs, its own deadline applies; its answer sets the next one.
     if (this.busy || this.finishing) return;
     // A connection that never sent a request gets node:http's answer to one that came too late.
-    if (this.answered === 0) this.finish(rawErrorResponse(new HubError(408, 'request_timeout', 'The request was not received in time.')));
+    if (!this.answeredOnce) this.finish(rawErrorResponse(new HubError(408, 'request_timeout', 'The request was not received in time.')));
     else this.socket.destroy();
   }
 
@@ -315,38 +316,49 @@ class FastConnection {
    * nothing left in the way, reads on or ends. Answers known at once are written in this loop, not
    * by recursion, so a long pipeline stays flat on the stack.
    */
-  private serveNext(): void {
-    const { socket } = this;
-    while (this.pending !== undefined && !this.busy && !this.handedOver && !this.finishing && !socket.destroyed && !socket.writableNeedDrain) {
+  private readonly serveNext = (): void => {
+    while (!this.mustWait()) {
+      if (this.pending === undefined) {
+        // Nothing left in the way: read on, or end.
+        if (this.ended || this.front.closing) this.finish();
+        else if (this.paused) {
+          this.paused = false;
+          this.socket.resume();
+        }
+        return;
+      }
       this.serveOne(this.pending);
     }
-    if (this.busy || this.handedOver || this.finishing || socket.destroyed || socket.writableNeedDrain) return;
-    if (this.ended || this.front.closing) this.finish();
-    else if (this.paused) {
-      this.paused = false;
-      socket.resume();
-    }
+  };
+
+  /** A publish is under way, an answer waits for 'drain', or the connection is no longer served here. */
+  private mustWait(): boolean {
+    const { socket } = this;
+    return this.busy || this.handedOver || this.finishing || socket.destroyed || socket.writableNeedDrain;
   }
 
   private serveOne(bytes: Buffer): void {
     const request = parseSimplePublish(bytes, this.front.limits);
     if (request === undefined) return this.handToNodeHttp();
     const { context } = this.front;
-    let route: ResolvedRoute | undefined;
-    let answerNow: PublishAnswer | undefined;
+    let route: ResolvedRoute;
     try {
       route = resolveTarget('POST', request.target, context.config);
-      if (route.handler === publishToTopic) answerNow = publishOneEventNow(this.headOf(request), route.rest, route.query, request.body, context);
     } catch (error) {
-      // The route's own refusals (a topic that is not valid percent-encoding), and the publish's.
+      // The route's own refusals (a topic that is not valid percent-encoding).
+      return this.answerHere(request, bytes, errorAnswer(error, context));
+    }
+    if (route.handler !== publishToTopic) return this.handToNodeHttp();
+    const { rest, query } = route;
+    let answerNow: PublishAnswer | undefined;
+    try {
+      answerNow = publishOneEventNow(this.headOf(request), rest, query, request.body, context);
+    } catch (error) {
       answerNow = errorAnswer(error, context);
     }
-    if (route !== undefined && route.handler !== publishToTopic) return this.handToNodeHttp();
-    // The request is answered here: it leaves the pending bytes.
-    this.pending = request.size === bytes.length ? undefined : bytes.subarray(request.size);
-    if (answerNow !== undefined) return this.answer(request, answerNow);
+    if (answerNow !== undefined) return this.answerHere(request, bytes, answerNow);
     // The publish must wait for the engine, or for the credential's verification.
-    const { rest, query } = route!; // resolved: only a refusal leaves it undefined, and that is answered above
+    this.takeOffPending(request, bytes);
     this.busy = true;
     const maxBodyBytes = this.front.limits.maxBodyBytes;
     void publishOneEvent(this.headOf(request), rest, query, async () => decodeBody(request.body, maxBodyBytes), context)
@@ -356,6 +368,16 @@ class FastConnection {
         this.answer(request, settled);
         this.serveNext();
       });
+  }
+
+  /** The request is answered here: it leaves the pending bytes. */
+  private takeOffPending(request: SimplePublish, bytes: Buffer): void {
+    this.pending = request.size === bytes.length ? undefined : bytes.subarray(request.size);
+  }
+
+  private answerHere(request: SimplePublish, bytes: Buffer, answer: PublishAnswer): void {
+    this.takeOffPending(request, bytes);
+    this.answer(request, answer);
   }
 
   private headOf(request: SimplePublish): RequestHead {
@@ -374,15 +396,13 @@ class FastConnection {
     if (!keepAlive) return this.finish(response);
     const flushed = socket.write(response);
     // Between requests, node:http's keep-alive timeout (its answers announce it).
-    this.answered++;
+    this.answeredOnce = true;
     this.deadline = Date.now() + KEEP_ALIVE_MS;
     if (flushed) return;
     // The client is not reading its answers: read nothing more from it until it does.
     this.pause();
-    socket.once('drain', this.resume);
+    socket.once('drain', this.serveNext);
   }
-
-  private readonly resume = (): void => this.serveNext();
 
   /**
    * node:http serves this connection from here on: every byte not yet answered goes back in front
