@@ -5,6 +5,7 @@
  * Nothing else in the code reads process.env.
  */
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { HubError } from './errors.js';
 import { clientAddressResolver } from './http/client-address.js';
 
@@ -17,6 +18,7 @@ export interface HubConfig {
   namespace: string;
   historyMaxEvents: number;
   historyMaxAgeMs: number;
+  historyMaxBytes: number;
   heartbeatMs: number;
   retryMs: number;
   maxBufferBytes: number;
@@ -56,10 +58,11 @@ export interface HubConfig {
 }
 
 /**
- * optional: a string that may be left unset; list: comma-separated values; boolean: true/false
+ * optional: a string that may be left unset; list: comma-separated values; budget: a size, or
+ * "auto" for a share of the heap this process may grow to (see heapShare); boolean: true/false
  * (also yes/no, on/off, 1/0), and as a flag `--name` alone means true and `--no-name` false.
  */
-type Kind = 'string' | 'optional' | 'list' | 'port' | 'count' | 'duration' | 'bytes' | 'boolean';
+type Kind = 'string' | 'optional' | 'list' | 'port' | 'count' | 'duration' | 'bytes' | 'budget' | 'boolean';
 
 interface OptionSpec {
   key: keyof HubConfig;
@@ -78,6 +81,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'namespace', flag: 'namespace', env: 'SSEHUB_NAMESPACE', kind: 'string', default: 'ssehub', help: 'Name of this hub\'s data on a shared engine (Redis key prefix, NATS stream, PostgreSQL tables); hubs with the same engine and namespace form one cluster.' },
   { key: 'historyMaxEvents', flag: 'history-max-events', env: 'SSEHUB_HISTORY_MAX_EVENTS', kind: 'count', default: '1000', help: 'Events kept per topic for Last-Event-ID resume (0 keeps none).' },
   { key: 'historyMaxAgeMs', flag: 'history-max-age', env: 'SSEHUB_HISTORY_MAX_AGE', kind: 'duration', default: '1h', help: 'How long an event stays in history (e.g. 90s, 15m, 1h).' },
+  { key: 'historyMaxBytes', flag: 'history-max-bytes', env: 'SSEHUB_HISTORY_MAX_BYTES', kind: 'budget', default: 'auto', help: 'Bytes all retained events may take together (0: no limit). Past it the oldest events are evicted first, whatever their topic, and a client that resumes from before them gets the reset signal. "auto": a quarter of the heap limit of the process that keeps the events (the primary with --workers). The memory engine counts each event\'s text plus 200 bytes; the NATS engine makes it its stream\'s max_bytes.' },
   { key: 'heartbeatMs', flag: 'heartbeat', env: 'SSEHUB_HEARTBEAT', kind: 'duration', default: '15s', help: 'Comment heartbeat on idle streams, so proxies keep them open (0 disables).' },
   { key: 'retryMs', flag: 'retry', env: 'SSEHUB_RETRY', kind: 'duration', default: '2s', help: 'Reconnect delay sent to clients in the initial "retry:" field.' },
   { key: 'maxBufferBytes', flag: 'max-buffer', env: 'SSEHUB_MAX_BUFFER', kind: 'bytes', default: '1MiB', help: 'Outbound buffer per stream; a client that falls further behind is disconnected.' },
@@ -143,6 +147,17 @@ export function parseBytes(raw: string, name = 'size'): number {
   return value;
 }
 
+/** The share of the heap limit that retained history may take by default (--history-max-bytes auto). */
+const HEAP_SHARE_OF_HISTORY = 0.25;
+
+/**
+ * A share of the heap this process may grow to (V8's limit, which --max-old-space-size sets), in
+ * whole bytes: the default byte budget follows the machine and the process's settings.
+ */
+export function heapShare(share: number): number {
+  return Math.floor(getHeapStatistics().heap_size_limit * share);
+}
+
 const BOOLEANS = new Map<string, boolean>([
   ['true', true], ['false', false], ['yes', true], ['no', false], ['on', true], ['off', false], ['1', true], ['0', false],
 ]);
@@ -177,6 +192,8 @@ function parseValue(spec: OptionSpec, raw: string, name: string): string | numbe
       return parseDuration(raw, name);
     case 'bytes':
       return parseBytes(raw, name);
+    case 'budget':
+      return raw.trim().toLowerCase() === 'auto' ? heapShare(HEAP_SHARE_OF_HISTORY) : parseBytes(raw, name);
   }
 }
 
@@ -271,7 +288,7 @@ export function defaultConfig(overrides: Partial<HubConfig> = {}): HubConfig {
 /** The options table as `--help` prints it. */
 export function describeOptions(): string {
   const rows = OPTIONS.map((spec) => {
-    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', duration: 'duration', bytes: 'bytes', boolean: 'true|false' }[spec.kind];
+    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', duration: 'duration', bytes: 'bytes', budget: 'bytes|auto', boolean: 'true|false' }[spec.kind];
     const left = `  --${spec.flag} <${placeholder}>`;
     return `${left.padEnd(34)}${spec.help}\n${''.padEnd(34)}env ${spec.env}${spec.default === '' ? '' : `, default ${spec.default}`}`;
   });

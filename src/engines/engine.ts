@@ -45,6 +45,10 @@ export interface HistoryResult {
 export interface EngineStats {
   topics: number;
   retainedEvents: number;
+  /** What retained events count against the byte budget (the memory engine; see retainedSize). */
+  retainedBytes?: number;
+  /** Events evicted, oldest first, because retained events went past the byte budget. */
+  evictedForBudget?: number;
 }
 
 export type DeliverListener = (event: StoredEvent) => void;

@@ -145,7 +145,8 @@ export class IpcEngineHost {
 
   private broadcastStats(): void {
     const stats = this.engine.stats();
-    if (this.lastStats !== undefined && stats.topics === this.lastStats.topics && stats.retainedEvents === this.lastStats.retainedEvents) return;
+    const last = this.lastStats;
+    if (last !== undefined && stats.topics === last.topics && stats.retainedEvents === last.retainedEvents && stats.retainedBytes === last.retainedBytes) return;
     this.lastStats = stats;
     for (const port of this.receivers) port.post({ ssehub: ENGINE_MESSAGE, type: 'stats', stats });
   }

@@ -217,6 +217,9 @@ export class NatsEngine implements Engine {
       discard: DiscardPolicy.Old,
       max_msgs_per_subject: this.settings.historyMaxEvents + DELIVERY_SLACK,
       max_age: nanos(maxAgeMs),
+      // The byte budget of history: past it the server drops the stream's oldest messages, which
+      // history() and delivery then report as gaps like any other retention (-1: no limit).
+      max_bytes: (this.settings.historyMaxBytes ?? 0) > 0 ? this.settings.historyMaxBytes! : -1,
       // How long the server remembers message ids (an append's dedupe key, see append()), for the whole
       // stream: AppendOptions.dedupeWindowMs does not change it. It must fit in max_age; capped at 2
       // minutes it is shorter than the default idempotency window (10 minutes), so a retry after an

@@ -5,6 +5,11 @@ export interface EngineSettings {
   /** Age after which an event leaves history, in milliseconds. */
   historyMaxAgeMs: number;
   /**
+   * Bytes all retained events may take; 0 or absent: no budget. The memory engine evicts its oldest events
+   * past it; the NATS engine sets it as its stream's max_bytes.
+   */
+  historyMaxBytes?: number;
+  /**
    * Where a distributed engine keeps this hub's data (Redis key prefix, NATS stream name,
    * PostgreSQL table prefix). Hub instances with the same engine URL and namespace form one cluster.
    */

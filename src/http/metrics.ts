@@ -32,6 +32,11 @@ export function createMetrics(hub: Hub): Metrics {
   gauge('ssehub_connections', 'Open event streams.', () => hub.stats().connections);
   gauge('ssehub_topics', 'Topics with retained history.', () => hub.stats().topics);
   gauge('ssehub_retained_events', 'Events held in history.', () => hub.stats().retainedEvents);
+  if (hub.stats().retainedBytes !== undefined) {
+    // Engines that keep history in this process (the memory engine) count it against a byte budget.
+    gauge('ssehub_retained_bytes', 'What retained events count against --history-max-bytes.', () => hub.stats().retainedBytes ?? 0);
+    counter('ssehub_evicted_for_budget_total', 'Events evicted, oldest first, because history went past --history-max-bytes.', () => hub.stats().evictedForBudget ?? 0);
+  }
   counter('ssehub_events_published_total', 'Events accepted by this hub.', () => hub.stats().eventsPublished);
   counter('ssehub_events_delivered_total', 'Events queued to streams (one per stream per event).', () => hub.stats().eventsDelivered);
   counter('ssehub_slow_consumers_dropped_total', 'Streams cut off for falling behind their buffer limit.', () => hub.stats().slowConsumersDropped);

@@ -73,6 +73,10 @@ export interface HubStats {
   subscribedSelectors: number;
   topics: number;
   retainedEvents: number;
+  /** What retained events count against --history-max-bytes (memory engine only). */
+  retainedBytes?: number;
+  /** Events evicted because history went past --history-max-bytes (memory engine only). */
+  evictedForBudget?: number;
   eventsPublished: number;
   eventsDelivered: number;
   slowConsumersDropped: number;
@@ -241,6 +245,8 @@ export class Hub {
       subscribedSelectors: this.index.selectorCount,
       topics: engineStats.topics,
       retainedEvents: engineStats.retainedEvents,
+      retainedBytes: engineStats.retainedBytes,
+      evictedForBudget: engineStats.evictedForBudget,
       ...this.counters,
     };
   }

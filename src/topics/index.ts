@@ -9,3 +9,4 @@ export {
 } from './topic.js';
 export { parseSelector, parseSubscribeSelector, selectorCovers, selectorMatches, type Selector } from './selector.js';
 export { TopicIndex } from './topic-index.js';
+export { TopicTree } from './topic-tree.js';

@@ -183,3 +183,106 @@ describe('MemoryEngine history', () => {
     assert.equal((await e.history(sel('t'), await e.position())).complete, true);
   });
 });
+
+describe('MemoryEngine byte budget', () => {
+  const kib = (n: number) => 'x'.repeat(n * 1024);
+
+  test('past the budget, the oldest events go first, whatever their topic, down to 90% of it', async () => {
+    const e = engine({ historyMaxBytes: 100 * 1024 });
+    const base = await e.position();
+    const delivered: string[] = [];
+    e.onDeliver((event) => delivered.push(event.id));
+    const stored: StoredEvent[] = [];
+    for (let i = 0; i < 30; i++) stored.push(...(await e.append([{ topic: `t${i % 3}`, data: kib(10) }])));
+    assert.equal(delivered.length, 30, 'every event is still delivered live');
+    const { retainedBytes, retainedEvents, evictedForBudget } = e.stats();
+    assert.ok(retainedBytes! <= 100 * 1024, `retained ${retainedBytes} bytes`);
+    assert.equal(retainedEvents + evictedForBudget!, 30);
+    assert.ok(retainedEvents >= 8, `kept ${retainedEvents}`);
+    // What is kept is the newest events of all topics together.
+    const kept = (await e.history(sel('**'), base)).events.map((event) => event.id);
+    assert.deepEqual(kept, stored.slice(30 - retainedEvents).map((event) => event.id));
+  });
+
+  test('a resume that needed an evicted event is told so; one after the evictions is complete', async () => {
+    const e = engine({ historyMaxBytes: 50 * 1024 });
+    const base = await e.position();
+    const [first] = await e.append([{ topic: 'big', data: kib(20) }]);
+    const [quiet] = await e.append([{ topic: 'quiet', data: 'small' }]);
+    await e.append([{ topic: 'big', data: kib(20) }, { topic: 'big', data: kib(20) }]);
+    const missed = await e.history(sel('big'), base);
+    assert.equal(missed.complete, false);
+    assert.equal(missed.reason, 'history-exceeded');
+    // One eviction was enough: "quiet", newer than it, is kept and its resume is exact.
+    const kept = await e.history(sel('quiet'), first!.id);
+    assert.equal(kept.complete, true);
+    assert.deepEqual(kept.events.map((event) => event.id), [quiet!.id]);
+    const position = await e.position();
+    await e.append([{ topic: 'big', data: 'after' }]);
+    const fresh = await e.history(sel('big', 'quiet'), position);
+    assert.equal(fresh.complete, true);
+    assert.deepEqual(fresh.events.map((event) => event.data), ['after']);
+  });
+
+  test('0 means no budget', async () => {
+    const e = engine({ historyMaxBytes: 0 });
+    for (let i = 0; i < 20; i++) await e.append([{ topic: 't', data: kib(50) }]);
+    assert.equal(e.stats().retainedEvents, 20);
+    assert.equal(e.stats().evictedForBudget, 0);
+  });
+});
+
+describe('MemoryEngine pattern resumes', () => {
+  test('read only the topics their patterns match', async () => {
+    const e = engine();
+    const base = await e.position();
+    for (let i = 0; i < 5_000; i++) await e.append([{ topic: `room/${i}`, data: String(i) }]);
+    await e.append([{ topic: 'user/1/inbox', data: 'mail' }]);
+    const before = e.historyNodesVisited;
+    const nothing = await e.history(sel('nomatch/**'), base);
+    assert.deepEqual(nothing.events, []);
+    assert.ok(e.historyNodesVisited - before <= 2, `nomatch/** entered ${e.historyNodesVisited - before} nodes`);
+    const mid = e.historyNodesVisited;
+    const inbox = await e.history(sel('user/*/inbox'), base);
+    assert.deepEqual(inbox.events.map((event) => event.data), ['mail']);
+    assert.ok(e.historyNodesVisited - mid <= 5, `user/*/inbox entered ${e.historyNodesVisited - mid} nodes`);
+  });
+
+  test('that let other work run in between leave out what was appended meanwhile, which live delivery brings', async () => {
+    const e = engine();
+    const base = await e.position();
+    for (let i = 0; i < 2_500; i++) await e.append([{ topic: `room/${i}`, data: String(i) }]);
+    const reading = e.history(sel('room/*'), base);
+    // The read yields after every thousand topics: these land while it is under way.
+    await e.append([{ topic: 'room/0', data: 'late' }, { topic: 'room/2499', data: 'late' }]);
+    const result = await reading;
+    assert.equal(result.events.length, 2_500);
+    assert.ok(result.events.every((event) => event.data !== 'late'));
+    assert.ok(result.events.every((event) => e.compareIds(event.id, result.position) <= 0), 'nothing after the position');
+  });
+
+  test('a forgotten topic that comes back still reports what it lost', async () => {
+    let now = 0;
+    const e = engine({ historyMaxAgeMs: 10, maxForgottenTopics: 1, now: () => now });
+    const base = await e.position();
+    await e.append([{ topic: 'a', data: 'lost' }]);
+    now = 100;
+    await e.history(sel('a'), base); // "a" empties (age)
+    await e.append([{ topic: 'b', data: 'b' }]);
+    now = 200;
+    await e.history(sel('b'), base); // "b" empties too, and "a" is forgotten
+    await e.append([{ topic: 'a', data: 'back' }]);
+    const result = await e.history(sel('a'), base);
+    assert.deepEqual(result.events.map((event) => event.data), ['back']);
+    assert.equal(result.complete, false, '"lost" was evicted after base');
+  });
+
+  test('emptied topics keep no arrays and are no longer counted', async () => {
+    let now = 0;
+    const e = engine({ historyMaxAgeMs: 10, now: () => now });
+    for (let i = 0; i < 100; i++) await e.append([{ topic: `t/${i}`, data: 'x' }, { topic: `t/${i}`, data: 'y' }]);
+    now = 100;
+    await e.history(sel('t/*'), await e.position());
+    assert.deepEqual({ topics: e.stats().topics, retained: e.stats().retainedEvents, bytes: e.stats().retainedBytes }, { topics: 0, retained: 0, bytes: 0 });
+  });
+});
