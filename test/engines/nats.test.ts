@@ -29,6 +29,28 @@ describe('nats engine specifics', { skip: service.skipReason() }, () => {
   };
   const unique = () => `n${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
+  test('the stream is bounded by the history byte budget: the server drops the oldest past it, and history says so', async () => {
+    const namespace = unique();
+    namespaces.push(namespace);
+    const engine = await NatsEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, historyMaxBytes: 64 * 1024, namespace }, silentEngineLogger);
+    const nc = await connect({ servers: service.url });
+    try {
+      const info = await (await nc.jetstreamManager()).streams.info(namespace);
+      assert.equal(info.config.max_bytes, 64 * 1024);
+      const base = await engine.position();
+      for (let i = 0; i < 12; i++) await engine.append([{ topic: `big/${i % 3}`, data: 'x'.repeat(10 * 1024) }]);
+      const stored = (await (await nc.jetstreamManager()).streams.info(namespace)).state.bytes;
+      assert.ok(stored <= 64 * 1024, `the stream holds ${stored} bytes`);
+      const result = await engine.history([parseSelector('big/**')], base);
+      assert.equal(result.complete, false);
+      assert.equal(result.reason, 'history-exceeded');
+      assert.ok(result.events.length > 0 && result.events.length < 12, `${result.events.length} events kept`);
+    } finally {
+      await nc.close();
+      await engine.close();
+    }
+  });
+
   test('an append repeated with its dedupe key is answered with the first ids and stored once', async () => {
     const namespace = unique();
     const [a, b] = [await open(namespace), await open(namespace)];
