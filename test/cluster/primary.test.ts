@@ -16,6 +16,7 @@ import { workerCount } from '../../src/cluster/primary.js';
 import { loadConfig } from '../../src/config.js';
 import { HubError } from '../../src/errors.js';
 import { checkExactlyOnceInOrder } from '../support/cluster.js';
+import { httpRequest, openStream, publish } from '../support/http.js';
 import { childPids, processAlive, spawnHub, type HubProcess } from '../support/hub.js';
 import { InstanceWatcher, publishUntilStored, ResumingSubscriber, subscribersOf } from '../support/workers.js';
 
@@ -129,6 +130,22 @@ describe('the primary of --workers 2', () => {
     await watcher.waitFor((latest) => subscribersOf(latest.get(newcomer), 'after-restart') >= 1, 'a stream on the new worker', {
       since: Date.now(),
     });
+  });
+
+  test('the primary keeps the history of every worker within --history-max-bytes', async () => {
+    const hub = await spawnHub(['--workers', '2', '--history-max-bytes', '64KiB', '--publish-rate', '0']);
+    started.push(hub);
+    const first = (await publish(hub.url, 'budget/0', 'first')).json().id as string;
+    // Each publish on a fresh connection: node:cluster spreads them over both workers.
+    for (let i = 0; i < 20; i++) assert.equal((await publish(hub.url, `budget/${i % 4}`, 'x'.repeat(10 * 1024))).status, 201);
+    const stats = (await httpRequest(`${hub.url}/stats`)).json();
+    assert.ok(stats.retainedBytes <= 64 * 1024, `retained ${stats.retainedBytes} bytes`);
+    assert.ok(stats.evictedForBudget > 0);
+    const resumed = await openStream(`${hub.url}/topics/budget/0`, { 'Last-Event-ID': first });
+    const [reset] = await resumed.waitForEvents(1);
+    assert.equal(reset!.type, 'ssehub.reset');
+    assert.equal(JSON.parse(reset!.data).reason, 'history-exceeded');
+    resumed.close();
   });
 
   test('SIGTERM: every worker ends its streams gracefully, and the primary exits 0 once they are gone', async () => {
