@@ -45,6 +45,8 @@ export interface HubConfig {
   maxStreamsPerSubject: number;
   publishRate: number;
   publishBurst: number;
+  publishBytesRate: number;
+  publishBytesBurst: number;
   maxHeaderBytes: number;
   dashboard: boolean;
   statsIntervalMs: number;
@@ -106,6 +108,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxStreamsPerSubject', flag: 'max-streams-per-subject', env: 'SSEHUB_MAX_STREAMS_PER_SUBJECT', kind: 'count', default: '100', help: 'Open streams allowed per token subject (0: no limit).' },
   { key: 'publishRate', flag: 'publish-rate', env: 'SSEHUB_PUBLISH_RATE', kind: 'count', default: '1000', help: 'Events per second one publisher (token subject, else IP) may publish (0: no limit).' },
   { key: 'publishBurst', flag: 'publish-burst', env: 'SSEHUB_PUBLISH_BURST', kind: 'count', default: '2000', help: 'Events a publisher may publish at once above the rate.' },
+  { key: 'publishBytesRate', flag: 'publish-bytes-rate', env: 'SSEHUB_PUBLISH_BYTES_RATE', kind: 'bytes', default: '10MiB', help: 'Bytes of event data (and event names) per second one publisher (token subject, else IP) may publish (0: no limit).' },
+  { key: 'publishBytesBurst', flag: 'publish-bytes-burst', env: 'SSEHUB_PUBLISH_BYTES_BURST', kind: 'bytes', default: '20MiB', help: 'Bytes a publisher may publish at once above the byte rate; at least --max-body, so that one publish of the largest body can pass.' },
   { key: 'maxHeaderBytes', flag: 'max-header-size', env: 'SSEHUB_MAX_HEADER_SIZE', kind: 'bytes', default: '16KiB', help: 'Largest request header block (431 above).' },
   { key: 'dashboard', flag: 'dashboard', env: 'SSEHUB_DASHBOARD', kind: 'boolean', default: 'true', help: 'Serve the web dashboard and demo pages (GET /, /demos/…, /assets/…) and publish this instance\'s stats to the system topic $ssehub/stats.' },
   { key: 'statsIntervalMs', flag: 'stats-interval', env: 'SSEHUB_STATS_INTERVAL', kind: 'duration', default: '1s', help: 'How often each instance publishes a "stats" event to $ssehub/stats while the dashboard is on (0 disables).' },
@@ -208,6 +212,10 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.maxTopicsPerSubscription < 1) throw invalid('--max-topics', '0', 'at least 1');
   if (result.maxBatchEvents < 1) throw invalid('--max-batch', '0', 'at least 1');
   if (result.publishRate > 0 && result.publishBurst < 1) throw invalid('--publish-burst', '0', 'at least 1');
+  // A burst below the largest body would refuse every publish of that size, forever.
+  if (result.publishBytesRate > 0 && result.publishBytesBurst < result.maxBodyBytes) {
+    throw invalid('--publish-bytes-burst', String(result.publishBytesBurst), `at least --max-body (${result.maxBodyBytes} bytes)`);
+  }
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
   checkTransport(result);
   clientAddressResolver(result.trustedProxies); // throws on an entry that is not an address or range
