@@ -75,7 +75,7 @@ interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: 'host', env: 'SSEHUB_HOST', kind: 'string', default: '127.0.0.1', help: 'Address to listen on (0.0.0.0 for all interfaces).' },
   { key: 'port', flag: 'port', env: 'SSEHUB_PORT', kind: 'port', default: '8080', help: 'TCP port to listen on (0 picks a free one).' },
-  { key: 'workers', flag: 'workers', env: 'SSEHUB_WORKERS', kind: 'count', default: '1', help: 'Worker processes sharing the port (0: one per CPU core). Above 1, a primary process runs them and restarts any that dies; with the memory engine, it holds the events for all of them.' },
+  { key: 'workers', flag: 'workers', env: 'SSEHUB_WORKERS', kind: 'count', default: '1', help: 'Worker processes sharing the port (0: one per CPU core). Above 1, a primary process runs them, restarts any that dies and keeps the stream and publish limits for all of them; with the memory engine, it also holds their events.' },
   { key: 'engine', flag: 'engine', env: 'SSEHUB_ENGINE', kind: 'string', default: 'memory', help: 'Event engine: "memory" (embedded, one process) or a shared server: redis://host:6379, nats://host:4222, postgres://user@host/db.' },
   { key: 'namespace', flag: 'namespace', env: 'SSEHUB_NAMESPACE', kind: 'string', default: 'ssehub', help: 'Name of this hub\'s data on a shared engine (Redis key prefix, NATS stream, PostgreSQL tables); hubs with the same engine and namespace form one cluster.' },
   { key: 'historyMaxEvents', flag: 'history-max-events', env: 'SSEHUB_HISTORY_MAX_EVENTS', kind: 'count', default: '1000', help: 'Events kept per topic for Last-Event-ID resume (0 keeps none).' },

@@ -4,8 +4,8 @@
  *
  * ClientLimits is what the HTTP routes and the hub ask; LocalLimits keeps the counters in this
  * process. Under `ssehub serve --workers N` every worker asks the primary process instead
- * (cluster/primary-limits.ts), whose LimitsHost keeps the one LocalLimits of the hub: the workers
- * then share one count, as one hub.
+ * (cluster/shared-limits.ts), whose LimitsHost (cluster/limits-host.ts) keeps the hub's one
+ * LocalLimits: the workers share one count, as one hub.
  */
 import { HubError } from '../errors.js';
 

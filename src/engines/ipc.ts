@@ -60,6 +60,8 @@ function unavailable(detail: string): HubError {
 export class IpcEngine implements Engine {
   readonly name = 'memory';
   readonly kv: KeyValueStore;
+  /** Whether the primary checks the publish rates with each append, as its hello said (it keeps them for every worker). */
+  private primaryChecksCharges = false;
   private readonly requests: IpcRequests;
   private readonly listeners: DeliverListener[] = [];
   private epoch = '';
@@ -76,6 +78,7 @@ export class IpcEngine implements Engine {
     try {
       const hello = (await engine.request({ op: 'hello' })) as HelloReply;
       engine.epoch = hello.epoch;
+      engine.primaryChecksCharges = hello.checksPublishCharges === true;
       engine.observe(hello.position);
       return engine;
     } catch (error) {
@@ -119,6 +122,10 @@ export class IpcEngine implements Engine {
     const position = (await this.request({ op: 'position' })) as string;
     this.observe(position);
     return position;
+  }
+
+  get checksPublishCharges(): boolean {
+    return this.primaryChecksCharges;
   }
 
   compareIds(a: string, b: string): number {
