@@ -13,9 +13,6 @@ import type { LocalLimits, PublishCharge, StreamLease } from '../auth/limits.js'
 import { isLimitsMessage, LIMITS_MESSAGE, type LimitsCall, type LimitsReply, type LimitsRequest } from './limits-protocol.js';
 
 export class LimitsHost {
-  /** The slots held per worker channel, by "<client>:<lease>". */
-  private readonly held = new Map<IpcPort, Map<string, StreamLease>>();
-
   constructor(readonly limits: LocalLimits) {}
 
   /** Charges a publish carried by an append (for the IpcEngineHost): throws the HubError of an exceeded rate. */
@@ -23,8 +20,9 @@ export class LimitsHost {
 
   /** Serves a worker's channel; returns a function that stops and releases the worker's slots (also called when the channel closes). */
   attach(port: IpcPort): () => void {
+    /** The slots held for this worker, by "<client>:<lease>". */
     const leases = new Map<string, StreamLease>();
-    this.held.set(port, leases);
+    let attached = true;
     const stopListening = port.listen((message) => {
       if (!isLimitsMessage(message)) return;
       if (message.type === 'request') this.serve(port, leases, message);
@@ -32,21 +30,14 @@ export class LimitsHost {
     });
     const stopWatching = port.onClose(() => detach());
     const detach = (): void => {
+      if (!attached) return;
+      attached = false;
       stopListening();
       stopWatching();
-      if (this.held.get(port) !== leases) return;
-      this.held.delete(port);
       for (const lease of leases.values()) lease.release();
       leases.clear();
     };
     return detach;
-  }
-
-  /** Streams held for workers, over all of them (for tests and logs). */
-  get streams(): number {
-    let count = 0;
-    for (const leases of this.held.values()) count += leases.size;
-    return count;
   }
 
   private serve(port: IpcPort, leases: Map<string, StreamLease>, request: LimitsRequest): void {

@@ -31,8 +31,6 @@ export class SharedLimits implements ClientLimits {
   readonly chargesPublishes: boolean;
   private readonly requests: IpcRequests;
   private nextLease = 1;
-  private readonly stopListening: () => void;
-  private readonly stopWatching: () => void;
 
   constructor(
     private readonly port: IpcPort,
@@ -41,10 +39,11 @@ export class SharedLimits implements ClientLimits {
   ) {
     this.chargesPublishes = chargesPublishes(settings);
     this.requests = new IpcRequests(port, { tag: LIMITS_MESSAGE, timeoutMs, unavailable });
-    this.stopListening = port.listen((message) => {
+    // For the worker's lifetime: the worker exits with its channel.
+    port.listen((message) => {
       if (isLimitsMessage(message) && message.type === 'reply') this.requests.receiveReply(message);
     });
-    this.stopWatching = port.onClose(() => this.requests.fail('the primary process is gone'));
+    port.onClose(() => this.requests.fail('the primary process is gone'));
   }
 
   async chargePublish(charge: PublishCharge): Promise<void> {
@@ -70,13 +69,6 @@ export class SharedLimits implements ClientLimits {
         this.release(lease);
       },
     };
-  }
-
-  /** Stops listening to the channel; requests after this fail with 503. */
-  close(): void {
-    this.requests.fail('the limits are closed');
-    this.stopListening();
-    this.stopWatching();
   }
 
   private release(lease: number): void {
