@@ -78,7 +78,8 @@ export const SERVERS: ServerKind[] = [
       if (workers > 1) args.push('--workers', String(workers));
       if (!tcpNoDelay) args.push('--tcp-nodelay', 'false');
       if (!fastPublish) args.push('--fast-publish', 'false');
-      return spawnServer(process.execPath, [...entry, ...args], port);
+      // The byte rate by its variable, not a flag: a --baseline checkout from before the byte rate ignores it.
+      return spawnServer(process.execPath, [...entry, ...args], port, { SSEHUB_PUBLISH_BYTES_RATE: '0' });
     },
   },
   {
@@ -125,8 +126,8 @@ export const SERVERS: ServerKind[] = [
   },
 ];
 
-async function spawnServer(command: string, args: string[], port: number): Promise<RunningServer> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+async function spawnServer(command: string, args: string[], port: number, env: Record<string, string> = {}): Promise<RunningServer> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, ...env } });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000)));
   child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000)));

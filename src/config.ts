@@ -47,6 +47,8 @@ export interface HubConfig {
   maxStreamsPerSubject: number;
   publishRate: number;
   publishBurst: number;
+  publishBytesRate: number;
+  publishBytesBurst: number;
   maxHeaderBytes: number;
   dashboard: boolean;
   statsIntervalMs: number;
@@ -76,7 +78,7 @@ interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: 'host', env: 'SSEHUB_HOST', kind: 'string', default: '127.0.0.1', help: 'Address to listen on (0.0.0.0 for all interfaces).' },
   { key: 'port', flag: 'port', env: 'SSEHUB_PORT', kind: 'port', default: '8080', help: 'TCP port to listen on (0 picks a free one).' },
-  { key: 'workers', flag: 'workers', env: 'SSEHUB_WORKERS', kind: 'count', default: '1', help: 'Worker processes sharing the port (0: one per CPU core). Above 1, a primary process runs them and restarts any that dies; with the memory engine, it holds the events for all of them.' },
+  { key: 'workers', flag: 'workers', env: 'SSEHUB_WORKERS', kind: 'count', default: '1', help: 'Worker processes sharing the port (0: one per CPU core). Above 1, a primary process runs them, restarts any that dies and keeps the stream and publish limits for all of them; with the memory engine, it also holds their events.' },
   { key: 'engine', flag: 'engine', env: 'SSEHUB_ENGINE', kind: 'string', default: 'memory', help: 'Event engine: "memory" (embedded, one process) or a shared server: redis://host:6379, nats://host:4222, postgres://user@host/db.' },
   { key: 'namespace', flag: 'namespace', env: 'SSEHUB_NAMESPACE', kind: 'string', default: 'ssehub', help: 'Name of this hub\'s data on a shared engine (Redis key prefix, NATS stream, PostgreSQL tables); hubs with the same engine and namespace form one cluster.' },
   { key: 'historyMaxEvents', flag: 'history-max-events', env: 'SSEHUB_HISTORY_MAX_EVENTS', kind: 'count', default: '1000', help: 'Events kept per topic for Last-Event-ID resume (0 keeps none).' },
@@ -110,6 +112,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxStreamsPerSubject', flag: 'max-streams-per-subject', env: 'SSEHUB_MAX_STREAMS_PER_SUBJECT', kind: 'count', default: '100', help: 'Open streams allowed per token subject (0: no limit).' },
   { key: 'publishRate', flag: 'publish-rate', env: 'SSEHUB_PUBLISH_RATE', kind: 'count', default: '1000', help: 'Events per second one publisher (token subject, else IP) may publish (0: no limit).' },
   { key: 'publishBurst', flag: 'publish-burst', env: 'SSEHUB_PUBLISH_BURST', kind: 'count', default: '2000', help: 'Events a publisher may publish at once above the rate.' },
+  { key: 'publishBytesRate', flag: 'publish-bytes-rate', env: 'SSEHUB_PUBLISH_BYTES_RATE', kind: 'bytes', default: '10MiB', help: 'Bytes of event data (and event names) per second one publisher (token subject, else IP) may publish (0: no limit).' },
+  { key: 'publishBytesBurst', flag: 'publish-bytes-burst', env: 'SSEHUB_PUBLISH_BYTES_BURST', kind: 'bytes', default: '20MiB', help: 'Bytes a publisher may publish at once above the byte rate; at least --max-body, so that one publish of the largest body can pass.' },
   { key: 'maxHeaderBytes', flag: 'max-header-size', env: 'SSEHUB_MAX_HEADER_SIZE', kind: 'bytes', default: '16KiB', help: 'Largest request header block (431 above).' },
   { key: 'dashboard', flag: 'dashboard', env: 'SSEHUB_DASHBOARD', kind: 'boolean', default: 'true', help: 'Serve the web dashboard and demo pages (GET /, /demos/…, /assets/…) and publish this instance\'s stats to the system topic $ssehub/stats.' },
   { key: 'statsIntervalMs', flag: 'stats-interval', env: 'SSEHUB_STATS_INTERVAL', kind: 'duration', default: '1s', help: 'How often each instance publishes a "stats" event to $ssehub/stats while the dashboard is on (0 disables).' },
@@ -225,6 +229,10 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.maxTopicsPerSubscription < 1) throw invalid('--max-topics', '0', 'at least 1');
   if (result.maxBatchEvents < 1) throw invalid('--max-batch', '0', 'at least 1');
   if (result.publishRate > 0 && result.publishBurst < 1) throw invalid('--publish-burst', '0', 'at least 1');
+  // A burst below the largest body would refuse every publish of that size, forever.
+  if (result.publishBytesRate > 0 && result.publishBytesBurst < result.maxBodyBytes) {
+    throw invalid('--publish-bytes-burst', String(result.publishBytesBurst), `at least --max-body (${result.maxBodyBytes} bytes)`);
+  }
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
   checkTransport(result);
   clientAddressResolver(result.trustedProxies); // throws on an entry that is not an address or range

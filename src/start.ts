@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createAccess, type Access } from './auth/access.js';
+import { LocalLimits, type ClientLimits, type LimitSettings } from './auth/limits.js';
 import type { TokenSettings } from './auth/tokens.js';
 import { authEnabled, checkTransport, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
@@ -35,6 +36,8 @@ export interface RunningHub {
 export interface StartOptions {
   /** Opens the engine instead of openEngine(config.engine): a worker's engine in the primary process (see cluster/worker.ts). */
   openEngine?: () => Promise<Engine>;
+  /** The per-client limits instead of this process's own: a worker's, kept by the primary process (see cluster/worker.ts). */
+  limits?: ClientLimits;
 }
 
 export function createLogger(level: string): Logger {
@@ -47,14 +50,15 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   const tls = tlsCredentials(config);
   const engine = await (options.openEngine?.() ?? openEngine(config.engine, config, logger));
   try {
-    return await assemble(config, logger, engine, tls);
+    return await assemble(config, logger, engine, tls, options.limits ?? new LocalLimits(limitSettingsOf(config)));
   } catch (error) {
     await engine.close();
     throw error;
   }
 }
 
-async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: TlsCredentials | undefined): Promise<RunningHub> {
+async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: TlsCredentials | undefined, limits: ClientLimits): Promise<RunningHub> {
+  const access = accessFrom(config, engine.kv, limits);
   const hub = new Hub(
     engine,
     {
@@ -62,10 +66,10 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: 
       retryMs: config.retryMs,
       maxBufferBytes: config.maxBufferBytes,
       topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxLength: config.maxTopicLength },
+      publishLimits: limits,
     },
     logger,
   );
-  const access = accessFrom(config, engine.kv);
   if (!access.enabled) {
     logger.info('no token key configured: anyone who can reach this hub may publish and subscribe to every topic');
   }
@@ -127,7 +131,19 @@ function readKeyFile(path: string, what: string): string {
   }
 }
 
-function accessFrom(config: HubConfig, kv: Parameters<typeof createAccess>[1]): Access {
+/** The per-client limits of the configuration, as LocalLimits keeps them (in this process, or in the primary for its workers). */
+export function limitSettingsOf(config: HubConfig): LimitSettings {
+  return {
+    maxStreamsPerIp: config.maxStreamsPerIp,
+    maxStreamsPerSubject: config.maxStreamsPerSubject,
+    publishRate: config.publishRate,
+    publishBurst: config.publishBurst,
+    publishBytesRate: config.publishBytesRate,
+    publishBytesBurst: config.publishBytesBurst,
+  };
+}
+
+function accessFrom(config: HubConfig, kv: Parameters<typeof createAccess>[1], limits: ClientLimits): Access {
   let tokens: TokenSettings | undefined;
   if (authEnabled(config)) {
     tokens = {};
@@ -144,11 +160,8 @@ function accessFrom(config: HubConfig, kv: Parameters<typeof createAccess>[1]): 
       publicTopics: config.publicTopics,
       corsOrigins: config.corsOrigins,
       ticketTtlMs: config.ticketTtlMs,
-      maxStreamsPerIp: config.maxStreamsPerIp,
-      maxStreamsPerSubject: config.maxStreamsPerSubject,
-      publishRate: config.publishRate,
-      publishBurst: config.publishBurst,
     },
     kv,
+    limits,
   );
 }

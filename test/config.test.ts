@@ -88,6 +88,14 @@ describe('configuration', () => {
     assert.match(describeOptions(), /--dashboard <true\|false>/);
   });
 
+  test('the publish byte rate: 10MiB/s in bursts of 20MiB by default, 0 for no limit (then any burst)', () => {
+    const defaults = loadConfig([], {});
+    assert.equal(defaults.publishBytesRate, 10 * 1024 * 1024);
+    assert.equal(defaults.publishBytesBurst, 20 * 1024 * 1024);
+    assert.equal(loadConfig([], { SSEHUB_PUBLISH_BYTES_RATE: '1MB', SSEHUB_PUBLISH_BYTES_BURST: '1MiB' }).publishBytesBurst, 1024 * 1024);
+    assert.equal(loadConfig(['--publish-bytes-rate', '0', '--publish-bytes-burst', '0']).publishBytesRate, 0);
+  });
+
   test('durations and sizes', () => {
     assert.equal(parseDuration('1500'), 1500);
     assert.equal(parseDuration('90s'), 90_000);
@@ -108,6 +116,8 @@ describe('configuration', () => {
     [['--log-level', 'chatty'], {}, /--log-level/],
     [['--no-such-flag', 'x'], {}, /no-such-flag/],
     [['--max-topics', '0'], {}, /--max-topics/],
+    [['--publish-bytes-burst', '512KiB'], {}, /--publish-bytes-burst.*at least --max-body/],
+    [['--max-body', '32MiB'], {}, /--publish-bytes-burst.*at least --max-body \(33554432 bytes\)/],
   ];
   for (const [argv, env, message] of invalid) {
     test(`refuses ${JSON.stringify(argv)} ${JSON.stringify(env)} naming the culprit`, () => {

@@ -4,7 +4,7 @@
  */
 import { parseSelector, parseSubscribeSelector, SYSTEM_TOPIC_PREFIX, type Selector } from '../topics/index.js';
 import { createCorsPolicy, type CorsPolicy } from './cors.js';
-import { RateLimiter, StreamCounter } from './limits.js';
+import type { ClientLimits } from './limits.js';
 import { ANONYMOUS, openAccess, type Principal } from './principal.js';
 import { TicketOffice, type TicketStore } from './tickets.js';
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './tokens.js';
@@ -16,10 +16,6 @@ export interface AccessSettings {
   publicTopics: readonly string[];
   corsOrigins: readonly string[];
   ticketTtlMs: number;
-  maxStreamsPerIp: number;
-  maxStreamsPerSubject: number;
-  publishRate: number;
-  publishBurst: number;
 }
 
 export interface Access {
@@ -30,14 +26,13 @@ export interface Access {
   readonly publicTopics: readonly Selector[];
   readonly tickets: TicketOffice;
   readonly cors: CorsPolicy;
-  readonly streamsPerIp: StreamCounter;
-  readonly streamsPerSubject: StreamCounter;
-  readonly publishRate: RateLimiter;
+  /** Open streams per client IP and per subject, publish rates per publisher: this process's, or the primary's under --workers. */
+  readonly limits: ClientLimits;
   /** Who a request without a credential is. */
   readonly anonymous: Principal;
 }
 
-export function createAccess(settings: AccessSettings, ticketStore: TicketStore): Access {
+export function createAccess(settings: AccessSettings, ticketStore: TicketStore, limits: ClientLimits): Access {
   const verifier = settings.tokens === undefined ? undefined : createTokenVerifier(settings.tokens);
   return {
     enabled: verifier !== undefined,
@@ -47,9 +42,7 @@ export function createAccess(settings: AccessSettings, ticketStore: TicketStore)
     publicTopics: settings.publicTopics.map((source) => parseSubscribeSelector(source)),
     tickets: new TicketOffice(ticketStore, settings.ticketTtlMs),
     cors: createCorsPolicy(settings.corsOrigins),
-    streamsPerIp: new StreamCounter(settings.maxStreamsPerIp, 'client IP'),
-    streamsPerSubject: new StreamCounter(settings.maxStreamsPerSubject, 'token subject'),
-    publishRate: new RateLimiter(settings.publishRate, settings.publishBurst),
+    limits,
     anonymous: verifier === undefined ? openAccess(parseSelector('**'), parseSubscribeSelector(`${SYSTEM_TOPIC_PREFIX}**`)) : ANONYMOUS,
   };
 }

@@ -1,5 +1,126 @@
-/** Limits that keep one client from hurting the rest: open streams per key, publish rate per key. */
+/**
+ * Limits that keep one client from hurting the rest: open streams per client IP and per token
+ * subject, publish rates (events and bytes per second) per publisher.
+ *
+ * ClientLimits is what the HTTP routes and the hub ask; LocalLimits keeps the counters in this
+ * process. Under `ssehub serve --workers N` every worker asks the primary process instead
+ * (cluster/shared-limits.ts), whose LimitsHost (cluster/limits-host.ts) keeps the hub's one
+ * LocalLimits: the workers share one count, as one hub.
+ */
 import { HubError } from '../errors.js';
+
+/** What one publish costs its publisher: the key its rates are kept under, its events, their bytes. */
+export interface PublishCharge {
+  /** The publisher: "sub:<token subject>", else "ip:<client address>". */
+  key: string;
+  events: number;
+  /** UTF-8 bytes of every event's data and event name. */
+  bytes: number;
+}
+
+/** The stream slots one open stream holds; given back once, when it closes. */
+export interface StreamLease {
+  /** Gives the slots back; a second call does nothing. */
+  release(): void;
+}
+
+export interface ClientLimits {
+  /** Whether publishes are charged at all (some rate is set): the publisher's key is worked out only then. */
+  readonly chargesPublishes: boolean;
+  /**
+   * Charges a publish to its publisher before anything is stored: 429 rate_limited with
+   * Retry-After over a rate, 413 publish_too_large for a publish larger than a whole burst (it
+   * could never pass). Synchronous when the counters are in this process; a promise when another
+   * process keeps them.
+   */
+  chargePublish(charge: PublishCharge): void | Promise<void>;
+  /**
+   * Takes a stream slot for the client IP and one for the subject (if any), or refuses with 429
+   * too_many_streams holding none.
+   */
+  openStream(ip: string, subject: string | undefined): StreamLease | Promise<StreamLease>;
+}
+
+export interface LimitSettings {
+  /** 0: no limit, for each of these. */
+  maxStreamsPerIp: number;
+  maxStreamsPerSubject: number;
+  publishRate: number;
+  publishBurst: number;
+  publishBytesRate: number;
+  publishBytesBurst: number;
+}
+
+/** Whether the settings limit publishing at all. */
+export function chargesPublishes(settings: Pick<LimitSettings, 'publishRate' | 'publishBytesRate'>): boolean {
+  return settings.publishRate !== 0 || settings.publishBytesRate !== 0;
+}
+
+/** The limits of one process: the counters live here, and every answer is synchronous. */
+export class LocalLimits implements ClientLimits {
+  readonly streamsPerIp: StreamCounter;
+  readonly streamsPerSubject: StreamCounter;
+  readonly publishEvents: RateLimiter;
+  readonly publishBytes: RateLimiter;
+  readonly chargesPublishes: boolean;
+
+  constructor(settings: LimitSettings, now: () => number = Date.now) {
+    this.streamsPerIp = new StreamCounter(settings.maxStreamsPerIp, 'client IP');
+    this.streamsPerSubject = new StreamCounter(settings.maxStreamsPerSubject, 'token subject');
+    this.publishEvents = new RateLimiter(settings.publishRate, settings.publishBurst, 'events', now);
+    this.publishBytes = new RateLimiter(settings.publishBytesRate, settings.publishBytesBurst, 'bytes', now);
+    this.chargesPublishes = chargesPublishes(settings);
+  }
+
+  /** Both rates or neither: a publish refused for its bytes gives its events back. */
+  chargePublish({ key, events, bytes }: PublishCharge): void {
+    this.publishEvents.take(key, events);
+    try {
+      this.publishBytes.take(key, bytes);
+    } catch (error) {
+      this.publishEvents.refund(key, events);
+      throw error;
+    }
+  }
+
+  openStream(ip: string, subject: string | undefined): StreamLease {
+    this.takeStreamSlots(ip, subject);
+    return new LocalLease(this, ip, subject);
+  }
+
+  /** Takes the slots of one stream, or refuses with 429 too_many_streams holding none. */
+  takeStreamSlots(ip: string, subject: string | undefined): void {
+    this.streamsPerIp.acquire(ip);
+    try {
+      if (subject !== undefined) this.streamsPerSubject.acquire(subject);
+    } catch (error) {
+      this.streamsPerIp.release(ip);
+      throw error;
+    }
+  }
+
+  /** Gives back what takeStreamSlots(ip, subject) took; once per stream. */
+  releaseStreamSlots(ip: string, subject: string | undefined): void {
+    this.streamsPerIp.release(ip);
+    if (subject !== undefined) this.streamsPerSubject.release(subject);
+  }
+}
+
+class LocalLease implements StreamLease {
+  private held = true;
+
+  constructor(
+    private readonly limits: LocalLimits,
+    private readonly ip: string,
+    private readonly subject: string | undefined,
+  ) {}
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.limits.releaseStreamSlots(this.ip, this.subject);
+  }
+}
 
 /** Counts open streams per key (client IP, token subject); refuses past the maximum (0: no limit). */
 export class StreamCounter {
@@ -34,8 +155,9 @@ export class StreamCounter {
 }
 
 /**
- * A token bucket per key: `ratePerSecond` events on average, bursts up to `burst`. Refused
- * publishes get 429 with Retry-After (whole seconds until enough tokens are back).
+ * A token bucket per key: `ratePerSecond` units (events, bytes) on average, bursts up to `burst`.
+ * Refused publishes get 429 rate_limited with Retry-After (whole seconds until enough tokens are
+ * back); a cost above the whole burst could never be met, and gets 413 publish_too_large instead.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; updatedAt: number }>();
@@ -44,6 +166,7 @@ export class RateLimiter {
   constructor(
     private readonly ratePerSecond: number,
     private readonly burst: number,
+    private readonly unit: 'events' | 'bytes' = 'events',
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -54,6 +177,13 @@ export class RateLimiter {
 
   take(key: string, cost: number): void {
     if (this.ratePerSecond === 0) return;
+    if (cost > this.burst) {
+      throw new HubError(
+        413,
+        'publish_too_large',
+        `This publish is ${cost} ${this.unit}, more than the ${this.burst} ${this.unit} a publisher may publish at once; publish less at a time.`,
+      );
+    }
     const now = this.now();
     if (++this.calls % 1000 === 0) this.forgetFullBuckets(now);
     const bucket = this.buckets.get(key) ?? { tokens: this.burst, updatedAt: now };
@@ -61,12 +191,21 @@ export class RateLimiter {
     bucket.updatedAt = now;
     this.buckets.set(key, bucket);
     if (cost > bucket.tokens) {
-      const waitSeconds = Math.max(1, Math.ceil((Math.min(cost, this.burst) - bucket.tokens) / this.ratePerSecond));
-      throw new HubError(429, 'rate_limited', `Publishing faster than ${this.ratePerSecond} events/s (bursts of ${this.burst}); retry in ${waitSeconds} s.`, {
-        'Retry-After': String(waitSeconds),
-      });
+      const waitSeconds = Math.max(1, Math.ceil((cost - bucket.tokens) / this.ratePerSecond));
+      throw new HubError(
+        429,
+        'rate_limited',
+        `Publishing faster than ${this.ratePerSecond} ${this.unit}/s (bursts of ${this.burst} ${this.unit}); retry in ${waitSeconds} s.`,
+        { 'Retry-After': String(waitSeconds) },
+      );
     }
     bucket.tokens -= cost;
+  }
+
+  /** Gives back tokens taken for a publish that was refused after all (by another limit). */
+  refund(key: string, cost: number): void {
+    const bucket = this.buckets.get(key);
+    if (bucket !== undefined) bucket.tokens = Math.min(this.burst, bucket.tokens + cost);
   }
 
   /** A bucket that has refilled completely holds no information: drop it. */

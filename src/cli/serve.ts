@@ -16,6 +16,7 @@ cleartext HTTP/2 only, for a proxy that speaks it.
 With --workers N (0: one per CPU core), N worker processes serve the port and a primary process
 restarts any that dies. With the memory engine the primary holds the events and every worker reaches
 them, so the workers act as one hub; with Redis, NATS or PostgreSQL each worker connects on its own.
+Either way the primary keeps the stream and publish limits for all the workers.
 
 Options:
 ${describeOptions()}

@@ -6,7 +6,10 @@
  * - With the memory engine it holds the one MemoryEngine (and its key-value store) and serves it to
  *   every worker over IPC (engines/ipc-host.ts), so that the workers are instances of one hub:
  *   same ids, history, idempotency keys and tickets, every event delivered on every worker. With a
- *   shared engine each worker connects to it on its own and the primary holds nothing.
+ *   shared engine each worker connects to it on its own.
+ * - With any engine it keeps the per-client limits of the whole hub (limits-host.ts): open streams
+ *   per client IP and per subject, publish rates per publisher. Every worker asks it, so N workers
+ *   allow what one hub allows; the slots of a worker that dies are released with it.
  * - A worker that dies unexpectedly is forked again after a backoff (100 ms, doubling to 5 s for
  *   a worker that keeps dying young), and the death is logged. The events it would have delivered
  *   are in the engine: its clients reconnect, to another worker, and resume with Last-Event-ID.
@@ -23,8 +26,10 @@ import type { HubConfig } from '../config.js';
 import { IpcEngineHost } from '../engines/ipc-host.js';
 import { childPort, fromRemoteError } from '../engines/ipc-protocol.js';
 import { MemoryEngine } from '../engines/memory.js';
-import { createLogger } from '../start.js';
+import { LocalLimits } from '../auth/limits.js';
+import { createLogger, limitSettingsOf } from '../start.js';
 import { DEFAULT_TOPIC_LIMITS } from '../topics/index.js';
+import { LimitsHost } from './limits-host.js';
 import { CONTROL_MESSAGE, isControlMessage } from './messages.js';
 
 /** The first restart waits this long; each quick death in a row doubles it, up to the maximum. */
@@ -72,6 +77,7 @@ class Primary {
   private readonly logger: Logger;
   private readonly engine: MemoryEngine | undefined;
   private readonly host: IpcEngineHost | undefined;
+  private readonly limits: LimitsHost;
   private ready = false;
   private stopping = false;
   private startupError: Error | undefined;
@@ -94,10 +100,12 @@ class Primary {
       listening: false,
       failure: undefined,
     }));
+    this.limits = new LimitsHost(new LocalLimits(limitSettingsOf(config)));
     if (config.engine === 'memory') {
       this.engine = new MemoryEngine(config);
       const topicLimits = { ...DEFAULT_TOPIC_LIMITS, maxLength: config.maxTopicLength };
-      this.host = new IpcEngineHost(this.engine, { topicLimits, logger: this.logger });
+      // A publish's rate charge rides with its append: checked here, before storing, in one round trip.
+      this.host = new IpcEngineHost(this.engine, { topicLimits, logger: this.logger, checkCharge: this.limits.checkCharge });
     }
   }
 
@@ -115,7 +123,9 @@ class Primary {
     slot.startedAt = Date.now();
     slot.listening = false;
     slot.failure = undefined;
-    const detachEngine = this.host?.attach(childPort(worker));
+    const port = childPort(worker);
+    const detachEngine = this.host?.attach(port);
+    const detachLimits = this.limits.attach(port);
     worker.on('message', (message: unknown) => {
       if (!isControlMessage(message)) return;
       if (message.type === 'listening') this.onListening(slot, message.url, message.protocols);
@@ -124,6 +134,7 @@ class Primary {
     worker.on('error', (error: Error) => this.logger.warn({ err: error, worker: slot.number }, 'worker channel error'));
     worker.once('exit', (code: number | null, signal: string | null) => {
       detachEngine?.();
+      detachLimits(); // the dead worker's streams no longer count
       this.onExit(slot, worker, code, signal);
     });
   }

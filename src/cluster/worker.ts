@@ -2,7 +2,8 @@
  * A worker process of `ssehub serve --workers N`: a whole hub (HTTP server, streams, stats), on the
  * port every worker shares through node:cluster. With the memory engine its engine is an IpcEngine
  * reaching the primary's MemoryEngine; with a shared engine (Redis, NATS, PostgreSQL) it opens its
- * own connection, like any instance of a cluster.
+ * own connection, like any instance of a cluster. Its per-client limits are the primary's, shared
+ * by every worker (SharedLimits), whatever the engine.
  *
  * It prints nothing on stdout (the primary announces the hub once), tells the primary when it
  * listens or why it could not start, and closes gracefully, then exits 0, on the primary's
@@ -11,8 +12,9 @@
 import type { HubConfig } from '../config.js';
 import { IpcEngine } from '../engines/ipc.js';
 import { parentPort, toRemoteError } from '../engines/ipc-protocol.js';
-import { createLogger, startHub, type RunningHub } from '../start.js';
+import { createLogger, limitSettingsOf, startHub, type RunningHub } from '../start.js';
 import { CONTROL_MESSAGE, isControlMessage, type ControlMessage } from './messages.js';
+import { SharedLimits } from './shared-limits.js';
 
 export async function runWorker(config: HubConfig): Promise<void> {
   const logger = createLogger(config.logLevel);
@@ -50,7 +52,9 @@ export async function runWorker(config: HubConfig): Promise<void> {
   });
 
   try {
-    running = await startHub(config, logger, config.engine === 'memory' ? { openEngine: () => IpcEngine.open({ port: primary }) } : {});
+    const limits = new SharedLimits(primary, limitSettingsOf(config));
+    const openEngine = config.engine === 'memory' ? { openEngine: () => IpcEngine.open({ port: primary }) } : {};
+    running = await startHub(config, logger, { ...openEngine, limits });
   } catch (error) {
     logger.flush();
     tell({ ssehub: CONTROL_MESSAGE, type: 'failed', error: toRemoteError(error) }, () => process.exit(1));

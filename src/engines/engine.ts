@@ -106,6 +106,21 @@ export interface AppendOptions {
    * NATS keeps its stream's duplicate window instead (see nats.ts).
    */
   dedupeWindowMs?: number;
+  /**
+   * What the events cost their publisher, for an engine that checks publish rates where it stores
+   * (Engine.checksPublishCharges): it refuses the append, storing nothing, with the HubError of an
+   * exceeded rate. Given to no other engine: the hub charges before appending.
+   */
+  charge?: PublishCharge;
+}
+
+/** What one publish costs its publisher against the publish rates (see auth/limits.ts). */
+export interface PublishCharge {
+  /** The publisher the rates are kept for. */
+  key: string;
+  events: number;
+  /** UTF-8 bytes of the events' data and event names. */
+  bytes: number;
 }
 
 /** How long an append's dedupeKey is remembered when the caller names no window (config's default idempotency window). */
@@ -126,6 +141,12 @@ export interface Engine {
    * server; the hub then uses append().
    */
   appendNow?(events: readonly NewEvent[], options?: AppendOptions): StoredEvent[];
+  /**
+   * True when the engine stores in the process that keeps the hub's publish rates, and checks
+   * AppendOptions.charge there with the append: one round trip for both (the IPC engine of
+   * --workers, whose primary keeps the rates of every worker). Absent: the hub charges first.
+   */
+  readonly checksPublishCharges?: boolean;
   history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult>;
   /** The newest id assigned so far (an id that sorts before every future one). */
   position(): Promise<string>;

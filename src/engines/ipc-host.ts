@@ -13,7 +13,7 @@
  */
 import { HubError } from '../errors.js';
 import { parseSubscribeSelector, type TopicLimits } from '../topics/index.js';
-import type { EngineStats, StoredEvent } from './engine.js';
+import type { EngineStats, PublishCharge, StoredEvent } from './engine.js';
 import {
   ENGINE_MESSAGE,
   isEngineMessage,
@@ -36,6 +36,12 @@ export interface IpcEngineHostOptions {
   /** The topic limits the hub enforces: selectors are parsed again here with the same rules. */
   topicLimits: TopicLimits;
   logger?: EngineLogger;
+  /**
+   * Charges an append's AppendOptions.charge to the publisher's rates, throwing the HubError of an
+   * exceeded rate: then nothing is stored. The primary of --workers keeps the rates of every worker,
+   * so a publish costs one round trip for both. Absent: appends are not charged here.
+   */
+  checkCharge?: (charge: PublishCharge) => void;
 }
 
 export class IpcEngineHost {
@@ -111,11 +117,19 @@ export class IpcEngineHost {
         // delivered event, and everything before is at or below the position it is answered.
         this.flushDeliveries();
         this.receivers.add(port);
-        const hello: HelloReply = { epoch: this.engine.epoch, position: await this.engine.position() };
+        const hello: HelloReply = {
+          epoch: this.engine.epoch,
+          position: await this.engine.position(),
+          checksPublishCharges: this.options.checkCharge !== undefined,
+        };
         return hello;
       }
-      case 'append':
-        return this.engine.append(call.events, call.options ?? {});
+      case 'append': {
+        const { charge, ...options } = call.options ?? {};
+        // Charged before anything is stored: a refused append stores nothing.
+        if (charge !== undefined) this.options.checkCharge?.(charge);
+        return this.engine.append(call.events, options);
+      }
       case 'history': {
         // Parsed with the same rules as the worker's (it already checked them): the same Selector comes out.
         const selectors = call.selectors.map((source) => parseSubscribeSelector(source, { limits: this.options.topicLimits }));

@@ -6,7 +6,8 @@
  *
  * Worker to primary: requests `{ssehub: 'engine', type: 'request', client, id, call}`.
  * Primary to worker: replies `{type: 'reply', client, id, value | error, stats}`, the delivered
- * events `{type: 'deliver', events}` and fresh figures `{type: 'stats', stats}`.
+ * events `{type: 'deliver', events}` and fresh figures `{type: 'stats', stats}`. Requests and
+ * replies are those of every protocol on the channel (ipc-requests.ts).
  *
  * The channel is FIFO in each direction, which the resume seam relies on: the primary sends every
  * event to every worker before it sends any reply computed after that event was stored.
@@ -31,10 +32,12 @@ export type EngineCall =
   | { op: 'health'; timeoutMs: number }
   | { op: 'kv'; method: KeyValueMethod; args: Array<string | number> };
 
-/** The answer to hello: the engine's epoch (to read ids) and where it stands. */
+/** The answer to hello: the engine's epoch (to read ids), where it stands, and whether appends are charged to the publish rates there. */
 export interface HelloReply {
   epoch: string;
   position: string;
+  /** The host checks AppendOptions.charge before storing (see Engine.checksPublishCharges). */
+  checksPublishCharges: boolean;
 }
 
 /** An error as it crosses the channel: a HubError keeps its status, code, message and headers. */

@@ -13,7 +13,6 @@
  * sends any later reply, and the channel is FIFO: by the time a position arrives here, every event
  * up to it has been delivered to this engine's listeners (see ipc-host.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { HubError } from '../errors.js';
 import type { Selector } from '../topics/index.js';
 import type {
@@ -31,7 +30,6 @@ import type {
 import { DEFAULT_HEALTH_TIMEOUT_MS } from './health.js';
 import {
   ENGINE_MESSAGE,
-  fromRemoteError,
   isEngineMessage,
   parentPort,
   type EngineCall,
@@ -40,6 +38,7 @@ import {
   type IpcPort,
   type KeyValueMethod,
 } from './ipc-protocol.js';
+import { IpcRequests } from './ipc-requests.js';
 import { compareMemoryIds, memoryIdSequence } from './memory-ids.js';
 import { EngineUnavailableError } from './unavailable.js';
 
@@ -53,12 +52,6 @@ export interface IpcEngineOptions {
   requestTimeoutMs?: number;
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
-
 /** 503 engine_unavailable, as every engine reports a server it cannot reach. */
 function unavailable(detail: string): HubError {
   return new EngineUnavailableError('memory', detail);
@@ -67,17 +60,14 @@ function unavailable(detail: string): HubError {
 export class IpcEngine implements Engine {
   readonly name = 'memory';
   readonly kv: KeyValueStore;
-  private readonly client = randomBytes(6).toString('hex');
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  /** Whether the primary checks the publish rates with each append, as its hello said (it keeps them for every worker). */
+  private primaryChecksCharges = false;
+  private readonly requests: IpcRequests;
   private readonly listeners: DeliverListener[] = [];
   private epoch = '';
   /** The newest sequence known here (delivered or answered): ids past it are unknown, as in the MemoryEngine. */
   private newest = 0;
   private cachedStats: EngineStats = { topics: 0, retainedEvents: 0 };
-  /** Why requests fail at once: set when the channel closes or the engine is closed. */
-  private gone: string | undefined;
-  private readonly requestTimeoutMs: number;
   private readonly port: IpcPort;
   private readonly stopListening: () => void;
   private readonly stopWatching: () => void;
@@ -88,6 +78,7 @@ export class IpcEngine implements Engine {
     try {
       const hello = (await engine.request({ op: 'hello' })) as HelloReply;
       engine.epoch = hello.epoch;
+      engine.primaryChecksCharges = hello.checksPublishCharges === true;
       engine.observe(hello.position);
       return engine;
     } catch (error) {
@@ -98,12 +89,11 @@ export class IpcEngine implements Engine {
 
   private constructor(options: IpcEngineOptions) {
     this.port = options.port ?? parentPort();
-    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_IPC_TIMEOUT_MS;
+    this.requests = new IpcRequests(this.port, { tag: ENGINE_MESSAGE, timeoutMs: options.requestTimeoutMs ?? DEFAULT_IPC_TIMEOUT_MS, unavailable });
     this.stopListening = this.port.listen((message) => {
       if (isEngineMessage(message)) this.receive(message);
     });
-    this.stopWatching = this.port.onClose(() => this.fail('the primary process is gone'));
-    if (!this.port.connected) this.gone = 'no IPC channel to a primary process';
+    this.stopWatching = this.port.onClose(() => this.requests.fail('the primary process is gone'));
     const kv = (method: KeyValueMethod) => (...args: Array<string | number>) => this.request({ op: 'kv', method, args });
     this.kv = {
       setOnce: kv('setOnce') as KeyValueStore['setOnce'],
@@ -132,6 +122,10 @@ export class IpcEngine implements Engine {
     const position = (await this.request({ op: 'position' })) as string;
     this.observe(position);
     return position;
+  }
+
+  get checksPublishCharges(): boolean {
+    return this.primaryChecksCharges;
   }
 
   compareIds(a: string, b: string): number {
@@ -165,24 +159,14 @@ export class IpcEngine implements Engine {
   }
 
   async close(): Promise<void> {
-    this.fail('the engine is closed');
+    this.requests.fail('the engine is closed');
     this.stopListening();
     this.stopWatching();
     this.listeners.length = 0;
   }
 
-  private request(call: EngineCall, timeoutMs = this.requestTimeoutMs): Promise<unknown> {
-    if (this.gone !== undefined) return Promise.reject(unavailable(this.gone));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(unavailable(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      timer.unref();
-      this.pending.set(id, { resolve, reject, timer });
-      this.port.post({ ssehub: ENGINE_MESSAGE, type: 'request', client: this.client, id, call }, (error) => this.settle(id, undefined, unavailable(error.message)));
-    });
+  private request(call: EngineCall, timeoutMs?: number): Promise<unknown> {
+    return this.requests.request(call, timeoutMs);
   }
 
   private receive(message: EngineMessage): void {
@@ -197,29 +181,12 @@ export class IpcEngine implements Engine {
         this.cachedStats = message.stats;
         return;
       case 'reply':
-        if (message.client !== this.client) return; // another engine's, on a shared channel
-        this.cachedStats = message.stats;
-        if (message.ok) this.settle(message.id, message.value);
-        else this.settle(message.id, undefined, fromRemoteError(message.error));
+        // Another engine's reply, on a shared channel, is passed by.
+        if (this.requests.receiveReply(message)) this.cachedStats = message.stats;
         return;
       default:
         return; // requests are for the primary
     }
-  }
-
-  private settle(id: number, value: unknown, error?: Error): void {
-    const pending = this.pending.get(id);
-    if (pending === undefined) return; // timed out already
-    this.pending.delete(id);
-    clearTimeout(pending.timer);
-    if (error === undefined) pending.resolve(value);
-    else pending.reject(error);
-  }
-
-  /** Fails every waiting request, and every later one, with 503. */
-  private fail(reason: string): void {
-    this.gone ??= reason;
-    for (const [id] of this.pending) this.settle(id, undefined, unavailable(reason));
   }
 
   /** Moves `newest` up to an id the primary handed out (so compareIds knows it, as the MemoryEngine does). */

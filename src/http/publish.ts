@@ -15,8 +15,8 @@ import { sendJson } from './respond.js';
 
 /**
  * The credential is checked before the body is read (a bad token costs no upload); topics are
- * authorized after the hub has validated them, and the rate limit is charged per event, all
- * before anything is stored.
+ * authorized after the hub has validated them, then the publisher's rates are charged (events and
+ * bytes), all before anything is stored.
  */
 async function publishAs(req: RequestHead, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<IdempotentResult> {
   const principal = await authenticate(req, context);
@@ -28,21 +28,25 @@ async function publishAs(req: RequestHead, context: RouteContext, read: () => Pr
   return publishOnce(context.hub.engine.kv, clientKey(req, principal, context), idempotencyKey, window, events, publish);
 }
 
-/** What the hub is told of a publish: who may publish to the checked topics, at what rate, and its dedupe key. */
+/** What the hub is told of a publish: who may publish to the checked topics, whose rates it is charged to, and its dedupe key. */
 function publishOptions(req: RequestHead, context: RouteContext, principal: Principal, dedupeKey?: string): PublishOptions {
-  return {
-    // The engine remembers the key as long as publishOnce's record lasts, in case that record never says done.
-    ...(dedupeKey === undefined ? {} : { dedupeKey, dedupeWindowMs: context.config.idempotencyWindowMs }),
+  const options: PublishOptions = {
     authorize: (checked) => {
       authorizePublish(
         principal,
         checked.map((event) => event.topic),
       );
-      // The key (the client's address, behind proxies read from X-Forwarded-For) only when it is used.
-      const { publishRate } = context.access;
-      if (publishRate.limited) publishRate.take(clientKey(req, principal, context), checked.length);
     },
   };
+  // The key (the client's address, behind proxies read from X-Forwarded-For) only when it is used.
+  // The hub charges it (events and bytes) once the events are valid and authorized, before storing.
+  if (context.access.limits.chargesPublishes) options.chargeTo = clientKey(req, principal, context);
+  if (dedupeKey !== undefined) {
+    // The engine remembers the key as long as publishOnce's record lasts, in case that record never says done.
+    options.dedupeKey = dedupeKey;
+    options.dedupeWindowMs = context.config.idempotencyWindowMs;
+  }
+  return options;
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});

@@ -1,13 +1,14 @@
 /**
  * The stream routes: GET /topics/{topic-or-pattern} and GET /events?topic=…&topic=…
  * Order of checks: topics parse, the credential is verified, every topic is authorized, the
- * per-client stream limits are taken; only then does the stream open. Stream hygiene is enforced
+ * per-client stream limits are taken (from the primary process under --workers); only then does
+ * the stream open. Stream hygiene is enforced
  * here: headers that stop proxies from buffering or transforming, Nagle off (unless
  * --tcp-nodelay false), no socket timeout, never compressed (the hub compresses nothing at all). An HTTP/1.1 stream owns its connection; an
  * HTTP/2 stream is one of many on a connection and gets a sink of its own (http2-sink.ts).
  */
 import type { IncomingMessage } from 'node:http';
-import type { Access } from '../auth/access.js';
+import type { StreamLease } from '../auth/limits.js';
 import { authorizeSubscribe } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import { parseSubscribeSelector, type Selector } from '../topics/index.js';
@@ -58,11 +59,14 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
   if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
     throw new HubError(401, 'token_expired', 'The credential has expired.');
   }
-  // The client may have gone while its credential was checked: then there is nothing to open.
-  if (isHttp2(res) ? res.stream.closed || res.stream.destroyed : req.socket.destroyed) return;
   // On HTTP/2, req.socket stands for the connection's socket: the address is the client's either way.
   const remote = context.clientAddress(req);
-  const slots = new StreamSlots(access, remote, principal.subject, logger);
+  const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger);
+  // The client may have gone while its credential was checked and its slots taken: then there is nothing to open.
+  if (isHttp2(res) ? res.stream.closed || res.stream.destroyed : req.socket.destroyed) {
+    slots.release();
+    return;
+  }
 
   let sink: StreamSink;
   try {
@@ -97,38 +101,22 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
 }
 
 /**
- * The per-client stream slots (client IP, token subject) an open stream holds, taken when it opens
- * and given back once when it closes. One small object per stream, holding only these few values
- * (not the request's scope): streams are many, and their memory is the hub's.
+ * The per-client stream slots (client IP, token subject) an open stream holds, given back once
+ * when it closes. One small object per stream besides the lease (not the request's scope):
+ * streams are many, and their memory is the hub's.
  */
 class StreamSlots implements SubscriberClosedListener {
-  private held = true;
-
-  /** Takes the slots, or refuses with 429 too_many_streams and holds none. */
   constructor(
-    private readonly access: Access,
-    private readonly ip: string,
-    private readonly subject: string | undefined,
+    private readonly lease: StreamLease,
     private readonly logger: RouteContext['logger'],
-  ) {
-    access.streamsPerIp.acquire(ip);
-    try {
-      if (subject !== undefined) access.streamsPerSubject.acquire(subject);
-    } catch (error) {
-      access.streamsPerIp.release(ip);
-      throw error;
-    }
-  }
+  ) {}
 
   release(): void {
-    if (!this.held) return;
-    this.held = false;
-    this.access.streamsPerIp.release(this.ip);
-    if (this.subject !== undefined) this.access.streamsPerSubject.release(this.subject);
+    this.lease.release();
   }
 
   subscriberClosed(subscriber: Subscriber): void {
-    this.release();
+    this.lease.release();
     this.logger.info({ topics: subscriber.selectors.map((selector) => selector.source) }, 'stream closed');
   }
 }

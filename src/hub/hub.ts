@@ -12,7 +12,7 @@
 import { HubError } from '../errors.js';
 import { encodeComment, encodeEvent, encodeRetry, HEARTBEAT_ANNOUNCEMENT } from '../protocol/index.js';
 import { isReservedTopic, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
-import type { AppendOptions, Engine, NewEvent, StoredEvent } from '../engines/engine.js';
+import type { AppendOptions, Engine, NewEvent, PublishCharge, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
 import { Subscriber, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
 import { checkNewEvent, RESERVED_EVENT_PREFIX } from './event-rules.js';
@@ -35,6 +35,11 @@ export interface PublishOptions {
   allowReservedTopics?: boolean;
   /** Called with the validated events before anything is stored; throwing refuses them all. */
   authorize?: (events: readonly NewEvent[]) => void;
+  /**
+   * The publisher whose rates the events are charged to (HubOptions.publishLimits), once they are
+   * valid and authorized and before anything is stored. Absent: not charged (the hub's own events).
+   */
+  chargeTo?: string;
   /** The publisher's idempotency key (scoped to the publisher), passed to the engine. */
   dedupeKey?: string;
   /** How long the engine remembers dedupeKey (the idempotency window). */
@@ -60,6 +65,21 @@ export interface HubOptions {
   retryMs: number;
   maxBufferBytes: number;
   topicLimits: TopicLimits;
+  /** Where publishes with PublishOptions.chargeTo are charged; absent: nowhere. */
+  publishLimits?: PublishLimits;
+}
+
+/** Charges publishes to their publishers' rates (auth/limits.ts's ClientLimits is one). */
+export interface PublishLimits {
+  /** Throws (or rejects) with the HubError of an exceeded rate; a promise only when another process keeps the rates. */
+  chargePublish(charge: PublishCharge): void | Promise<void>;
+}
+
+/** A publish once every check has passed: what to store, how, and the rate charge still under way (kept in another process). */
+interface CheckedPublish {
+  events: NewEvent[];
+  append: AppendOptions;
+  charging: Promise<void> | undefined;
 }
 
 export interface HubLogger {
@@ -173,7 +193,8 @@ export class Hub {
    */
   async publish(events: readonly NewEvent[], options: PublishOptions = {}): Promise<StoredEvent[]> {
     const checked = this.checkForPublish(events, options);
-    return this.countPublished(await this.engine.append(checked, appendOptionsOf(options)));
+    if (checked.charging !== undefined) await checked.charging;
+    return this.countPublished(await this.engine.append(checked.events, checked.append));
   }
 
   /**
@@ -185,7 +206,11 @@ export class Hub {
     const engine = this.engine;
     if (engine.appendNow === undefined) throw new Error(`the ${engine.name} engine cannot store without waiting; use publish()`);
     const checked = this.checkForPublish(events, options);
-    return this.countPublished(engine.appendNow(checked, appendOptionsOf(options)));
+    if (checked.charging !== undefined) {
+      checked.charging.catch(() => {});
+      throw new Error('the publish rates are kept in another process; use publish()');
+    }
+    return this.countPublished(engine.appendNow(checked.events, checked.append));
   }
 
   /** Whether publishNow() can store: the engine stores in this process. */
@@ -193,8 +218,11 @@ export class Hub {
     return this.engine.appendNow !== undefined;
   }
 
-  /** The events as the engine is to store them, once every rule and the caller's authorize() passed. */
-  private checkForPublish(events: readonly NewEvent[], options: PublishOptions): NewEvent[] {
+  /**
+   * The events as the engine is to store them, once every rule and the caller's authorize() passed,
+   * charged to their publisher: here, or by the engine with the append (checksPublishCharges).
+   */
+  private checkForPublish(events: readonly NewEvent[], options: PublishOptions): CheckedPublish {
     const rules = { topicLimits: this.options.topicLimits, allowReservedTopics: options.allowReservedTopics ?? false };
     const checked = events.map((event, i) => {
       try {
@@ -204,7 +232,14 @@ export class Hub {
         throw error;
       }
     });
-    const frameBytes = checked.reduce((sum, event) => sum + frameSizeBound(event), 0);
+    // Every event's size is measured once, for the stream buffer's bound and for the byte rate.
+    let bytes = 0;
+    let frameBytes = 0;
+    for (const event of checked) {
+      const size = payloadBytes(event);
+      bytes += size;
+      frameBytes += frameSizeBound(event, size);
+    }
     if (frameBytes > this.options.maxBufferBytes) {
       // No subscriber could take these events within its buffer: every one would be cut off.
       throw new HubError(
@@ -214,7 +249,12 @@ export class Hub {
       );
     }
     options.authorize?.(checked);
-    return checked;
+    const append = appendOptionsOf(options);
+    const limits = this.options.publishLimits;
+    if (options.chargeTo === undefined || limits === undefined) return { events: checked, append, charging: undefined };
+    const charge: PublishCharge = { key: options.chargeTo, events: checked.length, bytes };
+    if (this.engine.checksPublishCharges === true) return { events: checked, append: { ...append, charge }, charging: undefined };
+    return { events: checked, append, charging: limits.chargePublish(charge) ?? undefined };
   }
 
   private countPublished(stored: StoredEvent[]): StoredEvent[] {
@@ -420,8 +460,10 @@ export class Hub {
   }
 }
 
+const NO_APPEND_OPTIONS: AppendOptions = Object.freeze({});
+
 function appendOptionsOf({ dedupeKey, dedupeWindowMs }: PublishOptions): AppendOptions {
-  return dedupeKey === undefined ? {} : { dedupeKey, dedupeWindowMs };
+  return dedupeKey === undefined ? NO_APPEND_OPTIONS : { dedupeKey, dedupeWindowMs };
 }
 
 function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
@@ -430,11 +472,16 @@ function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean
   return true;
 }
 
-/** An upper bound of an event's encoded size on the wire (the id is not known yet). */
-function frameSizeBound(event: NewEvent): number {
+/** The UTF-8 bytes of an event's data and event name: what the byte rate charges. */
+function payloadBytes(event: NewEvent): number {
+  return Buffer.byteLength(event.data) + (event.event === undefined ? 0 : Buffer.byteLength(event.event));
+}
+
+/** An upper bound of an event's encoded size on the wire (the id is not known yet), from its payloadBytes(). */
+function frameSizeBound(event: NewEvent, payload: number): number {
   let lines = 1;
   for (let i = event.data.indexOf('\n'); i !== -1; i = event.data.indexOf('\n', i + 1)) lines += 1;
   for (let i = event.data.indexOf('\r'); i !== -1; i = event.data.indexOf('\r', i + 1)) lines += 1;
-  const eventLine = event.event === undefined ? 0 : Buffer.byteLength(event.event) + 8;
-  return Buffer.byteLength(event.data) + lines * 7 + eventLine + 64;
+  const eventLine = event.event === undefined ? 0 : 8;
+  return payload + lines * 7 + eventLine + 64;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RateLimiter, StreamCounter } from '../../src/auth/limits.js';
+import { LocalLimits, RateLimiter, StreamCounter } from '../../src/auth/limits.js';
 import { HubError } from '../../src/errors.js';
 
 describe('StreamCounter', () => {
@@ -32,7 +32,7 @@ describe('StreamCounter', () => {
 describe('RateLimiter', () => {
   test('allows a burst, then the rate, and answers Retry-After', () => {
     let now = 0;
-    const limiter = new RateLimiter(10, 20, () => now);
+    const limiter = new RateLimiter(10, 20, 'events', () => now);
     limiter.take('alice', 20); // the whole burst at once
     assert.throws(
       () => limiter.take('alice', 1),
@@ -50,5 +50,53 @@ describe('RateLimiter', () => {
   test('0 means no limit', () => {
     const limiter = new RateLimiter(0, 0);
     for (let i = 0; i < 1000; i++) limiter.take('x', 1000);
+  });
+
+  test('a byte bucket names bytes, and a cost larger than the whole burst is 413, never a 429 to retry', () => {
+    let now = 0;
+    const limiter = new RateLimiter(1000, 4000, 'bytes', () => now);
+    limiter.take('alice', 3000);
+    assert.throws(
+      () => limiter.take('alice', 2000),
+      (error: HubError) =>
+        error.status === 429 && error.code === 'rate_limited' && /1000 bytes\/s/.test(error.message) && error.headers?.['Retry-After'] === '1',
+    );
+    now += 1000;
+    limiter.take('alice', 2000);
+    assert.throws(() => limiter.take('bob', 4001), (error: HubError) => error.status === 413 && error.code === 'publish_too_large' && /4000 bytes/.test(error.message));
+    limiter.take('bob', 4000); // exactly the burst passes
+  });
+});
+
+describe('LocalLimits', () => {
+  const settings = { maxStreamsPerIp: 0, maxStreamsPerSubject: 0, publishRate: 10, publishBurst: 10, publishBytesRate: 100, publishBytesBurst: 100 };
+
+  test('a publish is charged in events and in bytes; refused for its bytes, it keeps its events', () => {
+    let now = 0;
+    const limits = new LocalLimits(settings, () => now);
+    limits.chargePublish({ key: 'ip:a', events: 1, bytes: 90 });
+    for (let i = 0; i < 5; i++) {
+      assert.throws(
+        () => limits.chargePublish({ key: 'ip:a', events: 1, bytes: 20 }),
+        (error: HubError) => error.status === 429 && error.code === 'rate_limited' && /bytes/.test(error.message),
+      );
+    }
+    // The refused publishes took no events: 9 of the 10 are left.
+    limits.chargePublish({ key: 'ip:a', events: 9, bytes: 10 });
+    assert.throws(() => limits.chargePublish({ key: 'ip:a', events: 1, bytes: 0 }), (error: HubError) => /events\/s/.test(error.message));
+    limits.chargePublish({ key: 'ip:b', events: 1, bytes: 100 }); // per publisher
+  });
+
+  test('a stream lease gives its slots back once', () => {
+    const limits = new LocalLimits({ ...settings, maxStreamsPerIp: 2, maxStreamsPerSubject: 1 });
+    const first = limits.openStream('10.0.0.1', 'alice');
+    assert.throws(() => limits.openStream('10.0.0.1', 'alice'), (error: HubError) => error.code === 'too_many_streams');
+    // Refused for its subject, it took no IP slot either: one IP slot is still free.
+    limits.openStream('10.0.0.1', undefined);
+    assert.throws(() => limits.openStream('10.0.0.1', 'bob'), (error: HubError) => error.code === 'too_many_streams');
+    first.release();
+    first.release(); // a second release gives back nothing more
+    limits.openStream('10.0.0.1', 'alice');
+    assert.throws(() => limits.openStream('10.0.0.1', 'carol'), (error: HubError) => error.code === 'too_many_streams');
   });
 });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { LimitSettings } from '../../src/auth/limits.js';
 import { HubError } from '../../src/errors.js';
 import { IpcEngine } from '../../src/engines/ipc.js';
 import { childPort } from '../../src/engines/ipc-protocol.js';
@@ -21,8 +22,9 @@ const children: ChildProcess[] = [];
 const hosts = new Map<string, Promise<ChildProcess>>();
 
 /** A child process serving a MemoryEngine over its IPC channel. */
-async function startHost(settings: EngineSettings): Promise<ChildProcess> {
-  const child = fork(HOST, [JSON.stringify(settings)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startHost(settings: EngineSettings, limits?: LimitSettings): Promise<ChildProcess> {
+  const args = limits === undefined ? [JSON.stringify(settings)] : [JSON.stringify(settings), JSON.stringify(limits)];
+  const child = fork(HOST, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
@@ -75,6 +77,33 @@ describe('IpcEngine over a real channel', () => {
       const [stored] = await engine.append([{ topic: 'ok', data: 'x' }]);
       const history = await engine.history([parseSelector('ok')], '0');
       assert.deepEqual(history.events.map((event) => event.id), [stored!.id]);
+    } finally {
+      await engine.close();
+      host.kill('SIGKILL');
+    }
+  });
+
+  test('with the primary\'s limits, an append carries its rate charge, and one over the rate is refused whole, storing nothing', async () => {
+    const plain = await startHost(settings);
+    const unlimited = await IpcEngine.open({ port: childPort(plain) });
+    assert.equal(unlimited.checksPublishCharges, false, 'a host without limits checks no charge');
+    await unlimited.close();
+    plain.kill('SIGKILL');
+
+    const limits: LimitSettings = { maxStreamsPerIp: 0, maxStreamsPerSubject: 0, publishRate: 1, publishBurst: 3, publishBytesRate: 0, publishBytesBurst: 0 };
+    const host = await startHost(settings, limits);
+    const engine = await IpcEngine.open({ port: childPort(host) });
+    try {
+      assert.equal(engine.checksPublishCharges, true);
+      const charge = (events: number) => ({ charge: { key: 'ip:192.0.2.1', events, bytes: events } });
+      await engine.append([{ topic: 'charged', data: '1' }, { topic: 'charged', data: '2' }], charge(2));
+      await assert.rejects(
+        engine.append([{ topic: 'charged', data: '3' }, { topic: 'charged', data: '4' }], charge(2)),
+        (error: unknown) => error instanceof HubError && error.status === 429 && error.code === 'rate_limited' && error.headers?.['Retry-After'] !== undefined,
+      );
+      await engine.append([{ topic: 'charged', data: '5' }], charge(1));
+      const history = await engine.history([parseSelector('charged')], '0');
+      assert.deepEqual(history.events.map((event) => event.data), ['1', '2', '5']);
     } finally {
       await engine.close();
       host.kill('SIGKILL');

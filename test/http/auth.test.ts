@@ -115,6 +115,35 @@ describe('authorization', () => {
       const other = await token({ publish: ['rate/**'] }, { subject: 'someone-else' });
       assert.equal((await post(`${hub.url}/topics/rate/a`, 'fine', bearer(other))).status, 201);
     });
+    test('a publisher over its byte rate gets 429 rate_limited, for single events (on the fast path and through node:http) and batches', async () => {
+      for (const fastPublish of [true, false]) {
+        // One byte per second: what the burst of 4096 bytes leaves is what the test spends.
+        const limited = await startTestHub({ jwtSecret: SECRET, publishRate: 0, maxBodyBytes: 4096, publishBytesRate: 1, publishBytesBurst: 4096, fastPublish });
+        try {
+          const t = await token({ publish: ['bytes/**'] }, { subject: 'heavy' });
+          const at = (path: string, body: string, type?: string) => post(`${limited.url}${path}`, body, bearer(t), type);
+          assert.equal((await at('/topics/bytes/a', 'x'.repeat(3000))).status, 201);
+          const refused = await at('/topics/bytes/a', 'x'.repeat(2000));
+          assert.equal(refused.status, 429, `fastPublish ${fastPublish}`);
+          assert.equal(refused.json().error.code, 'rate_limited');
+          assert.match(refused.json().error.message, /bytes\/s/);
+          assert.ok(Number(refused.headers['retry-after']) >= 1);
+          // A batch is charged the bytes of all its events' data: 1200 of the 1096 left, refused whole.
+          const batch = (...sizes: number[]) => JSON.stringify(sizes.map((size) => ({ topic: 'bytes/b', data: 'y'.repeat(size) })));
+          const batchRefused = await at('/publish', batch(600, 600), 'application/json');
+          assert.equal(batchRefused.status, 429);
+          assert.equal(batchRefused.json().error.code, 'rate_limited');
+          assert.equal((await at('/publish', batch(500, 500), 'application/json')).status, 201);
+          // 96 bytes left: event names count too.
+          assert.equal((await at('/topics/bytes/a?event=ten-chars!', 'z'.repeat(90))).status, 429);
+          assert.equal((await at('/topics/bytes/a', 'z'.repeat(90))).status, 201);
+          const other = await token({ publish: ['bytes/**'] }, { subject: 'light' });
+          assert.equal((await post(`${limited.url}/topics/bytes/a`, 'x'.repeat(3000), bearer(other))).status, 201, 'another publisher has its own bytes');
+        } finally {
+          await limited.close();
+        }
+      }
+    });
   });
 
   describe('subscribing', () => {

@@ -174,7 +174,7 @@ const ORIGIN = 'https://app.example';
 
 describe('the fast path in a running hub', () => {
   const SECRET = 'fast-path-secret-fast-path-secret!';
-  const settings = { jwtSecret: SECRET, corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024 };
+  const settings = { jwtSecret: SECRET, corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024, publishBytesRate: 1, publishBytesBurst: 1024 };
   let fast: RunningHub;
   let plain: RunningHub;
   let nodeHttp: ReturnType<typeof countNodeHttpRequests>;
@@ -222,6 +222,7 @@ describe('the fast path in a running hub', () => {
       { name: 'an invalid Idempotency-Key', subject: 'p-idem', head: 'Idempotency-Key: \r\nContent-Type: text/plain\r\n', body: 'x', status: 400 },
       { name: 'Connection: close', subject: 'p-close', head: 'Connection: close\r\nContent-Type: text/plain\r\n', body: 'x', status: 201 },
       { name: 'over the rate (burst 2, third refused)', subject: 'p-rate', head: 'Content-Type: text/plain\r\n', body: 'x', status: 429, repeat: 3 },
+      { name: 'over the byte rate (bursts of 1024 bytes, the second 1000 refused)', subject: 'p-bytes', head: 'Content-Type: text/plain\r\n', body: 'x'.repeat(1000), status: 429, repeat: 2 },
       { name: 'a replayed Idempotency-Key', subject: 'p-replay', head: 'Idempotency-Key: same-key\r\nContent-Type: text/plain\r\n', body: 'x', status: 201, repeat: 2 },
     ];
     for (const c of cases) {
@@ -234,7 +235,7 @@ describe('the fast path in a running hub', () => {
 
   describe('anonymous publishes on the memory engine, answered without waiting, exactly as node:http does', () => {
     // A pair of hubs per case: anonymous publishers share a rate bucket (their address).
-    const anonymous = { corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024 };
+    const anonymous = { corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024, publishBytesRate: 1, publishBytesBurst: 1024 };
     const cases: Array<AnswerCase & { head?: string }> = [
       { name: 'text', head: 'Content-Type: text/plain\r\n', body: 'hello', status: 201 },
       { name: 'JSON with an event name', target: '/topics/t?event=made', head: 'Content-Type: application/json\r\n', body: '{"a":1}', status: 201 },
@@ -248,6 +249,7 @@ describe('the fast path in a running hub', () => {
       { name: 'an invalid Idempotency-Key', head: 'Idempotency-Key: \r\nContent-Type: text/plain\r\n', body: 'x', status: 400 },
       { name: 'Connection: close', head: 'Connection: close\r\nContent-Type: text/plain\r\n', body: 'x', status: 201 },
       { name: 'over the rate (burst 2, third refused)', head: 'Content-Type: text/plain\r\n', body: 'x', status: 429, repeat: 3 },
+      { name: 'over the byte rate (bursts of 1024 bytes, the second 1000 refused)', head: 'Content-Type: text/plain\r\n', body: 'x'.repeat(1000), status: 429, repeat: 2 },
       { name: 'a replayed Idempotency-Key (which takes the waiting path)', head: 'Idempotency-Key: k\r\nContent-Type: text/plain\r\n', body: 'x', status: 201, repeat: 2 },
     ];
     for (const c of cases) {
