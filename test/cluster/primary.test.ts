@@ -133,7 +133,7 @@ describe('the primary of --workers 2', () => {
   });
 
   test('the primary keeps the history of every worker within --history-max-bytes', async () => {
-    const hub = await spawnHub(['--workers', '2', '--history-max-bytes', '64KiB', '--publish-rate', '0']);
+    const hub = await spawnHub(['--workers', '2', '--history-max-bytes', '64KiB', '--publish-rate', '0', '--publish-bytes-rate', '0']);
     started.push(hub);
     const first = (await publish(hub.url, 'budget/0', 'first')).json().id as string;
     // Each publish on a fresh connection: node:cluster spreads them over both workers.

@@ -18,7 +18,7 @@ const CONCURRENCY = 4;
 describe('history byte budget', () => {
   test('a flood of large events leaves a default hub alive, its memory bounded and its readers receiving', { timeout: 120_000 }, async () => {
     // Only the rate limits are lifted: they would stop this flood before the budget is reached.
-    const hub = await spawnHub(['--publish-rate', '0'], { nodeArgs: [`--max-old-space-size=${HEAP_MIB}`] });
+    const hub = await spawnHub(['--publish-rate', '0', '--publish-bytes-rate', '0'], { nodeArgs: [`--max-old-space-size=${HEAP_MIB}`] });
     try {
       const first = (await publish(hub.url, 'flood/0', 'first')).json().id as string;
       const reader = await openStream(`${hub.url}/topics/flood/0`);
