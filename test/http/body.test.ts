@@ -63,7 +63,7 @@ describe('JSON nesting depth', () => {
     }
   });
 
-  it(`${MAX_JSON_DEPTH} levels are accepted, one more is refused; brackets inside strings are not nesting`, async () => {
+  it(`${MAX_JSON_DEPTH} levels are accepted, one more is refused; brackets side by side or inside strings are not nesting`, async () => {
     const hub = await startTestHub();
     try {
       assert.equal((await postJson(`${hub.url}/topics/a`, nested(MAX_JSON_DEPTH))).status, 201);
@@ -71,6 +71,8 @@ describe('JSON nesting depth', () => {
       // The batch itself is a level: its data may hold one level less.
       assert.equal((await postJson(`${hub.url}/publish`, `[{"topic":"a","data":${nested(MAX_JSON_DEPTH - 2)}}]`)).status, 201);
       assertTooDeep(await postJson(`${hub.url}/publish`, `[{"topic":"a","data":${nested(MAX_JSON_DEPTH - 1)}}]`), 'batch one level over');
+      // Many arrays and objects side by side are not nesting.
+      assert.equal((await postJson(`${hub.url}/topics/a`, JSON.stringify(Array.from({ length: 200 }, () => [{}])))).status, 201);
       // Brackets in strings, after escaped quotes and backslashes, count for nothing.
       const inStrings = JSON.stringify({ text: '['.repeat(500), quoted: `\\"${'{'.repeat(500)}`, escaped: '\\', after: nested(3) });
       assert.equal((await postJson(`${hub.url}/topics/a`, inStrings)).status, 201);
