@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
+import { checkHs256Secret } from './auth/hs256-secret.js';
 import { HubError } from './errors.js';
 import { clientAddressResolver } from './http/client-address.js';
 
@@ -37,6 +38,8 @@ export interface HubConfig {
   jwksFile: string | undefined;
   jwtIssuer: string | undefined;
   jwtAudience: string | undefined;
+  /** Longest token lifetime accepted (exp − iat), 0: no maximum. */
+  jwtMaxLifetimeMs: number;
   cookieName: string;
   publicTopics: string[];
   corsOrigins: string[];
@@ -97,11 +100,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'SSEHUB_REQUEST_TIMEOUT', kind: 'duration', default: '30s', help: 'Time a client has to send a whole request body; never cuts open streams.' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'SSEHUB_SHUTDOWN_TIMEOUT', kind: 'duration', default: '10s', help: 'On SIGTERM/SIGINT, longest wait before connections are cut.' },
   { key: 'logLevel', flag: 'log-level', env: 'SSEHUB_LOG_LEVEL', kind: 'string', default: 'warn', help: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
-  { key: 'jwtSecret', flag: 'jwt-secret', env: 'SSEHUB_JWT_SECRET', kind: 'optional', default: '', help: 'HS256 secret for tokens. Setting any key turns authorization on.' },
+  { key: 'jwtSecret', flag: 'jwt-secret', env: 'SSEHUB_JWT_SECRET', kind: 'optional', default: '', help: 'HS256 secret for tokens, at least 32 bytes (openssl rand -base64 32 makes one). Setting any key turns authorization on.' },
   { key: 'jwtPublicKeyFile', flag: 'jwt-public-key', env: 'SSEHUB_JWT_PUBLIC_KEY', kind: 'optional', default: '', help: 'PEM file with a public key (RS256, ES256, ES384 or EdDSA tokens).' },
   { key: 'jwksFile', flag: 'jwks', env: 'SSEHUB_JWKS', kind: 'optional', default: '', help: 'JWKS file with public keys for tokens.' },
   { key: 'jwtIssuer', flag: 'jwt-issuer', env: 'SSEHUB_JWT_ISSUER', kind: 'optional', default: '', help: 'Required "iss" claim, when set.' },
   { key: 'jwtAudience', flag: 'jwt-audience', env: 'SSEHUB_JWT_AUDIENCE', kind: 'optional', default: '', help: 'Required "aud" claim, when set.' },
+  { key: 'jwtMaxLifetimeMs', flag: 'jwt-max-lifetime', env: 'SSEHUB_JWT_MAX_LIFETIME', kind: 'duration', default: '0', help: 'Longest lifetime a token may have, exp − iat (from now when iat is missing or in the future), e.g. 1h; longer ones are refused (0: no maximum). Every token needs an "exp" either way.' },
   { key: 'cookieName', flag: 'cookie-name', env: 'SSEHUB_COOKIE_NAME', kind: 'string', default: 'ssehub_token', help: 'Cookie that may carry the token (for browsers).' },
   { key: 'publicTopics', flag: 'public-topics', env: 'SSEHUB_PUBLIC_TOPICS', kind: 'list', default: '', help: 'Comma-separated topics/patterns anyone may subscribe to without a token.' },
   { key: 'corsOrigins', flag: 'cors-origins', env: 'SSEHUB_CORS_ORIGINS', kind: 'list', default: '', help: 'Comma-separated origins allowed cross-origin, with credentials ("*": any, without).' },
@@ -235,6 +239,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   }
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
   checkTransport(result);
+  if (result.jwtSecret !== undefined) checkHs256Secret(result.jwtSecret); // checked again where the verifier is made
   clientAddressResolver(result.trustedProxies); // throws on an entry that is not an address or range
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');

@@ -152,6 +152,7 @@ function accessFrom(config: HubConfig, kv: Parameters<typeof createAccess>[1], l
     if (config.jwksFile !== undefined) tokens.jwks = readKeyFile(config.jwksFile, 'JWKS');
     if (config.jwtIssuer !== undefined) tokens.issuer = config.jwtIssuer;
     if (config.jwtAudience !== undefined) tokens.audience = config.jwtAudience;
+    tokens.maxLifetimeSeconds = config.jwtMaxLifetimeMs / 1000;
   }
   return createAccess(
     {

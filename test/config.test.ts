@@ -125,6 +125,25 @@ describe('configuration', () => {
     });
   }
 
+  test('token settings: a --jwt-secret under 32 bytes is invalid_config (flag or environment); --jwt-max-lifetime is a duration, 0 by default', () => {
+    for (const [argv, env] of [
+      [['--jwt-secret', 'a'], {}],
+      [['--jwt-secret', 'client-secret'], {}],
+      [[], { SSEHUB_JWT_SECRET: 'x'.repeat(31) }],
+    ] as const) {
+      assert.throws(
+        () => loadConfig(argv, env),
+        (error: unknown) => error instanceof HubError && error.code === 'invalid_config' && /--jwt-secret/.test(error.message) && /openssl rand -base64 32/.test(error.message),
+        JSON.stringify([argv, env]),
+      );
+    }
+    assert.equal(loadConfig(['--jwt-secret', 'x'.repeat(32)], {}).jwtSecret, 'x'.repeat(32));
+    assert.equal(loadConfig([], {}).jwtMaxLifetimeMs, 0);
+    assert.equal(loadConfig(['--jwt-max-lifetime', '1h'], {}).jwtMaxLifetimeMs, 3_600_000);
+    assert.equal(loadConfig([], { SSEHUB_JWT_MAX_LIFETIME: '15m' }).jwtMaxLifetimeMs, 900_000);
+    assert.throws(() => loadConfig(['--jwt-max-lifetime', 'forever'], {}), (error: HubError) => error.code === 'invalid_config' && /--jwt-max-lifetime/.test(error.message));
+  });
+
   test('every option is in --help and in the README, with its environment variable', () => {
     const help = describeOptions();
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

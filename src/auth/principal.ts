@@ -8,7 +8,7 @@ import { selectorCovers, selectorMatches, type Selector } from '../topics/index.
 export interface Principal {
   /** Whether a credential (token or ticket) was presented and verified. */
   authenticated: boolean;
-  /** The token's `sub`, if any. */
+  /** The token's `sub` (a token without a non-empty string one is refused); undefined without a credential. */
   subject: string | undefined;
   publish: readonly Selector[];
   subscribe: readonly Selector[];

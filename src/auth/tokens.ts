@@ -6,14 +6,15 @@
  * configured keys are accepted, so `alg: none` and algorithm-confusion tokens (an HS256 token
  * signed with the RSA public key as secret) are refused before any signature check.
  *
- * Claims: `sub` (subject), `exp`, `nbf`, optionally `iss`/`aud` (checked when configured), and the
- * grants in one namespaced claim:
+ * Claims: `sub` (subject, a non-empty string: required), `exp` (required), `nbf`, optionally
+ * `iss`/`aud` (checked when configured), and the grants in one namespaced claim:
  *   "ssehub": { "publish": ["orders/*"], "subscribe": ["orders/**", "alerts"] }
  */
 import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { HubError } from '../errors.js';
 import { parseSelector, parseSubscribeSelector, type Selector } from '../topics/index.js';
+import { checkHs256Secret } from './hs256-secret.js';
 import type { Principal } from './principal.js';
 
 export const GRANTS_CLAIM = 'ssehub';
@@ -27,6 +28,8 @@ export interface TokenSettings {
   jwks?: string;
   issuer?: string;
   audience?: string;
+  /** Longest lifetime a token may have, in seconds (0 or unset: no maximum). */
+  maxLifetimeSeconds?: number;
 }
 
 export interface TokenVerifier {
@@ -53,7 +56,7 @@ export function algorithmOf(key: KeyObject): string {
 }
 
 export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
-  const secret = settings.secret === undefined ? undefined : createSecretKey(Buffer.from(settings.secret, 'utf8'));
+  const secret = settings.secret === undefined ? undefined : hs256Key(settings.secret);
   const publicKey = settings.publicKeyPem === undefined ? undefined : createPublicKey(settings.publicKeyPem);
   const jwks = settings.jwks === undefined ? undefined : createLocalJWKSet(parseJwks(settings.jwks));
   const algorithms = new Set<string>();
@@ -84,9 +87,15 @@ export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
       } catch (error) {
         throw tokenError(error);
       }
-      return principalOf(payload);
+      return principalOf(payload, settings.maxLifetimeSeconds ?? 0);
     },
   };
+}
+
+/** An HMAC key from a secret long enough for HS256 (or invalid_config). */
+function hs256Key(secret: string): KeyObject {
+  checkHs256Secret(secret);
+  return createSecretKey(Buffer.from(secret, 'utf8'));
 }
 
 function parseJwks(text: string): { keys: any[] } {
@@ -99,8 +108,9 @@ function parseJwks(text: string): { keys: any[] } {
   }
 }
 
+const challenge = (description: string) => ({ 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description}"` });
+
 function tokenError(error: unknown): HubError {
-  const challenge = (description: string) => ({ 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${description}"` });
   if (error instanceof errors.JWTExpired) return new HubError(401, 'token_expired', 'The token has expired.', challenge('expired'));
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === 'nbf') return new HubError(401, 'token_not_yet_valid', 'The token is not valid yet (nbf).', challenge('not yet valid'));
@@ -126,23 +136,53 @@ function selectorsOf(value: unknown, claim: 'publish' | 'subscribe'): Selector[]
   }
 }
 
-function principalOf(payload: JWTPayload): Principal {
+/**
+ * What jose leaves to the hub, checked after the signature: every token expires (`exp`), within
+ * the configured maximum lifetime, and names its holder (`sub`), by which open streams and publish
+ * rates are counted: a token without a string subject would escape both limits.
+ */
+function checkRequiredClaims(payload: JWTPayload, maxLifetimeSeconds: number): asserts payload is JWTPayload & { exp: number; sub: string } {
+  // jose has refused an `exp` that is not a number; a missing one would make the token good forever.
+  if (payload.exp === undefined) {
+    throw new HubError(401, 'token_missing_exp', 'The token has no "exp" claim: tokens must expire.', challenge('missing exp'));
+  }
+  if (maxLifetimeSeconds > 0) {
+    // Counted from iat, or from now when iat is missing or in the future (it could not shorten a lifetime then).
+    const now = Date.now() / 1000;
+    const from = typeof payload.iat === 'number' && payload.iat < now ? payload.iat : now;
+    if (payload.exp - from > maxLifetimeSeconds) {
+      throw new HubError(
+        401,
+        'token_lifetime_exceeded',
+        `The token's lifetime (exp − iat) is over the ${maxLifetimeSeconds} s this hub accepts (--jwt-max-lifetime).`,
+        challenge('lifetime too long'),
+      );
+    }
+  }
+  if (typeof payload.sub !== 'string' || payload.sub === '') {
+    throw new HubError(401, 'invalid_token', 'The token needs a "sub" claim: a non-empty string naming its holder.', challenge('sub must be a string'));
+  }
+}
+
+function principalOf(payload: JWTPayload, maxLifetimeSeconds: number): Principal {
+  checkRequiredClaims(payload, maxLifetimeSeconds);
   const grants = (payload[GRANTS_CLAIM] ?? {}) as Record<string, unknown>;
   if (typeof grants !== 'object' || grants === null) throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}" claim must be an object.`);
   return {
     authenticated: true,
-    subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+    subject: payload.sub,
     publish: selectorsOf(grants.publish, 'publish'),
     subscribe: selectorsOf(grants.subscribe, 'subscribe'),
-    expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+    expiresAt: payload.exp * 1000,
   };
 }
 
 export interface MintOptions {
-  subject?: string;
+  /** The `sub` claim, required: streams and publish rates are counted per subject. */
+  subject: string;
   publish?: string[];
   subscribe?: string[];
-  /** Lifetime in seconds. */
+  /** Lifetime in seconds: every token gets an `exp`. */
   lifetimeSeconds: number;
   issuer?: string;
   audience?: string;
@@ -153,6 +193,8 @@ export interface MintOptions {
 
 /** Signs a token carrying ssehub grants (for `ssehub token` and tests). */
 export async function mintToken(options: MintOptions): Promise<string> {
+  if (options.subject === '') throw new HubError(400, 'invalid_arguments', 'A token needs a subject (--subject): a non-empty name for its holder.');
+  if (!(options.lifetimeSeconds > 0)) throw new HubError(400, 'invalid_arguments', 'A token needs a lifetime (--ttl) over 0.');
   for (const source of options.publish ?? []) parseSelector(source);
   for (const source of options.subscribe ?? []) parseSubscribeSelector(source);
   const grants: Record<string, string[]> = {};
@@ -164,7 +206,7 @@ export async function mintToken(options: MintOptions): Promise<string> {
     key = createPrivateKey(options.privateKeyPem);
     alg = algorithmOf(createPublicKey(key));
   } else if (options.secret !== undefined) {
-    key = createSecretKey(Buffer.from(options.secret, 'utf8'));
+    key = hs256Key(options.secret);
     alg = 'HS256';
   } else {
     throw new HubError(400, 'invalid_config', 'Minting a token needs --jwt-secret or --jwt-private-key.');
@@ -172,8 +214,8 @@ export async function mintToken(options: MintOptions): Promise<string> {
   let jwt = new SignJWT({ [GRANTS_CLAIM]: grants })
     .setProtectedHeader({ alg, typ: 'JWT' })
     .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + options.lifetimeSeconds);
-  if (options.subject !== undefined) jwt = jwt.setSubject(options.subject);
+    .setExpirationTime(Math.floor(Date.now() / 1000) + options.lifetimeSeconds)
+    .setSubject(options.subject);
   if (options.issuer !== undefined) jwt = jwt.setIssuer(options.issuer);
   if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
   return jwt.sign(key);

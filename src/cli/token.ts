@@ -1,6 +1,7 @@
 /**
  * `ssehub token`: mints a token for the configured key, so the secured hub can be tried at once:
- *   ssehub token --jwt-secret s3cret --publish 'orders/*' --subscribe 'orders/**' --ttl 1h
+ *   ssehub token --jwt-secret "$SECRET" --publish 'orders/*' --subscribe 'orders/**' --subject billing --ttl 1h
+ * Every token it mints carries the two claims the hub requires: `sub` (--subject) and `exp` (--ttl).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -10,14 +11,18 @@ import { HubError } from '../errors.js';
 
 export const TOKEN_HELP = `Usage: ssehub token [options]
 
-Prints a signed token (JWT) whose "ssehub" claim grants the given topics.
+Prints a signed token (JWT) whose "ssehub" claim grants the given topics. The hub accepts only
+tokens with a subject ("sub") and an expiry ("exp"): this command always sets both.
 
 Options:
+  --subject <name>         Required. The "sub" claim: who holds the token (streams and publish rates
+                           are counted per subject).
   --publish <a,b>          Topics/patterns the holder may publish to (repeatable or comma-separated).
   --subscribe <a,b>        Topics/patterns the holder may subscribe to (repeatable or comma-separated).
-  --subject <name>         The "sub" claim (streams and publish rates are counted per subject).
-  --ttl <duration>         Lifetime, e.g. 15m, 1h, 7d (default 1h).
-  --jwt-secret <secret>    HS256 secret (env SSEHUB_JWT_SECRET): the same as the hub's.
+  --ttl <duration>         Lifetime, e.g. 15m, 1h, 7d (default 1h): sets "exp". A hub started with
+                           --jwt-max-lifetime refuses tokens that live longer.
+  --jwt-secret <secret>    HS256 secret (env SSEHUB_JWT_SECRET): the same as the hub's, at least 32
+                           bytes (openssl rand -base64 32 makes one).
   --jwt-private-key <file> PEM private key (PKCS#8) for RS256/ES256/ES384/EdDSA (env SSEHUB_JWT_PRIVATE_KEY).
   --jwt-issuer <iss>       "iss" claim (env SSEHUB_JWT_ISSUER).
   --jwt-audience <aud>     "aud" claim (env SSEHUB_JWT_AUDIENCE).
@@ -49,12 +54,15 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<str
   const publish = list(values.publish);
   const subscribe = list(values.subscribe);
   if (!publish && !subscribe) throw new HubError(400, 'invalid_arguments', 'Grant something: --publish and/or --subscribe.');
-  const options: MintOptions = { lifetimeSeconds: Math.max(1, Math.round(parseDuration(values.ttl as string, '--ttl') / 1000)) };
+  // No default: a shared one would count every holder's streams and publishes as one client's.
+  const subject = values.subject as string | undefined;
+  if (subject === undefined || subject === '') {
+    throw new HubError(400, 'invalid_arguments', 'Name the holder: --subject <name> (the "sub" claim; streams and publish rates are counted per subject).');
+  }
+  const options: MintOptions = { subject, lifetimeSeconds: Math.max(1, Math.round(parseDuration(values.ttl as string, '--ttl') / 1000)) };
   if (publish) options.publish = publish;
   if (subscribe) options.subscribe = subscribe;
   const pick = (flag: string, envName: string): string | undefined => (values[flag] as string | undefined) ?? (env[envName] || undefined);
-  const subject = values.subject as string | undefined;
-  if (subject !== undefined) options.subject = subject;
   const secret = pick('jwt-secret', 'SSEHUB_JWT_SECRET');
   const privateKeyFile = pick('jwt-private-key', 'SSEHUB_JWT_PRIVATE_KEY');
   if (privateKeyFile !== undefined) options.privateKeyPem = readFileSync(privateKeyFile, 'utf8');

@@ -1,6 +1,6 @@
 /**
- * Reading a publish request's body: content type, size limit and UTF-8 are checked here, before
- * anything reaches the hub.
+ * Reading a request's body: content type, size limit, UTF-8 and JSON nesting depth are checked
+ * here, before anything reaches the hub.
  */
 import { HubError } from '../errors.js';
 import type { HubRequest, RequestHead } from './context.js';
@@ -97,13 +97,68 @@ export function decodeBody(body: Uint8Array, maxBytes: number): string {
   }
 }
 
-/** Parses JSON text; 400 with the parser's reason when it is not. */
+/** The deepest nesting of arrays and objects a JSON body may have (`{"a":[1]}` is 2 levels). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Parses JSON text from a client: every JSON body the hub reads comes through here. 400
+ * json_too_deep past MAX_JSON_DEPTH, checked before JSON.parse builds anything: a value nested
+ * 400,000 levels deep parses, but JSON.stringify and any recursive walk of it overflow the stack.
+ * 400 invalid_json with the parser's reason when it is not JSON.
+ */
 export function parseJson(text: string): unknown {
+  checkJsonDepth(text);
   try {
     return JSON.parse(text);
   } catch (error) {
     throw new HubError(400, 'invalid_json', `The request body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * Refuses text whose arrays and objects nest deeper than MAX_JSON_DEPTH. This runs on every JSON
+ * publish: no allocation, no recursion. Text that is not JSON is left for JSON.parse to refuse.
+ */
+function checkJsonDepth(text: string): void {
+  if (fewOpenings(text)) return;
+  // One pass counting open brackets and braces; string contents are skipped (a bracket inside a
+  // string, or an escaped quote, is not structure).
+  let depth = 0;
+  for (let i = 0, length = text.length; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === QUOTE) {
+      for (i++; i < length; i++) {
+        const inString = text.charCodeAt(i);
+        if (inString === QUOTE) break;
+        if (inString === BACKSLASH) i++; // the escaped character, a quote included
+      }
+    } else if (code === OPEN_BRACKET || code === OPEN_BRACE) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new HubError(400, 'json_too_deep', `The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`);
+      }
+    } else if (code === CLOSE_BRACKET || code === CLOSE_BRACE) {
+      depth--;
+    }
+  }
+}
+
+/**
+ * Whether the text holds at most MAX_JSON_DEPTH "[" and "{" in all (strings included): then it
+ * cannot nest deeper. indexOf finds them several times faster than the loop above reads every
+ * character, and a typical event holds a handful.
+ */
+function fewOpenings(text: string): boolean {
+  let openings = 0;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++openings > MAX_JSON_DEPTH) return false;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++openings > MAX_JSON_DEPTH) return false;
+  return true;
 }
 
 function tooLarge(maxBytes: number): HubError {

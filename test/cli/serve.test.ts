@@ -24,9 +24,10 @@ describe('ssehub serve', () => {
     assert.match(top.stdout, /serve/);
   });
 
-  test('a bad flag or unknown command exits 2 with a message', async () => {
+  test('a bad flag, an HS256 secret under 32 bytes or an unknown command exits 2 with a message', async () => {
     await assert.rejects(ssehub('serve', '--port', 'x'), (error: any) => error.code === 2 && /--port/.test(error.stderr));
     await assert.rejects(ssehub('frobnicate'), (error: any) => error.code === 2 && /unknown command/.test(error.stderr));
+    await assert.rejects(ssehub('serve', '--port', '0', '--jwt-secret', 'short'), (error: any) => error.code === 2 && /at least 32/.test(error.stderr) && /openssl rand -base64 32/.test(error.stderr));
   });
 
   test('an engine server that cannot be reached at start is a clear error, not a hang', async () => {

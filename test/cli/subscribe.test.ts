@@ -152,12 +152,12 @@ describe('ssehub subscribe', () => {
     assert.equal(badToken.code, 1);
     assert.match(badToken.stderr, /\(invalid_token\)/);
 
-    const narrow = await mintToken({ secret, subscribe: ['public/*'], lifetimeSeconds: 600 });
+    const narrow = await mintToken({ secret, subject: 'narrow', subscribe: ['public/*'], lifetimeSeconds: 600 });
     const forbidden = await run(['subscribe', 'private/x', '--count', '1', '--url', hub.url], { SSEHUB_TOKEN: narrow }).result;
     assert.equal(forbidden.code, 1);
     assert.match(forbidden.stderr, /\(forbidden\)/);
 
-    const token = await mintToken({ secret, subscribe: ['private/*'], publish: ['private/*'], lifetimeSeconds: 600 });
+    const token = await mintToken({ secret, subject: 'cli-user', subscribe: ['private/*'], publish: ['private/*'], lifetimeSeconds: 600 });
     const sub = run(['subscribe', 'private/x', '--count', '1', '--json', '--url', hub.url, '--token', token]);
     await streamsOpen(hub);
     const [id] = await publishBatch(hub, [{ topic: 'private/x', data: 'secret stuff' }], token);

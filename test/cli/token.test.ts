@@ -39,10 +39,24 @@ describe('ssehub token', () => {
     }
   });
 
-  test('refuses to mint without a key or without grants, and on a bad selector', async () => {
-    await assert.rejects(ssehub(['token', '--publish', 'a']), (error: any) => error.code === 2 && /jwt-secret/.test(error.stderr));
-    await assert.rejects(ssehub(['token', '--jwt-secret', 'x']), (error: any) => error.code === 2 && /--publish/.test(error.stderr));
-    await assert.rejects(ssehub(['token', '--jwt-secret', 'x', '--publish', 'a//b']), (error: any) => error.code === 2 && /invalid/.test(error.stderr));
+  test('without --ttl a token lives one hour: every minted token has an "exp"', async () => {
+    const secret = 'cli-secret-cli-secret-cli-secret-123';
+    const { stdout } = await ssehub(['token', '--publish', 'a', '--subject', 'me', '--jwt-secret', secret]);
+    const principal = await createTokenVerifier({ secret }).verify(stdout.trim());
+    assert.ok(Math.abs(principal.expiresAt! - (Date.now() + 3_600_000)) < 10_000);
+  });
+
+  test('refuses to mint without a key, grants or subject, on a bad selector, and with a secret under 32 bytes', async () => {
+    const secret = 'cli-secret-cli-secret-cli-secret-123';
+    await assert.rejects(ssehub(['token', '--publish', 'a', '--subject', 'me']), (error: any) => error.code === 2 && /jwt-secret/.test(error.stderr));
+    await assert.rejects(ssehub(['token', '--jwt-secret', secret, '--subject', 'me']), (error: any) => error.code === 2 && /--publish/.test(error.stderr));
+    await assert.rejects(ssehub(['token', '--jwt-secret', secret, '--subject', 'me', '--publish', 'a//b']), (error: any) => error.code === 2 && /invalid/.test(error.stderr));
+    await assert.rejects(ssehub(['token', '--jwt-secret', secret, '--publish', 'a']), (error: any) => error.code === 2 && /--subject/.test(error.stderr));
+    await assert.rejects(ssehub(['token', '--jwt-secret', secret, '--publish', 'a', '--subject', '']), (error: any) => error.code === 2 && /--subject/.test(error.stderr));
+    await assert.rejects(
+      ssehub(['token', '--jwt-secret', 'x', '--publish', 'a', '--subject', 'me']),
+      (error: any) => error.code === 2 && /at least 32/.test(error.stderr) && /openssl rand -base64 32/.test(error.stderr),
+    );
   });
 
   test('an open hub warns at start', async () => {

@@ -9,6 +9,8 @@ import { startTestHub, freePort } from '../support/hub.js';
 import { expiredToken } from '../support/tokens.js';
 import { ClientLog, countingFetch, startAnswerDroppingProxy, startServer, until } from './support.js';
 
+const PUBLISH_SECRET = 'publish-secret-publish-secret-publish-secret';
+
 /** Every event stored on `topic` after `afterId`, read back from the hub's history. */
 async function historyAfter(url: string, topic: string, afterId: string, expectAtLeast: number): Promise<HubEvent[]> {
   const events: HubEvent[] = [];
@@ -202,13 +204,13 @@ describe('publish()', () => {
   });
 
   test('a bearer token: 401 without, 201 with', async () => {
-    const secured = await startTestHub({ jwtSecret: 'publish-secret' });
+    const secured = await startTestHub({ jwtSecret: PUBLISH_SECRET });
     try {
       await assert.rejects(
         publish({ topic: 'pub/auth', data: 'x' }, { url: secured.url }),
         (error: unknown) => error instanceof HubResponseError && error.status === 401,
       );
-      const token = await mintToken({ secret: 'publish-secret', publish: ['pub/*'], lifetimeSeconds: 60 });
+      const token = await mintToken({ secret: PUBLISH_SECRET, subject: 'publisher', publish: ['pub/*'], lifetimeSeconds: 60 });
       const result = await publish({ topic: 'pub/auth', data: 'x' }, { url: secured.url, token: () => token });
       assert.equal(result.topic, 'pub/auth');
     } finally {
@@ -217,10 +219,10 @@ describe('publish()', () => {
   });
 
   test('401 token_expired: a token function is asked once more; a second expiry in a row, or a string token, is final', async () => {
-    const secured = await startTestHub({ jwtSecret: 'publish-secret' });
+    const secured = await startTestHub({ jwtSecret: PUBLISH_SECRET });
     try {
-      const expired = await expiredToken('publish-secret', { publish: ['pub/*'] });
-      const fresh = await mintToken({ secret: 'publish-secret', publish: ['pub/*'], lifetimeSeconds: 60 });
+      const expired = await expiredToken(PUBLISH_SECRET, { publish: ['pub/*'] });
+      const fresh = await mintToken({ secret: PUBLISH_SECRET, subject: 'publisher', publish: ['pub/*'], lifetimeSeconds: 60 });
       const fast = { initialDelayMs: 10, maxDelayMs: 10 };
       const handedOut = [expired, fresh];
       let asked = 0;

@@ -9,6 +9,8 @@ import { expiredToken } from '../support/tokens.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { ClientLog, countingFetch, startServer, until } from './support.js';
 
+const CLIENT_SECRET = 'client-secret-client-secret-client-secret';
+
 describe('subscribe() against the hub', () => {
   let hub: RunningHub;
   before(async () => {
@@ -184,14 +186,14 @@ describe('subscribe() against the hub', () => {
 
 describe('subscribe() stops when the server says no', () => {
   test('401 without a token and 403 outside the grants: one request, a clear error', async () => {
-    const hub = await startTestHub({ jwtSecret: 'client-secret' });
+    const hub = await startTestHub({ jwtSecret: CLIENT_SECRET });
     try {
       const fetch = countingFetch();
       const unauthorized = subscribe({ url: hub.url, topics: 'secure/1', fetch });
       await assert.rejects(unauthorized.done, (error: unknown) => error instanceof HubResponseError && error.status === 401 && error.code === 'token_required');
       assert.equal(unauthorized.state, 'closed');
 
-      const token = await mintToken({ secret: 'client-secret', subscribe: ['secure/1'], lifetimeSeconds: 60 });
+      const token = await mintToken({ secret: CLIENT_SECRET, subject: 'reader', subscribe: ['secure/1'], lifetimeSeconds: 60 });
       const forbidden = subscribe({ url: hub.url, topics: 'secure/2', token, fetch });
       await assert.rejects(forbidden.done, (error: unknown) => error instanceof HubResponseError && error.status === 403 && error.code === 'forbidden');
       assert.equal(fetch.calls(), 2);
@@ -209,10 +211,10 @@ describe('subscribe() stops when the server says no', () => {
   });
 
   test('401 token_expired: a token function is asked once more; a second expiry in a row, or a string token, is final', async () => {
-    const hub = await startTestHub({ jwtSecret: 'client-secret' });
+    const hub = await startTestHub({ jwtSecret: CLIENT_SECRET });
     try {
-      const expired = await expiredToken('client-secret', { subscribe: ['secure/**'] });
-      const fresh = await mintToken({ secret: 'client-secret', subscribe: ['secure/**'], lifetimeSeconds: 60 });
+      const expired = await expiredToken(CLIENT_SECRET, { subscribe: ['secure/**'] });
+      const fresh = await mintToken({ secret: CLIENT_SECRET, subject: 'reader', subscribe: ['secure/**'], lifetimeSeconds: 60 });
       const fast = { initialDelayMs: 10, maxDelayMs: 10 };
       const handedOut = [expired, fresh];
       let asked = 0;

@@ -140,7 +140,7 @@ describe('demo API with tokens', () => {
   });
   after(() => hub.close());
 
-  const bearer = async (publish: string[]) => ({ Authorization: `Bearer ${await mintToken({ secret: SECRET, lifetimeSeconds: 600, publish })}` });
+  const bearer = async (publish: string[]) => ({ Authorization: `Bearer ${await mintToken({ secret: SECRET, subject: 'demo-user', lifetimeSeconds: 600, publish })}` });
 
   test('no token: 401; a token that may not publish to demo/…: 403; nothing runs', async () => {
     for (const path of ['jobs', 'logs', 'chat']) {

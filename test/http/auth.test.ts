@@ -14,8 +14,11 @@ import { expiredToken } from '../support/tokens.js';
 import { httpRequest, openStream, type OpenStream, type Reply } from '../support/http.js';
 
 const SECRET = 'test-secret-test-secret-test-secret!';
-const token = (grants: { publish?: string[]; subscribe?: string[] }, extra: { subject?: string; lifetimeSeconds?: number } = {}) =>
-  mintToken({ secret: SECRET, lifetimeSeconds: extra.lifetimeSeconds ?? 600, ...grants, ...(extra.subject ? { subject: extra.subject } : {}) });
+const token = (grants: { publish?: string[]; subscribe?: string[] }, extra: { subject: string; lifetimeSeconds?: number }) =>
+  mintToken({ secret: SECRET, lifetimeSeconds: extra.lifetimeSeconds ?? 600, ...grants, subject: extra.subject });
+/** A token signed with the hub's secret carrying exactly these claims (none added), to test refusals. */
+const signedClaims = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(SECRET));
+const inSeconds = (seconds: number) => Math.floor(Date.now() / 1000) + seconds;
 const bearer = (value: string) => ({ Authorization: `Bearer ${value}` });
 
 function post(url: string, body: string, headers: Record<string, string> = {}, type = 'text/plain'): Promise<Reply> {
@@ -89,10 +92,10 @@ describe('authorization', () => {
       const now = Math.floor(Date.now() / 1000);
       const grants = { ssehub: { publish: ['**'] } };
       const cases: Array<[string, string, string]> = [
-        ['forged', await mintToken({ secret: 'not-the-hub-secret-not-the-hub-secret', publish: ['**'], lifetimeSeconds: 60 }), 'invalid_token'],
-        ['alg none', new UnsecuredJWT(grants).setExpirationTime(now + 60).encode(), 'invalid_token'],
+        ['forged', await mintToken({ secret: 'not-the-hub-secret-not-the-hub-secret', subject: 'forger', publish: ['**'], lifetimeSeconds: 60 }), 'invalid_token'],
+        ['alg none', new UnsecuredJWT(grants).setSubject('forger').setExpirationTime(now + 60).encode(), 'invalid_token'],
         ['expired', await expiredToken(SECRET, { publish: ['**'] }), 'token_expired'],
-        ['not yet valid', await new SignJWT(grants).setProtectedHeader({ alg: 'HS256' }).setNotBefore(now + 300).setExpirationTime(now + 600).sign(Buffer.from(SECRET)), 'token_not_yet_valid'],
+        ['not yet valid', await signedClaims({ ...grants, sub: 'early', nbf: now + 300, exp: now + 600 }), 'token_not_yet_valid'],
         ['garbage', 'not.a.jwt', 'invalid_token'],
       ];
       for (const [name, value, code] of cases) {
@@ -102,6 +105,26 @@ describe('authorization', () => {
       }
       const basic = await post(`${hub.url}/topics/orders/1`, 'x', { Authorization: 'Basic dTpw' });
       assert.equal(basic.status, 401);
+    });
+
+    test('a token without "exp", however well signed, is refused: 401 token_missing_exp', async () => {
+      const forever = await signedClaims({ sub: 'forever', iat: inSeconds(0), ssehub: { publish: ['**'], subscribe: ['**'] } });
+      const reply = await post(`${hub.url}/topics/orders/1`, 'x', bearer(forever));
+      assert.equal(reply.status, 401);
+      assert.equal(reply.json().error.code, 'token_missing_exp');
+      assert.match(reply.json().error.message, /"exp"/);
+      assert.match(reply.headers['www-authenticate']!, /^Bearer error="invalid_token"/);
+      assert.deepEqual(await refusedStream(`${hub.url}/topics/orders/1`, bearer(forever)), { status: 401, code: 'token_missing_exp' });
+    });
+
+    test('a token whose "sub" is missing, a number or empty is refused: 401 invalid_token', async () => {
+      for (const sub of [undefined, 42, '']) {
+        const t = await signedClaims({ ...(sub === undefined ? {} : { sub }), exp: inSeconds(600), ssehub: { publish: ['**'] } });
+        const reply = await post(`${hub.url}/topics/orders/1`, 'x', bearer(t));
+        assert.equal(reply.status, 401, String(sub));
+        assert.equal(reply.json().error.code, 'invalid_token');
+        assert.match(reply.json().error.message, /"sub" claim: a non-empty string/);
+      }
     });
 
     test('a publisher over its rate gets 429 with Retry-After; others are unaffected', async () => {
@@ -204,6 +227,23 @@ describe('authorization', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       streams.push(await openStream(`${hub.url}/topics/orders/4`, bearer(t)));
       for (const stream of streams) stream.close();
+    });
+
+    test('the per-subject stream limit cannot be escaped with tokens whose "sub" is missing or a number', async () => {
+      // The limit is 3 here: one more than that, none of which may open.
+      const opened: OpenStream[] = [];
+      const refusals: Array<{ status: number; code: string }> = [];
+      for (let i = 0; i < 4; i++) {
+        const claims = { exp: inSeconds(600), ssehub: { subscribe: ['orders/**'] }, ...(i % 2 === 0 ? {} : { sub: 7 }) };
+        try {
+          opened.push(await openStream(`${hub.url}/topics/orders/escape-${i}`, bearer(await signedClaims(claims))));
+        } catch (error: any) {
+          refusals.push({ status: error.status, code: JSON.parse(error.body).error.code });
+        }
+      }
+      for (const stream of opened) stream.close();
+      assert.equal(opened.length, 0, 'no stream opened without a string subject');
+      assert.deepEqual(refusals, Array(4).fill({ status: 401, code: 'invalid_token' }));
     });
   });
 
@@ -323,5 +363,32 @@ describe('limits on an open hub', () => {
     assert.deepEqual(await refusedStream(`${hub.url}/topics/$ssehub/stats`), { status: 200, code: '' });
     assert.deepEqual(await refusedStream(`${hub.url}/events?topic=$ssehub/*`), { status: 200, code: '' });
     assert.deepEqual(await refusedStream(`${hub.url}/topics/$other/stats`), { status: 400, code: 'invalid_topic' });
+  });
+});
+
+describe('token rules set at start', () => {
+  test('--jwt-max-lifetime: a token living longer is refused, 401 token_lifetime_exceeded; a shorter one is accepted', async () => {
+    const hub = await startTestHub({ jwtSecret: SECRET, jwtMaxLifetimeMs: 3_600_000 });
+    try {
+      const long = await token({ publish: ['**'] }, { subject: 'long', lifetimeSeconds: 7200 });
+      const refused = await post(`${hub.url}/topics/a`, 'x', bearer(long));
+      assert.equal(refused.status, 401);
+      assert.equal(refused.json().error.code, 'token_lifetime_exceeded');
+      assert.match(refused.json().error.message, /--jwt-max-lifetime/);
+      const short = await token({ publish: ['**'] }, { subject: 'short', lifetimeSeconds: 3000 });
+      assert.equal((await post(`${hub.url}/topics/a`, 'x', bearer(short))).status, 201);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('an HS256 secret under 32 bytes stops the hub from starting: invalid_config, without loadConfig too', async () => {
+    for (const secret of ['a', 'client-secret', 'x'.repeat(31)]) {
+      const started = await startTestHub({ jwtSecret: secret }).then(
+        async (hub) => (await hub.close(), 'started'),
+        (error: any) => `${error.code}: ${error.message}`,
+      );
+      assert.match(started, /^invalid_config: .*openssl rand -base64 32/, secret);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
+import { MAX_JSON_DEPTH } from '../../src/http/body.js';
 import { parseSimplePublish } from '../../src/http/fast-publish.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
@@ -127,6 +128,8 @@ interface AnswerCase {
   target?: string;
   body?: string;
   status: number;
+  /** The error code expected, when the case is about one. */
+  code?: string;
   /** Sent this many times, one after the other; the last answer is compared. */
   repeat?: number;
 }
@@ -149,6 +152,7 @@ async function assertAnsweredAsNodeHttp(c: AnswerCase, head: string, fast: Runni
   const [fromFast, fromPlain] = answers as [RawResponse, RawResponse];
   assert.equal(fromFast.status, c.status);
   assert.equal(fromPlain.status, c.status);
+  if (c.code !== undefined) assert.equal(JSON.parse(fromFast.body.toString()).error.code, c.code);
   // One difference, on purpose: refusing a request before reading its body, node:http must close
   // the connection (the body would be read as the next request); the fast path has read it.
   const closedOnlyByNodeHttp = fromPlain.status >= 400 && fromPlain.headers.connection === 'close' && !/^Connection: close/m.test(head);
@@ -171,6 +175,8 @@ async function assertAnsweredAsNodeHttp(c: AnswerCase, head: string, fast: Runni
 }
 
 const ORIGIN = 'https://app.example';
+/** One level more than a JSON body may nest: json_too_deep, from the fast path as from node:http. */
+const TOO_DEEP = '['.repeat(MAX_JSON_DEPTH + 1) + ']'.repeat(MAX_JSON_DEPTH + 1);
 
 describe('the fast path in a running hub', () => {
   const SECRET = 'fast-path-secret-fast-path-secret!';
@@ -208,11 +214,12 @@ describe('the fast path in a running hub', () => {
 
   describe('answers exactly as node:http does', () => {
     // Each case: the request's head lines and body (the token is added for `subject`), and the status expected.
-    const cases: Array<{ name: string; subject?: string; target?: string; head?: string; body?: string; status: number; repeat?: number }> = [
+    const cases: Array<AnswerCase & { subject?: string; head?: string }> = [
       { name: 'text', subject: 'p-text', head: 'Content-Type: text/plain\r\n', body: 'hello', status: 201 },
       { name: 'JSON with an event name', subject: 'p-json', target: '/topics/t?event=made', head: 'Content-Type: application/json; charset=utf-8\r\n', body: '{"a":1}', status: 201 },
       { name: 'no Content-Type', subject: 'p-type', body: 'x', status: 415 },
       { name: 'invalid JSON', subject: 'p-badjson', head: 'Content-Type: application/json\r\n', body: '{', status: 400 },
+      { name: 'JSON nested deeper than the limit', subject: 'p-deep', head: 'Content-Type: application/json\r\n', body: TOO_DEEP, status: 400, code: 'json_too_deep' },
       { name: 'invalid UTF-8', subject: 'p-utf8', head: 'Content-Type: text/plain\r\n', body: '\xff\xfe', status: 400 },
       { name: 'no credential', head: 'Content-Type: text/plain\r\n', body: 'x', status: 401 },
       { name: 'a malformed Authorization', head: 'Authorization: Basic abc\r\nContent-Type: text/plain\r\n', body: 'x', status: 401 },
@@ -241,6 +248,7 @@ describe('the fast path in a running hub', () => {
       { name: 'JSON with an event name', target: '/topics/t?event=made', head: 'Content-Type: application/json\r\n', body: '{"a":1}', status: 201 },
       { name: 'no Content-Type', body: 'x', status: 415 },
       { name: 'invalid JSON', head: 'Content-Type: application/json\r\n', body: '{', status: 400 },
+      { name: 'JSON nested deeper than the limit', head: 'Content-Type: application/json\r\n', body: TOO_DEEP, status: 400, code: 'json_too_deep' },
       { name: 'invalid UTF-8', head: 'Content-Type: text/plain\r\n', body: '\xff\xfe', status: 400 },
       { name: 'a topic that is not valid percent-encoding', target: '/topics/%E0%A4%A', head: 'Content-Type: text/plain\r\n', body: 'x', status: 400 },
       { name: 'an invalid topic', target: '/topics/a//b', head: 'Content-Type: text/plain\r\n', body: 'x', status: 400 },

@@ -183,7 +183,7 @@ describe('$ssehub/stats when tokens are required', () => {
   });
   after(() => hub.close());
 
-  const token = (subscribe: string[], publishGrants: string[] = []) => mintToken({ secret: SECRET, lifetimeSeconds: 600, subscribe, publish: publishGrants });
+  const token = (subscribe: string[], publishGrants: string[] = []) => mintToken({ secret: SECRET, subject: 'stats-reader', lifetimeSeconds: 600, subscribe, publish: publishGrants });
   const refused = async (url: string, headers: Record<string, string> = {}) => {
     const reply = await openStream(url, headers).then(
       (stream) => (stream.close(), { status: 200, code: '' }),
