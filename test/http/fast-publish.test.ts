@@ -208,7 +208,8 @@ describe('the fast path in a running hub', () => {
 
   describe('answers exactly as node:http does', () => {
     // Each case: the request's head lines and body (the token is added for `subject`), and the status expected.
-    const cases: Array<{ name: string; subject?: string; target?: string; head?: string; body?: string; status: number; repeat?: number }> = [
+    // `cookie`: the token goes in the cookie instead, for that subject.
+    const cases: Array<{ name: string; subject?: string; cookie?: string; target?: string; head?: string; body?: string; status: number; repeat?: number }> = [
       { name: 'text', subject: 'p-text', head: 'Content-Type: text/plain\r\n', body: 'hello', status: 201 },
       { name: 'JSON with an event name', subject: 'p-json', target: '/topics/t?event=made', head: 'Content-Type: application/json; charset=utf-8\r\n', body: '{"a":1}', status: 201 },
       { name: 'no Content-Type', subject: 'p-type', body: 'x', status: 415 },
@@ -223,10 +224,15 @@ describe('the fast path in a running hub', () => {
       { name: 'Connection: close', subject: 'p-close', head: 'Connection: close\r\nContent-Type: text/plain\r\n', body: 'x', status: 201 },
       { name: 'over the rate (burst 2, third refused)', subject: 'p-rate', head: 'Content-Type: text/plain\r\n', body: 'x', status: 429, repeat: 3 },
       { name: 'a replayed Idempotency-Key', subject: 'p-replay', head: 'Idempotency-Key: same-key\r\nContent-Type: text/plain\r\n', body: 'x', status: 201, repeat: 2 },
+      { name: 'the cookie from another site', cookie: 'p-csrf', head: 'Origin: https://evil.example\r\nContent-Type: text/plain\r\n', body: 'x', status: 403 },
+      { name: 'the cookie with Sec-Fetch-Site: cross-site and no Origin', cookie: 'p-csrf-fetch', head: 'Sec-Fetch-Site: cross-site\r\nContent-Type: text/plain\r\n', body: 'x', status: 403 },
+      { name: "the cookie from the hub's own origin", cookie: 'p-cookie-own', head: 'Origin: http://hub\r\nContent-Type: text/plain\r\n', body: 'x', status: 201 },
+      { name: 'the cookie from an allowed Origin', cookie: 'p-cookie-cors', head: `Origin: ${ORIGIN}\r\nContent-Type: text/plain\r\n`, body: 'x', status: 201 },
     ];
     for (const c of cases) {
       test(`${c.name} -> ${c.status}`, async () => {
-        const auth = c.subject === undefined ? '' : `Authorization: Bearer ${await tokenFor(c.subject)}\r\n`;
+        let auth = c.subject === undefined ? '' : `Authorization: Bearer ${await tokenFor(c.subject)}\r\n`;
+        if (c.cookie !== undefined) auth = `Cookie: ssehub_token=${await tokenFor(c.cookie)}\r\n`;
         await assertAnsweredAsNodeHttp(c, auth + (c.head ?? ''), fast, plain, nodeHttp);
       });
     }
