@@ -8,7 +8,8 @@
  *
  * Claims: `sub` (subject), `exp`, `nbf`, optionally `iss`/`aud` (checked when configured), and the
  * grants in one namespaced claim:
- *   "ssehub": { "publish": ["orders/*"], "subscribe": ["orders/**", "alerts"] }
+ *   "ssehub": { "publish": ["orders/*"], "subscribe": ["orders/**", "alerts"], "admin": true }
+ * ("admin": reads the operator endpoints, GET /stats and GET /metrics; false when left out).
  */
 import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
@@ -129,11 +130,15 @@ function selectorsOf(value: unknown, claim: 'publish' | 'subscribe'): Selector[]
 function principalOf(payload: JWTPayload): Principal {
   const grants = (payload[GRANTS_CLAIM] ?? {}) as Record<string, unknown>;
   if (typeof grants !== 'object' || grants === null) throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}" claim must be an object.`);
+  if (grants.admin !== undefined && typeof grants.admin !== 'boolean') {
+    throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}.admin" claim must be true or false.`);
+  }
   return {
     authenticated: true,
     subject: typeof payload.sub === 'string' ? payload.sub : undefined,
     publish: selectorsOf(grants.publish, 'publish'),
     subscribe: selectorsOf(grants.subscribe, 'subscribe'),
+    admin: grants.admin === true,
     expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
   };
 }
@@ -142,6 +147,8 @@ export interface MintOptions {
   subject?: string;
   publish?: string[];
   subscribe?: string[];
+  /** Grants the operator endpoints (GET /stats, GET /metrics). */
+  admin?: boolean;
   /** Lifetime in seconds. */
   lifetimeSeconds: number;
   issuer?: string;
@@ -155,9 +162,10 @@ export interface MintOptions {
 export async function mintToken(options: MintOptions): Promise<string> {
   for (const source of options.publish ?? []) parseSelector(source);
   for (const source of options.subscribe ?? []) parseSubscribeSelector(source);
-  const grants: Record<string, string[]> = {};
+  const grants: { publish?: string[]; subscribe?: string[]; admin?: true } = {};
   if (options.publish) grants.publish = options.publish;
   if (options.subscribe) grants.subscribe = options.subscribe;
+  if (options.admin) grants.admin = true;
   let key: KeyObject;
   let alg: string;
   if (options.privateKeyPem !== undefined) {

@@ -1,6 +1,7 @@
 /**
  * `ssehub token`: mints a token for the configured key, so the secured hub can be tried at once:
  *   ssehub token --jwt-secret s3cret --publish 'orders/*' --subscribe 'orders/**' --ttl 1h
+ *   ssehub token --jwt-secret s3cret --admin --subject prometheus --ttl 30d
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -10,11 +11,13 @@ import { HubError } from '../errors.js';
 
 export const TOKEN_HELP = `Usage: ssehub token [options]
 
-Prints a signed token (JWT) whose "ssehub" claim grants the given topics.
+Prints a signed token (JWT) whose "ssehub" claim grants the given topics (and, with --admin,
+GET /stats and GET /metrics).
 
 Options:
   --publish <a,b>          Topics/patterns the holder may publish to (repeatable or comma-separated).
   --subscribe <a,b>        Topics/patterns the holder may subscribe to (repeatable or comma-separated).
+  --admin                  The holder may read GET /stats and GET /metrics ("admin": true).
   --subject <name>         The "sub" claim (streams and publish rates are counted per subject).
   --ttl <duration>         Lifetime, e.g. 15m, 1h, 7d (default 1h).
   --jwt-secret <secret>    HS256 secret (env SSEHUB_JWT_SECRET): the same as the hub's.
@@ -25,7 +28,7 @@ Options:
 `;
 
 export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  let values: Record<string, string | string[] | undefined>;
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -33,6 +36,7 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<str
       options: {
         publish: { type: 'string', multiple: true },
         subscribe: { type: 'string', multiple: true },
+        admin: { type: 'boolean' },
         subject: { type: 'string' },
         ttl: { type: 'string', default: '1h' },
         'jwt-secret': { type: 'string' },
@@ -44,14 +48,16 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<str
   } catch (error) {
     throw new HubError(400, 'invalid_arguments', (error as Error).message);
   }
-  const list = (value: string | string[] | undefined): string[] | undefined =>
-    value === undefined ? undefined : [value].flat().flatMap((item) => item.split(',').map((s) => s.trim()).filter(Boolean));
+  const list = (value: string | string[] | boolean | undefined): string[] | undefined =>
+    typeof value === 'boolean' || value === undefined ? undefined : [value].flat().flatMap((item) => item.split(',').map((s) => s.trim()).filter(Boolean));
   const publish = list(values.publish);
   const subscribe = list(values.subscribe);
-  if (!publish && !subscribe) throw new HubError(400, 'invalid_arguments', 'Grant something: --publish and/or --subscribe.');
+  const admin = values.admin === true;
+  if (!publish && !subscribe && !admin) throw new HubError(400, 'invalid_arguments', 'Grant something: --publish, --subscribe and/or --admin.');
   const options: MintOptions = { lifetimeSeconds: Math.max(1, Math.round(parseDuration(values.ttl as string, '--ttl') / 1000)) };
   if (publish) options.publish = publish;
   if (subscribe) options.subscribe = subscribe;
+  if (admin) options.admin = true;
   const pick = (flag: string, envName: string): string | undefined => (values[flag] as string | undefined) ?? (env[envName] || undefined);
   const subject = values.subject as string | undefined;
   if (subject !== undefined) options.subject = subject;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { createTokenVerifier } from '../../src/auth/tokens.js';
-import { spawnHub } from '../support/hub.js';
+import { spawnHub, startTestHub } from '../support/hub.js';
 import { httpRequest } from '../support/http.js';
 
 const run = promisify(execFile);
@@ -39,9 +39,32 @@ describe('ssehub token', () => {
     }
   });
 
+  test('--admin mints a token that reads /stats and /metrics, and nothing more', async () => {
+    const secret = 'cli-secret-cli-secret-cli-secret-123';
+    const { stdout } = await ssehub(['token', '--admin', '--subject', 'prometheus', '--ttl', '1h'], { SSEHUB_JWT_SECRET: secret });
+    const principal = await createTokenVerifier({ secret }).verify(stdout.trim());
+    assert.equal(principal.admin, true);
+    assert.deepEqual(principal.publish, []);
+    assert.deepEqual(principal.subscribe, []);
+    const plain = (await ssehub(['token', '--publish', 'a'], { SSEHUB_JWT_SECRET: secret })).stdout.trim();
+    assert.equal((await createTokenVerifier({ secret }).verify(plain)).admin, false, 'only with --admin');
+
+    const hub = await startTestHub({ jwtSecret: secret });
+    try {
+      const headers = { Authorization: `Bearer ${stdout.trim()}` };
+      assert.equal((await httpRequest(`${hub.url}/metrics`, { headers })).status, 200);
+      assert.equal((await httpRequest(`${hub.url}/stats`, { headers })).status, 200);
+      const publish = await httpRequest(`${hub.url}/topics/a`, { method: 'POST', headers: { ...headers, 'Content-Type': 'text/plain' }, body: 'x' });
+      assert.equal(publish.status, 403, 'the admin grant grants no topic');
+      assert.equal((await httpRequest(`${hub.url}/stats`, { headers: { Authorization: `Bearer ${plain}` } })).status, 403);
+    } finally {
+      await hub.close();
+    }
+  });
+
   test('refuses to mint without a key or without grants, and on a bad selector', async () => {
     await assert.rejects(ssehub(['token', '--publish', 'a']), (error: any) => error.code === 2 && /jwt-secret/.test(error.stderr));
-    await assert.rejects(ssehub(['token', '--jwt-secret', 'x']), (error: any) => error.code === 2 && /--publish/.test(error.stderr));
+    await assert.rejects(ssehub(['token', '--jwt-secret', 'x']), (error: any) => error.code === 2 && /--publish, --subscribe and\/or --admin/.test(error.stderr));
     await assert.rejects(ssehub(['token', '--jwt-secret', 'x', '--publish', 'a//b']), (error: any) => error.code === 2 && /invalid/.test(error.stderr));
   });
 

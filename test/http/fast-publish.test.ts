@@ -385,10 +385,10 @@ describe('the fast path in a running hub', () => {
     const publishAs = (token: string | undefined) => post(`Authorization: Bearer ${token}\r\nContent-Type: text/plain\r\n`, 'x');
     const chunked = `POST /topics/t HTTP/1.1\r\nAuthorization: Bearer ${c}\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\ny\r\n0\r\n\r\n`;
     const before = nodeHttp.on(fast.port);
-    // One write: fast, fast, then /stats and a chunked publish (node:http), then a publish node:http also answers.
-    const answers = await exchange(fast.port, [publishAs(a) + publishAs(b) + 'GET /stats HTTP/1.1\r\nHost: hub\r\n\r\n' + chunked + publishAs(d)], 5);
+    // One write: fast, fast, then /livez and a chunked publish (node:http), then a publish node:http also answers.
+    const answers = await exchange(fast.port, [publishAs(a) + publishAs(b) + 'GET /livez HTTP/1.1\r\nHost: hub\r\n\r\n' + chunked + publishAs(d)], 5);
     assert.deepEqual(answers.map((answer) => answer.status), [201, 201, 200, 201, 201]);
-    assert.equal(typeof JSON.parse(answers[2]!.body.toString()).connections, 'number', 'the third answer is /stats');
+    assert.deepEqual(JSON.parse(answers[2]!.body.toString()), { status: 'ok' }, 'the third answer is /livez');
     assert.equal(nodeHttp.on(fast.port) - before, 3, 'node:http answered the last three');
   });
 
@@ -473,7 +473,7 @@ describe('the fast path in a running hub', () => {
   test('a client that half-closes after pipelined requests gets the publishes answered, then the end', async () => {
     const [a, b] = await Promise.all([tokenFor('fin-a'), tokenFor('fin-b')]);
     const publishAs = (token: string) => post(`Authorization: Bearer ${token}\r\nContent-Type: text/plain\r\n`, 'x');
-    const { data, closedBy } = await rawRequest(fast.port, [publishAs(a) + publishAs(b) + 'GET /stats HTTP/1.1\r\nHost: hub\r\n\r\n'], { end: true, timeoutMs: 3000 });
+    const { data, closedBy } = await rawRequest(fast.port, [publishAs(a) + publishAs(b) + 'GET /livez HTTP/1.1\r\nHost: hub\r\n\r\n'], { end: true, timeoutMs: 3000 });
     const { responses, garbage } = parseResponses(data);
     // node:http answers nothing after a FIN; the publishes before it were the fast path's to answer.
     assert.deepEqual(responses.map((response) => response.status), [201, 201]);
