@@ -55,6 +55,8 @@ export interface HubConfig {
   maxHeaderBytes: number;
   dashboard: boolean;
   statsIntervalMs: number;
+  /** "host:port" of the operator listener (parseListenAddress), or undefined: none. */
+  metricsListen: string | undefined;
   demos: boolean;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
@@ -121,6 +123,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxHeaderBytes', flag: 'max-header-size', env: 'SSEHUB_MAX_HEADER_SIZE', kind: 'bytes', default: '16KiB', help: 'Largest request header block (431 above).' },
   { key: 'dashboard', flag: 'dashboard', env: 'SSEHUB_DASHBOARD', kind: 'boolean', default: 'true', help: 'Serve the web dashboard and demo pages (GET /, /demos/…, /assets/…) and publish this instance\'s stats to the system topic $ssehub/stats.' },
   { key: 'statsIntervalMs', flag: 'stats-interval', env: 'SSEHUB_STATS_INTERVAL', kind: 'duration', default: '1s', help: 'How often each instance publishes a "stats" event to $ssehub/stats while the dashboard is on (0 disables).' },
+  { key: 'metricsListen', flag: 'metrics-listen', env: 'SSEHUB_METRICS_LISTEN', kind: 'optional', default: '', help: 'A second, plain HTTP listener (host:port, e.g. 10.0.0.5:9090) that serves GET /metrics, /stats, /livez and /healthz without a token, for a Prometheus scraper on a private interface. Empty: none. On the main port, /stats and /metrics need a token with the admin grant whenever a key is set. With --workers the workers share it as they share the main port: each answer is one worker\'s own numbers.' },
   { key: 'demos', flag: 'demos', env: 'SSEHUB_DEMOS', kind: 'boolean', default: 'false', help: 'Enable the demo API (POST /demos/api/jobs, /logs, /chat): the hub runs simulated jobs and a child process and publishes to demo/… topics on the caller\'s behalf.' },
   { key: 'tlsCertFile', flag: 'tls-cert', env: 'SSEHUB_TLS_CERT', kind: 'optional', default: '', help: 'PEM file with the TLS certificate (chain). With --tls-key, the port serves HTTPS: HTTP/2, and HTTP/1.1 for clients that do not offer h2 (ALPN). "ssehub cert" makes one for local use.' },
   { key: 'tlsKeyFile', flag: 'tls-key', env: 'SSEHUB_TLS_KEY', kind: 'optional', default: '', help: 'PEM file with the TLS private key; required with --tls-cert.' },
@@ -240,6 +243,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
   checkTransport(result);
   if (result.jwtSecret !== undefined) checkHs256Secret(result.jwtSecret); // checked again where the verifier is made
+  if (result.metricsListen !== undefined) parseListenAddress(result.metricsListen, '--metrics-listen');
   clientAddressResolver(result.trustedProxies); // throws on an entry that is not an address or range
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');
@@ -286,6 +290,17 @@ export function checkTransport(config: Pick<HubConfig, 'tlsCertFile' | 'tlsKeyFi
   if (config.h2c && config.tlsCertFile !== undefined) {
     throw new HubError(400, 'invalid_config', '--h2c is cleartext HTTP/2; with --tls-cert and --tls-key the port already serves HTTP/2 over TLS. Use one or the other.');
   }
+}
+
+/**
+ * "host:port" ("[::1]:9090" for an IPv6 address) as the host and port to listen on. Also checked
+ * by startHub, for configurations built without loadConfig.
+ */
+export function parseListenAddress(raw: string, name = 'listen address'): { host: string; port: number } {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(raw.trim());
+  const port = match === null ? NaN : Number(match[3]);
+  if (match === null || port > 65535) throw invalid(name, raw, 'host:port, such as 127.0.0.1:9090 or [::1]:9090');
+  return { host: match[1] ?? match[2]!, port };
 }
 
 /** Whether any token key is configured: then publishing and private topics need a token. */

@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { createAccess, type Access } from './auth/access.js';
 import { LocalLimits, type ClientLimits, type LimitSettings } from './auth/limits.js';
 import type { TokenSettings } from './auth/tokens.js';
-import { authEnabled, checkTransport, type HubConfig } from './config.js';
+import { authEnabled, checkTransport, parseListenAddress, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
 import { DEFAULT_TOPIC_LIMITS } from './topics/index.js';
 import { openEngine, type Engine } from './engines/index.js';
@@ -18,7 +18,7 @@ import { Hub } from './hub/hub.js';
 import { SystemStatsPublisher } from './hub/system-stats.js';
 import { clientAddressResolver } from './http/client-address.js';
 import { createMetrics } from './http/metrics.js';
-import { createHttpServer, type TlsCredentials } from './http/server.js';
+import { createHttpServer, createOperatorServer, type HttpListener, type TlsCredentials } from './http/server.js';
 
 export interface RunningHub {
   hub: Hub;
@@ -27,6 +27,11 @@ export interface RunningHub {
   /** What the port speaks: "HTTP/1.1", "HTTP/2 and HTTP/1.1 over TLS" or "cleartext HTTP/2 (h2c)". */
   protocols: string;
   port: number;
+  /**
+   * Base URL of the operator listener (--metrics-listen: /metrics, /stats, /livez and /healthz
+   * without a token), e.g. http://10.0.0.5:9090; undefined when there is none.
+   */
+  metricsUrl: string | undefined;
   /** Whether tokens are required, and the limits in force. */
   access: Access;
   /** Stops accepting, ends every stream, waits for connections to go (at most shutdownTimeoutMs). */
@@ -47,6 +52,7 @@ export function createLogger(level: string): Logger {
 export async function startHub(config: HubConfig, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningHub> {
   // Settings that can be wrong are checked before the engine's server is contacted.
   checkTransport(config);
+  if (config.metricsListen !== undefined) parseListenAddress(config.metricsListen, 'metricsListen');
   const tls = tlsCredentials(config);
   const engine = await (options.openEngine?.() ?? openEngine(config.engine, config, logger));
   try {
@@ -78,34 +84,42 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: 
   const instance = randomBytes(4).toString('hex');
   // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
   const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
-  const listener = createHttpServer({ hub, config, logger, metrics: createMetrics(hub), access, startedAt, instance, demos, clientAddress: clientAddressResolver(config.trustedProxies) }, tls);
-  const { server } = listener;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const context = { hub, config, logger, metrics: createMetrics(hub), access, startedAt, instance, demos, clientAddress: clientAddressResolver(config.trustedProxies) };
+  const listener = createHttpServer(context, tls);
+  const port = await listen(listener, config.port, config.host);
+  // The operator listener: /metrics and /stats without a token, on an address of its own.
+  let operator: HttpListener | undefined;
+  let metricsUrl: string | undefined;
+  if (config.metricsListen !== undefined) {
+    const at = parseListenAddress(config.metricsListen, 'metricsListen');
+    operator = createOperatorServer(context);
+    try {
+      metricsUrl = `http://${urlHost(at.host)}:${await listen(operator, at.port, at.host)}`;
+    } catch (error) {
+      listener.closeAllConnections();
+      await listener.close();
+      throw error;
+    }
+  }
   // Dashboards read $ssehub/stats: published only while the dashboard is served.
   const systemStats = config.dashboard ? new SystemStatsPublisher(hub, { intervalMs: config.statsIntervalMs, startedAt, instance }, logger) : undefined;
   systemStats?.start();
-  const { port } = server.address() as AddressInfo;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       // Stops accepting; HTTP/2 sessions get GOAWAY, so their clients open no new streams here.
-      const closed = listener.close();
+      const closed = Promise.all([listener.close(), operator?.close()]);
       systemStats?.stop();
       await demos?.close(); // timers cancelled, child processes killed
       await hub.close(); // ends every stream, on either protocol: clients reconnect to another instance
       listener.closeIdleConnections();
+      operator?.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
           logger.warn('shutdown timeout: cutting the remaining connections');
           listener.closeAllConnections();
+          operator?.closeAllConnections();
           resolve();
         }, config.shutdownTimeoutMs);
       });
@@ -114,7 +128,23 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: 
       await engine.close();
       logger.flush();
     })());
-  return { hub, url: `${listener.scheme}://${host}:${port}`, protocols: listener.protocols, port, access, close };
+  return { hub, url: `${listener.scheme}://${urlHost(config.host)}:${port}`, protocols: listener.protocols, port, metricsUrl, access, close };
+}
+
+/** Starts listening; resolves with the port (the one picked, for port 0). */
+function listen({ server }: HttpListener, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** A host as it is written in a URL: an IPv6 address in brackets. */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** The certificate and key PEM, read once at start; undefined without TLS. */

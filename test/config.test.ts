@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { describeOptions, loadConfig, OPTIONS, parseBytes, parseDuration } from '../src/config.js';
+import { describeOptions, loadConfig, OPTIONS, parseBytes, parseDuration, parseListenAddress } from '../src/config.js';
 import { HubError } from '../src/errors.js';
 
 describe('configuration', () => {
@@ -96,6 +96,15 @@ describe('configuration', () => {
     assert.equal(loadConfig(['--publish-bytes-rate', '0', '--publish-bytes-burst', '0']).publishBytesRate, 0);
   });
 
+  test('--metrics-listen: off by default, host:port (IPv6 in brackets) from the flag or SSEHUB_METRICS_LISTEN', () => {
+    assert.equal(loadConfig([], {}).metricsListen, undefined);
+    assert.equal(loadConfig(['--metrics-listen', '10.0.0.5:9090'], {}).metricsListen, '10.0.0.5:9090');
+    assert.equal(loadConfig([], { SSEHUB_METRICS_LISTEN: '[::1]:9090' }).metricsListen, '[::1]:9090');
+    assert.deepEqual(parseListenAddress('10.0.0.5:9090'), { host: '10.0.0.5', port: 9090 });
+    assert.deepEqual(parseListenAddress('[::1]:0'), { host: '::1', port: 0 });
+    assert.deepEqual(parseListenAddress('metrics.internal:9090'), { host: 'metrics.internal', port: 9090 });
+  });
+
   test('durations and sizes', () => {
     assert.equal(parseDuration('1500'), 1500);
     assert.equal(parseDuration('90s'), 90_000);
@@ -118,6 +127,9 @@ describe('configuration', () => {
     [['--max-topics', '0'], {}, /--max-topics/],
     [['--publish-bytes-burst', '512KiB'], {}, /--publish-bytes-burst.*at least --max-body/],
     [['--max-body', '32MiB'], {}, /--publish-bytes-burst.*at least --max-body \(33554432 bytes\)/],
+    [['--metrics-listen', '9090'], {}, /--metrics-listen/],
+    [['--metrics-listen', '127.0.0.1:70000'], {}, /--metrics-listen/],
+    [[], { SSEHUB_METRICS_LISTEN: '::1:9090' }, /--metrics-listen.*host:port/],
   ];
   for (const [argv, env, message] of invalid) {
     test(`refuses ${JSON.stringify(argv)} ${JSON.stringify(env)} naming the culprit`, () => {

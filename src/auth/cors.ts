@@ -9,6 +9,8 @@ export interface CorsPolicy {
   headersFor(origin: string | undefined): Readonly<Record<string, string>>;
   /** Extra headers for a preflight (OPTIONS) answer, or undefined when the origin is not allowed. */
   preflightFor(origin: string | undefined): Record<string, string> | undefined;
+  /** Whether the origin is listed by name, so that it may send credentials (`*` lets none in). */
+  allowsCredentials(origin: string): boolean;
 }
 
 export const PREFLIGHT_MAX_AGE_SECONDS = 600;
@@ -28,6 +30,7 @@ export function createCorsPolicy(allowlist: readonly string[]): CorsPolicy {
   };
   return {
     headersFor,
+    allowsCredentials: (origin) => exact.has(origin),
     preflightFor(origin) {
       const headers = headersFor(origin);
       if (!headers['Access-Control-Allow-Origin']) return undefined;

@@ -12,6 +12,8 @@ export interface Principal {
   subject: string | undefined;
   publish: readonly Selector[];
   subscribe: readonly Selector[];
+  /** May read the operator endpoints (GET /stats, GET /metrics): the grant `"admin": true`. */
+  admin: boolean;
   /** When the credential stops being valid (ms since the epoch); streams end then. */
   expiresAt: number | undefined;
 }
@@ -41,16 +43,27 @@ export function authorizeSubscribe(principal: Principal, requested: readonly Sel
   }
 }
 
+/**
+ * The operator endpoints (/stats, /metrics) tell counts, memory and open files: with keys
+ * configured, only a token with the admin grant reads them.
+ */
+export function authorizeAdmin(principal: Principal, what: string): void {
+  if (principal.admin) return;
+  if (!principal.authenticated) throw tokenRequired(`${what} needs a token with the admin grant.`);
+  throw new HubError(403, 'forbidden', `${what} needs a token whose "ssehub" claim has "admin": true.`);
+}
+
 export function tokenRequired(message: string): HubError {
   return new HubError(401, 'token_required', message, { 'WWW-Authenticate': 'Bearer' });
 }
 
 /**
- * Everyone, when the hub has no key configured: every non-reserved topic both ways, and the system
- * topics (`anySystemTopic`, i.e. `$ssehub/**`) for subscribing only.
+ * Everyone, when the hub has no key configured: every non-reserved topic both ways, the system
+ * topics (`anySystemTopic`, i.e. `$ssehub/**`) for subscribing only, and the operator endpoints
+ * (such a hub listens on 127.0.0.1 by default).
  */
 export function openAccess(anyTopic: Selector, anySystemTopic: Selector): Principal {
-  return { authenticated: false, subject: undefined, publish: [anyTopic], subscribe: [anyTopic, anySystemTopic], expiresAt: undefined };
+  return { authenticated: false, subject: undefined, publish: [anyTopic], subscribe: [anyTopic, anySystemTopic], admin: true, expiresAt: undefined };
 }
 
-export const ANONYMOUS: Principal = Object.freeze({ authenticated: false, subject: undefined, publish: [], subscribe: [], expiresAt: undefined });
+export const ANONYMOUS: Principal = Object.freeze({ authenticated: false, subject: undefined, publish: [], subscribe: [], admin: false, expiresAt: undefined });

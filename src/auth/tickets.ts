@@ -53,6 +53,8 @@ export class TicketOffice {
       subject: record.subject ?? undefined,
       publish: [],
       subscribe: record.topics.map((source) => parseSelector(source, { allowReserved: true })),
+      // A ticket opens streams only; the operator endpoints need the token itself.
+      admin: false,
       expiresAt: record.expiresAt ?? undefined,
     };
   }

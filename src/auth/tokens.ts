@@ -8,7 +8,8 @@
  *
  * Claims: `sub` (subject, a non-empty string: required), `exp` (required), `nbf`, optionally
  * `iss`/`aud` (checked when configured), and the grants in one namespaced claim:
- *   "ssehub": { "publish": ["orders/*"], "subscribe": ["orders/**", "alerts"] }
+ *   "ssehub": { "publish": ["orders/*"], "subscribe": ["orders/**", "alerts"], "admin": true }
+ * ("admin": reads the operator endpoints, GET /stats and GET /metrics; false when left out).
  */
 import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
@@ -168,11 +169,15 @@ function principalOf(payload: JWTPayload, maxLifetimeSeconds: number): Principal
   checkRequiredClaims(payload, maxLifetimeSeconds);
   const grants = (payload[GRANTS_CLAIM] ?? {}) as Record<string, unknown>;
   if (typeof grants !== 'object' || grants === null) throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}" claim must be an object.`);
+  if (grants.admin !== undefined && typeof grants.admin !== 'boolean') {
+    throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}.admin" claim must be true or false.`);
+  }
   return {
     authenticated: true,
     subject: payload.sub,
     publish: selectorsOf(grants.publish, 'publish'),
     subscribe: selectorsOf(grants.subscribe, 'subscribe'),
+    admin: grants.admin === true,
     expiresAt: payload.exp * 1000,
   };
 }
@@ -182,6 +187,8 @@ export interface MintOptions {
   subject: string;
   publish?: string[];
   subscribe?: string[];
+  /** Grants the operator endpoints (GET /stats, GET /metrics). */
+  admin?: boolean;
   /** Lifetime in seconds: every token gets an `exp`. */
   lifetimeSeconds: number;
   issuer?: string;
@@ -197,9 +204,10 @@ export async function mintToken(options: MintOptions): Promise<string> {
   if (!(options.lifetimeSeconds > 0)) throw new HubError(400, 'invalid_arguments', 'A token needs a lifetime (--ttl) over 0.');
   for (const source of options.publish ?? []) parseSelector(source);
   for (const source of options.subscribe ?? []) parseSubscribeSelector(source);
-  const grants: Record<string, string[]> = {};
+  const grants: { publish?: string[]; subscribe?: string[]; admin?: true } = {};
   if (options.publish) grants.publish = options.publish;
   if (options.subscribe) grants.subscribe = options.subscribe;
+  if (options.admin) grants.admin = true;
   let key: KeyObject;
   let alg: string;
   if (options.privateKeyPem !== undefined) {

@@ -12,7 +12,7 @@ const HELP = `Usage: ssehub <command> [options]
 
 Commands:
   serve       Run the hub (HTTP API, event streams, history).
-  token       Mint a token granting topics to publish and subscribe to.
+  token       Mint a token granting topics to publish and subscribe to (--admin: /stats and /metrics).
   publish     Publish an event (or each line of stdin) to a topic.
   subscribe   Print the events of topics and patterns as they arrive.
   pipe        Run a command and publish its output, line by line, then its exit status.

@@ -29,10 +29,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   if (workers > 1) {
     // The workers run this same command: cluster.fork starts them with this process's argv and environment.
     if (cluster.isWorker) return runWorker(config);
-    return runPrimary(config, workers, { announce: (url, protocols) => announce(config, url, protocols, `${workers} workers`) });
+    return runPrimary(config, workers, { announce: (url, protocols, metricsUrl) => announce(config, url, protocols, metricsUrl, `${workers} workers`) });
   }
   const running = await startHub(config);
-  announce(config, running.url, running.protocols);
+  announce(config, running.url, running.protocols, running.metricsUrl);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -54,12 +54,15 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
 }
 
 /** Prints where the hub listens, and warns when it is open to anyone. */
-function announce(config: HubConfig, url: string, protocols: string, workers?: string): void {
+function announce(config: HubConfig, url: string, protocols: string, metricsUrl: string | undefined, workers?: string): void {
   // Plain HTTP/1.1 is the default and goes unsaid; HTTP/2 (over TLS or h2c) is named.
   const details = [`engine: ${describeEngine(config.engine)}`];
   if (protocols !== 'HTTP/1.1') details.push(protocols);
   if (workers !== undefined) details.push(workers);
-  process.stdout.write(`ssehub listening on ${url} (${details.join(', ')})\n`);
+  let lines = `ssehub listening on ${url} (${details.join(', ')})\n`;
+  if (metricsUrl !== undefined) lines += `ssehub metrics on ${metricsUrl} (/metrics, /stats, /livez, /healthz; no token)\n`;
+  // One write: whoever reads the first line has the second too.
+  process.stdout.write(lines);
   if (!authEnabled(config)) {
     process.stderr.write(
       'ssehub: warning: no token key is configured, so anyone who can reach this hub may publish and subscribe\n' +

@@ -1,6 +1,7 @@
 /**
  * `ssehub token`: mints a token for the configured key, so the secured hub can be tried at once:
  *   ssehub token --jwt-secret "$SECRET" --publish 'orders/*' --subscribe 'orders/**' --subject billing --ttl 1h
+ *   ssehub token --jwt-secret "$SECRET" --admin --subject prometheus --ttl 30d
  * Every token it mints carries the two claims the hub requires: `sub` (--subject) and `exp` (--ttl).
  */
 import { readFileSync } from 'node:fs';
@@ -11,14 +12,16 @@ import { HubError } from '../errors.js';
 
 export const TOKEN_HELP = `Usage: ssehub token [options]
 
-Prints a signed token (JWT) whose "ssehub" claim grants the given topics. The hub accepts only
-tokens with a subject ("sub") and an expiry ("exp"): this command always sets both.
+Prints a signed token (JWT) whose "ssehub" claim grants the given topics (and, with --admin,
+GET /stats and GET /metrics). The hub accepts only tokens with a subject ("sub") and an expiry
+("exp"): this command always sets both.
 
 Options:
   --subject <name>         Required. The "sub" claim: who holds the token (streams and publish rates
                            are counted per subject).
   --publish <a,b>          Topics/patterns the holder may publish to (repeatable or comma-separated).
   --subscribe <a,b>        Topics/patterns the holder may subscribe to (repeatable or comma-separated).
+  --admin                  The holder may read GET /stats and GET /metrics ("admin": true).
   --ttl <duration>         Lifetime, e.g. 15m, 1h, 7d (default 1h): sets "exp". A hub started with
                            --jwt-max-lifetime refuses tokens that live longer.
   --jwt-secret <secret>    HS256 secret (env SSEHUB_JWT_SECRET): the same as the hub's, at least 32
@@ -30,7 +33,7 @@ Options:
 `;
 
 export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  let values: Record<string, string | string[] | undefined>;
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -38,6 +41,7 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<str
       options: {
         publish: { type: 'string', multiple: true },
         subscribe: { type: 'string', multiple: true },
+        admin: { type: 'boolean' },
         subject: { type: 'string' },
         ttl: { type: 'string', default: '1h' },
         'jwt-secret': { type: 'string' },
@@ -49,11 +53,12 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<str
   } catch (error) {
     throw new HubError(400, 'invalid_arguments', (error as Error).message);
   }
-  const list = (value: string | string[] | undefined): string[] | undefined =>
-    value === undefined ? undefined : [value].flat().flatMap((item) => item.split(',').map((s) => s.trim()).filter(Boolean));
+  const list = (value: string | string[] | boolean | undefined): string[] | undefined =>
+    typeof value === 'boolean' || value === undefined ? undefined : [value].flat().flatMap((item) => item.split(',').map((s) => s.trim()).filter(Boolean));
   const publish = list(values.publish);
   const subscribe = list(values.subscribe);
-  if (!publish && !subscribe) throw new HubError(400, 'invalid_arguments', 'Grant something: --publish and/or --subscribe.');
+  const admin = values.admin === true;
+  if (!publish && !subscribe && !admin) throw new HubError(400, 'invalid_arguments', 'Grant something: --publish, --subscribe and/or --admin.');
   // No default: a shared one would count every holder's streams and publishes as one client's.
   const subject = values.subject as string | undefined;
   if (subject === undefined || subject === '') {
@@ -62,6 +67,7 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<str
   const options: MintOptions = { subject, lifetimeSeconds: Math.max(1, Math.round(parseDuration(values.ttl as string, '--ttl') / 1000)) };
   if (publish) options.publish = publish;
   if (subscribe) options.subscribe = subscribe;
+  if (admin) options.admin = true;
   const pick = (flag: string, envName: string): string | undefined => (values[flag] as string | undefined) ?? (env[envName] || undefined);
   const secret = pick('jwt-secret', 'SSEHUB_JWT_SECRET');
   const privateKeyFile = pick('jwt-private-key', 'SSEHUB_JWT_PRIVATE_KEY');

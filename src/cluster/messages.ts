@@ -10,7 +10,7 @@ import type { RemoteError } from '../engines/ipc-protocol.js';
 export const CONTROL_MESSAGE = 'control';
 
 export type ControlMessage =
-  | { ssehub: typeof CONTROL_MESSAGE; type: 'listening'; url: string; protocols: string }
+  | { ssehub: typeof CONTROL_MESSAGE; type: 'listening'; url: string; protocols: string; metricsUrl?: string | undefined }
   | { ssehub: typeof CONTROL_MESSAGE; type: 'failed'; error: RemoteError }
   | { ssehub: typeof CONTROL_MESSAGE; type: 'shutdown'; signal: string };
 

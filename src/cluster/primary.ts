@@ -59,8 +59,8 @@ interface Slot {
 }
 
 export interface PrimaryOptions {
-  /** Called once, when every worker listens: the hub's URL and what its port speaks. */
-  announce(url: string, protocols: string): void;
+  /** Called once, when every worker listens: the hub's URL, what its port speaks, and the operator listener's URL. */
+  announce(url: string, protocols: string, metricsUrl: string | undefined): void;
   logger?: Logger;
 }
 
@@ -128,7 +128,7 @@ class Primary {
     const detachLimits = this.limits.attach(port);
     worker.on('message', (message: unknown) => {
       if (!isControlMessage(message)) return;
-      if (message.type === 'listening') this.onListening(slot, message.url, message.protocols);
+      if (message.type === 'listening') this.onListening(slot, message.url, message.protocols, message.metricsUrl);
       else if (message.type === 'failed') slot.failure = fromRemoteError(message.error);
     });
     worker.on('error', (error: Error) => this.logger.warn({ err: error, worker: slot.number }, 'worker channel error'));
@@ -139,7 +139,7 @@ class Primary {
     });
   }
 
-  private onListening(slot: Slot, url: string, protocols: string): void {
+  private onListening(slot: Slot, url: string, protocols: string, metricsUrl: string | undefined): void {
     slot.listening = true;
     if (this.ready) {
       this.logger.info({ worker: slot.number, pid: slot.worker?.process.pid }, 'worker restarted and listening');
@@ -147,7 +147,7 @@ class Primary {
     }
     if (this.stopping || !this.slots.every((each) => each.listening)) return;
     this.ready = true;
-    this.options.announce(url, protocols);
+    this.options.announce(url, protocols, metricsUrl);
     this.started.resolve();
   }
 

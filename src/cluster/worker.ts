@@ -64,5 +64,5 @@ export async function runWorker(config: HubConfig): Promise<void> {
     closeAndExit(running);
     return;
   }
-  tell({ ssehub: CONTROL_MESSAGE, type: 'listening', url: running.url, protocols: running.protocols });
+  tell({ ssehub: CONTROL_MESSAGE, type: 'listening', url: running.url, protocols: running.protocols, metricsUrl: running.metricsUrl });
 }

@@ -1,18 +1,25 @@
 /**
  * Finding the credential on a request: `Authorization: Bearer …` first (services, fetch-based
  * clients), else the configured cookie (browsers), else, on stream routes only, a `ticket` query
- * parameter (cross-origin EventSource). No credential: the anonymous principal.
+ * parameter (cross-origin EventSource). No credential: the anonymous principal. Every route that
+ * takes a credential passes here, so this is where a cookie is refused on a request from another
+ * site (cross-site.ts).
  */
 import type { Principal } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import type { RequestHead, RouteContext } from './context.js';
+import { refuseCrossSiteCookie } from './cross-site.js';
 
 export async function authenticate(req: RequestHead, { access }: RouteContext, ticket?: string | null): Promise<Principal> {
   if (ticket !== undefined && ticket !== null) return access.tickets.redeem(ticket);
   if (!access.enabled || !access.verifier) return access.anonymous;
-  const token = credentialOf(req, access.cookieName);
-  if (token === undefined) return access.anonymous;
-  return access.verifier.verify(token);
+  const bearer = bearerToken(req);
+  if (bearer !== undefined) return access.verifier.verify(bearer);
+  const cookie = cookieValue(req.headers.cookie, access.cookieName);
+  if (cookie === undefined) return access.anonymous;
+  // Before the token is verified: a request from another site learns nothing about it.
+  refuseCrossSiteCookie(req, access.cors, access.cookieName);
+  return access.verifier.verify(cookie);
 }
 
 /**

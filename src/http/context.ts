@@ -31,10 +31,13 @@ export interface RouteContext {
 /** A request over HTTP/1.1 or over HTTP/2. */
 export type HubRequest = IncomingMessage | Http2ServerRequest;
 /**
- * What the credential, rate-limit and body checks read of a request: its headers (names in lower
- * case) and its peer. Either protocol's request is one, and so is the publish fast path's.
+ * What the credential, rate-limit and body checks read of a request: its method, its headers
+ * (names in lower case) and its peer. Either protocol's request is one, and so is the publish fast
+ * path's.
  */
 export interface RequestHead {
+  /** "POST", "GET"…; left out, the request is taken to be one that changes something. */
+  method?: string | undefined;
   headers: IncomingHttpHeaders;
   socket: { remoteAddress?: string | undefined };
 }

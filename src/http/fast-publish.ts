@@ -381,7 +381,7 @@ class FastConnection {
   }
 
   private headOf(request: SimplePublish): RequestHead {
-    return { headers: request.headers, socket: this.socket };
+    return { method: 'POST', headers: request.headers, socket: this.socket };
   }
 
   /** Writes a request's answer; serveNext() goes on with what follows. */

@@ -2,13 +2,20 @@
  * GET /livez (the process serves HTTP), GET /healthz (and the engine answers), GET /stats (JSON)
  * and GET /metrics (Prometheus text).
  *
+ * /livez and /healthz are public: load balancers and orchestrators call them. /stats and /metrics
+ * tell counts, memory and open files: on the main port they are adminOnly (a token with the admin
+ * grant once any key is configured); the operator listener (--metrics-listen, on an interface
+ * only the scraper reaches) serves all four without asking.
+ *
  * /livez never depends on the engine: a liveness check that restarts the hub because Redis blinked
  * would drop every open stream for nothing. /healthz is for load balancers: an instance whose
  * engine cannot be reached can neither store publishes nor deliver events, so it should get no
  * traffic until the engine is back.
  */
+import { authorizeAdmin } from '../auth/principal.js';
 import type { EngineHealth } from '../engines/engine.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS } from '../engines/health.js';
+import { authenticate } from './authenticate.js';
 import type { Handler } from './context.js';
 import { sendJson } from './respond.js';
 
@@ -50,3 +57,11 @@ export const metrics: Handler = async ({ res }, { metrics: { registry } }) => {
   res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
   res.end(text);
 };
+
+/** The handler, for a caller whose token has the admin grant (anyone, on a hub without keys). */
+export function adminOnly(handler: Handler): Handler {
+  return async (request, context) => {
+    authorizeAdmin(await authenticate(request.req, context), `GET ${request.req.url?.split('?')[0] ?? ''}`);
+    await handler(request, context);
+  };
+}

@@ -7,14 +7,14 @@ import type { HubConfig } from '../config.js';
 import { HubError } from '../errors.js';
 import type { Handler } from './context.js';
 import { startChat, startJobs, startLogs } from './demos.js';
-import { healthz, livez, metrics, stats } from './observability.js';
+import { adminOnly, healthz, livez, metrics, stats } from './observability.js';
 import { publishBatch, publishToTopic } from './publish.js';
 import { preflight } from './preflight.js';
 import { streamEvents, streamTopic } from './subscribe.js';
 import { page, PAGES, serveAsset } from './static.js';
 import { issueTicket } from './tickets.js';
 
-interface Route {
+export interface Route {
   path: string;
   /** The path is a prefix; what follows it is passed on, percent-decoded, as `rest`. */
   prefix?: boolean;
@@ -39,14 +39,25 @@ export const ROUTES: readonly Route[] = [
   { path: '/tickets', methods: { POST: issueTicket } },
   { path: '/livez', methods: { GET: livez } },
   { path: '/healthz', methods: { GET: healthz } },
-  { path: '/stats', methods: { GET: stats } },
-  { path: '/metrics', methods: { GET: metrics } },
+  { path: '/stats', methods: { GET: adminOnly(stats) } },
+  { path: '/metrics', methods: { GET: adminOnly(metrics) } },
   ...pageRoutes,
   // Asset names never need percent-encoding; raw, an encoded "/" or "." cannot even look like one.
   { path: '/assets/', prefix: true, raw: true, when: dashboard, methods: { GET: serveAsset, HEAD: serveAsset } },
   { path: '/demos/api/jobs', when: demos, methods: { POST: startJobs } },
   { path: '/demos/api/logs', when: demos, methods: { POST: startLogs } },
   { path: '/demos/api/chat', when: demos, methods: { POST: startChat } },
+];
+
+/**
+ * The operator listener's routes (--metrics-listen): health and the counters, without a token.
+ * That listener is meant for an interface only the scraper and the health checks reach.
+ */
+export const OPERATOR_ROUTES: readonly Route[] = [
+  { path: '/livez', methods: { GET: livez } },
+  { path: '/healthz', methods: { GET: healthz } },
+  { path: '/stats', methods: { GET: stats } },
+  { path: '/metrics', methods: { GET: metrics } },
 ];
 
 export interface ResolvedRoute {
@@ -57,13 +68,13 @@ export interface ResolvedRoute {
 }
 
 /** The route for a request target (path and query, or absolute form), with its rest and query. */
-export function resolveTarget(method: string, target: string, config: HubConfig): ResolvedRoute {
+export function resolveTarget(method: string, target: string, config: HubConfig, routes: readonly Route[] = ROUTES): ResolvedRoute {
   const { path, query } = splitTarget(target);
-  return resolveRoute(method, path, query, config);
+  return resolveRoute(method, path, query, config, routes);
 }
 
-function resolveRoute(method: string, pathname: string, query: URLSearchParams, config: HubConfig): ResolvedRoute {
-  for (const route of ROUTES) {
+function resolveRoute(method: string, pathname: string, query: URLSearchParams, config: HubConfig, routes: readonly Route[]): ResolvedRoute {
+  for (const route of routes) {
     const matches = route.prefix ? pathname.startsWith(route.path) : pathname === route.path;
     if (!matches || (route.when !== undefined && !route.when(config))) continue;
     const handler = method === 'OPTIONS' ? preflight : route.methods[method];

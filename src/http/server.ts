@@ -6,6 +6,8 @@
  *   the same port, and the HTTP/1.1 connections keep every node:http guard below;
  * - cleartext HTTP/2 with prior knowledge (--h2c), for a proxy that speaks it: HTTP/2 only.
  * Routes see node:http2's compatibility API on HTTP/2, so they run unchanged on either protocol.
+ * A fourth, the operator listener (--metrics-listen), is plain HTTP/1.1 serving only the
+ * operator routes (health, /stats, /metrics).
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import {
@@ -18,10 +20,11 @@ import {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { HubConfig } from '../config.js';
 import { HubError } from '../errors.js';
 import type { HubRequest, HubResponse, RouteContext } from './context.js';
 import { KEEP_ALIVE_MS, rawErrorResponse, sendError } from './respond.js';
-import { resolveTarget } from './routes.js';
+import { OPERATOR_ROUTES, resolveTarget, ROUTES, type Route } from './routes.js';
 import { serveSimplePublishes } from './fast-publish.js';
 import { destroyTakenOverSockets } from './stream-sink.js';
 
@@ -65,7 +68,22 @@ interface Http1Settings {
 
 export function createHttpServer(context: RouteContext, tls?: TlsCredentials): HttpListener {
   const { config } = context;
-  const http1: Http1Settings = {
+  const http1 = http1Settings(config);
+  if (tls !== undefined) return secureListener(context, tls, http1);
+  if (config.h2c) return h2cListener(context);
+  return plainListener(context, http1, ROUTES, config.fastPublish);
+}
+
+/**
+ * The operator listener (--metrics-listen): plain HTTP/1.1 with the same guards as the main port,
+ * serving only the operator routes, without a token, and never the publish fast path.
+ */
+export function createOperatorServer(context: RouteContext): HttpListener {
+  return plainListener(context, http1Settings(context.config), OPERATOR_ROUTES, false);
+}
+
+function http1Settings(config: HubConfig): Http1Settings {
+  return {
     // Slow-loris guards apply to receiving a request; once a stream's request is in, nothing here
     // times it out (server.timeout stays 0 and stream sockets get setTimeout(0)). node:http only
     // checks these deadlines every connectionsCheckingInterval, so that interval follows them.
@@ -77,17 +95,14 @@ export function createHttpServer(context: RouteContext, tls?: TlsCredentials): H
     requireHostHeader: false,
     maxHeaderSize: config.maxHeaderBytes,
   };
-  if (tls !== undefined) return secureListener(context, tls, http1);
-  if (config.h2c) return h2cListener(context);
-  return plainListener(context, http1);
 }
 
-function plainListener(context: RouteContext, http1: Http1Settings): HttpListener {
+function plainListener(context: RouteContext, http1: Http1Settings, routes: readonly Route[], fastPublish: boolean): HttpListener {
   const server = createServer({ ...http1, noDelay: true });
   server.timeout = 0;
-  serveHttp1(server, context);
-  const fast = context.config.fastPublish ? serveSimplePublishes(server, context) : undefined;
-  if (context.config.fastPublish && !fast) context.logger.warn('publish fast path off: this Node version serves connections in a way it does not know');
+  serveHttp1(server, context, routes);
+  const fast = fastPublish ? serveSimplePublishes(server, context) : undefined;
+  if (fastPublish && !fast) context.logger.warn('publish fast path off: this Node version serves connections in a way it does not know');
   return {
     server,
     scheme: 'http',
@@ -118,7 +133,7 @@ function secureListener(context: RouteContext, tls: TlsCredentials, http1: Http1
   }
   Object.assign(server, http1);
   server.setTimeout(0);
-  serveHttp1(server, context);
+  serveHttp1(server, context, ROUTES);
   const connections = trackConnections(server, context);
   // HTTP/1.1 connections (ALPN http/1.1, or no ALPN at all), for closing the idle ones.
   const http1Sockets = new Set<TLSSocket>();
@@ -149,7 +164,7 @@ function secureListener(context: RouteContext, tls: TlsCredentials, http1: Http1
 function h2cListener(context: RouteContext): HttpListener {
   const server = createH2cServer(http2Options(context));
   server.setTimeout(0);
-  server.on('request', requestListener(context));
+  server.on('request', requestListener(context, ROUTES));
   server.on('checkExpectation', expectationListener(context));
   const connections = trackConnections(server, context);
   return {
@@ -214,9 +229,9 @@ function trackConnections(server: Http2SecureServer | Http2Server, context: Rout
 }
 
 /** Requests (either protocol), expectations and malformed HTTP/1.1 on a server that speaks HTTP/1.1. */
-function serveHttp1(server: Server | Http2SecureServer, context: RouteContext): void {
+function serveHttp1(server: Server | Http2SecureServer, context: RouteContext, routes: readonly Route[]): void {
   const { logger } = context;
-  server.on('request', requestListener(context));
+  server.on('request', requestListener(context, routes));
   server.on('checkExpectation', expectationListener(context));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     logger.debug({ code: error.code }, 'malformed request');
@@ -234,8 +249,8 @@ function serveHttp1(server: Server | Http2SecureServer, context: RouteContext): 
   });
 }
 
-function requestListener(context: RouteContext): (req: HubRequest, res: HubResponse) => void {
-  return (req, res) => void handle(req, res, context);
+function requestListener(context: RouteContext, routes: readonly Route[]): (req: HubRequest, res: HubResponse) => void {
+  return (req, res) => void handle(req, res, context, routes);
 }
 
 function expectationListener(context: RouteContext): (req: HubRequest, res: HubResponse) => void {
@@ -243,11 +258,11 @@ function expectationListener(context: RouteContext): (req: HubRequest, res: HubR
   return (_req, res) => sendError(res, new HubError(417, 'expectation_failed', 'Only "Expect: 100-continue" is supported.'), onUnexpected);
 }
 
-async function handle(req: HubRequest, res: HubResponse, context: RouteContext): Promise<void> {
+async function handle(req: HubRequest, res: HubResponse, context: RouteContext, routes: readonly Route[]): Promise<void> {
   try {
     // CORS headers go on every answer to an allowed origin, errors and streams included.
     for (const [name, value] of Object.entries(context.access.cors.headersFor(req.headers.origin))) res.setHeader(name, value);
-    const { handler, rest, query } = resolveTarget(req.method ?? 'GET', req.url ?? '/', context.config);
+    const { handler, rest, query } = resolveTarget(req.method ?? 'GET', req.url ?? '/', context.config, routes);
     await handler({ req, res, query, rest }, context);
   } catch (error) {
     sendError(res, error, (unexpected) => context.logger.error({ err: unexpected, method: req.method }, 'request failed'));

@@ -41,4 +41,13 @@ describe('CORS policy', () => {
   test('an empty allowlist sends no CORS headers at all', () => {
     assert.deepEqual(createCorsPolicy([]).headersFor('https://app.example'), {});
   });
+
+  test('credentials (a cookie on a POST) are allowed only from origins listed by name, never through "*"', () => {
+    const open = createCorsPolicy(['*', 'https://app.example', 'https://admin.example/']);
+    assert.equal(open.allowsCredentials('https://app.example'), true);
+    assert.equal(open.allowsCredentials('https://admin.example'), true);
+    for (const origin of ['https://anyone.example', 'https://app.example.evil.example', 'http://app.example', 'null', '*']) {
+      assert.equal(open.allowsCredentials(origin), false, origin);
+    }
+  });
 });

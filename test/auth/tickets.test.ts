@@ -5,7 +5,7 @@ import { MemoryKeyValueStore } from '../../src/engines/memory-kv.js';
 import { HubError } from '../../src/errors.js';
 import { parseSelector } from '../../src/topics/index.js';
 
-const alice = { authenticated: true, subject: 'alice', publish: [], subscribe: [parseSelector('orders/**')], expiresAt: 9_000_000 };
+const alice = { authenticated: true, subject: 'alice', publish: [], subscribe: [parseSelector('orders/**')], admin: false, expiresAt: 9_000_000 };
 
 describe('stream tickets', () => {
   test('are redeemed once, for the topics they were issued for', async () => {

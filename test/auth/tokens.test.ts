@@ -123,10 +123,19 @@ describe('tokens', () => {
   test('malformed grants are refused', async () => {
     const verifier = createTokenVerifier({ secret });
     const key = Buffer.from(secret);
-    for (const claim of [{ publish: 'orders/*' }, { subscribe: ['a//b'] }, { publish: [42] }, { publish: ['$ssehub/stats'] }, { subscribe: ['$other/x'] }]) {
+    const claims = [{ publish: 'orders/*' }, { subscribe: ['a//b'] }, { publish: [42] }, { publish: ['$ssehub/stats'] }, { subscribe: ['$other/x'] }, { admin: 'yes' }, { admin: 1 }];
+    for (const claim of claims) {
       const token = await new SignJWT({ ssehub: claim }).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(now() + 60).sign(key);
       await rejects(verifier.verify(token), 'invalid_token');
     }
+  });
+
+  test('the admin grant: "admin": true in the claim, false when left out', async () => {
+    const verifier = createTokenVerifier({ secret });
+    assert.equal((await verifier.verify(await mintToken({ secret, subject: 'ops', admin: true, lifetimeSeconds: 60 }))).admin, true);
+    assert.equal((await verifier.verify(await mintToken({ secret, subject: 'ops', publish: ['**'], subscribe: ['**'], lifetimeSeconds: 60 }))).admin, false);
+    const explicit = await new SignJWT({ ssehub: { admin: false } }).setProtectedHeader({ alg: 'HS256' }).setSubject('ops').setExpirationTime(now() + 60).sign(Buffer.from(secret));
+    assert.equal((await verifier.verify(explicit)).admin, false);
   });
 
   test('subscribe grants may name system topics ($ssehub/…); publish grants may not', async () => {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { OPTIONS } from '../../src/config.js';
-import { spawnHub } from '../support/hub.js';
+import { freePort, spawnHub } from '../support/hub.js';
 import { httpRequest, openStream, publish } from '../support/http.js';
 
 const run = promisify(execFile);
@@ -58,6 +58,27 @@ describe('ssehub serve', () => {
     } finally {
       await hub.stop();
     }
+  });
+
+  test('--metrics-listen with --workers 2: printed, shared by the workers, each scrape answered by one of them', async () => {
+    const metricsPort = await freePort();
+    const hub = await spawnHub(['--workers', '2', '--jwt-secret', 'serve-secret-serve-secret-serve-secret', '--metrics-listen', `127.0.0.1:${metricsPort}`]);
+    try {
+      assert.match(hub.output(), new RegExp(`ssehub metrics on http://127\\.0\\.0\\.1:${metricsPort} `));
+      const instances = new Set<string>();
+      // Each request on a connection of its own: node:cluster hands connections to the workers in turn.
+      for (let i = 0; i < 20 && instances.size < 2; i++) {
+        const reply = await httpRequest(`http://127.0.0.1:${metricsPort}/stats`);
+        assert.equal(reply.status, 200, reply.text);
+        instances.add(reply.json().instance as string);
+      }
+      assert.equal(instances.size, 2, 'both workers answer on the metrics port');
+      assert.equal((await httpRequest(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200);
+      assert.equal((await httpRequest(`${hub.url}/metrics`)).status, 401, 'the main port asks for the admin grant');
+    } finally {
+      await hub.stop();
+    }
+    await assert.rejects(httpRequest(`http://127.0.0.1:${metricsPort}/livez`), { code: 'ECONNREFUSED' });
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -47,8 +47,7 @@ async function until(predicate: () => boolean | Promise<boolean>, what: string, 
 }
 
 /** Waits until the hub has `n` open streams (the subscriber is connected, so nothing is published too early). */
-const streamsOpen = (hub: RunningHub, n = 1) =>
-  until(async () => (await httpRequest(`${hub.url}/stats`)).json().connections >= n, `${n} open stream(s)`);
+const streamsOpen = (hub: RunningHub, n = 1) => until(() => hub.hub.stats().connections >= n, `${n} open stream(s)`);
 
 async function publishBatch(hub: RunningHub, events: Array<{ topic: string; data: string; event?: string }>, token?: string): Promise<string[]> {
   const reply = await httpRequest(`${hub.url}/publish`, {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { createTokenVerifier } from '../../src/auth/tokens.js';
-import { spawnHub } from '../support/hub.js';
+import { spawnHub, startTestHub } from '../support/hub.js';
 import { httpRequest } from '../support/http.js';
 
 const run = promisify(execFile);
@@ -36,6 +36,29 @@ describe('ssehub token', () => {
       assert.equal(ok.status, 201);
     } finally {
       await hub.stop();
+    }
+  });
+
+  test('--admin mints a token that reads /stats and /metrics, and nothing more', async () => {
+    const secret = 'cli-secret-cli-secret-cli-secret-123';
+    const { stdout } = await ssehub(['token', '--admin', '--subject', 'prometheus', '--ttl', '1h'], { SSEHUB_JWT_SECRET: secret });
+    const principal = await createTokenVerifier({ secret }).verify(stdout.trim());
+    assert.equal(principal.admin, true);
+    assert.deepEqual(principal.publish, []);
+    assert.deepEqual(principal.subscribe, []);
+    const plain = (await ssehub(['token', '--publish', 'a', '--subject', 'me'], { SSEHUB_JWT_SECRET: secret })).stdout.trim();
+    assert.equal((await createTokenVerifier({ secret }).verify(plain)).admin, false, 'only with --admin');
+
+    const hub = await startTestHub({ jwtSecret: secret });
+    try {
+      const headers = { Authorization: `Bearer ${stdout.trim()}` };
+      assert.equal((await httpRequest(`${hub.url}/metrics`, { headers })).status, 200);
+      assert.equal((await httpRequest(`${hub.url}/stats`, { headers })).status, 200);
+      const publish = await httpRequest(`${hub.url}/topics/a`, { method: 'POST', headers: { ...headers, 'Content-Type': 'text/plain' }, body: 'x' });
+      assert.equal(publish.status, 403, 'the admin grant grants no topic');
+      assert.equal((await httpRequest(`${hub.url}/stats`, { headers: { Authorization: `Bearer ${plain}` } })).status, 403);
+    } finally {
+      await hub.close();
     }
   });
 

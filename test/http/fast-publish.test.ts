@@ -214,7 +214,8 @@ describe('the fast path in a running hub', () => {
 
   describe('answers exactly as node:http does', () => {
     // Each case: the request's head lines and body (the token is added for `subject`), and the status expected.
-    const cases: Array<AnswerCase & { subject?: string; head?: string }> = [
+    // `cookie`: the token goes in the cookie instead, for that subject.
+    const cases: Array<AnswerCase & { subject?: string; cookie?: string; head?: string }> = [
       { name: 'text', subject: 'p-text', head: 'Content-Type: text/plain\r\n', body: 'hello', status: 201 },
       { name: 'JSON with an event name', subject: 'p-json', target: '/topics/t?event=made', head: 'Content-Type: application/json; charset=utf-8\r\n', body: '{"a":1}', status: 201 },
       { name: 'no Content-Type', subject: 'p-type', body: 'x', status: 415 },
@@ -231,10 +232,15 @@ describe('the fast path in a running hub', () => {
       { name: 'over the rate (burst 2, third refused)', subject: 'p-rate', head: 'Content-Type: text/plain\r\n', body: 'x', status: 429, repeat: 3 },
       { name: 'over the byte rate (bursts of 1024 bytes, the second 1000 refused)', subject: 'p-bytes', head: 'Content-Type: text/plain\r\n', body: 'x'.repeat(1000), status: 429, repeat: 2 },
       { name: 'a replayed Idempotency-Key', subject: 'p-replay', head: 'Idempotency-Key: same-key\r\nContent-Type: text/plain\r\n', body: 'x', status: 201, repeat: 2 },
+      { name: 'the cookie from another site', cookie: 'p-csrf', head: 'Origin: https://evil.example\r\nContent-Type: text/plain\r\n', body: 'x', status: 403 },
+      { name: 'the cookie with Sec-Fetch-Site: cross-site and no Origin', cookie: 'p-csrf-fetch', head: 'Sec-Fetch-Site: cross-site\r\nContent-Type: text/plain\r\n', body: 'x', status: 403 },
+      { name: "the cookie from the hub's own origin", cookie: 'p-cookie-own', head: 'Origin: http://hub\r\nContent-Type: text/plain\r\n', body: 'x', status: 201 },
+      { name: 'the cookie from an allowed Origin', cookie: 'p-cookie-cors', head: `Origin: ${ORIGIN}\r\nContent-Type: text/plain\r\n`, body: 'x', status: 201 },
     ];
     for (const c of cases) {
       test(`${c.name} -> ${c.status}`, async () => {
-        const auth = c.subject === undefined ? '' : `Authorization: Bearer ${await tokenFor(c.subject)}\r\n`;
+        let auth = c.subject === undefined ? '' : `Authorization: Bearer ${await tokenFor(c.subject)}\r\n`;
+        if (c.cookie !== undefined) auth = `Cookie: ssehub_token=${await tokenFor(c.cookie)}\r\n`;
         await assertAnsweredAsNodeHttp(c, auth + (c.head ?? ''), fast, plain, nodeHttp);
       });
     }
@@ -389,10 +395,10 @@ describe('the fast path in a running hub', () => {
     const publishAs = (token: string | undefined) => post(`Authorization: Bearer ${token}\r\nContent-Type: text/plain\r\n`, 'x');
     const chunked = `POST /topics/t HTTP/1.1\r\nAuthorization: Bearer ${c}\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\ny\r\n0\r\n\r\n`;
     const before = nodeHttp.on(fast.port);
-    // One write: fast, fast, then /stats and a chunked publish (node:http), then a publish node:http also answers.
-    const answers = await exchange(fast.port, [publishAs(a) + publishAs(b) + 'GET /stats HTTP/1.1\r\nHost: hub\r\n\r\n' + chunked + publishAs(d)], 5);
+    // One write: fast, fast, then /livez and a chunked publish (node:http), then a publish node:http also answers.
+    const answers = await exchange(fast.port, [publishAs(a) + publishAs(b) + 'GET /livez HTTP/1.1\r\nHost: hub\r\n\r\n' + chunked + publishAs(d)], 5);
     assert.deepEqual(answers.map((answer) => answer.status), [201, 201, 200, 201, 201]);
-    assert.equal(typeof JSON.parse(answers[2]!.body.toString()).connections, 'number', 'the third answer is /stats');
+    assert.deepEqual(JSON.parse(answers[2]!.body.toString()), { status: 'ok' }, 'the third answer is /livez');
     assert.equal(nodeHttp.on(fast.port) - before, 3, 'node:http answered the last three');
   });
 
@@ -477,7 +483,7 @@ describe('the fast path in a running hub', () => {
   test('a client that half-closes after pipelined requests gets the publishes answered, then the end', async () => {
     const [a, b] = await Promise.all([tokenFor('fin-a'), tokenFor('fin-b')]);
     const publishAs = (token: string) => post(`Authorization: Bearer ${token}\r\nContent-Type: text/plain\r\n`, 'x');
-    const { data, closedBy } = await rawRequest(fast.port, [publishAs(a) + publishAs(b) + 'GET /stats HTTP/1.1\r\nHost: hub\r\n\r\n'], { end: true, timeoutMs: 3000 });
+    const { data, closedBy } = await rawRequest(fast.port, [publishAs(a) + publishAs(b) + 'GET /livez HTTP/1.1\r\nHost: hub\r\n\r\n'], { end: true, timeoutMs: 3000 });
     const { responses, garbage } = parseResponses(data);
     // node:http answers nothing after a FIN; the publishes before it were the fast path's to answer.
     assert.deepEqual(responses.map((response) => response.status), [201, 201]);
