@@ -161,6 +161,6 @@ function fewOpenings(text: string): boolean {
   return true;
 }
 
-function tooLarge(maxBytes: number): HubError {
+export function tooLarge(maxBytes: number): HubError {
   return new HubError(413, 'body_too_large', `The request body is larger than the limit of ${maxBytes} bytes.`);
 }

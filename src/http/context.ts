@@ -11,6 +11,7 @@ import type { HubConfig } from '../config.js';
 import type { DemoRunner } from '../demos/runner.js';
 import type { Hub } from '../hub/hub.js';
 import type { ClientAddressOf } from './client-address.js';
+import type { StreamSink } from '../hub/sink.js';
 import type { Metrics } from './metrics.js';
 
 export interface RouteContext {
@@ -48,13 +49,49 @@ export function isHttp2(res: HubResponse): res is Http2ServerResponse {
   return res instanceof Http2ServerResponse;
 }
 
-export interface RouteRequest {
-  req: HubRequest;
-  res: HubResponse;
+/**
+ * A request as every route reads it, whichever door it came through: node:http, HTTP/2, a Fetch
+ * Request, or the publish fast path's own reading of a socket (which builds a RequestHead only).
+ */
+export interface RouteRequest extends RequestHead {
+  method: string;
   /** The query string's parameters. */
   query: URLSearchParams;
   /** The rest of the path after a route's prefix, percent-decoded (e.g. the topic). */
   rest: string;
+  /** The route's path, for messages (below the mount point when embedded). */
+  path: string;
+  /** Reads the whole body as UTF-8 text: 413 past maxBytes, 400 when it is not UTF-8 or was cut off. */
+  readBody(maxBytes: number): Promise<string>;
+  /** Whether the client has already gone: a stream is then not opened. */
+  gone(): boolean;
+  /** The request object of the server or framework that carried it, as the app's authorize() sees it. */
+  readonly original: unknown;
 }
 
-export type Handler = (request: RouteRequest, context: RouteContext) => void | Promise<void>;
+/** A whole answer: status, headers and body (none for HEAD, which the door that writes it knows). */
+export interface Answer {
+  status: number;
+  headers: Readonly<Record<string, string | number>>;
+  body?: string | Uint8Array;
+}
+
+/**
+ * An answer that is an event stream: the door makes the sink for its transport (a socket, a
+ * response, an HTTP/2 stream, a ReadableStream) and opens the stream on it, or cancels when it
+ * cannot make one, which gives back what the stream held (its per-client slots).
+ */
+export interface StreamAnswer {
+  status: 200;
+  headers: Readonly<Record<string, string>>;
+  open(sink: StreamSink): void;
+  cancel(): void;
+}
+
+export type RouteAnswer = Answer | StreamAnswer;
+
+export function isStreamAnswer(answer: RouteAnswer): answer is StreamAnswer {
+  return 'open' in answer;
+}
+
+export type Handler = (request: RouteRequest, context: RouteContext) => RouteAnswer | Promise<RouteAnswer>;

@@ -19,14 +19,14 @@ import { LOGS_TOPIC_PREFIX, logsTask } from '../demos/logs.js';
 import type { DemoRunner, DemoTask } from '../demos/runner.js';
 import { HubError } from '../errors.js';
 import { authenticate } from './authenticate.js';
-import { bodyTypeOf, parseJson, readBody } from './body.js';
-import type { Handler, HubRequest, RouteContext } from './context.js';
-import { sendJson } from './respond.js';
+import { bodyTypeOf, parseJson } from './body.js';
+import type { Handler, RouteContext, RouteRequest } from './context.js';
+import { jsonAnswer } from './respond.js';
 
 /** Demo request bodies are tiny. */
 const MAX_DEMO_BODY_BYTES = 4096;
 
-export const startJobs: Handler = async ({ req, res }, context) => {
+export const startJobs: Handler = async (req, context) => {
   const principal = await authenticate(req, context);
   const body = await readDemoBody(req);
   const count = body.jobs === undefined ? 1 : body.jobs;
@@ -36,20 +36,20 @@ export const startJobs: Handler = async ({ req, res }, context) => {
   const jobs = Array.from({ length: count }, () => newId());
   authorizePublish(principal, jobs.map((id) => JOBS_TOPIC_PREFIX + id));
   const lastEventId = await run(context, jobs.map((id) => ({ topic: JOBS_TOPIC_PREFIX + id, run: jobTask(id) })));
-  sendJson(res, 202, { jobs, lastEventId });
+  return jsonAnswer(202, { jobs, lastEventId });
 };
 
-export const startLogs: Handler = async ({ req, res }, context) => {
+export const startLogs: Handler = async (req, context) => {
   const principal = await authenticate(req, context);
   await readDemoBody(req); // nothing to configure; an object or nothing
   const id = newId();
   const topic = LOGS_TOPIC_PREFIX + id;
   authorizePublish(principal, [topic]);
   const lastEventId = await run(context, [{ topic, run: logsTask() }], { process: true });
-  sendJson(res, 202, { run: id, topic, lastEventId });
+  return jsonAnswer(202, { run: id, topic, lastEventId });
 };
 
-export const startChat: Handler = async ({ req, res }, context) => {
+export const startChat: Handler = async (req, context) => {
   const principal = await authenticate(req, context);
   const { prompt } = await readDemoBody(req);
   if (typeof prompt !== 'string' || prompt.trim() === '' || [...prompt].length > MAX_PROMPT_LENGTH) {
@@ -59,7 +59,7 @@ export const startChat: Handler = async ({ req, res }, context) => {
   const topic = CHAT_TOPIC_PREFIX + id;
   authorizePublish(principal, [topic]);
   const lastEventId = await run(context, [{ topic, run: chatTask(prompt) }]);
-  sendJson(res, 202, { conversation: id, topic, lastEventId });
+  return jsonAnswer(202, { conversation: id, topic, lastEventId });
 };
 
 /** Takes the hub's position, then starts the tasks (or throws 429 demo_busy); returns the position. */
@@ -72,11 +72,11 @@ async function run(context: RouteContext, tasks: Array<{ topic: string; run: Dem
 }
 
 /** The JSON object in the body, or {} for an empty body. */
-async function readDemoBody(req: HubRequest): Promise<Record<string, unknown>> {
+async function readDemoBody(req: RouteRequest): Promise<Record<string, unknown>> {
   const length = req.headers['content-length'];
   if (req.headers['transfer-encoding'] === undefined && (length === undefined || Number(length) === 0)) return {};
   bodyTypeOf(req, ['json']);
-  const text = await readBody(req, MAX_DEMO_BODY_BYTES);
+  const text = await req.readBody(MAX_DEMO_BODY_BYTES);
   if (text.trim() === '') return {};
   const body = parseJson(text);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object.');

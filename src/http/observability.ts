@@ -17,16 +17,14 @@ import type { EngineHealth } from '../engines/engine.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS } from '../engines/health.js';
 import { authenticate } from './authenticate.js';
 import type { Handler } from './context.js';
-import { sendJson } from './respond.js';
+import { jsonAnswer } from './respond.js';
 
 /** Extra time /healthz gives an engine past its own deadline before answering without it. */
 const HEALTH_GRACE_MS = 250;
 
-export const livez: Handler = ({ res }) => {
-  sendJson(res, 200, { status: 'ok' });
-};
+export const livez: Handler = () => jsonAnswer(200, { status: 'ok' });
 
-export const healthz: Handler = async ({ res }, { hub }) => {
+export const healthz: Handler = async (_request, { hub }) => {
   const { engine } = hub;
   // Engines keep their deadline; this one holds even for an engine that does not, so /healthz never hangs.
   let timer: NodeJS.Timeout | undefined;
@@ -40,28 +38,26 @@ export const healthz: Handler = async ({ res }, { hub }) => {
   const health = await Promise.race([checked, fallback]).finally(() => clearTimeout(timer));
   // A stable shape either way: {status, engine: {name, ok, latencyMs?, detail?}}.
   const body = { status: health.ok ? 'ok' : 'unavailable', engine: { name: engine.name, ...health } };
-  sendJson(res, health.ok ? 200 : 503, body);
+  return jsonAnswer(health.ok ? 200 : 503, body);
 };
 
-export const stats: Handler = ({ res }, { hub, startedAt, instance }) => {
-  sendJson(res, 200, {
+export const stats: Handler = (_request, { hub, startedAt, instance }) =>
+  jsonAnswer(200, {
     instance,
     ...hub.stats(),
     engine: hub.engine.name,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
   });
-};
 
-export const metrics: Handler = async ({ res }, { metrics: { registry } }) => {
+export const metrics: Handler = async (_request, { metrics: { registry } }) => {
   const text = await registry.metrics();
-  res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
-  res.end(text);
+  return { status: 200, headers: { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' }, body: text };
 };
 
 /** The handler, for a caller whose token has the admin grant (anyone, on a hub without keys). */
 export function adminOnly(handler: Handler): Handler {
   return async (request, context) => {
-    authorizeAdmin(await authenticate(request.req, context), `GET ${request.req.url?.split('?')[0] ?? ''}`);
-    await handler(request, context);
+    authorizeAdmin(await authenticate(request, context), `GET ${request.path}`);
+    return handler(request, context);
   };
 }

@@ -5,8 +5,7 @@
  */
 import type { Handler } from './context.js';
 
-export const preflight: Handler = ({ req, res }, { access }) => {
-  const headers = access.cors.preflightFor(req.headers.origin) ?? {};
-  res.writeHead(204, { ...headers, Allow: 'GET, POST, OPTIONS', 'Content-Length': '0' });
-  res.end();
+export const preflight: Handler = (request, { access }) => {
+  const headers = access.cors.preflightFor(request.headers.origin) ?? {};
+  return { status: 204, headers: { ...headers, Allow: 'GET, POST, OPTIONS', 'Content-Length': '0' } };
 };

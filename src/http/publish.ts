@@ -8,10 +8,10 @@ import { HubError } from '../errors.js';
 import type { NewEvent, StoredEvent } from '../engines/engine.js';
 import type { PublishOptions } from '../hub/hub.js';
 import { authenticate, clientKey, principalWithoutVerifying } from './authenticate.js';
-import { bodyTypeOf, decodeBody, parseJson, readBody, type BodyType } from './body.js';
+import { bodyTypeOf, decodeBody, parseJson, type BodyType } from './body.js';
 import type { Handler, RequestHead, RouteContext } from './context.js';
 import { idempotencyKeyOf, publishOnce, type IdempotentResult } from './idempotency.js';
-import { sendJson } from './respond.js';
+import { jsonAnswer } from './respond.js';
 
 /**
  * The credential is checked before the body is read (a bad token costs no upload); topics are
@@ -53,9 +53,9 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const REPLAYED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'Idempotent-Replayed': 'true' });
 const replayHeaders = (replayed: boolean): Readonly<Record<string, string>> => (replayed ? REPLAYED_HEADERS : NO_HEADERS);
 
-export const publishToTopic: Handler = async ({ req, res, query, rest }, context) => {
-  const { status, body, headers } = await publishOneEvent(req, rest, query, () => readBody(req, context.config.maxBodyBytes), context);
-  sendJson(res, status, body, headers);
+export const publishToTopic: Handler = async (request, context) => {
+  const { status, body, headers } = await publishOneEvent(request, request.rest, request.query, () => request.readBody(context.config.maxBodyBytes), context);
+  return jsonAnswer(status, body, headers);
 };
 
 /** A publish's answer, for a caller that writes it itself. */
@@ -112,11 +112,11 @@ function publishedAnswer(stored: StoredEvent, replayed: boolean): PublishAnswer 
   return { status: 201, body, headers: replayHeaders(replayed) };
 }
 
-export const publishBatch: Handler = async ({ req, res }, context) => {
+export const publishBatch: Handler = async (request, context) => {
   const { config } = context;
-  bodyTypeOf(req, ['json']);
-  const { stored, replayed } = await publishAs(req, context, async () => {
-    const body = parseJson(await readBody(req, config.maxBodyBytes));
+  bodyTypeOf(request, ['json']);
+  const { stored, replayed } = await publishAs(request, context, async () => {
+    const body = parseJson(await request.readBody(config.maxBodyBytes));
     if (!Array.isArray(body)) throw new HubError(400, 'invalid_batch', 'POST /publish takes a JSON array of {topic, data, event?}.');
     if (body.length === 0) throw new HubError(400, 'invalid_batch', 'The batch is empty.');
     if (body.length > config.maxBatchEvents) {
@@ -124,7 +124,7 @@ export const publishBatch: Handler = async ({ req, res }, context) => {
     }
     return body.map((item: unknown, i) => batchItem(item, i));
   });
-  sendJson(res, 201, { ids: stored.map((event) => event.id) }, replayHeaders(replayed));
+  return jsonAnswer(201, { ids: stored.map((event) => event.id) }, replayHeaders(replayed));
 };
 
 /** A string is published as is; any other JSON value as its JSON text. */

@@ -1,21 +1,33 @@
 /**
- * Every response body the HTTP layer sends that is not an event stream goes through here, so
- * errors look the same everywhere: `{ "error": { "code": "<stable code>", "message": "<text>" } }`.
+ * Every answer the HTTP layer sends that is not an event stream is built here, so errors look the
+ * same everywhere: `{ "error": { "code": "<stable code>", "message": "<text>" } }`. Answers are
+ * values (Answer); each door writes them its own way (writeAnswer for node:http and HTTP/2).
  */
 import { STATUS_CODES } from 'node:http';
 import { constants as http2 } from 'node:http2';
 import { HubError, isHubError } from '../errors.js';
-import { isHttp2, type HubResponse } from './context.js';
+import { isHttp2, type Answer, type HubResponse } from './context.js';
 
-export function sendJson(res: HubResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+/** A JSON answer, with the headers every JSON answer carries and then `headers`. */
+export function jsonAnswer(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): Answer {
   const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
-    ...headers,
-  });
-  res.end(text);
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers },
+    body: text,
+  };
+}
+
+/** The error's JSON answer. */
+export function errorAnswer(error: HubError): Answer {
+  return jsonAnswer(error.status, errorJson(error), { ...error.headers });
+}
+
+/** Writes an answer on a node:http or HTTP/2 response (node:http leaves the body out for HEAD). */
+export function writeAnswer(res: HubResponse, answer: Answer): void {
+  res.writeHead(answer.status, { ...answer.headers });
+  if (answer.body === undefined) res.end();
+  else res.end(answer.body);
 }
 
 export function errorJson(error: HubError): { error: { code: string; message: string } } {
@@ -29,8 +41,8 @@ export function errorBody(error: HubError): string {
 
 /**
  * A whole HTTP/1.1 JSON response as raw bytes, for a socket that node:http does not serve (a broken
- * request, the publish fast path): the header lines a route's sendJson sends through node:http, in
- * node:http's order (`first`, the CORS headers a route sets before its answer, then sendJson's).
+ * request, the publish fast path): the header lines a route's jsonAnswer sends through node:http, in
+ * node:http's order (`first`, the CORS headers a route sets before its answer, then jsonAnswer's).
  */
 export function rawJsonResponse(status: number, text: string, headers: Readonly<Record<string, string>>, keepAlive: boolean, first: Readonly<Record<string, string>> = {}): string {
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
@@ -83,7 +95,7 @@ export function sendError(res: HubResponse, error: unknown, onUnexpected: (error
   }
   const headers: Record<string, string> = { ...hubError.headers };
   if (isHttp2(res)) {
-    sendJson(res, hubError.status, errorJson(hubError), headers);
+    writeAnswer(res, jsonAnswer(hubError.status, errorJson(hubError), headers));
     // A request body may be left unread. HTTP/2 has no connection to close for it (and forbids the
     // Connection header): once the answer is out, RST_STREAM with NO_ERROR tells the client to stop
     // sending (RFC 9113, section 8.1), and the stream does not linger half-open.
@@ -102,5 +114,5 @@ export function sendError(res: HubResponse, error: unknown, onUnexpected: (error
   const req = res.req;
   const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
   if (hasBody && !req.complete) headers.Connection = 'close';
-  sendJson(res, hubError.status, errorJson(hubError), headers);
+  writeAnswer(res, jsonAnswer(hubError.status, errorJson(hubError), headers));
 }

@@ -62,6 +62,8 @@ export const OPERATOR_ROUTES: readonly Route[] = [
 
 export interface ResolvedRoute {
   handler: Handler;
+  /** The request's path, without its query. */
+  path: string;
   rest: string;
   /** The query string's parameters. */
   query: URLSearchParams;
@@ -83,7 +85,7 @@ function resolveRoute(method: string, pathname: string, query: URLSearchParams, 
       throw new HubError(405, 'method_not_allowed', `${method} is not allowed on ${route.path}; use ${allow}.`, { Allow: allow });
     }
     const rest = route.prefix ? pathname.slice(route.path.length) : '';
-    return { handler, rest: route.raw ? rest : decodePath(rest), query };
+    return { handler, path: pathname, rest: route.raw ? rest : decodePath(rest), query };
   }
   throw new HubError(404, 'not_found', `No route for ${pathname}.`);
 }

@@ -24,7 +24,8 @@ import type { HubConfig } from '../config.js';
 import { HubError } from '../errors.js';
 import type { HubRequest, HubResponse, RouteContext } from './context.js';
 import { KEEP_ALIVE_MS, rawErrorResponse, sendError } from './respond.js';
-import { OPERATOR_ROUTES, resolveTarget, ROUTES, type Route } from './routes.js';
+import { nodeDoor } from './node.js';
+import { OPERATOR_ROUTES, ROUTES, type Route } from './routes.js';
 import { serveSimplePublishes } from './fast-publish.js';
 import { destroyTakenOverSockets } from './stream-sink.js';
 
@@ -250,23 +251,12 @@ function serveHttp1(server: Server | Http2SecureServer, context: RouteContext, r
 }
 
 function requestListener(context: RouteContext, routes: readonly Route[]): (req: HubRequest, res: HubResponse) => void {
-  return (req, res) => void handle(req, res, context, routes);
+  return nodeDoor(context, { takeOverStreams: true, routes });
 }
 
 function expectationListener(context: RouteContext): (req: HubRequest, res: HubResponse) => void {
   const onUnexpected = (error: unknown): void => context.logger.error({ err: error }, 'request failed');
   return (_req, res) => sendError(res, new HubError(417, 'expectation_failed', 'Only "Expect: 100-continue" is supported.'), onUnexpected);
-}
-
-async function handle(req: HubRequest, res: HubResponse, context: RouteContext, routes: readonly Route[]): Promise<void> {
-  try {
-    // CORS headers go on every answer to an allowed origin, errors and streams included.
-    for (const [name, value] of Object.entries(context.access.cors.headersFor(req.headers.origin))) res.setHeader(name, value);
-    const { handler, rest, query } = resolveTarget(req.method ?? 'GET', req.url ?? '/', context.config, routes);
-    await handler({ req, res, query, rest }, context);
-  } catch (error) {
-    sendError(res, error, (unexpected) => context.logger.error({ err: unexpected, method: req.method }, 'request failed'));
-  }
 }
 
 function clientErrorOf(error: NodeJS.ErrnoException): HubError {

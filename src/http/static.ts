@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { HubError } from '../errors.js';
-import type { Handler, HubResponse } from './context.js';
+import type { Answer, Handler } from './context.js';
 
 /** web/ at the package root: this file is src/http/static.ts (tsx) or dist/http/static.js (built). */
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -45,15 +45,15 @@ export const PAGE_CSP =
 /** The handler for one page: a fixed file under web/. */
 export function page(path: keyof typeof PAGES): Handler {
   const file = PAGES[path];
-  return async ({ res }) => sendFile(res, file, path);
+  return async () => fileAnswer(file, path);
 }
 
-export const serveAsset: Handler = async ({ res, rest }) => {
+export const serveAsset: Handler = async ({ rest }) => {
   if (!ASSET_NAME.test(rest)) throw notFound(`/assets/${rest}`);
-  await sendFile(res, `assets/${rest}`, `/assets/${rest}`);
+  return fileAnswer(`assets/${rest}`, `/assets/${rest}`);
 };
 
-async function sendFile(res: HubResponse, file: string, shown: string): Promise<void> {
+async function fileAnswer(file: string, shown: string): Promise<Answer> {
   const extension = file.slice(file.lastIndexOf('.') + 1).toLowerCase();
   const type = CONTENT_TYPES[extension];
   if (type === undefined) throw notFound(shown); // a file of a type the hub does not serve
@@ -70,8 +70,7 @@ async function sendFile(res: HubResponse, file: string, shown: string): Promise<
     'X-Content-Type-Options': 'nosniff',
   };
   if (extension === 'html') headers['Content-Security-Policy'] = PAGE_CSP;
-  res.writeHead(200, headers);
-  res.end(body); // node:http sends no body for HEAD, with the same headers
+  return { status: 200, headers, body }; // a HEAD gets the same headers and no body
 }
 
 function notFound(path: string): HubError {

@@ -68,6 +68,18 @@ export function responseSink(res: ServerResponse): StreamSink {
 }
 
 /**
+ * Opens an HTTP/1.1 event stream on node:http's response, which keeps the connection: for a hub
+ * embedded in an app's server (whose middleware may listen on the socket), and wherever the
+ * takeover below cannot be made.
+ */
+export function respondAsStream(res: ServerResponse, headers: Readonly<Record<string, string>>): StreamSink {
+  // The connection may carry other requests after this stream: Nagle stays off for their sake.
+  res.req.socket.setNoDelay(true);
+  res.writeHead(200, { ...headers, Connection: 'keep-alive' });
+  return responseSink(res);
+}
+
+/**
  * Opens an HTTP/1.1 event stream and, where node:http allows it, takes the connection over from
  * node:http (as it does itself for an Upgrade): the parser goes back to its pool and the request
  * and response objects are dropped, so an open stream costs a socket and little else. The body is
@@ -91,10 +103,7 @@ export function openHttp1Stream(
   // pipelined behind the stream, and node:http must keep the connection to answer it.
   const current = (parser as { incoming?: IncomingMessage | null } | null | undefined)?.incoming === req;
   if (!freeParser || encrypted || !current || !req.complete || socket._httpMessage !== res || !parser || socket.destroyed || !socket.writable) {
-    // The connection may carry other requests after this stream: Nagle stays off for their sake.
-    socket.setNoDelay(true);
-    res.writeHead(200, { ...headers, Connection: 'keep-alive' });
-    return responseSink(res);
+    return respondAsStream(res, headers);
   }
   // The connection is the stream's alone from here on (its head says Connection: close).
   socket.setNoDelay(noDelay);

@@ -1,23 +1,19 @@
 /**
  * The stream routes: GET /topics/{topic-or-pattern} and GET /events?topic=…&topic=…
+ * The one place where a stream is authorized and opened, whichever door the request came through.
  * Order of checks: topics parse, the credential is verified, every topic is authorized, the
- * per-client stream limits are taken (from the primary process under --workers); only then does
- * the stream open. Stream hygiene is enforced
- * here: headers that stop proxies from buffering or transforming, Nagle off (unless
- * --tcp-nodelay false), no socket timeout, never compressed (the hub compresses nothing at all). An HTTP/1.1 stream owns its connection; an
- * HTTP/2 stream is one of many on a connection and gets a sink of its own (http2-sink.ts).
+ * per-client stream limits are taken; only then is the stream answered, with headers that stop
+ * proxies from buffering or transforming it (never compressed: the hub compresses nothing). The
+ * door that carried the request makes the sink (node.ts: a taken-over socket, a response or an
+ * HTTP/2 stream; fetch.ts: a ReadableStream) and opens the stream on it.
  */
-import type { IncomingMessage } from 'node:http';
 import type { StreamLease } from '../auth/limits.js';
 import { authorizeSubscribe } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import { parseSubscribeSelector, type Selector } from '../topics/index.js';
 import { authenticate } from './authenticate.js';
-import type { StreamSink } from '../hub/sink.js';
 import type { Subscriber, SubscriberClosedListener } from '../hub/subscriber.js';
-import { isHttp2, type Handler, type RouteContext, type RouteRequest } from './context.js';
-import { http2Sink } from './http2-sink.js';
-import { openHttp1Stream } from './stream-sink.js';
+import type { Handler, RouteContext, RouteRequest, StreamAnswer } from './context.js';
 
 export const STREAM_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -39,7 +35,7 @@ export const streamEvents: Handler = (request, context) => {
   return openStream(request, context, topics);
 };
 
-async function openStream({ req, res, query }: RouteRequest, context: RouteContext, sources: string[]): Promise<void> {
+async function openStream(request: RouteRequest, context: RouteContext, sources: string[]): Promise<StreamAnswer> {
   const { config, hub, logger, access } = context;
   if (sources.length > config.maxTopicsPerSubscription) {
     throw new HubError(400, 'too_many_topics', `A subscription may name at most ${config.maxTopicsPerSubscription} topics or patterns, not ${sources.length}.`);
@@ -52,52 +48,42 @@ async function openStream({ req, res, query }: RouteRequest, context: RouteConte
     // System topics ($ssehub/…) may be subscribed to, never published to; other $ topics are refused.
     selectors.push(parseSubscribeSelector(source, { limits: hub.topicLimits }));
   }
-  const lastEventId = lastEventIdOf(req.headers['last-event-id'], query.get('lastEventId'));
+  const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.get('lastEventId'));
 
-  const principal = await authenticate(req, context, query.get('ticket'));
+  const principal = await authenticate(request, context, request.query.get('ticket'));
   authorizeSubscribe(principal, selectors, access.publicTopics);
   if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
     throw new HubError(401, 'token_expired', 'The credential has expired.');
   }
-  // On HTTP/2, req.socket stands for the connection's socket: the address is the client's either way.
-  const remote = context.clientAddress(req);
+  // On HTTP/2, the request's socket stands for the connection's socket: the address is the client's either way.
+  const remote = context.clientAddress(request);
   const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger);
   // The client may have gone while its credential was checked and its slots taken: then there is nothing to open.
-  if (isHttp2(res) ? res.stream.closed || res.stream.destroyed : req.socket.destroyed) {
+  if (request.gone()) {
     slots.release();
-    return;
+    throw new HubError(400, 'request_aborted', 'The client went away before its stream opened.');
   }
-
-  let sink: StreamSink;
-  try {
-    if (isHttp2(res)) {
-      // The connection is shared by every stream of the session: Nagle is off for its socket from
-      // the start (server.ts), and only this stream's own timeout is cleared here.
-      res.stream.setTimeout(0);
-      res.writeHead(200, STREAM_HEADERS);
-      sink = http2Sink(res.stream);
-    } else {
-      req.socket.setTimeout(0);
-      sink = openHttp1Stream(req as IncomingMessage, res, STREAM_HEADERS, { noDelay: config.tcpNoDelay });
-    }
-  } catch (error) {
-    slots.release();
-    throw error;
-  }
-  // From here on the response's head is out (on HTTP/1.1 the socket is no longer node:http's): a
-  // failure must not become an error answer on the same connection. Cut the stream instead.
-  try {
-    hub.subscribe(selectors, sink, {
-      ...(lastEventId === undefined ? {} : { lastEventId }),
-      ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
-      whenClosed: slots,
-    });
-    logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote }, 'stream opened');
-  } catch (error) {
-    logger.error({ err: error }, 'could not open the stream');
-    sink.destroy();
-    slots.release();
-  }
+  return {
+    status: 200,
+    headers: STREAM_HEADERS,
+    cancel: () => slots.release(),
+    // The answer's head is out by now: a failure must not become an error answer on the same
+    // connection. Cut the stream instead.
+    open: (sink) => {
+      try {
+        hub.subscribe(selectors, sink, {
+          ...(lastEventId === undefined ? {} : { lastEventId }),
+          ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
+          whenClosed: slots,
+        });
+        logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote }, 'stream opened');
+      } catch (error) {
+        logger.error({ err: error }, 'could not open the stream');
+        sink.destroy();
+        slots.release();
+      }
+    },
+  };
 }
 
 /**

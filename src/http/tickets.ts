@@ -3,14 +3,14 @@ import { authorizeSubscribe } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import { parseSubscribeSelector } from '../topics/index.js';
 import { authenticate } from './authenticate.js';
-import { bodyTypeOf, parseJson, readBody } from './body.js';
+import { bodyTypeOf, parseJson } from './body.js';
 import type { Handler } from './context.js';
-import { sendJson } from './respond.js';
+import { jsonAnswer } from './respond.js';
 
-export const issueTicket: Handler = async ({ req, res }, context) => {
-  const principal = await authenticate(req, context);
-  bodyTypeOf(req, ['json']);
-  const body = parseJson(await readBody(req, context.config.maxBodyBytes)) as { topics?: unknown };
+export const issueTicket: Handler = async (request, context) => {
+  const principal = await authenticate(request, context);
+  bodyTypeOf(request, ['json']);
+  const body = parseJson(await request.readBody(context.config.maxBodyBytes)) as { topics?: unknown };
   const topics = body?.topics;
   if (!Array.isArray(topics) || topics.length === 0 || !topics.every((topic) => typeof topic === 'string')) {
     throw new HubError(400, 'invalid_ticket_request', 'POST /tickets takes {"topics": ["topic or pattern", …]}.');
@@ -21,5 +21,5 @@ export const issueTicket: Handler = async ({ req, res }, context) => {
   const selectors = topics.map((topic) => parseSubscribeSelector(topic, { limits: context.hub.topicLimits }));
   authorizeSubscribe(principal, selectors, context.access.publicTopics);
   const { ticket, expiresInSeconds } = await context.access.tickets.issue(principal, selectors);
-  sendJson(res, 201, { ticket, expiresIn: expiresInSeconds, topics });
+  return jsonAnswer(201, { ticket, expiresIn: expiresInSeconds, topics });
 };
