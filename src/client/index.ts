@@ -21,3 +21,4 @@ export { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError } fro
 export type { BackoffOptions } from './backoff.js';
 export type { Clock } from './clock.js';
 export type { TokenSource } from './http.js';
+export type { GapReason } from '../protocol/control-events.js';

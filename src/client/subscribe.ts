@@ -8,6 +8,7 @@
  * event id, so nothing is missed across drops.
  */
 import { HEARTBEAT_ANNOUNCEMENT } from '../protocol/announcements.js';
+import { isReservedEventName, RESET_EVENT, type GapReason, type ResetDetail } from '../protocol/control-events.js';
 import { EventStreamParser, type ParsedEvent } from '../protocol/parse.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
@@ -37,7 +38,8 @@ export type HubEvent<M extends EventMap = Record<string, string>> = {
  */
 export interface ResetSignal {
   kind: 'reset';
-  reason: 'history-exceeded' | 'unknown-id' | (string & {});
+  /** One of the hub's GapReasons; a newer hub may send others, and an unreadable reset gives 'unknown'. */
+  reason: GapReason | (string & {});
   lastEventId: string;
 }
 
@@ -113,13 +115,10 @@ export interface Subscription<M extends EventMap = Record<string, string>> exten
   close(): void;
 }
 
-const RESET_EVENT = 'ssehub.reset';
 /** The idle timeout before the hub has announced its heartbeat: three of its default 15 s. */
 const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
 /** The longest delay a timer takes (about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** The hub's other control events carry no application data: their ids move the position only. */
-const CONTROL_PREFIX = 'ssehub.';
 
 /** Statuses worth retrying: the hub or a proxy in front of it is overloaded, restarting or unreachable. */
 const RETRYABLE_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
@@ -407,7 +406,7 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
     if (this.#state === 'closed') return;
     let item: SubscriptionItem<M>;
     if (parsed.type === RESET_EVENT) {
-      let detail: { reason?: unknown; lastEventId?: unknown } = {};
+      let detail: { [K in keyof ResetDetail]?: unknown } = {};
       try {
         detail = JSON.parse(parsed.data) as typeof detail;
       } catch {
@@ -418,8 +417,9 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
         reason: typeof detail.reason === 'string' ? detail.reason : 'unknown',
         lastEventId: typeof detail.lastEventId === 'string' ? detail.lastEventId : '',
       };
-    } else if (parsed.type.startsWith(CONTROL_PREFIX)) {
-      // A position marker moves the resume point, but only past what the application has taken.
+    } else if (isReservedEventName(parsed.type)) {
+      // The hub's other control events carry no application data: their ids move the position only
+      // (a position marker moves the resume point, but only past what the application has taken).
       if (this.#queue === undefined || this.#queue.length === 0) this.#deliveredId = parsed.lastEventId;
       else this.#queue.push({ id: parsed.lastEventId });
       return;
