@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { checkHs256Secret } from './auth/hs256-secret.js';
 import { HubError } from './errors.js';
-import { clientAddressResolver } from './http/client-address.js';
+import { parseTrustedProxies } from './net/trusted-proxies.js';
 
 export interface HubConfig {
   host: string;
@@ -240,7 +240,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
   checkTransport(result);
   if (result.jwtSecret !== undefined) checkHs256Secret(result.jwtSecret); // checked again where the verifier is made
-  clientAddressResolver(result.trustedProxies); // throws on an entry that is not an address or range
+  parseTrustedProxies(result.trustedProxies); // throws on an entry that is not an address or range
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');
   }
