@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { checkHs256Secret } from './auth/hs256-secret.js';
 import { HubError } from './errors.js';
-import { clientAddressResolver } from './http/client-address.js';
+import { parseTrustedProxies } from './net/trusted-proxies.js';
 
 export interface HubConfig {
   host: string;
@@ -244,7 +244,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   checkTransport(result);
   if (result.jwtSecret !== undefined) checkHs256Secret(result.jwtSecret); // checked again where the verifier is made
   if (result.metricsListen !== undefined) parseListenAddress(result.metricsListen, '--metrics-listen');
-  clientAddressResolver(result.trustedProxies); // throws on an entry that is not an address or range
+  parseTrustedProxies(result.trustedProxies); // throws on an entry that is not an address or range
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');
   }

@@ -7,6 +7,7 @@
 export { subscribe } from './subscribe.js';
 export type {
   ConnectionState,
+  Decoder,
   EventMap,
   HubEvent,
   ResetSignal,
@@ -14,6 +15,7 @@ export type {
   SubscribeOptions,
   Subscription,
   SubscriptionItem,
+  TextEventMap,
 } from './subscribe.js';
 export { publish, TimeoutError } from './publish.js';
 export type { PublishEvent, PublishOptions, PublishedBatch, PublishedEvent } from './publish.js';
@@ -21,3 +23,4 @@ export { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError } fro
 export type { BackoffOptions } from './backoff.js';
 export type { Clock } from './clock.js';
 export type { TokenSource } from './http.js';
+export type { GapReason } from '../protocol/control-events.js';

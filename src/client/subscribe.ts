@@ -8,6 +8,7 @@
  * event id, so nothing is missed across drops.
  */
 import { HEARTBEAT_ANNOUNCEMENT } from '../protocol/announcements.js';
+import { isReservedEventName, RESET_EVENT, type GapReason, type ResetDetail } from '../protocol/control-events.js';
 import { EventStreamParser, type ParsedEvent } from '../protocol/parse.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
@@ -17,8 +18,14 @@ import { hubUrl, resolveToken, type TokenSource } from './http.js';
 /** Event name -> type of its decoded data. */
 export type EventMap = Record<string, unknown>;
 
+/** Event name -> data as text: what arrives when nothing decodes it (`decode: 'text'`, the default). */
+export type TextEventMap = Record<string, string>;
+
+/** Turns an event's data into a value, given the event's name (`decode` as a function). */
+export type Decoder = (data: string, type: string) => unknown;
+
 /** An event published to a subscribed topic. `type` is the event name ("message" when none). */
-export type HubEvent<M extends EventMap = Record<string, string>> = {
+export type HubEvent<M extends EventMap = TextEventMap> = {
   [K in keyof M & string]: {
     kind: 'event';
     type: K;
@@ -37,11 +44,12 @@ export type HubEvent<M extends EventMap = Record<string, string>> = {
  */
 export interface ResetSignal {
   kind: 'reset';
-  reason: 'history-exceeded' | 'unknown-id' | (string & {});
+  /** One of the hub's GapReasons; a newer hub may send others, and an unreadable reset gives 'unknown'. */
+  reason: GapReason | (string & {});
   lastEventId: string;
 }
 
-export type SubscriptionItem<M extends EventMap = Record<string, string>> = HubEvent<M> | ResetSignal;
+export type SubscriptionItem<M extends EventMap = TextEventMap> = HubEvent<M> | ResetSignal;
 
 /**
  * connecting: a request is on its way. open: the hub answered with a stream.
@@ -61,7 +69,7 @@ export interface StateChange {
   reason?: 'closed' | 'done' | 'error';
 }
 
-export interface SubscribeOptions<M extends EventMap = Record<string, string>> {
+export interface SubscribeOptions<M extends EventMap = TextEventMap> {
   /** The hub's base URL, e.g. "https://push.example.com" (a path prefix is kept). */
   url: string;
   /** Topics and patterns (`orders/*`, `logs/**`). */
@@ -74,8 +82,11 @@ export interface SubscribeOptions<M extends EventMap = Record<string, string>> {
   lastEventId?: string;
   /** Aborting closes the subscription, like `close()`. */
   signal?: AbortSignal;
-  /** How data is decoded: 'text' (default), 'json', or a function of (data, type). */
-  decode?: 'text' | 'json' | ((data: string, type: string) => unknown);
+  /**
+   * How data is decoded: 'text' (default: the data as it arrived), 'json', or a function of
+   * (data, type). It decides what `data` is typed as: see subscribe().
+   */
+  decode?: 'text' | 'json' | Decoder;
   /** Reconnect timing; see Backoff. */
   backoff?: BackoffOptions & {
     /** A stream that stayed open this long (ms) counts as healthy: the backoff starts over (default 5000). */
@@ -104,7 +115,7 @@ export interface SubscribeOptions<M extends EventMap = Record<string, string>> {
   clock?: Clock;
 }
 
-export interface Subscription<M extends EventMap = Record<string, string>> extends AsyncIterable<SubscriptionItem<M>> {
+export interface Subscription<M extends EventMap = TextEventMap> extends AsyncIterable<SubscriptionItem<M>> {
   readonly state: ConnectionState;
   /** The id to resume from: the last id the hub sent on this subscription. */
   readonly lastEventId: string;
@@ -113,19 +124,30 @@ export interface Subscription<M extends EventMap = Record<string, string>> exten
   close(): void;
 }
 
-const RESET_EVENT = 'ssehub.reset';
 /** The idle timeout before the hub has announced its heartbeat: three of its default 15 s. */
 const DEFAULT_IDLE_TIMEOUT_MS = 45_000;
 /** The longest delay a timer takes (about 24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** The hub's other control events carry no application data: their ids move the position only. */
-const CONTROL_PREFIX = 'ssehub.';
 
 /** Statuses worth retrying: the hub or a proxy in front of it is overloaded, restarting or unreachable. */
 const RETRYABLE_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
 
-export function subscribe<M extends EventMap = Record<string, string>>(options: SubscribeOptions<M>): Subscription<M> {
-  return new ClientSubscription<M>(options);
+/**
+ * Without decoding (`decode` absent or 'text'), every event's `data` is the string that arrived. A
+ * type argument may name the events (`subscribe<{ note: string; alert: string }>`), not give their
+ * data another type: nothing would turn the text into it.
+ */
+export function subscribe<M extends TextEventMap = TextEventMap>(options: SubscribeOptions<M> & { decode?: 'text' }): Subscription<M>;
+/**
+ * Decoded (`decode: 'json'` or a function), `data` has the type the type argument gives its event
+ * (`subscribe<{ created: Order }>`), and `unknown` without one. The type argument is the caller's
+ * word on what the topics carry: the client decodes, it does not check the shape.
+ */
+export function subscribe<M extends EventMap = EventMap>(options: SubscribeOptions<M> & { decode: 'json' | Decoder }): Subscription<M>;
+/** `decode` chosen at run time: `data` may be text or decoded, so it is `unknown`. */
+export function subscribe(options: SubscribeOptions<EventMap>): Subscription<EventMap>;
+export function subscribe(options: SubscribeOptions<EventMap>): Subscription<EventMap> {
+  return new ClientSubscription(options);
 }
 
 class ClientSubscription<M extends EventMap> implements Subscription<M> {
@@ -407,7 +429,7 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
     if (this.#state === 'closed') return;
     let item: SubscriptionItem<M>;
     if (parsed.type === RESET_EVENT) {
-      let detail: { reason?: unknown; lastEventId?: unknown } = {};
+      let detail: { [K in keyof ResetDetail]?: unknown } = {};
       try {
         detail = JSON.parse(parsed.data) as typeof detail;
       } catch {
@@ -418,8 +440,9 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
         reason: typeof detail.reason === 'string' ? detail.reason : 'unknown',
         lastEventId: typeof detail.lastEventId === 'string' ? detail.lastEventId : '',
       };
-    } else if (parsed.type.startsWith(CONTROL_PREFIX)) {
-      // A position marker moves the resume point, but only past what the application has taken.
+    } else if (isReservedEventName(parsed.type)) {
+      // The hub's other control events carry no application data: their ids move the position only
+      // (a position marker moves the resume point, but only past what the application has taken).
       if (this.#queue === undefined || this.#queue.length === 0) this.#deliveredId = parsed.lastEventId;
       else this.#queue.push({ id: parsed.lastEventId });
       return;

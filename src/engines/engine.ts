@@ -15,6 +15,7 @@
  * - history() never silently skips: if it cannot prove that every matching event after `afterId`
  *   is in its answer, it says so with complete=false and a reason.
  */
+import type { GapReason } from '../protocol/index.js';
 import type { Selector } from '../topics/index.js';
 
 export interface NewEvent {
@@ -30,13 +31,12 @@ export interface StoredEvent extends NewEvent {
   time: number;
 }
 
-export type GapReason = 'history-exceeded' | 'unknown-id';
-
 export interface HistoryResult {
   /** The retained events matching the selectors with ids after afterId, in id order. */
   events: StoredEvent[];
   /** False when events after afterId may be missing (evicted, or the id is unknown to this engine). */
   complete: boolean;
+  /** Set whenever complete is false: the hub sends it to the client in its reset event. */
   reason?: GapReason;
   /** The newest id the engine had assigned when it answered: live delivery takes over after it. */
   position: string;

@@ -41,6 +41,7 @@ export function isEngineSpec(spec: string): boolean {
   return spec === 'memory' || ENGINE_SCHEMES.some((scheme) => scheme !== 'memory' && spec.toLowerCase().startsWith(scheme));
 }
 
-export type { Engine, NewEvent, StoredEvent, HistoryResult, GapReason, KeyValueStore, AppendOptions } from './engine.js';
+export type { Engine, NewEvent, StoredEvent, HistoryResult, KeyValueStore, AppendOptions } from './engine.js';
+export type { GapReason } from '../protocol/index.js';
 export type { EngineSettings, EngineLogger } from './settings.js';
 export { MemoryEngine } from './memory.js';

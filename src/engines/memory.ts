@@ -22,12 +22,12 @@ import {
   type Engine,
   type EngineHealth,
   type EngineStats,
-  type GapReason,
   type HistoryResult,
   type NewEvent,
   type StoredEvent,
   storedEvents,
 } from './engine.js';
+import type { GapReason } from '../protocol/index.js';
 import { compareMemoryIds, memoryId, memoryIdSequence } from './memory-ids.js';
 import { MemoryKeyValueStore } from './memory-kv.js';
 import { MinHeap } from './min-heap.js';

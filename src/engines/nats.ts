@@ -50,7 +50,8 @@ import {
 } from 'nats';
 import { HubError } from '../errors.js';
 import { selectorMatches, type Selector } from '../topics/index.js';
-import type { AppendOptions, DeliverListener, DeliveryGapListener, Engine, EngineHealth, EngineStats, GapReason, HistoryResult, NewEvent, StoredEvent } from './engine.js';
+import type { AppendOptions, DeliverListener, DeliveryGapListener, Engine, EngineHealth, EngineStats, HistoryResult, NewEvent, StoredEvent } from './engine.js';
+import type { GapReason } from '../protocol/index.js';
 import { HealthProbe } from './health.js';
 import { isWrongSequence, KV_MAX_AGE_MS, NatsKeyValueStore } from './nats-kv.js';
 import type { EngineLogger, EngineSettings } from './settings.js';

@@ -27,13 +27,13 @@ import {
   type Engine,
   type EngineHealth,
   type EngineStats,
-  type GapReason,
   type HistoryResult,
   type KeyValueStore,
   type NewEvent,
   type StoredEvent,
   storedEvents,
 } from './engine.js';
+import type { GapReason } from '../protocol/index.js';
 import { DELIVERY_GRACE_MS, postgresStatements, type PostgresStatements } from './postgres-schema.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS, HealthProbe } from './health.js';

@@ -25,13 +25,13 @@ import {
   type Engine,
   type EngineHealth,
   type EngineStats,
-  type GapReason,
   type HistoryResult,
   type KeyValueStore,
   type NewEvent,
   type StoredEvent,
   storedEvents,
 } from './engine.js';
+import type { GapReason } from '../protocol/index.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { APPEND_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
 import { HealthProbe } from './health.js';

@@ -6,12 +6,9 @@
  * right that is not a trusted proxy is the client's. Whatever lies further left was sent by that
  * client and proves nothing; a client that is not behind a trusted proxy cannot forge its address.
  */
-import { BlockList, isIP } from 'node:net';
-import { HubError } from '../errors.js';
-import type { RequestHead } from './context.js';
-
-/** The client address of a request. */
-export type ClientAddressOf = (req: RequestHead) => string;
+import { isIP } from 'node:net';
+import { parseTrustedProxies } from '../net/trusted-proxies.js';
+import type { ClientAddressOf, RequestHead } from './context.js';
 
 /**
  * The resolver for a list of trusted proxies: addresses and CIDR ranges, IPv4 or IPv6
@@ -19,8 +16,7 @@ export type ClientAddressOf = (req: RequestHead) => string;
  */
 export function clientAddressResolver(trustedProxies: readonly string[]): ClientAddressOf {
   if (trustedProxies.length === 0) return (req) => peerAddress(req);
-  const trusted = trustedList(trustedProxies);
-  const isTrusted = (address: string): boolean => trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  const isTrusted = parseTrustedProxies(trustedProxies);
   return (req) => {
     const peer = peerAddress(req);
     const forwarded = req.headers['x-forwarded-for'];
@@ -37,24 +33,6 @@ export function clientAddressResolver(trustedProxies: readonly string[]): Client
     }
     return client;
   };
-}
-
-function trustedList(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const slash = entry.indexOf('/');
-    const address = slash === -1 ? entry : entry.slice(0, slash);
-    const family = isIP(address);
-    const prefix = slash === -1 ? undefined : entry.slice(slash + 1);
-    const maxPrefix = family === 6 ? 128 : 32;
-    if (family === 0 || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > maxPrefix))) {
-      throw new HubError(400, 'invalid_config', `--trusted-proxies: "${entry}" is not an IP address or a CIDR range such as 10.0.0.0/8`);
-    }
-    const type = family === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
 }
 
 /** The connection's peer, in the form X-Forwarded-For's addresses are brought to. */

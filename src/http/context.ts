@@ -10,7 +10,6 @@ import type { Access } from '../auth/access.js';
 import type { HubConfig } from '../config.js';
 import type { DemoRunner } from '../demos/runner.js';
 import type { Hub } from '../hub/hub.js';
-import type { ClientAddressOf } from './client-address.js';
 import type { StreamSink } from '../hub/sink.js';
 import type { Metrics } from './metrics.js';
 
@@ -42,6 +41,10 @@ export interface RequestHead {
   headers: IncomingHttpHeaders;
   socket: { remoteAddress?: string | undefined };
 }
+
+/** The client address of a request (see client-address.ts). */
+export type ClientAddressOf = (req: RequestHead) => string;
+
 /** The response to a HubRequest, of the same protocol. */
 export type HubResponse = ServerResponse | Http2ServerResponse;
 

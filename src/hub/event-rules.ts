@@ -3,12 +3,10 @@
  * is held to the same rules before anything is stored.
  */
 import { HubError } from '../errors.js';
-import { checkFieldValue } from '../protocol/index.js';
+import { checkFieldValue, isReservedEventName, RESERVED_EVENT_PREFIX } from '../protocol/index.js';
 import { parseTopic, type TopicLimits } from '../topics/index.js';
 import type { NewEvent } from '../engines/engine.js';
 
-/** Event names starting with this are reserved for the hub's control events (e.g. ssehub.reset). */
-export const RESERVED_EVENT_PREFIX = 'ssehub.';
 export const MAX_EVENT_NAME_LENGTH = 128;
 
 /**
@@ -21,7 +19,8 @@ export function checkEventName(name: string): string {
   if (name.length > MAX_EVENT_NAME_LENGTH) {
     throw new HubError(400, 'invalid_event_name', `Event names are at most ${MAX_EVENT_NAME_LENGTH} characters.`);
   }
-  if (name.startsWith(RESERVED_EVENT_PREFIX)) {
+  // A publisher's event in the hub's own range could pass for a control event (a forged reset).
+  if (isReservedEventName(name)) {
     throw new HubError(400, 'reserved_event_name', `Event names starting with "${RESERVED_EVENT_PREFIX}" are reserved for the hub.`);
   }
   return name;

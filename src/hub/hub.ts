@@ -10,25 +10,22 @@
  * No per-subscriber timers: one hub-wide heartbeat tick serves every idle stream.
  */
 import { HubError } from '../errors.js';
-import { encodeComment, encodeEvent, encodeRetry, HEARTBEAT_ANNOUNCEMENT } from '../protocol/index.js';
+import {
+  encodeComment,
+  encodeEvent,
+  encodeRetry,
+  EXPIRED_EVENT,
+  EXPIRED_REASON,
+  HEARTBEAT_ANNOUNCEMENT,
+  POSITION_EVENT,
+  RESET_EVENT,
+  type ExpiredDetail,
+} from '../protocol/index.js';
 import { isReservedTopic, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
 import type { AppendOptions, Engine, NewEvent, PublishCharge, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
 import { Subscriber, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
-import { checkNewEvent, RESERVED_EVENT_PREFIX } from './event-rules.js';
-
-/** The reserved control event a stream starts with when the hub cannot prove nothing was lost. */
-export const RESET_EVENT = `${RESERVED_EVENT_PREFIX}reset`;
-/**
- * The reserved control event that ends catch-up: empty data, and the id from which live delivery
- * continues. It moves the client's Last-Event-ID to the hub's position even when no event of its
- * topics was sent, so a client that drops before its first event still resumes without a gap. It
- * is a named event (not a bare "id:" line) because common clients only take an id from an event
- * they dispatch; onmessage never sees it.
- */
-export const POSITION_EVENT = `${RESERVED_EVENT_PREFIX}position`;
-/** The reserved control event sent just before the hub ends a stream whose credential expired. */
-export const EXPIRED_EVENT = `${RESERVED_EVENT_PREFIX}expired`;
+import { checkNewEvent } from './event-rules.js';
 
 export interface PublishOptions {
   /** System topics ("$…") may be published to only by the hub itself. */
@@ -142,7 +139,7 @@ export class Hub {
   private readonly heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly preamble: Uint8Array;
   private readonly heartbeatFrame = Buffer.from(encodeComment(''));
-  private readonly expiredFrame = Buffer.from(encodeEvent({ event: EXPIRED_EVENT, data: '{"reason":"credential-expired"}' }));
+  private readonly expiredFrame = Buffer.from(encodeEvent({ event: EXPIRED_EVENT, data: JSON.stringify({ reason: EXPIRED_REASON } satisfies ExpiredDetail) }));
   private closing = false;
   private readonly replaySliceBytes: number;
   private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0, streamsExpired: 0, streamsEndedByGap: 0 };

@@ -1,6 +1,7 @@
 /**
  * The Server-Sent Events wire format: encoding for the server, streaming
- * parsing for clients and tests. Platform-neutral (no Node-only APIs).
+ * parsing for clients and tests, and the hub's control events and announcements
+ * that both sides read. Platform-neutral (no Node-only APIs).
  */
 export {
   SseFieldError,
@@ -13,4 +14,14 @@ export {
 export type { SseField, EventFields } from './encode.js';
 export { EventStreamParser } from './parse.js';
 export { HEARTBEAT_ANNOUNCEMENT } from './announcements.js';
+export {
+  RESERVED_EVENT_PREFIX,
+  isReservedEventName,
+  RESET_EVENT,
+  POSITION_EVENT,
+  EXPIRED_EVENT,
+  GAP_REASONS,
+  EXPIRED_REASON,
+} from './control-events.js';
+export type { GapReason, ResetDetail, ExpiredDetail } from './control-events.js';
 export type { ParsedEvent, ParserCallbacks } from './parse.js';

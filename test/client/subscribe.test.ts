@@ -110,6 +110,24 @@ describe('subscribe() against the hub', () => {
     resumed.close();
   });
 
+  test('data is the text as it arrived without decoding, and the parsed value with decode: "json", as typed', async () => {
+    // The compiler checks the types (subscribe.types.ts); this checks that the values match them.
+    const before = await publish({ topic: 'typed', data: 'before' }, { url: hub.url });
+    await publish({ topic: 'typed', event: 'created', data: { id: 1 } }, { url: hub.url });
+    const text = subscribe({ url: hub.url, topics: 'typed', lastEventId: before.id });
+    const json = subscribe<{ created: { id: number } }>({ url: hub.url, topics: 'typed', lastEventId: before.id, decode: 'json' });
+    const [asText] = await take(text, 1);
+    const [asJson] = await take(json, 1);
+    text.close();
+    json.close();
+    assert.ok(asText?.kind === 'event' && asJson?.kind === 'event');
+    const textData: string = asText.data;
+    assert.equal(textData, '{"id":1}');
+    const jsonData: { id: number } = asJson.data;
+    assert.deepEqual(jsonData, { id: 1 });
+    assert.equal(asJson.raw, '{"id":1}', 'the text as it arrived is kept beside the decoded value');
+  });
+
   test('decode: "json" with data that is not JSON ends it with a DecodeError naming the event', async () => {
     const log = new ClientLog();
     const sub = subscribe({ url: hub.url, topics: 'decode', decode: 'json', onStateChange: log.record });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Hub, POSITION_EVENT, RESET_EVENT } from '../../src/hub/hub.js';
+import { Hub } from '../../src/hub/hub.js';
 import type { SinkOwner, StreamSink } from '../../src/hub/sink.js';
 import { MemoryEngine } from '../../src/engines/memory.js';
 import type { Engine, HistoryResult } from '../../src/engines/engine.js';
-import { EventStreamParser, type ParsedEvent } from '../../src/protocol/index.js';
+import { EventStreamParser, POSITION_EVENT, RESET_EVENT, type ParsedEvent } from '../../src/protocol/index.js';
 import { DEFAULT_TOPIC_LIMITS, parseSelector, type Selector } from '../../src/topics/index.js';
 
 /** A sink that records every write, as a socket would receive it, with a configurable buffer. */

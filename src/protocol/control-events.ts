@@ -1,0 +1,53 @@
+/**
+ * The hub's control events: named events the hub itself writes on a stream, and the reasons they
+ * carry. The hub sends them (and refuses their names from publishers); ssehub's client reads them.
+ * Shared by both sides so that they cannot drift apart.
+ */
+
+/** Event names starting with this are reserved for the hub's control events. */
+export const RESERVED_EVENT_PREFIX = 'ssehub.';
+
+/** True for a name in the hub's reserved range: never an application's event. */
+export function isReservedEventName(name: string): boolean {
+  return name.startsWith(RESERVED_EVENT_PREFIX);
+}
+
+/**
+ * Sent first on a stream when the hub cannot prove that nothing was lost since the client's
+ * Last-Event-ID. Its data is a {@link ResetDetail} as JSON; what history still holds follows.
+ */
+export const RESET_EVENT = `${RESERVED_EVENT_PREFIX}reset` as const;
+
+/**
+ * Ends catch-up: empty data, and the id from which live delivery continues. It moves the client's
+ * Last-Event-ID to the hub's position even when no event of its topics was sent, so a client that
+ * drops before its first event still resumes without a gap. It is a named event (not a bare "id:"
+ * line) because common clients only take an id from an event they dispatch; onmessage never sees it.
+ */
+export const POSITION_EVENT = `${RESERVED_EVENT_PREFIX}position` as const;
+
+/** Sent just before the hub ends a stream whose credential expired; its data is an {@link ExpiredDetail} as JSON. */
+export const EXPIRED_EVENT = `${RESERVED_EVENT_PREFIX}expired` as const;
+
+/**
+ * Why a resume may have missed events:
+ * - `history-exceeded`: events after the client's id were evicted (retention, the byte budget);
+ * - `unknown-id`: the id is not one this hub's history can place (another run, a wiped store).
+ */
+export const GAP_REASONS = ['history-exceeded', 'unknown-id'] as const;
+export type GapReason = (typeof GAP_REASONS)[number];
+
+/** The data of a {@link RESET_EVENT}. */
+export interface ResetDetail {
+  reason: GapReason;
+  /** The Last-Event-ID the client resumed from. */
+  lastEventId: string;
+}
+
+/** The reason an {@link EXPIRED_EVENT} gives. */
+export const EXPIRED_REASON = 'credential-expired';
+
+/** The data of an {@link EXPIRED_EVENT}. */
+export interface ExpiredDetail {
+  reason: typeof EXPIRED_REASON;
+}
