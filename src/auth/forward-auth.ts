@@ -59,16 +59,19 @@ export interface ForwardAuthSettings {
 export const MAX_AUTH_ANSWER_BYTES = 64 * 1024;
 export const MAX_CACHED_GRANTS = 10_000;
 
-/** The auth URL, or invalid_config: checked by loadConfig and again here, for configurations built without it. */
+/**
+ * The auth URL, or invalid_config: checked by loadConfig and again by createForwardAuth, for
+ * configurations built without loadConfig. Messages never repeat the value: it may carry secrets.
+ */
 export function parseAuthUrl(raw: string, name = '--auth-url'): URL {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new HubError(400, 'invalid_config', `${name}: "${raw}" is not a URL; expected e.g. http://127.0.0.1:3000/ssehub/auth`);
+    throw new HubError(400, 'invalid_config', `${name} is not a URL; expected e.g. http://127.0.0.1:3000/ssehub/auth`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new HubError(400, 'invalid_config', `${name}: "${raw}" is not an http:// or https:// URL.`);
+    throw new HubError(400, 'invalid_config', `${name} must be an http:// or https:// URL, not ${url.protocol}`);
   }
   // fetch refuses URLs with credentials: every request would fail, closed, with 503.
   if (url.username !== '' || url.password !== '') {
