@@ -157,6 +157,7 @@ function accessFrom(config: HubConfig, kv: Parameters<typeof createAccess>[1], l
   return createAccess(
     {
       tokens,
+      forwardAuth: config.authUrl === undefined ? undefined : { url: config.authUrl, timeoutMs: config.authTimeoutMs, cacheMs: config.authCacheMs },
       cookieName: config.cookieName,
       publicTopics: config.publicTopics,
       corsOrigins: config.corsOrigins,
