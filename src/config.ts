@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
+import { parseAuthUrl } from './auth/forward-auth.js';
 import { checkHs256Secret } from './auth/hs256-secret.js';
 import { HubError } from './errors.js';
 import { parseTrustedProxies } from './net/trusted-proxies.js';
@@ -40,6 +41,11 @@ export interface HubConfig {
   jwtAudience: string | undefined;
   /** Longest token lifetime accepted (exp − iat), 0: no maximum. */
   jwtMaxLifetimeMs: number;
+  /** Forward auth: the app's endpoint asked whether a request may subscribe, publish or take a ticket (auth/forward-auth.ts). */
+  authUrl: string | undefined;
+  authTimeoutMs: number;
+  /** How long an allowed forward-auth answer is reused, 0: never. */
+  authCacheMs: number;
   cookieName: string;
   publicTopics: string[];
   corsOrigins: string[];
@@ -108,6 +114,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'jwtIssuer', flag: 'jwt-issuer', env: 'SSEHUB_JWT_ISSUER', kind: 'optional', default: '', help: 'Required "iss" claim, when set.' },
   { key: 'jwtAudience', flag: 'jwt-audience', env: 'SSEHUB_JWT_AUDIENCE', kind: 'optional', default: '', help: 'Required "aud" claim, when set.' },
   { key: 'jwtMaxLifetimeMs', flag: 'jwt-max-lifetime', env: 'SSEHUB_JWT_MAX_LIFETIME', kind: 'duration', default: '0', help: 'Longest lifetime a token may have, exp − iat (from now when iat is missing or in the future), e.g. 1h; longer ones are refused (0: no maximum). Every token needs an "exp" either way.' },
+  { key: 'authUrl', flag: 'auth-url', env: 'SSEHUB_AUTH_URL', kind: 'optional', default: '', help: 'Forward auth: an http:// or https:// endpoint of your app that the hub asks, with the request\'s Cookie and Authorization, whether it may subscribe, publish or take a ticket; the app answers 200 with a grant, 401 (no session) or 403. Setting it turns authorization on. Any other answer, or none in time, refuses the request (503).' },
+  { key: 'authTimeoutMs', flag: 'auth-timeout', env: 'SSEHUB_AUTH_TIMEOUT', kind: 'duration', default: '2s', help: 'How long the --auth-url endpoint has to answer; then the request gets 503 auth_unavailable, never let through.' },
+  { key: 'authCacheMs', flag: 'auth-cache', env: 'SSEHUB_AUTH_CACHE', kind: 'duration', default: '0', help: 'How long an allowed --auth-url answer is reused for the same Cookie, Authorization, Origin, action and topics, never past its grant\'s expiresAt (0: ask every time). A session revoked in the app keeps working from the cache until then.' },
   { key: 'cookieName', flag: 'cookie-name', env: 'SSEHUB_COOKIE_NAME', kind: 'string', default: 'ssehub_token', help: 'Cookie that may carry the token (for browsers).' },
   { key: 'publicTopics', flag: 'public-topics', env: 'SSEHUB_PUBLIC_TOPICS', kind: 'list', default: '', help: 'Comma-separated topics/patterns anyone may subscribe to without a token.' },
   { key: 'corsOrigins', flag: 'cors-origins', env: 'SSEHUB_CORS_ORIGINS', kind: 'list', default: '', help: 'Comma-separated origins allowed cross-origin, with credentials ("*": any, without).' },
@@ -244,6 +253,8 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   checkTransport(result);
   if (result.jwtSecret !== undefined) checkHs256Secret(result.jwtSecret); // checked again where the verifier is made
   if (result.metricsListen !== undefined) parseListenAddress(result.metricsListen, '--metrics-listen');
+  if (result.authUrl !== undefined) parseAuthUrl(result.authUrl); // and again where forward auth is made
+  if (result.authTimeoutMs < 1) throw invalid('--auth-timeout', '0', 'more than 0');
   parseTrustedProxies(result.trustedProxies); // throws on an entry that is not an address or range
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');
@@ -303,9 +314,14 @@ export function parseListenAddress(raw: string, name = 'listen address'): { host
   return { host: match[1] ?? match[2]!, port };
 }
 
-/** Whether any token key is configured: then publishing and private topics need a token. */
-export function authEnabled(config: HubConfig): boolean {
+/** Whether any token key is configured: then tokens are verified. */
+export function tokenKeysConfigured(config: HubConfig): boolean {
   return config.jwtSecret !== undefined || config.jwtPublicKeyFile !== undefined || config.jwksFile !== undefined;
+}
+
+/** Whether access control is on (a token key, or forward auth): then publishing and private topics need a credential. */
+export function authEnabled(config: HubConfig): boolean {
+  return tokenKeysConfigured(config) || config.authUrl !== undefined;
 }
 
 /** The configuration with every default, for tests and embedding; `overrides` win. */

@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { createAccess, type Access } from './auth/access.js';
 import { LocalLimits, type ClientLimits, type LimitSettings } from './auth/limits.js';
 import type { TokenSettings } from './auth/tokens.js';
-import { authEnabled, checkTransport, parseListenAddress, type HubConfig } from './config.js';
+import { checkTransport, parseListenAddress, tokenKeysConfigured, type HubConfig } from './config.js';
 import { HubError } from './errors.js';
 import { DEFAULT_TOPIC_LIMITS } from './topics/index.js';
 import { openEngine, type Engine } from './engines/index.js';
@@ -77,7 +77,7 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: 
     logger,
   );
   if (!access.enabled) {
-    logger.info('no token key configured: anyone who can reach this hub may publish and subscribe to every topic');
+    logger.info('no token key or --auth-url configured: anyone who can reach this hub may publish and subscribe to every topic');
   }
   const startedAt = Date.now();
   // One id per instance (per worker with --workers): /stats and the $ssehub/stats events both carry it.
@@ -175,7 +175,7 @@ export function limitSettingsOf(config: HubConfig): LimitSettings {
 
 function accessFrom(config: HubConfig, kv: Parameters<typeof createAccess>[1], limits: ClientLimits): Access {
   let tokens: TokenSettings | undefined;
-  if (authEnabled(config)) {
+  if (tokenKeysConfigured(config)) {
     tokens = {};
     if (config.jwtSecret !== undefined) tokens.secret = config.jwtSecret;
     if (config.jwtPublicKeyFile !== undefined) tokens.publicKeyPem = readKeyFile(config.jwtPublicKeyFile, 'public key');
@@ -187,6 +187,7 @@ function accessFrom(config: HubConfig, kv: Parameters<typeof createAccess>[1], l
   return createAccess(
     {
       tokens,
+      forwardAuth: config.authUrl === undefined ? undefined : { url: config.authUrl, timeoutMs: config.authTimeoutMs, cacheMs: config.authCacheMs },
       cookieName: config.cookieName,
       publicTopics: config.publicTopics,
       corsOrigins: config.corsOrigins,

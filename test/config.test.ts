@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { describeOptions, loadConfig, OPTIONS, parseBytes, parseDuration, parseListenAddress } from '../src/config.js';
+import { authEnabled, describeOptions, loadConfig, OPTIONS, parseBytes, parseDuration, parseListenAddress, tokenKeysConfigured } from '../src/config.js';
 import { HubError } from '../src/errors.js';
 
 describe('configuration', () => {
@@ -154,6 +154,39 @@ describe('configuration', () => {
     assert.equal(loadConfig(['--jwt-max-lifetime', '1h'], {}).jwtMaxLifetimeMs, 3_600_000);
     assert.equal(loadConfig([], { SSEHUB_JWT_MAX_LIFETIME: '15m' }).jwtMaxLifetimeMs, 900_000);
     assert.throws(() => loadConfig(['--jwt-max-lifetime', 'forever'], {}), (error: HubError) => error.code === 'invalid_config' && /--jwt-max-lifetime/.test(error.message));
+  });
+
+  test('forward auth: --auth-url must be an http(s) URL without credentials; --auth-timeout 2s and --auth-cache 0 by default; either it or a key turns authorization on', () => {
+    const defaults = loadConfig([], {});
+    assert.equal(defaults.authUrl, undefined);
+    assert.equal(defaults.authTimeoutMs, 2000);
+    assert.equal(defaults.authCacheMs, 0);
+    assert.equal(authEnabled(defaults), false);
+    const forward = loadConfig(['--auth-url', 'http://127.0.0.1:3000/ssehub/auth', '--auth-timeout', '500ms'], { SSEHUB_AUTH_CACHE: '30s' });
+    assert.equal(forward.authUrl, 'http://127.0.0.1:3000/ssehub/auth');
+    assert.equal(forward.authTimeoutMs, 500);
+    assert.equal(forward.authCacheMs, 30_000);
+    assert.equal(authEnabled(forward), true);
+    assert.equal(tokenKeysConfigured(forward), false);
+    assert.equal(loadConfig([], { SSEHUB_AUTH_URL: 'https://app.example/auth?hub=1' }).authUrl, 'https://app.example/auth?hub=1');
+    const keyed = loadConfig(['--jwt-secret', 'x'.repeat(32)], {});
+    assert.equal(authEnabled(keyed), true);
+    assert.equal(tokenKeysConfigured(keyed), true);
+    for (const [argv, env, culprit] of [
+      [['--auth-url', 'app.example/auth'], {}, '--auth-url'],
+      [['--auth-url', 'ftp://app.example/auth'], {}, '--auth-url'],
+      [['--auth-url', 'http://user:secret@app.example/auth'], {}, '--auth-url'],
+      [[], { SSEHUB_AUTH_URL: 'javascript:alert(1)' }, '--auth-url'],
+      [['--auth-timeout', '0'], {}, '--auth-timeout'],
+      [['--auth-timeout', 'soon'], {}, '--auth-timeout'],
+      [[], { SSEHUB_AUTH_CACHE: 'forever' }, 'SSEHUB_AUTH_CACHE'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig(argv, env),
+        (error: unknown) => error instanceof HubError && error.code === 'invalid_config' && error.message.includes(culprit) && !error.message.includes('secret@'),
+        JSON.stringify([argv, env]),
+      );
+    }
   });
 
   test('every option is in --help and in the README, with its environment variable', () => {

@@ -1,9 +1,10 @@
 /**
  * Everything that decides who may do what, assembled once from the configuration: token
- * verification, stream tickets, public topics, CORS and the per-client limits.
+ * verification, forward auth, stream tickets, public topics, CORS and the per-client limits.
  */
 import { parseSelector, parseSubscribeSelector, SYSTEM_TOPIC_PREFIX, type Selector } from '../topics/index.js';
 import { createCorsPolicy, type CorsPolicy } from './cors.js';
+import { createForwardAuth, type Authorize, type ForwardAuthSettings } from './forward-auth.js';
 import type { ClientLimits } from './limits.js';
 import { ANONYMOUS, openAccess, type Principal } from './principal.js';
 import { TicketOffice, type TicketStore } from './tickets.js';
@@ -12,6 +13,8 @@ import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './t
 export interface AccessSettings {
   /** Undefined: no key configured, the hub is open to anyone. */
   tokens: TokenSettings | undefined;
+  /** Undefined: no --auth-url, the app is not asked. */
+  forwardAuth?: ForwardAuthSettings | undefined;
   cookieName: string;
   publicTopics: readonly string[];
   corsOrigins: readonly string[];
@@ -19,9 +22,14 @@ export interface AccessSettings {
 }
 
 export interface Access {
-  /** False when no key is configured: everyone may publish and subscribe (non-reserved topics). */
+  /** False when neither a key nor forward auth is configured: everyone may publish and subscribe (non-reserved topics). */
   readonly enabled: boolean;
   readonly verifier: TokenVerifier | undefined;
+  /**
+   * Forward auth (--auth-url): asks the app about a request. A principal, null (no session: the
+   * anonymous principal applies), or a HubError (403 forbidden, 503 auth_unavailable).
+   */
+  readonly authorize: Authorize | undefined;
   readonly cookieName: string;
   readonly publicTopics: readonly Selector[];
   readonly tickets: TicketOffice;
@@ -34,15 +42,19 @@ export interface Access {
 
 export function createAccess(settings: AccessSettings, ticketStore: TicketStore, limits: ClientLimits): Access {
   const verifier = settings.tokens === undefined ? undefined : createTokenVerifier(settings.tokens);
+  const authorize = settings.forwardAuth === undefined ? undefined : createForwardAuth(settings.forwardAuth);
+  const enabled = verifier !== undefined || authorize !== undefined;
   return {
-    enabled: verifier !== undefined,
+    enabled,
     verifier,
+    authorize,
     cookieName: settings.cookieName,
     // A system topic may be made public too (e.g. --public-topics '$ssehub/stats' for an open dashboard).
     publicTopics: settings.publicTopics.map((source) => parseSubscribeSelector(source)),
     tickets: new TicketOffice(ticketStore, settings.ticketTtlMs),
     cors: createCorsPolicy(settings.corsOrigins),
     limits,
-    anonymous: verifier === undefined ? openAccess(parseSelector('**'), parseSubscribeSelector(`${SYSTEM_TOPIC_PREFIX}**`)) : ANONYMOUS,
+    // With access control on, a request without a credential gets public topics only: never the open grants.
+    anonymous: enabled ? ANONYMOUS : openAccess(parseSelector('**'), parseSubscribeSelector(`${SYSTEM_TOPIC_PREFIX}**`)),
   };
 }

@@ -17,6 +17,7 @@ import { HubError } from '../errors.js';
 import { parseSelector, parseSubscribeSelector, type Selector } from '../topics/index.js';
 import { checkHs256Secret } from './hs256-secret.js';
 import type { Principal } from './principal.js';
+import { parseSelectorList } from './selector-list.js';
 
 export const GRANTS_CLAIM = 'ssehub';
 
@@ -121,19 +122,12 @@ function tokenError(error: unknown): HubError {
   return new HubError(401, 'invalid_token', 'The token is not valid.', challenge('invalid'));
 }
 
-/**
- * Subscribe grants may name system topics (`$ssehub/stats`, `$ssehub/**`); only a grant that names
- * them literally reaches them (`**` does not). Publish grants never may: the hub alone publishes there.
- */
+/** A grant list of the token's `ssehub` claim; a malformed one refuses the token. */
 function selectorsOf(value: unknown, claim: 'publish' | 'subscribe'): Selector[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
-    throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}.${claim}" claim must be an array of topic selectors.`);
-  }
   try {
-    return value.map((source) => (claim === 'subscribe' ? parseSubscribeSelector(source) : parseSelector(source)));
+    return parseSelectorList(value, claim);
   } catch (error) {
-    throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}.${claim}" claim holds an invalid selector: ${(error as Error).message}`);
+    throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}.${claim}" claim ${(error as Error).message}`);
   }
 }
 

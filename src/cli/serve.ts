@@ -66,7 +66,8 @@ function announce(config: HubConfig, url: string, protocols: string, metricsUrl:
   if (!authEnabled(config)) {
     process.stderr.write(
       'ssehub: warning: no token key is configured, so anyone who can reach this hub may publish and subscribe\n' +
-        '        to every topic. Set --jwt-secret (or --jwt-public-key / --jwks) to require tokens; see docs/security.md.\n',
+        '        to every topic. Set --jwt-secret (or --jwt-public-key / --jwks) to require tokens, or --auth-url to ask\n' +
+        '        your app; see docs/security.md.\n',
     );
   }
 }
