@@ -32,6 +32,8 @@ export interface HubConfig {
   maxTopicLength: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  h2IdleTimeoutMs: number;
+  tlsHandshakeTimeoutMs: number;
   shutdownTimeoutMs: number;
   logLevel: string;
   jwtSecret: string | undefined;
@@ -104,8 +106,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxBatchEvents', flag: 'max-batch', env: 'SSEHUB_MAX_BATCH', kind: 'count', default: '1000', help: 'Most events in one POST /publish batch.' },
   { key: 'maxTopicsPerSubscription', flag: 'max-topics', env: 'SSEHUB_MAX_TOPICS', kind: 'count', default: '32', help: 'Most topics and patterns in one subscription.' },
   { key: 'maxTopicLength', flag: 'max-topic-length', env: 'SSEHUB_MAX_TOPIC_LENGTH', kind: 'count', default: '256', help: 'Longest topic name or pattern, in characters.' },
-  { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'SSEHUB_HEADERS_TIMEOUT', kind: 'duration', default: '10s', help: 'Time a client has to send its request headers (slow-loris guard).' },
-  { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'SSEHUB_REQUEST_TIMEOUT', kind: 'duration', default: '30s', help: 'Time a client has to send a whole request body; never cuts open streams.' },
+  { key: 'headersTimeoutMs', flag: 'headers-timeout', env: 'SSEHUB_HEADERS_TIMEOUT', kind: 'duration', default: '10s', help: 'Time a client has to send its request headers (slow-loris guard). On HTTP/2, also the time a new connection has to send its first request, and a header block begun to be completed (else the connection is closed).' },
+  { key: 'requestTimeoutMs', flag: 'request-timeout', env: 'SSEHUB_REQUEST_TIMEOUT', kind: 'duration', default: '30s', help: 'Time a client has to send a whole request body (on HTTP/2, per stream: 408, and the stream is reset); never cuts open streams.' },
+  { key: 'h2IdleTimeoutMs', flag: 'h2-idle-timeout', env: 'SSEHUB_H2_IDLE_TIMEOUT', kind: 'duration', default: '30s', help: 'An HTTP/2 connection without an open stream for this long is closed (GOAWAY); a connection with a stream open is never idle (0 disables).' },
+  { key: 'tlsHandshakeTimeoutMs', flag: 'tls-handshake-timeout', env: 'SSEHUB_TLS_HANDSHAKE_TIMEOUT', kind: 'duration', default: '10s', help: 'Time a client has to complete its TLS handshake, with --tls-cert (above 0).' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: 'SSEHUB_SHUTDOWN_TIMEOUT', kind: 'duration', default: '10s', help: 'On SIGTERM/SIGINT, longest wait before connections are cut.' },
   { key: 'logLevel', flag: 'log-level', env: 'SSEHUB_LOG_LEVEL', kind: 'string', default: 'warn', help: 'Log level: fatal, error, warn, info, debug, trace or silent.' },
   { key: 'jwtSecret', flag: 'jwt-secret', env: 'SSEHUB_JWT_SECRET', kind: 'optional', default: '', help: 'HS256 secret for tokens, at least 32 bytes (openssl rand -base64 32 makes one). Setting any key turns authorization on.' },
@@ -250,6 +254,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
     throw invalid('--publish-bytes-burst', String(result.publishBytesBurst), `at least --max-body (${result.maxBodyBytes} bytes)`);
   }
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
+  if (result.tlsHandshakeTimeoutMs < 1) throw invalid('--tls-handshake-timeout', '0', 'above 0: a TLS handshake always has a deadline');
   checkTransport(result);
   if (result.jwtSecret !== undefined) checkHs256Secret(result.jwtSecret); // checked again where the verifier is made
   if (result.metricsListen !== undefined) parseListenAddress(result.metricsListen, '--metrics-listen');

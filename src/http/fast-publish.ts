@@ -31,6 +31,7 @@ import type { RequestHead, RouteContext } from './context.js';
 import { publishOneEvent, publishOneEventNow, publishToTopic, type PublishAnswer } from './publish.js';
 import { asHubError, errorJson, KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from './respond.js';
 import { resolveTarget, type ResolvedRoute } from './routes.js';
+import { TimeoutSweep } from './timeout-sweep.js';
 
 /** A publish request read whole from the start of a buffer. */
 export interface SimplePublish {
@@ -153,13 +154,15 @@ export function serveSimplePublishes(server: Server, context: RouteContext): Fas
   if (listeners.length !== 1) return undefined;
   const nodeHttp = listeners[0] as (socket: Socket) => void;
   server.removeListener('connection', nodeHttp);
+  const firstRequestTimeoutMs = context.config.headersTimeoutMs || context.config.requestTimeoutMs;
   const front: Front = {
     context,
     limits: { maxHeaderBytes: context.config.maxHeaderBytes, maxBodyBytes: context.config.maxBodyBytes },
     open: new Set(),
     closing: false,
     handToNodeHttp: (socket) => nodeHttp.call(server, socket),
-    timeouts: new TimeoutSweep(context.config.headersTimeoutMs || context.config.requestTimeoutMs),
+    firstRequestTimeoutMs,
+    timeouts: new TimeoutSweep([firstRequestTimeoutMs, KEEP_ALIVE_MS]),
   };
   server.on('connection', (socket: Socket) => {
     new FastConnection(socket, front);
@@ -186,39 +189,10 @@ interface Front {
   open: Set<FastConnection>;
   closing: boolean;
   handToNodeHttp(socket: Socket): void;
+  /** Time a connection has to send its first request (what node:http gives it for its headers). */
+  firstRequestTimeoutMs: number;
+  /** Checks the connections' deadlines. */
   timeouts: TimeoutSweep;
-}
-
-/**
- * The fast path's timeouts: one timer checks every connection's deadline, as node:http checks its
- * own connections, rather than a timer per socket. (A socket once given setTimeout keeps the timer's
- * object for life, even cleared: on a connection that becomes an event stream, memory for nothing.)
- * A deadline passes up to a quarter of the shortest timeout late, at most a second.
- */
-class TimeoutSweep {
-  readonly headersTimeoutMs: number;
-  private readonly intervalMs: number;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(headersTimeoutMs: number) {
-    this.headersTimeoutMs = headersTimeoutMs;
-    const shortest = headersTimeoutMs > 0 ? Math.min(headersTimeoutMs, KEEP_ALIVE_MS) : KEEP_ALIVE_MS;
-    this.intervalMs = Math.max(25, Math.min(1000, Math.floor(shortest / 4)));
-  }
-
-  /** Checks the deadlines of `open` (the fast path's connections) until none is left. */
-  keepChecking(open: Set<FastConnection>): void {
-    if (this.timer !== undefined) return;
-    this.timer = setInterval(() => {
-      const now = Date.now();
-      for (const each of open) if (each.deadline !== 0 && each.deadline <= now) each.expire();
-      if (open.size === 0) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-      }
-    }, this.intervalMs);
-    this.timer.unref();
-  }
 }
 
 class FastConnection {
@@ -254,8 +228,8 @@ class FastConnection {
     // Until its first request, a connection has what node:http gives it to send its headers (node:http
     // restarts that clock when it takes the connection over: a client that sends part of a head
     // just in time gets up to twice the time, and the sweep's lateness).
-    const { headersTimeoutMs } = front.timeouts;
-    if (headersTimeoutMs > 0) this.deadline = Date.now() + headersTimeoutMs;
+    const { firstRequestTimeoutMs } = front;
+    if (firstRequestTimeoutMs > 0) this.deadline = Date.now() + firstRequestTimeoutMs;
   }
 
   /** Closes the connection if it is between requests, with nothing left to send. */

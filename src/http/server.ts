@@ -8,6 +8,8 @@
  * Routes see node:http2's compatibility API on HTTP/2, so they run unchanged on either protocol.
  * A fourth, the operator listener (--metrics-listen), is plain HTTP/1.1 serving only the
  * operator routes (health, /stats, /metrics).
+ * The slow-client guards: node:http's own for HTTP/1.1 (below), http2-timeouts.ts for HTTP/2, and
+ * a deadline for the TLS handshake.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import {
@@ -27,6 +29,7 @@ import { KEEP_ALIVE_MS, rawErrorResponse, sendError } from './respond.js';
 import { nodeDoor } from './node.js';
 import { OPERATOR_ROUTES, ROUTES, type Route } from './routes.js';
 import { serveSimplePublishes } from './fast-publish.js';
+import { guardHttp2 } from './http2-timeouts.js';
 import { destroyTakenOverSockets } from './stream-sink.js';
 
 /** PEM text of the certificate (chain) and its private key. */
@@ -128,12 +131,21 @@ function plainListener(context: RouteContext, http1: Http1Settings, routes: read
 function secureListener(context: RouteContext, tls: TlsCredentials, http1: Http1Settings): HttpListener {
   let server: Http2SecureServer;
   try {
-    server = createSecureServer({ ...http2Options(context), cert: tls.cert, key: tls.key, allowHTTP1: true });
+    server = createSecureServer({
+      ...http2Options(context),
+      cert: tls.cert,
+      key: tls.key,
+      allowHTTP1: true,
+      // A deadline for the handshake, from the connection's start: bytes trickled in do not extend
+      // it. (node reads 0 as its own default, 120 s; loadConfig refuses 0.)
+      handshakeTimeout: context.config.tlsHandshakeTimeoutMs,
+    });
   } catch (error) {
     throw new HubError(400, 'invalid_config', `The TLS certificate and key cannot be used: ${(error as Error).message}`);
   }
   Object.assign(server, http1);
   server.setTimeout(0);
+  guardHttp2(server, context);
   serveHttp1(server, context, ROUTES);
   const connections = trackConnections(server, context);
   // HTTP/1.1 connections (ALPN http/1.1, or no ALPN at all), for closing the idle ones.
@@ -143,7 +155,13 @@ function secureListener(context: RouteContext, tls: TlsCredentials, http1: Http1
     http1Sockets.add(socket);
     socket.once('close', () => http1Sockets.delete(socket));
   });
-  server.on('tlsClientError', (error: NodeJS.ErrnoException) => context.logger.debug({ code: error.code }, 'TLS handshake failed'));
+  // A handshake that failed or ran out of time. node:http2 reports it as a 'clientError' too, after
+  // this listener, which the HTTP/1.1 handler would try to answer: the connection is closed first
+  // (left to that handler, one that never sent its ClientHello would stay open).
+  server.prependListener('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    context.logger.debug({ code: error.code }, 'TLS handshake failed');
+    socket.destroy();
+  });
   return {
     server,
     scheme: 'https',
@@ -165,6 +183,7 @@ function secureListener(context: RouteContext, tls: TlsCredentials, http1: Http1
 function h2cListener(context: RouteContext): HttpListener {
   const server = createH2cServer(http2Options(context));
   server.setTimeout(0);
+  guardHttp2(server, context);
   server.on('request', requestListener(context, ROUTES));
   server.on('checkExpectation', expectationListener(context));
   const connections = trackConnections(server, context);

@@ -6,6 +6,7 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders as Http1Headers } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { EventStreamParser, type ParsedEvent } from '../../src/protocol/index.js';
 
@@ -286,7 +287,7 @@ export function rawTls(
 }
 
 // Raw HTTP/2 frames, for a client that does what node:http2's own client never would (such as
-// opening more streams than the server allows).
+// opening more streams than the server allows, or leaving a header block unfinished).
 
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export const H2_FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, GOAWAY: 7 } as const;
@@ -309,12 +310,32 @@ export function h2Frame(type: number, flags: number, streamId: number, payload: 
   return Buffer.concat([header, payload]);
 }
 
-/** A HEADERS frame for `GET path` that also ends the stream, in HPACK without Huffman or indexing. */
+/**
+ * A HEADERS frame opening a request, in HPACK without Huffman or indexing. By default it ends both
+ * the stream (no body) and the header block; `endStream: false` leaves a body to come in DATA
+ * frames, `endHeaders: false` leaves the header block unfinished (CONTINUATION frames would follow).
+ */
+export function h2HeadersFrame(
+  streamId: number,
+  request: { method?: 'GET' | 'POST'; path: string; headers?: Record<string, string>; endStream?: boolean; endHeaders?: boolean },
+): Buffer {
+  const { method = 'GET', path, headers = {}, endStream = true, endHeaders = true } = request;
+  const bytes = (text: string): Buffer => Buffer.concat([Buffer.from([text.length]), Buffer.from(text, 'latin1')]);
+  // 0x0N: a literal field not added to the table, its name the static table's entry N; 0x00: its name spelt out.
+  const literal = (nameIndex: number, value: string): Buffer => Buffer.concat([Buffer.from([nameIndex]), bytes(value)]);
+  const named = ([name, value]: [string, string]): Buffer => Buffer.concat([Buffer.from([0x00]), bytes(name), bytes(value)]);
+  const block = Buffer.concat([
+    Buffer.from([method === 'GET' ? 0x82 : 0x83, 0x87]) /* :method GET or POST, :scheme https */,
+    literal(4, path) /* :path */,
+    literal(1, 'localhost') /* :authority */,
+    ...Object.entries(headers).map(named),
+  ]);
+  return h2Frame(H2_FRAME.HEADERS, (endStream ? END_STREAM : 0) | (endHeaders ? END_HEADERS : 0), streamId, block);
+}
+
+/** A HEADERS frame for `GET path` that also ends the stream. */
 export function h2GetFrame(streamId: number, path: string): Buffer {
-  // 0x0N: a literal field not added to the table, its name the static table's entry N.
-  const literal = (nameIndex: number, value: string): Buffer => Buffer.concat([Buffer.from([nameIndex, value.length]), Buffer.from(value, 'latin1')]);
-  const block = Buffer.concat([Buffer.from([0x82, 0x87]) /* :method GET, :scheme https */, literal(4, path) /* :path */, literal(1, 'localhost') /* :authority */]);
-  return h2Frame(H2_FRAME.HEADERS, END_STREAM | END_HEADERS, streamId, block);
+  return h2HeadersFrame(streamId, { path });
 }
 
 /** The complete frames in what a server sent (after the TLS handshake; a server sends no preface). */
@@ -333,4 +354,76 @@ export function parseH2Frames(data: Buffer): H2Frame[] {
     offset += 9 + length;
   }
   return frames;
+}
+
+export interface RawH2Connection {
+  /** Writes bytes (frames) as they are. */
+  write(...pieces: Buffer[]): void;
+  /** The complete frames the server has sent so far. */
+  frames(): H2Frame[];
+  /** Resolves with the first frame from the server that satisfies `predicate`; rejects after timeoutMs, or if the connection closes first. */
+  waitForFrame(predicate: (frame: H2Frame) => boolean, what: string, timeoutMs?: number): Promise<H2Frame>;
+  /** Resolves once the connection is gone: "server" unless destroy() cut it. */
+  closed: Promise<'server' | 'client'>;
+  destroy(): void;
+}
+
+/**
+ * A raw HTTP/2 connection to 127.0.0.1:port, over TLS with ALPN h2 when `ca` is given, else
+ * cleartext (h2c). It sends the preface and an empty SETTINGS frame, and nothing more on its own
+ * (not even the SETTINGS acknowledgement): the rest is the test's to write.
+ */
+export function rawH2(port: number, options: { ca?: string | Buffer } = {}): Promise<RawH2Connection> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const waiters = new Set<() => void>();
+    let cutByClient = false;
+    const socket =
+      options.ca === undefined
+        ? netConnect(port, '127.0.0.1', () => opened())
+        : tlsConnect({ port, host: '127.0.0.1', ca: options.ca, servername: 'localhost', ALPNProtocols: ['h2'] }, () => opened());
+    const closed = new Promise<'server' | 'client'>((done) => socket.once('close', () => done(cutByClient ? 'client' : 'server')));
+    const frames = (): H2Frame[] => parseH2Frames(Buffer.concat(chunks));
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      for (const check of [...waiters]) check();
+    });
+    socket.once('close', () => {
+      for (const check of [...waiters]) check();
+    });
+    const opened = (): void => {
+      socket.off('error', reject);
+      socket.on('error', () => {}); // a connection cut by the hub is what some tests are about
+      socket.write(Buffer.concat([H2_PREFACE, h2Frame(H2_FRAME.SETTINGS, 0, 0)]));
+      resolve({
+        write: (...pieces) => {
+          if (!socket.destroyed) socket.write(Buffer.concat(pieces));
+        },
+        frames,
+        waitForFrame: (predicate, what, timeoutMs = 10_000) =>
+          new Promise((done, fail) => {
+            const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}`)), timeoutMs);
+            const finish = (outcome: H2Frame | Error): void => {
+              clearTimeout(timer);
+              waiters.delete(check);
+              if (outcome instanceof Error) fail(outcome);
+              else done(outcome);
+            };
+            const check = (): void => {
+              const found = frames().find(predicate);
+              if (found) finish(found);
+              else if (socket.destroyed) finish(new Error(`the connection closed before ${what}`));
+            };
+            waiters.add(check);
+            check();
+          }),
+        closed,
+        destroy: () => {
+          cutByClient = true;
+          socket.destroy();
+        },
+      });
+    };
+  });
 }
