@@ -1,5 +1,13 @@
-/** The library entry point: run a hub in your own process, or use its parts. */
-export { startHub, createLogger, type RunningHub } from './start.js';
+/** The library entry point: mount a hub in your app (createHub), run it as its own server (startHub), or use its parts. */
+export { createHub, type CreateHubOptions, type EmbeddedHub, type InProcessPublishOptions, type PublishedEvent } from './create-hub.js';
+export type { AppAuthorize } from './auth/authorize.js';
+export type { Grant } from './auth/grant.js';
+export type { NodeHandler } from './http/node.js';
+export type { FetchHandler, FetchInfo } from './http/fetch.js';
+export type { StreamSink, SinkOwner } from './hub/sink.js';
+export type { Selector } from './topics/index.js';
+export { parseSelector, parseSubscribeSelector } from './topics/index.js';
+export { startHub, createLogger, type RunningHub, type StartOptions } from './start.js';
 export { loadConfig, defaultConfig, type HubConfig } from './config.js';
 export { Hub, type HubOptions, type HubStats } from './hub/hub.js';
 export { RESET_EVENT, POSITION_EVENT, EXPIRED_EVENT, GAP_REASONS, type GapReason, type ResetDetail } from './protocol/index.js';

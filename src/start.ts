@@ -1,24 +1,17 @@
 /**
- * Assembles a running hub from a configuration: engine, hub, HTTP server, logging and metrics,
- * and knows how to take it down gracefully. Used by `ssehub serve`, by tests and by embedders.
+ * The standalone server: the hub's core (assemble.ts) behind its own port, with TLS or h2c when
+ * configured, the operator listener (--metrics-listen), and a graceful shutdown. Used by
+ * `ssehub serve` (and its workers) and by tests; an app that serves HTTP itself uses createHub.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { createAccess, type Access } from './auth/access.js';
-import { LocalLimits, type ClientLimits, type LimitSettings } from './auth/limits.js';
-import type { TokenSettings } from './auth/tokens.js';
-import { checkTransport, parseListenAddress, tokenKeysConfigured, type HubConfig } from './config.js';
-import { HubError } from './errors.js';
-import { DEFAULT_TOPIC_LIMITS } from './topics/index.js';
-import { openEngine, type Engine } from './engines/index.js';
-import { DemoRunner } from './demos/runner.js';
-import { Hub } from './hub/hub.js';
-import { SystemStatsPublisher } from './hub/system-stats.js';
-import { clientAddressResolver } from './http/client-address.js';
-import { createMetrics } from './http/metrics.js';
+import type { Access } from './auth/access.js';
+import { assembleHub, readKeyFile, type AssembleOptions } from './assemble.js';
+import { checkTransport, parseListenAddress, type HubConfig } from './config.js';
+import type { Hub } from './hub/hub.js';
 import { createHttpServer, createOperatorServer, type HttpListener, type TlsCredentials } from './http/server.js';
+
+export { limitSettingsOf } from './assemble.js';
 
 export interface RunningHub {
   hub: Hub;
@@ -38,12 +31,8 @@ export interface RunningHub {
   close(): Promise<void>;
 }
 
-export interface StartOptions {
-  /** Opens the engine instead of openEngine(config.engine): a worker's engine in the primary process (see cluster/worker.ts). */
-  openEngine?: () => Promise<Engine>;
-  /** The per-client limits instead of this process's own: a worker's, kept by the primary process (see cluster/worker.ts). */
-  limits?: ClientLimits;
-}
+/** What a worker of `ssehub serve --workers` takes from its primary: its engine and its limits. */
+export type StartOptions = Pick<AssembleOptions, 'openEngine' | 'limits'>;
 
 export function createLogger(level: string): Logger {
   return pino({ level, base: { service: 'ssehub' } }, pino.destination(2));
@@ -52,66 +41,30 @@ export function createLogger(level: string): Logger {
 export async function startHub(config: HubConfig, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningHub> {
   // Settings that can be wrong are checked before the engine's server is contacted.
   checkTransport(config);
-  if (config.metricsListen !== undefined) parseListenAddress(config.metricsListen, 'metricsListen');
+  const operatorAt = config.metricsListen === undefined ? undefined : parseListenAddress(config.metricsListen, 'metricsListen');
   const tls = tlsCredentials(config);
-  const engine = await (options.openEngine?.() ?? openEngine(config.engine, config, logger));
+  const core = await assembleHub(config, logger, options);
+  const { context } = core;
+  const listener = createHttpServer(context, tls);
+  // The operator listener: /metrics and /stats without a token, on an address of its own.
+  const operator = operatorAt === undefined ? undefined : createOperatorServer(context);
+  let port: number;
+  let metricsUrl: string | undefined;
   try {
-    return await assemble(config, logger, engine, tls, options.limits ?? new LocalLimits(limitSettingsOf(config)));
+    port = await listen(listener, config.port, config.host);
+    if (operator !== undefined && operatorAt !== undefined) metricsUrl = `http://${urlHost(operatorAt.host)}:${await listen(operator, operatorAt.port, operatorAt.host)}`;
   } catch (error) {
-    await engine.close();
+    listener.closeAllConnections();
+    await Promise.allSettled([listener.close(), operator?.close()]);
+    await core.close();
     throw error;
   }
-}
-
-async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: TlsCredentials | undefined, limits: ClientLimits): Promise<RunningHub> {
-  const access = accessFrom(config, engine.kv, limits);
-  const hub = new Hub(
-    engine,
-    {
-      heartbeatMs: config.heartbeatMs,
-      retryMs: config.retryMs,
-      maxBufferBytes: config.maxBufferBytes,
-      topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxLength: config.maxTopicLength },
-      publishLimits: limits,
-    },
-    logger,
-  );
-  if (!access.enabled) {
-    logger.info('no token key or --auth-url configured: anyone who can reach this hub may publish and subscribe to every topic');
-  }
-  const startedAt = Date.now();
-  // One id per instance (per worker with --workers): /stats and the $ssehub/stats events both carry it.
-  const instance = randomBytes(4).toString('hex');
-  // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
-  const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
-  const context = { hub, config, logger, metrics: createMetrics(hub), access, startedAt, instance, demos, clientAddress: clientAddressResolver(config.trustedProxies) };
-  const listener = createHttpServer(context, tls);
-  const port = await listen(listener, config.port, config.host);
-  // The operator listener: /metrics and /stats without a token, on an address of its own.
-  let operator: HttpListener | undefined;
-  let metricsUrl: string | undefined;
-  if (config.metricsListen !== undefined) {
-    const at = parseListenAddress(config.metricsListen, 'metricsListen');
-    operator = createOperatorServer(context);
-    try {
-      metricsUrl = `http://${urlHost(at.host)}:${await listen(operator, at.port, at.host)}`;
-    } catch (error) {
-      listener.closeAllConnections();
-      await listener.close();
-      throw error;
-    }
-  }
-  // Dashboards read $ssehub/stats: published only while the dashboard is served.
-  const systemStats = config.dashboard ? new SystemStatsPublisher(hub, { intervalMs: config.statsIntervalMs, startedAt, instance }, logger) : undefined;
-  systemStats?.start();
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closing ??= (async () => {
-      // Stops accepting; HTTP/2 sessions get GOAWAY, so their clients open no new streams here.
-      const closed = Promise.all([listener.close(), operator?.close()]);
-      systemStats?.stop();
-      await demos?.close(); // timers cancelled, child processes killed
-      await hub.close(); // ends every stream, on either protocol: clients reconnect to another instance
+  const close = (): Promise<void> => (closing ??= closeAll());
+  const closeAll = (): Promise<void> => {
+    // Stops accepting; HTTP/2 sessions get GOAWAY, so their clients open no new streams here.
+    const closed = Promise.all([listener.close(), operator?.close()]);
+    return core.close(async () => {
       listener.closeIdleConnections();
       operator?.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
@@ -125,10 +78,9 @@ async function assemble(config: HubConfig, logger: Logger, engine: Engine, tls: 
       });
       await Promise.race([closed, timeout]);
       clearTimeout(timer);
-      await engine.close();
-      logger.flush();
-    })());
-  return { hub, url: `${listener.scheme}://${urlHost(config.host)}:${port}`, protocols: listener.protocols, port, metricsUrl, access, close };
+    });
+  };
+  return { hub: context.hub, url: `${listener.scheme}://${urlHost(config.host)}:${port}`, protocols: listener.protocols, port, metricsUrl, access: context.access, close };
 }
 
 /** Starts listening; resolves with the port (the one picked, for port 0). */
@@ -151,49 +103,4 @@ function urlHost(host: string): string {
 function tlsCredentials(config: HubConfig): TlsCredentials | undefined {
   if (config.tlsCertFile === undefined || config.tlsKeyFile === undefined) return undefined;
   return { cert: readKeyFile(config.tlsCertFile, 'TLS certificate'), key: readKeyFile(config.tlsKeyFile, 'TLS key') };
-}
-
-function readKeyFile(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new HubError(400, 'invalid_config', `Cannot read the ${what} file ${path}: ${(error as Error).message}`);
-  }
-}
-
-/** The per-client limits of the configuration, as LocalLimits keeps them (in this process, or in the primary for its workers). */
-export function limitSettingsOf(config: HubConfig): LimitSettings {
-  return {
-    maxStreamsPerIp: config.maxStreamsPerIp,
-    maxStreamsPerSubject: config.maxStreamsPerSubject,
-    publishRate: config.publishRate,
-    publishBurst: config.publishBurst,
-    publishBytesRate: config.publishBytesRate,
-    publishBytesBurst: config.publishBytesBurst,
-  };
-}
-
-function accessFrom(config: HubConfig, kv: Parameters<typeof createAccess>[1], limits: ClientLimits): Access {
-  let tokens: TokenSettings | undefined;
-  if (tokenKeysConfigured(config)) {
-    tokens = {};
-    if (config.jwtSecret !== undefined) tokens.secret = config.jwtSecret;
-    if (config.jwtPublicKeyFile !== undefined) tokens.publicKeyPem = readKeyFile(config.jwtPublicKeyFile, 'public key');
-    if (config.jwksFile !== undefined) tokens.jwks = readKeyFile(config.jwksFile, 'JWKS');
-    if (config.jwtIssuer !== undefined) tokens.issuer = config.jwtIssuer;
-    if (config.jwtAudience !== undefined) tokens.audience = config.jwtAudience;
-    tokens.maxLifetimeSeconds = config.jwtMaxLifetimeMs / 1000;
-  }
-  return createAccess(
-    {
-      tokens,
-      forwardAuth: config.authUrl === undefined ? undefined : { url: config.authUrl, timeoutMs: config.authTimeoutMs, cacheMs: config.authCacheMs },
-      cookieName: config.cookieName,
-      publicTopics: config.publicTopics,
-      corsOrigins: config.corsOrigins,
-      ticketTtlMs: config.ticketTtlMs,
-    },
-    kv,
-    limits,
-  );
 }

@@ -2,9 +2,11 @@
  * Everything that decides who may do what, assembled once from the configuration: token
  * verification, forward auth, stream tickets, public topics, CORS and the per-client limits.
  */
+import { HubError } from '../errors.js';
 import { parseSelector, parseSubscribeSelector, SYSTEM_TOPIC_PREFIX, type Selector } from '../topics/index.js';
 import { createCorsPolicy, type CorsPolicy } from './cors.js';
-import { createForwardAuth, type Authorize, type ForwardAuthSettings } from './forward-auth.js';
+import type { Authorize } from './authorize.js';
+import { createForwardAuth, type ForwardAuthSettings } from './forward-auth.js';
 import type { ClientLimits } from './limits.js';
 import { ANONYMOUS, openAccess, type Principal } from './principal.js';
 import { TicketOffice, type TicketStore } from './tickets.js';
@@ -13,8 +15,10 @@ import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './t
 export interface AccessSettings {
   /** Undefined: no key configured, the hub is open to anyone. */
   tokens: TokenSettings | undefined;
-  /** Undefined: no --auth-url, the app is not asked. */
+  /** Undefined: no --auth-url, the app is not asked over HTTP. */
   forwardAuth?: ForwardAuthSettings | undefined;
+  /** The app's authorize() in process (createHub's `authorize`, through appAuthorizer); not with forwardAuth. */
+  appAuthorize?: Authorize | undefined;
   cookieName: string;
   publicTopics: readonly string[];
   corsOrigins: readonly string[];
@@ -26,8 +30,9 @@ export interface Access {
   readonly enabled: boolean;
   readonly verifier: TokenVerifier | undefined;
   /**
-   * Forward auth (--auth-url): asks the app about a request. A principal, null (no session: the
-   * anonymous principal applies), or a HubError (403 forbidden, 503 auth_unavailable).
+   * Asks the app about a request without a token (its authorize(), or forward auth with --auth-url).
+   * A principal, null (no session: the anonymous principal applies), or a HubError (403 forbidden,
+   * 503 auth_unavailable, 500 authorize_failed).
    */
   readonly authorize: Authorize | undefined;
   readonly cookieName: string;
@@ -42,7 +47,10 @@ export interface Access {
 
 export function createAccess(settings: AccessSettings, ticketStore: TicketStore, limits: ClientLimits): Access {
   const verifier = settings.tokens === undefined ? undefined : createTokenVerifier(settings.tokens);
-  const authorize = settings.forwardAuth === undefined ? undefined : createForwardAuth(settings.forwardAuth);
+  if (settings.appAuthorize !== undefined && settings.forwardAuth !== undefined) {
+    throw new HubError(400, 'invalid_config', 'Give authorize() or --auth-url, not both: the app is asked one way.');
+  }
+  const authorize = settings.appAuthorize ?? (settings.forwardAuth === undefined ? undefined : createForwardAuth(settings.forwardAuth));
   const enabled = verifier !== undefined || authorize !== undefined;
   return {
     enabled,

@@ -17,32 +17,9 @@
 import { createHash } from 'node:crypto';
 import { HubError } from '../errors.js';
 import { InvalidGrant, principalOfGrant } from './grant.js';
+export type { AuthRequest, Authorize } from './authorize.js';
+import type { AuthRequest, Authorize } from './authorize.js';
 import type { Principal } from './principal.js';
-
-export type AuthAction = 'subscribe' | 'publish' | 'ticket';
-
-/** What the hub knows of a request that needs authorizing, whatever door it came through. */
-export interface AuthRequest {
-  /** The request's headers (node:http's IncomingHttpHeaders fits); only Cookie, Authorization, Origin and Host are read. */
-  headers: Readonly<Record<string, string | string[] | undefined>>;
-  /** The client's address as the hub resolved it (--trusted-proxies applied). */
-  clientAddress: string;
-  /** The scheme the client used to reach the hub. */
-  protocol: 'http' | 'https';
-  action: AuthAction;
-  /** The topics or patterns asked for, as the client wrote them. */
-  topics: readonly string[];
-  method: string;
-  /** The request target: path and query string. */
-  target: string;
-}
-
-/**
- * Asks whether a request may do what it asks. A principal: allowed, with the grant's subject,
- * selectors and expiry. Null: no session (the app answered 401); the caller treats the request as
- * anonymous. Throws HubError 403 forbidden when refused, 503 auth_unavailable when it cannot tell.
- */
-export type Authorize = (request: AuthRequest) => Promise<Principal | null>;
 
 export interface ForwardAuthSettings {
   /** The app's endpoint, http:// or https://. */

@@ -38,8 +38,13 @@ export type HubRequest = IncomingMessage | Http2ServerRequest;
 export interface RequestHead {
   /** "POST", "GET"…; left out, the request is taken to be one that changes something. */
   method?: string | undefined;
+  /** The request target (path and query), as the client sent it. */
+  url?: string | undefined;
   headers: IncomingHttpHeaders;
-  socket: { remoteAddress?: string | undefined };
+  /** The peer; `encrypted` on a TLS connection. */
+  socket: { remoteAddress?: string | undefined; encrypted?: boolean | undefined };
+  /** The request object of the server or framework that carried it, as the app's authorize() sees it. */
+  readonly original?: unknown;
 }
 
 /** The client address of a request (see client-address.ts). */
@@ -68,8 +73,6 @@ export interface RouteRequest extends RequestHead {
   readBody(maxBytes: number): Promise<string>;
   /** Whether the client has already gone: a stream is then not opened. */
   gone(): boolean;
-  /** The request object of the server or framework that carried it, as the app's authorize() sees it. */
-  readonly original: unknown;
 }
 
 /** A whole answer: status, headers and body (none for HEAD, which the door that writes it knows). */

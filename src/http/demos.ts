@@ -23,11 +23,14 @@ import { bodyTypeOf, parseJson } from './body.js';
 import type { Handler, RouteContext, RouteRequest } from './context.js';
 import { jsonAnswer } from './respond.js';
 
+/** A demo publishes to topics it names itself, checked with authorizePublish once they are drawn. */
+const DEMO_INTENT = { action: 'publish', topics: [] } as const;
+
 /** Demo request bodies are tiny. */
 const MAX_DEMO_BODY_BYTES = 4096;
 
 export const startJobs: Handler = async (req, context) => {
-  const principal = await authenticate(req, context);
+  const principal = await authenticate(req, context, DEMO_INTENT);
   const body = await readDemoBody(req);
   const count = body.jobs === undefined ? 1 : body.jobs;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_JOBS_PER_REQUEST) {
@@ -40,7 +43,7 @@ export const startJobs: Handler = async (req, context) => {
 };
 
 export const startLogs: Handler = async (req, context) => {
-  const principal = await authenticate(req, context);
+  const principal = await authenticate(req, context, DEMO_INTENT);
   await readDemoBody(req); // nothing to configure; an object or nothing
   const id = newId();
   const topic = LOGS_TOPIC_PREFIX + id;
@@ -50,7 +53,7 @@ export const startLogs: Handler = async (req, context) => {
 };
 
 export const startChat: Handler = async (req, context) => {
-  const principal = await authenticate(req, context);
+  const principal = await authenticate(req, context, DEMO_INTENT);
   const { prompt } = await readDemoBody(req);
   if (typeof prompt !== 'string' || prompt.trim() === '' || [...prompt].length > MAX_PROMPT_LENGTH) {
     throw badRequest(`"prompt" must be a non-blank string of at most ${MAX_PROMPT_LENGTH} characters.`);

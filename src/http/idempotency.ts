@@ -37,7 +37,11 @@ export interface IdempotentResult {
 
 /** The key the request carries, validated, or undefined when it carries none. */
 export function idempotencyKeyOf(req: RequestHead): string | undefined {
-  const key = req.headers['idempotency-key'];
+  return checkedIdempotencyKey(req.headers['idempotency-key']);
+}
+
+/** A key as given (header or in-process option), checked: 400 invalid_idempotency_key. */
+export function checkedIdempotencyKey(key: unknown): string | undefined {
   if (key === undefined) return undefined;
   if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
     throw new HubError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 visible ASCII characters.');

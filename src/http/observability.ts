@@ -57,7 +57,7 @@ export const metrics: Handler = async (_request, { metrics: { registry } }) => {
 /** The handler, for a caller whose token has the admin grant (anyone, on a hub without keys). */
 export function adminOnly(handler: Handler): Handler {
   return async (request, context) => {
-    authorizeAdmin(await authenticate(request, context), `GET ${request.path}`);
+    authorizeAdmin(await authenticate(request, context, { action: 'admin', topics: [] }), `GET ${request.path}`);
     return handler(request, context);
   };
 }

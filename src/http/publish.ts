@@ -7,40 +7,57 @@ import { authorizePublish, type Principal } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import type { NewEvent, StoredEvent } from '../engines/engine.js';
 import type { PublishOptions } from '../hub/hub.js';
-import { authenticate, clientKey, principalWithoutVerifying } from './authenticate.js';
+import { authenticateWithBody, clientKey, principalWithoutVerifying } from './authenticate.js';
 import { bodyTypeOf, decodeBody, parseJson, type BodyType } from './body.js';
 import type { Handler, RequestHead, RouteContext } from './context.js';
 import { idempotencyKeyOf, publishOnce, type IdempotentResult } from './idempotency.js';
 import { jsonAnswer } from './respond.js';
 
 /**
- * The credential is checked before the body is read (a bad token costs no upload); topics are
- * authorized after the hub has validated them, then the publisher's rates are charged (events and
- * bytes), all before anything is stored.
+ * An HTTP publish: the credential (before the body is read, unless the app must be told the
+ * topics: see authenticateWithBody), the events, then publishEvents.
  */
 async function publishAs(req: RequestHead, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<IdempotentResult> {
-  const principal = await authenticate(req, context);
-  const idempotencyKey = idempotencyKeyOf(req);
-  const events = await read();
-  const window = context.config.idempotencyWindowMs;
-  const publish = (dedupeKey?: string) => context.hub.publish(events, publishOptions(req, context, principal, dedupeKey));
+  const { principal, value } = await authenticateWithBody(
+    req,
+    context,
+    'publish',
+    async () => ({ idempotencyKey: idempotencyKeyOf(req), events: await read() }),
+    ({ events }) => events.map((event) => event.topic),
+  );
+  return publishEvents(value.events, { principal, key: () => clientKey(req, principal, context) }, value.idempotencyKey, context);
+}
+
+/** Who publishes: the principal its topics are authorized against, and the key its rates and idempotency keys are kept under. */
+export interface Publisher {
+  principal: Principal;
+  /** Called only when the key is used (behind proxies the client's address is read from X-Forwarded-For). */
+  key(): string;
+}
+
+/**
+ * The one way events are published, from every door (HTTP, the fast path, in process): topics
+ * authorized after the hub has validated them, then the publisher's rates charged (events and
+ * bytes), then stored, once per Idempotency-Key when one is given, all before anything is stored.
+ */
+export async function publishEvents(events: readonly NewEvent[], publisher: Publisher, idempotencyKey: string | undefined, context: RouteContext): Promise<IdempotentResult> {
+  const publish = (dedupeKey?: string) => context.hub.publish(events, publishOptions(context, publisher, dedupeKey));
   if (idempotencyKey === undefined) return { stored: await publish(), replayed: false };
-  return publishOnce(context.hub.engine.kv, clientKey(req, principal, context), idempotencyKey, window, events, publish);
+  return publishOnce(context.hub.engine.kv, publisher.key(), idempotencyKey, context.config.idempotencyWindowMs, events, publish);
 }
 
 /** What the hub is told of a publish: who may publish to the checked topics, whose rates it is charged to, and its dedupe key. */
-function publishOptions(req: RequestHead, context: RouteContext, principal: Principal, dedupeKey?: string): PublishOptions {
+function publishOptions(context: RouteContext, publisher: Publisher, dedupeKey?: string): PublishOptions {
   const options: PublishOptions = {
     authorize: (checked) => {
       authorizePublish(
-        principal,
+        publisher.principal,
         checked.map((event) => event.topic),
       );
     },
   };
-  // The key (the client's address, behind proxies read from X-Forwarded-For) only when it is used.
-  // The hub charges it (events and bytes) once the events are valid and authorized, before storing.
-  if (context.access.limits.chargesPublishes) options.chargeTo = clientKey(req, principal, context);
+  // The hub charges the key (events and bytes) once the events are valid and authorized, before storing.
+  if (context.access.limits.chargesPublishes) options.chargeTo = publisher.key();
   if (dedupeKey !== undefined) {
     // The engine remembers the key as long as publishOnce's record lasts, in case that record never says done.
     options.dedupeKey = dedupeKey;
@@ -93,7 +110,7 @@ export function publishOneEventNow(req: RequestHead, topic: string, query: URLSe
   const principal = principalWithoutVerifying(req, context);
   if (principal === undefined || idempotencyKeyOf(req) !== undefined) return undefined;
   const event = topicEvent(topic, query, decodeBody(body, context.config.maxBodyBytes), type);
-  const [stored] = context.hub.publishNow([event], publishOptions(req, context, principal));
+  const [stored] = context.hub.publishNow([event], publishOptions(context, { principal, key: () => clientKey(req, principal, context) }));
   return publishedAnswer(stored!, false);
 }
 

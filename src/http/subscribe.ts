@@ -50,7 +50,7 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
   }
   const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.get('lastEventId'));
 
-  const principal = await authenticate(request, context, request.query.get('ticket'));
+  const principal = await authenticate(request, context, { action: 'subscribe', topics: [...seen] }, request.query.get('ticket'));
   authorizeSubscribe(principal, selectors, access.publicTopics);
   if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
     throw new HubError(401, 'token_expired', 'The credential has expired.');

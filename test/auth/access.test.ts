@@ -5,7 +5,7 @@ import { httpRequest } from '../support/http.js';
 
 describe('access assembled from the configuration', () => {
   test('--auth-url alone turns access control on: a request without a credential gets no open grants', async () => {
-    // Nothing listens there: whatever asks it fails closed, and a request with no credential is anonymous.
+    // Nothing listens there: a request that must be asked about fails closed.
     const hub = await startTestHub({ authUrl: 'http://127.0.0.1:9/auth', publicTopics: ['news/**'] });
     try {
       assert.equal(hub.access.enabled, true);
@@ -13,8 +13,8 @@ describe('access assembled from the configuration', () => {
       assert.equal(typeof hub.access.authorize, 'function');
       assert.deepEqual([hub.access.anonymous.publish, hub.access.anonymous.subscribe], [[], []]);
       const reply = await httpRequest(`${hub.url}/topics/orders/1`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'x' });
-      assert.equal(reply.status, 401);
-      assert.equal(reply.json().error.code, 'token_required');
+      assert.equal(reply.status, 503);
+      assert.equal(reply.json().error.code, 'auth_unavailable');
     } finally {
       await hub.close();
     }

@@ -18,6 +18,7 @@ function request(overrides: Partial<AuthRequest> = {}): AuthRequest {
     topics: ['orders/a,b', 'chat/*'],
     method: 'GET',
     target: '/events?topic=orders%2Fa%2Cb&topic=chat%2F*',
+    original: undefined,
     ...overrides,
   };
 }

@@ -1,0 +1,126 @@
+/**
+ * The hub inside an app: `createHub(options)` builds the same hub as `ssehub serve` (the same
+ * settings and defaults, assembled by assemble.ts) without opening a port, and hands the app its
+ * doors:
+ * - `handle(req, res, next?)` for node:http, Express, Connect and Fastify (through reply.hijack);
+ * - `fetch(request)` for Fetch runtimes (Hono, Next.js route handlers, Bun, Deno);
+ * - `publish(topic, data, options)` in process.
+ * Every door goes through the same routes, and every publish through the same publishEvents.
+ * The app's `authorize(request)` decides who a request is from its own session (auth/authorize.ts).
+ */
+import type { Logger } from 'pino';
+import type { Access } from './auth/access.js';
+import { appAuthorizer, type AppAuthorize } from './auth/authorize.js';
+import type { Principal } from './auth/principal.js';
+import { assembleHub, type AssembleOptions } from './assemble.js';
+import { defaultConfig, type HubConfig } from './config.js';
+import type { NewEvent } from './engines/engine.js';
+import { HubError } from './errors.js';
+import { fetchDoor, type FetchHandler } from './http/fetch.js';
+import { nodeDoor, type NodeHandler } from './http/node.js';
+import { checkedIdempotencyKey } from './http/idempotency.js';
+import { publishEvents } from './http/publish.js';
+import type { Hub } from './hub/hub.js';
+import { createLogger } from './start.js';
+import { parseSelector } from './topics/index.js';
+
+export interface CreateHubOptions<R = any> extends Partial<HubConfig> {
+  /**
+   * Who a request is, from the app's own session: a grant `{ subject, subscribe?, publish?,
+   * expiresAt?, admin? }`, or null when it has none (then only --public-topics, and 401 for the
+   * rest). Called for every stream, publish and ticket request that carries no token, with the
+   * request as the door got it (Express's req after the app's middleware; a Fetch Request). A
+   * throw is a 500 authorize_failed, logged, and nothing is opened.
+   */
+  authorize?: AppAuthorize<R>;
+  /**
+   * Where the hub is mounted on a server it shares, for `handle` on a bare node:http server and
+   * for `fetch` (e.g. "/realtime"). Express's `app.use('/realtime', hub.handle)` strips the mount
+   * path itself: leave it out there.
+   */
+  basePath?: string;
+  /** pino logger; by default one at `logLevel` writing to stderr. */
+  logger?: Logger;
+}
+
+export interface InProcessPublishOptions {
+  /** The SSE event name (absent: the default "message"). */
+  event?: string;
+  /** Publish once per key within --idempotency-window: a retry gets the first publish's id. */
+  idempotencyKey?: string;
+  /** Whose publish rates this counts against (default "app"). */
+  subject?: string;
+}
+
+export interface PublishedEvent {
+  id: string;
+  topic: string;
+  event?: string;
+  /** True when the idempotency key had been used: nothing was stored again. */
+  replayed: boolean;
+}
+
+export interface EmbeddedHub {
+  /** node:http, Express, Connect: `(req, res, next?)`; a path the hub has no route for goes to `next()`. */
+  readonly handle: NodeHandler;
+  /** Fetch runtimes: `(request, { clientAddress? }) => Response`. */
+  readonly fetch: FetchHandler;
+  /**
+   * Publishes one event from the app itself: data that is not a string is JSON-encoded. The same
+   * validation, idempotency and limits as an HTTP publish; rejects with a HubError and its code.
+   */
+  publish(topic: string, data: unknown, options?: InProcessPublishOptions): Promise<PublishedEvent>;
+  readonly hub: Hub;
+  readonly config: HubConfig;
+  readonly access: Access;
+  /** Ends every stream (clients reconnect elsewhere), stops the hub's work, closes the engine. */
+  close(): Promise<void>;
+}
+
+/** Everything the app may publish to (the hub's own `$…` topics stay the hub's). */
+const ANY_TOPIC = parseSelector('**');
+
+export async function createHub<R = any>(options: CreateHubOptions<R> = {}, internal: Pick<AssembleOptions, 'openEngine' | 'limits'> = {}): Promise<EmbeddedHub> {
+  const { authorize, basePath, logger: given, ...settings } = options;
+  // Embedded, the app serves its own pages: the dashboard and the demos only when asked for.
+  const config = defaultConfig({ dashboard: false, demos: false, ...settings });
+  const logger = given ?? createLogger(config.logLevel);
+  const appAuthorize = authorize === undefined ? undefined : appAuthorizer(authorize, (error) => logger.error({ err: error }, 'authorize() failed'));
+  const core = await assembleHub(config, logger, { ...internal, appAuthorize });
+  const { context } = core;
+  const doorOptions = basePath === undefined ? {} : { basePath };
+
+  const publish = async (topic: string, data: unknown, publishOptions: InProcessPublishOptions = {}): Promise<PublishedEvent> => {
+    const event: NewEvent = { topic, data: dataText(data) };
+    if (publishOptions.event !== undefined) event.event = publishOptions.event;
+    const subject = publishOptions.subject ?? 'app';
+    const principal: Principal = { authenticated: true, subject, publish: [ANY_TOPIC], subscribe: [], expiresAt: undefined, admin: false };
+    const { stored, replayed } = await publishEvents([event], { principal, key: () => `sub:${subject}` }, checkedIdempotencyKey(publishOptions.idempotencyKey), context);
+    const published: PublishedEvent = { id: stored[0]!.id, topic: stored[0]!.topic, replayed };
+    if (stored[0]!.event !== undefined) published.event = stored[0]!.event;
+    return published;
+  };
+
+  return {
+    handle: nodeDoor(context, { takeOverStreams: false, ...doorOptions }),
+    fetch: fetchDoor(context, doorOptions),
+    publish,
+    hub: context.hub,
+    config,
+    access: context.access,
+    close: () => core.close(),
+  };
+}
+
+/** An event's data as published: a string as it is, anything else as its JSON text. */
+function dataText(data: unknown): string {
+  if (typeof data === 'string') return data;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch (error) {
+    throw new HubError(400, 'invalid_data', `The data cannot be encoded as JSON: ${(error as Error).message}`);
+  }
+  if (text === undefined) throw new HubError(400, 'invalid_data', `The data must be a string or a JSON value, not ${typeof data}.`);
+  return text;
+}
