@@ -47,7 +47,7 @@ export type AppAuthorize<R = any> = (request: R) => Grant | null | undefined | P
 /**
  * The app's authorize() as the hub calls it. A throw is the app's failure, not a refusal: 500
  * authorize_failed, the error logged (onError), and nothing is opened or published. An invalid
- * grant is the same (principalOfAppGrant).
+ * grant is the same (principalOfAppGrant), logged too: the operator must see the app's bug.
  */
 export function appAuthorizer(app: AppAuthorize, onError: (error: unknown) => void): Authorize {
   return async (request) => {
@@ -58,6 +58,11 @@ export function appAuthorizer(app: AppAuthorize, onError: (error: unknown) => vo
       onError(error);
       throw new HubError(500, 'authorize_failed', "The app's authorize() failed; the hub's log has the error.");
     }
-    return principalOfAppGrant(value);
+    try {
+      return principalOfAppGrant(value);
+    } catch (error) {
+      onError(error);
+      throw error;
+    }
   };
 }
