@@ -5,7 +5,6 @@
  * path answered.
  */
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
@@ -13,6 +12,7 @@ import { MAX_JSON_DEPTH } from '../../src/http/body.js';
 import { parseSimplePublish } from '../../src/http/fast-publish.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
+import { countNodeHttpRequests, type NodeHttpCounter } from '../support/node-http-counter.js';
 import { freshNamespace, removeNamespace } from '../support/namespaces.js';
 import { redisService } from '../support/services.js';
 import { openStream } from '../support/http.js';
@@ -93,22 +93,6 @@ describe('parseSimplePublish', () => {
     });
   }
 });
-
-/** Counts the requests node:http itself parses, per local port: the fast path's never show up. */
-interface NodeHttpCounter {
-  on(port: number): number;
-  stop(): void;
-}
-
-function countNodeHttpRequests(): NodeHttpCounter {
-  const counts = new Map<number, number>();
-  const listener = (message: unknown): void => {
-    const port = (message as { socket: Socket }).socket.localPort ?? 0;
-    counts.set(port, (counts.get(port) ?? 0) + 1);
-  };
-  subscribe('http.server.request.start', listener);
-  return { on: (port) => counts.get(port) ?? 0, stop: () => unsubscribe('http.server.request.start', listener) };
-}
 
 /** Sends raw pieces and waits for `count` complete answers (or the server's close). */
 async function exchange(port: number, pieces: string[], count: number, options: { gapMs?: number } = {}): Promise<RawResponse[]> {

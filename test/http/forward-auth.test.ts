@@ -5,14 +5,14 @@
  * asking itself (headers sent, answer size, timeouts, cache keys) are test/auth/forward-auth.test.ts.
  */
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
+import { countNodeHttpRequests } from '../support/node-http-counter.js';
 import { httpRequest, openStream, type Reply } from '../support/http.js';
 
 /** What the app answers for a session: a grant (made at answer time), a status, or nothing in time. */
@@ -95,17 +95,6 @@ const codeOf = (reply: Reply): string => (reply.status < 300 ? '' : reply.json()
 
 function post(url: string, body: string, headers: Record<string, string> = {}, type = 'text/plain'): Promise<Reply> {
   return httpRequest(url, { method: 'POST', headers: { 'Content-Type': type, ...headers }, body });
-}
-
-/** Counts the requests node:http itself parses on a port: the publish fast path's never show up. */
-function countNodeHttpRequests(): { on(port: number): number; stop(): void } {
-  const counts = new Map<number, number>();
-  const listener = (message: unknown): void => {
-    const port = (message as { socket: Socket }).socket.localPort ?? 0;
-    counts.set(port, (counts.get(port) ?? 0) + 1);
-  };
-  subscribe('http.server.request.start', listener);
-  return { on: (port) => counts.get(port) ?? 0, stop: () => unsubscribe('http.server.request.start', listener) };
 }
 
 describe('forward auth through a running hub', () => {
