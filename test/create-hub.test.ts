@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import express from 'express';
 import { createHub, HubError, type CreateHubOptions, type EmbeddedHub } from '../src/index.js';
 import { httpRequest, openStream } from './support/http.js';
 import { readResponseStream } from './support/response-stream.js';
@@ -115,6 +116,31 @@ describe('createHub defaults', () => {
       await onFetch.ended;
       assert.equal(hub.hub.stats().connections, 0);
     } finally {
+      await closeServer(server);
+    }
+  });
+});
+
+describe('hub.handle behind the app’s middleware', () => {
+  it('says so when a body parser in front of it read the publish body (500 body_already_read)', async () => {
+    const hub = await createHub(quiet);
+    const app = express();
+    app.use(express.json()); // mounted before the hub: it reads every JSON body first
+    app.use('/realtime', hub.handle);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/realtime`;
+    try {
+      const json = await httpRequest(`${url}/topics/news/x`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"a":1}' });
+      assert.equal(json.status, 500, json.text);
+      assert.equal(json.json().error.code, 'body_already_read');
+      const chunked = await httpRequest(`${url}/topics/news/x`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' }, body: '{"a":1}' });
+      assert.equal(chunked.json().error.code, 'body_already_read');
+      // What the parser leaves alone reaches the hub whole.
+      const text = await httpRequest(`${url}/topics/news/x`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'hello' });
+      assert.equal(text.status, 201, text.text);
+    } finally {
+      await hub.close();
       await closeServer(server);
     }
   });
