@@ -6,7 +6,7 @@
 export const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>ssehub inside an app</title>
-<form id="login"><input name="user" value="alice" pattern="[A-Za-z0-9_-]{1,32}"> <button>Log in</button></form>
+<form id="login"><input name="user" value="alice" pattern="[A-Za-z0-9_\\-]{1,32}"> <button>Log in</button></form>
 <p><button id="pay" disabled>Pay order 42</button></p>
 <pre id="log"></pre>
 <script type="module">
