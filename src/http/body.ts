@@ -75,6 +75,9 @@ export async function readBody(req: HubRequest, maxBytes: number): Promise<strin
     const onClose = (): void => {
       if (!req.readableEnded) onError();
     };
+    // Embedded in an app, a body parser mounted before the hub (express.json()) may have read the
+    // body already: say so, rather than take the body as empty or as cut off by the client.
+    if (req.readableEnded && declaresBody(req)) return reject(bodyAlreadyRead());
     // Listeners come after the credential check: the body may already be over, or its client gone.
     // (An HTTP/2 stream reset meanwhile ends its request as if complete: 'aborted' tells.)
     if ((req as { aborted?: boolean }).aborted || req.destroyed) return onError();
@@ -85,6 +88,20 @@ export async function readBody(req: HubRequest, maxBytes: number): Promise<strin
     req.on('close', onClose);
   });
   return decodeBody(body, maxBytes);
+}
+
+/** Whether the request says it has a body: a length above 0, or one sent in chunks. */
+function declaresBody(req: RequestHead): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && Number(length) > 0) || req.headers['transfer-encoding'] !== undefined;
+}
+
+function bodyAlreadyRead(): HubError {
+  return new HubError(
+    500,
+    'body_already_read',
+    'The request body was read before the hub got it, by a body parser mounted in front of it (express.json(), a framework\'s own parser): mount the hub before it, or keep it off the hub\'s path.',
+  );
 }
 
 /** A body already in hand as text: the same limit (413) and UTF-8 check (400) as readBody. */

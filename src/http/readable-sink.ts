@@ -2,8 +2,8 @@
  * Adapts a web ReadableStream (the body of a Fetch Response) to the hub's StreamSink, for the
  * Fetch door (fetch.ts). What the hub writes is queued in the stream until the runtime reads it;
  * the queue's size in bytes is what the sink reports as buffered, so a client that stops reading
- * fills it and is cut off as a slow consumer, as on a socket. The stream ends when the runtime
- * cancels it (the client went away) or the request's signal aborts.
+ * fills it and is cut off as a slow consumer (the stream errors, as a socket is destroyed). The
+ * stream ends when the runtime cancels it or the request's signal aborts (the client went away).
  */
 import type { SinkOwner, StreamSink } from '../hub/sink.js';
 
@@ -25,9 +25,11 @@ export function readableSink(signal?: AbortSignal): ReadableSink {
     },
     new ByteLengthQueuingStrategy({ highWaterMark: HIGH_WATER_BYTES }),
   );
+  // The client went away: nobody is left to read, so the stream just ends. Erroring it would make
+  // the runtime report a failed response (@hono/node-server prints each one) for every disconnect.
   if (signal !== undefined) {
-    if (signal.aborted) sink.destroy();
-    else signal.addEventListener('abort', () => sink.destroy(), { once: true });
+    if (signal.aborted) sink.end();
+    else signal.addEventListener('abort', () => sink.end(), { once: true });
   }
   return { readable, sink };
 }
