@@ -2,8 +2,8 @@
 export { createHub, type CreateHubOptions, type EmbeddedHub, type InProcessPublishOptions, type PublishedEvent } from './create-hub.js';
 export type { AppAuthorize } from './auth/authorize.js';
 export type { Grant } from './auth/grant.js';
-export type { NodeHandler } from './http/node.js';
-export type { FetchHandler, FetchInfo } from './http/fetch.js';
+export type { NodeHandler } from './http/node/door.js';
+export type { FetchHandler, FetchInfo } from './http/fetch/door.js';
 export type { StreamSink, SinkOwner } from './hub/sink.js';
 export type { Selector } from './topics/index.js';
 export { parseSelector, parseSubscribeSelector } from './topics/index.js';

@@ -9,7 +9,7 @@ import type { Access } from './auth/access.js';
 import { assembleHub, readKeyFile, type AssembleOptions } from './assemble.js';
 import { checkTransport, parseListenAddress, type HubConfig } from './config.js';
 import type { Hub } from './hub/hub.js';
-import { createHttpServer, createOperatorServer, type HttpListener, type TlsCredentials } from './http/server.js';
+import { createHttpServer, createOperatorServer, type HttpListener, type TlsCredentials } from './http/node/server.js';
 
 export { limitSettingsOf } from './assemble.js';
 

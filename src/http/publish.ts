@@ -84,7 +84,7 @@ export interface PublishAnswer {
 
 /**
  * POST /topics/{topic}: one event, the body is its data (JSON validated, published as sent). Shared
- * by the route and the publish fast path (fast-publish.ts), which reads the body its own way.
+ * by the route and the publish fast path (node/fast-publish.ts), which reads the body its own way.
  */
 export async function publishOneEvent(
   req: RequestHead,

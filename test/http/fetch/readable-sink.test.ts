@@ -1,7 +1,7 @@
 /** The Fetch door's sink: a ReadableStream body that ends when the client goes away and errors when the hub cuts it. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readableSink } from '../../src/http/readable-sink.js';
+import { readableSink } from '../../../src/http/fetch/readable-sink.js';
 
 function owner() {
   const seen = { closed: 0, drained: 0 };

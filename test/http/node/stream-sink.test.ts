@@ -1,11 +1,11 @@
 /**
- * HTTP/1.1 streams taken over from node:http (src/http/stream-sink.ts): what node:http used to
+ * HTTP/1.1 streams taken over from node:http (src/http/node/stream-sink.ts): what node:http used to
  * guarantee for a connection must still hold once the hub owns the socket.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { startTestHub } from '../support/hub.js';
+import { startTestHub } from '../../support/hub.js';
 
 function rawStream(port: number, request: string): Promise<{ socket: Socket; head: () => string; closed: Promise<void> }> {
   return new Promise((resolve, reject) => {

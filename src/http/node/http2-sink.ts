@@ -5,7 +5,7 @@
  * while the other streams of its connection go on. Cutting off resets this stream only.
  */
 import { constants, type ServerHttp2Stream } from 'node:http2';
-import type { StreamSink } from '../hub/sink.js';
+import type { StreamSink } from '../../hub/sink.js';
 import { closedOnce, drainedOrClosed } from './stream-sink.js';
 
 export function http2Sink(stream: ServerHttp2Stream): StreamSink {

@@ -14,11 +14,11 @@ import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { makeCertificate } from '../../src/cli/cert.js';
-import { loadConfig, type HubConfig } from '../../src/config.js';
-import type { RunningHub } from '../../src/start.js';
-import { connectH2, H2_FRAME, h2Frame, h2GetFrame, h2HeadersFrame, h2Publish, h2Request, openH2Stream, rawH2, type H2Frame, type RawH2Connection } from '../support/h2.js';
-import { startTestHub } from '../support/hub.js';
+import { makeCertificate } from '../../../src/cli/cert.js';
+import { loadConfig, type HubConfig } from '../../../src/config.js';
+import type { RunningHub } from '../../../src/start.js';
+import { connectH2, H2_FRAME, h2Frame, h2GetFrame, h2HeadersFrame, h2Publish, h2Request, openH2Stream, rawH2, type H2Frame, type RawH2Connection } from '../../support/h2.js';
+import { startTestHub } from '../../support/hub.js';
 
 const HEADERS_TIMEOUT_MS = 400;
 const REQUEST_TIMEOUT_MS = 800;

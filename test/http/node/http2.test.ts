@@ -12,9 +12,9 @@ import { constants as h2, type ClientHttp2Session } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { makeCertificate } from '../../src/cli/cert.js';
-import { loadConfig, type HubConfig } from '../../src/config.js';
-import type { RunningHub } from '../../src/start.js';
+import { makeCertificate } from '../../../src/cli/cert.js';
+import { loadConfig, type HubConfig } from '../../../src/config.js';
+import type { RunningHub } from '../../../src/start.js';
 import {
   connectH2,
   H2_FRAME,
@@ -31,10 +31,10 @@ import {
   rawTls,
   type H2Reply,
   type HttpsReply,
-} from '../support/h2.js';
-import { httpRequest } from '../support/http.js';
-import { spawnHub, startTestHub } from '../support/hub.js';
-import { errorFormatProblem, parseResponses } from '../support/raw-http.js';
+} from '../../support/h2.js';
+import { httpRequest } from '../../support/http.js';
+import { spawnHub, startTestHub } from '../../support/hub.js';
+import { errorFormatProblem, parseResponses } from '../../support/raw-http.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

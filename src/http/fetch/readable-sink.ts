@@ -5,7 +5,7 @@
  * fills it and is cut off as a slow consumer (the stream errors, as a socket is destroyed). The
  * stream ends when the runtime cancels it or the request's signal aborts (the client went away).
  */
-import type { SinkOwner, StreamSink } from '../hub/sink.js';
+import type { SinkOwner, StreamSink } from '../../hub/sink.js';
 
 /** Bytes queued before write() reports the stream full (a socket's buffer is of this order). */
 const HIGH_WATER_BYTES = 64 * 1024;

@@ -12,9 +12,9 @@
  * with a stream open is not idle.
  */
 import { constants, type Http2SecureServer, type Http2Server, type Http2ServerResponse, type Http2Session, type ServerHttp2Stream } from 'node:http2';
-import { HubError } from '../errors.js';
-import { isHttp2, type HubRequest, type HubResponse, type RouteContext } from './context.js';
-import { sendError } from './respond.js';
+import { HubError } from '../../errors.js';
+import { isHttp2, type HubRequest, type HubResponse, type RouteContext } from '../context.js';
+import { sendError } from '../respond.js';
 import { TimeoutSweep, type Expiring } from './timeout-sweep.js';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The publish fast path (src/http/fast-publish.ts): which requests it takes, that its answers are
+ * The publish fast path (src/http/node/fast-publish.ts): which requests it takes, that its answers are
  * node:http's, and that every other request on a connection it started still reaches node:http.
  * node:http's requests are counted through its own diagnostics channel, so a test knows which
  * path answered.
@@ -7,16 +7,16 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { mintToken } from '../../src/auth/tokens.js';
-import { MAX_JSON_DEPTH } from '../../src/http/body.js';
-import { parseSimplePublish } from '../../src/http/fast-publish.js';
-import type { RunningHub } from '../../src/start.js';
-import { startTestHub } from '../support/hub.js';
-import { countNodeHttpRequests, type NodeHttpCounter } from '../support/node-http-counter.js';
-import { freshNamespace, removeNamespace } from '../support/namespaces.js';
-import { redisService } from '../support/services.js';
-import { openStream } from '../support/http.js';
-import { parseResponses, rawRequest, type RawResponse } from '../support/raw-http.js';
+import { mintToken } from '../../../src/auth/tokens.js';
+import { MAX_JSON_DEPTH } from '../../../src/http/body.js';
+import { parseSimplePublish } from '../../../src/http/node/fast-publish.js';
+import type { RunningHub } from '../../../src/start.js';
+import { startTestHub } from '../../support/hub.js';
+import { countNodeHttpRequests, type NodeHttpCounter } from '../../support/node-http-counter.js';
+import { freshNamespace, removeNamespace } from '../../support/namespaces.js';
+import { redisService } from '../../support/services.js';
+import { openStream } from '../../support/http.js';
+import { parseResponses, rawRequest, type RawResponse } from '../../support/raw-http.js';
 
 const LIMITS = { maxHeaderBytes: 1024, maxBodyBytes: 64 };
 /** The flood test runs on Redis, where a publish takes a round trip (skipped locally without it, never in CI). */

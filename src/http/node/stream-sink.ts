@@ -6,7 +6,7 @@ import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type { SinkOwner, StreamSink } from '../hub/sink.js';
+import type { SinkOwner, StreamSink } from '../../hub/sink.js';
 
 /** What node:http keeps on a connection's socket (not in its public types). */
 type HttpSocket = Socket & { parser?: object | null; _httpMessage?: ServerResponse | null; server?: object };

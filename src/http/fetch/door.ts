@@ -9,12 +9,12 @@
  * such client under one key, "unknown".
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { HubError, isHubError } from '../errors.js';
-import { decodeBody, tooLarge } from './body.js';
-import { isStreamAnswer, type Answer, type RouteContext, type RouteRequest } from './context.js';
-import { asHubError, errorAnswer } from './respond.js';
+import { HubError, isHubError } from '../../errors.js';
+import { decodeBody, tooLarge } from '../body.js';
+import { isStreamAnswer, type Answer, type RouteContext, type RouteRequest } from '../context.js';
+import { asHubError, errorAnswer } from '../respond.js';
 import { readableSink } from './readable-sink.js';
-import { resolveTarget, type ResolvedRoute } from './routes.js';
+import { resolveTarget, type ResolvedRoute } from '../routes.js';
 
 export interface FetchInfo {
   /** The client's address, as the framework knows it (e.g. Hono's getConnInfo). */

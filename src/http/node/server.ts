@@ -22,12 +22,12 @@ import {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { HubConfig } from '../config.js';
-import { HubError } from '../errors.js';
-import type { HubRequest, HubResponse, RouteContext } from './context.js';
-import { KEEP_ALIVE_MS, rawErrorResponse, sendError } from './respond.js';
-import { nodeDoor } from './node.js';
-import { OPERATOR_ROUTES, ROUTES, type Route } from './routes.js';
+import type { HubConfig } from '../../config.js';
+import { HubError } from '../../errors.js';
+import type { HubRequest, HubResponse, RouteContext } from '../context.js';
+import { KEEP_ALIVE_MS, rawErrorResponse, sendError } from '../respond.js';
+import { nodeDoor } from './door.js';
+import { OPERATOR_ROUTES, ROUTES, type Route } from '../routes.js';
 import { serveSimplePublishes } from './fast-publish.js';
 import { guardHttp2 } from './http2-timeouts.js';
 import { destroyTakenOverSockets } from './stream-sink.js';

@@ -25,12 +25,12 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { HubError } from '../errors.js';
-import { decodeBody } from './body.js';
-import type { RequestHead, RouteContext } from './context.js';
-import { publishOneEvent, publishOneEventNow, publishToTopic, type PublishAnswer } from './publish.js';
-import { asHubError, errorJson, KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from './respond.js';
-import { resolveTarget, type ResolvedRoute } from './routes.js';
+import { HubError } from '../../errors.js';
+import { decodeBody } from '../body.js';
+import type { RequestHead, RouteContext } from '../context.js';
+import { publishOneEvent, publishOneEventNow, publishToTopic, type PublishAnswer } from '../publish.js';
+import { asHubError, errorJson, KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from '../respond.js';
+import { resolveTarget, type ResolvedRoute } from '../routes.js';
 import { TimeoutSweep } from './timeout-sweep.js';
 
 /** A publish request read whole from the start of a buffer. */

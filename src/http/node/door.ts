@@ -10,13 +10,13 @@
  *   strips the mount path itself), and a path it has no route for goes to the app's `next()`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HubError, isHubError } from '../errors.js';
-import type { StreamSink } from '../hub/sink.js';
-import { readBody } from './body.js';
-import { isHttp2, isStreamAnswer, type HubRequest, type HubResponse, type RouteContext, type RouteRequest, type StreamAnswer } from './context.js';
+import { HubError, isHubError } from '../../errors.js';
+import type { StreamSink } from '../../hub/sink.js';
+import { readBody } from '../body.js';
+import { isHttp2, isStreamAnswer, type HubRequest, type HubResponse, type RouteContext, type RouteRequest, type StreamAnswer } from '../context.js';
 import { http2Sink } from './http2-sink.js';
-import { sendError, writeAnswer } from './respond.js';
-import { resolveTarget, ROUTES, type ResolvedRoute, type Route } from './routes.js';
+import { sendError, writeAnswer } from '../respond.js';
+import { resolveTarget, ROUTES, type ResolvedRoute, type Route } from '../routes.js';
 import { openHttp1Stream, respondAsStream } from './stream-sink.js';
 
 export interface NodeDoorOptions {

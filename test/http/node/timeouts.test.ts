@@ -9,10 +9,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, Socket, connect } from 'node:net';
-import type { RunningHub } from '../../src/start.js';
-import { httpRequest, openStream, publish } from '../support/http.js';
-import { startTestHub } from '../support/hub.js';
-import { errorFormatProblem, parseResponses, rawRequest, type RawResult } from '../support/raw-http.js';
+import type { RunningHub } from '../../../src/start.js';
+import { httpRequest, openStream, publish } from '../../support/http.js';
+import { startTestHub } from '../../support/hub.js';
+import { errorFormatProblem, parseResponses, rawRequest, type RawResult } from '../../support/raw-http.js';
 
 const HEADERS_TIMEOUT_MS = 500;
 const REQUEST_TIMEOUT_MS = 1000;
