@@ -22,7 +22,7 @@ export interface Principal {
 export function authorizePublish(principal: Principal, topics: readonly string[]): void {
   for (const topic of topics) {
     if (!principal.publish.some((grant) => selectorMatches(grant, topic))) {
-      if (!principal.authenticated) throw tokenRequired(`Publishing to "${topic}" needs a token.`);
+      if (!principal.authenticated) throw tokenRequired(`Publishing to "${topic}" needs a credential (a token, or a session the app recognises).`);
       throw new HubError(403, 'forbidden', `Not allowed to publish to "${topic}".`);
     }
   }
@@ -37,7 +37,7 @@ export function authorizeSubscribe(principal: Principal, requested: readonly Sel
   for (const selector of requested) {
     const granted = principal.subscribe.some((grant) => selectorCovers(grant, selector)) || publicTopics.some((grant) => selectorCovers(grant, selector));
     if (!granted) {
-      if (!principal.authenticated) throw tokenRequired(`Subscribing to "${selector.source}" needs a token.`);
+      if (!principal.authenticated) throw tokenRequired(`Subscribing to "${selector.source}" needs a credential (a token, or a session the app recognises).`);
       throw new HubError(403, 'forbidden', `Not allowed to subscribe to "${selector.source}".`);
     }
   }

@@ -1,7 +1,8 @@
 /**
- * What every route handler is given: the hub, the configuration and the logger, and the request
- * and response. A request arrives over HTTP/1.1 (node:http) or HTTP/2 (node:http2's compatibility
- * API); handlers use what the two have in common and ask isHttp2() where they differ.
+ * The contract between the routes and the doors. A route is given the hub's context and a
+ * RouteRequest (whichever door carried it: node:http, HTTP/2, a Fetch Request), and answers with a
+ * value: an Answer to write, or a StreamAnswer that the door opens on a sink of its transport.
+ * The node:http types (HubRequest, HubResponse) are the node door's (node/door.ts).
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';

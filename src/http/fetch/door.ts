@@ -37,8 +37,9 @@ async function serve(request: Request, info: FetchInfo | undefined, context: Rou
       throw new HubError(404, 'not_found', `No route for ${url.pathname}.`);
     }
     const path = url.pathname.slice(basePath.length) || '/';
-    const route = resolveTarget(request.method, path + url.search, context.config);
-    const answer = await route.handler(routeRequest(request, headers, route, info), context);
+    const target = path + url.search;
+    const route = resolveTarget(request.method, target, context.config);
+    const answer = await route.handler(routeRequest(request, headers, target, url.protocol === 'https:', route, info), context);
     if (!isStreamAnswer(answer)) return responseOf(answer, cors, request.method);
     const { readable, sink } = readableSink(request.signal);
     answer.open(sink);
@@ -65,11 +66,12 @@ function headersOf(headers: Headers): IncomingHttpHeaders {
   return result;
 }
 
-function routeRequest(request: Request, headers: IncomingHttpHeaders, route: ResolvedRoute, info: FetchInfo | undefined): RouteRequest {
+function routeRequest(request: Request, headers: IncomingHttpHeaders, target: string, encrypted: boolean, route: ResolvedRoute, info: FetchInfo | undefined): RouteRequest {
   return {
     method: request.method,
+    url: target,
     headers,
-    socket: { remoteAddress: info?.clientAddress ?? 'unknown' },
+    socket: { remoteAddress: info?.clientAddress ?? 'unknown', encrypted },
     query: route.query,
     rest: route.rest,
     path: route.path,

@@ -83,6 +83,7 @@ function targetBelow(url: string, basePath: string): string | undefined {
 function routeRequest(req: HubRequest, res: HubResponse, route: ResolvedRoute): RouteRequest {
   return {
     method: req.method ?? 'GET',
+    url: req.url,
     headers: req.headers,
     socket: req.socket,
     query: route.query,
