@@ -1,7 +1,8 @@
 /**
  * The hub's configuration: one typed object, built once from command-line flags and environment
- * variables (flags win). Every option is declared in OPTIONS below; `--help` and the README's
- * table are generated from / checked against that list, so an option cannot exist undocumented.
+ * variables (flags win). Every option is declared in OPTIONS below; `--help` and
+ * docs/configuration.md (scripts/docs-config.ts) are generated from that list, so an option
+ * cannot exist undocumented.
  * Nothing else in the code reads process.env.
  */
 import { parseArgs } from 'node:util';

@@ -189,14 +189,14 @@ describe('configuration', () => {
     }
   });
 
-  test('every option is in --help and in the README, with its environment variable', () => {
+  test('every option is in --help and in docs/configuration.md, with its environment variable', () => {
     const help = describeOptions();
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const reference = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
     for (const option of OPTIONS) {
       assert.ok(help.includes(`--${option.flag} `), `--${option.flag} in help`);
       assert.ok(help.includes(option.env), `${option.env} in help`);
-      assert.ok(readme.includes(`--${option.flag}`), `--${option.flag} in README`);
-      assert.ok(readme.includes(option.env), `${option.env} in README`);
+      assert.ok(reference.includes(`\`--${option.flag}\``), `--${option.flag} in docs/configuration.md`);
+      assert.ok(reference.includes(option.env), `${option.env} in docs/configuration.md`);
     }
   });
 });
