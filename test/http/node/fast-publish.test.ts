@@ -164,7 +164,7 @@ const TOO_DEEP = '['.repeat(MAX_JSON_DEPTH + 1) + ']'.repeat(MAX_JSON_DEPTH + 1)
 
 describe('the fast path in a running hub', () => {
   const SECRET = 'fast-path-secret-fast-path-secret!';
-  const settings = { jwtSecret: SECRET, corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024, publishBytesRate: 1, publishBytesBurst: 1024 };
+  const settings = { jwtSecret: SECRET, corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024, publishBytesRate: 1, publishBytesBurst: 1024, rateLimitSubjects: true };
   let fast: RunningHub;
   let plain: RunningHub;
   let nodeHttp: ReturnType<typeof countNodeHttpRequests>;
