@@ -426,7 +426,7 @@ describe('the fast path in a running hub', () => {
       assert.equal(reply[0]?.status, 201);
       await arrived('data: second\n');
       assert.match(received, /^HTTP\/1\.1 201 Created\r\n/);
-      assert.match(received, /"\}HTTP\/1\.1 200 OK\r\n[\s\S]*data: second\n/, "the publish's answer, then the stream's");
+      assert.match(received, /"\}\nHTTP\/1\.1 200 OK\r\n[\s\S]*data: second\n/, "the publish's answer, then the stream's");
     } finally {
       socket.destroy();
     }
