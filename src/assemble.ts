@@ -134,5 +134,6 @@ export function limitSettingsOf(config: HubConfig): LimitSettings {
     publishBurst: config.publishBurst,
     publishBytesRate: config.publishBytesRate,
     publishBytesBurst: config.publishBytesBurst,
+    rateLimitSubjects: config.rateLimitSubjects,
   };
 }

@@ -61,6 +61,7 @@ export interface HubConfig {
   publishBurst: number;
   publishBytesRate: number;
   publishBytesBurst: number;
+  rateLimitSubjects: boolean;
   maxHeaderBytes: number;
   dashboard: boolean;
   statsIntervalMs: number;
@@ -130,10 +131,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'idempotencyWindowMs', flag: 'idempotency-window', env: 'SSEHUB_IDEMPOTENCY_WINDOW', kind: 'duration', default: '10m', help: 'How long a publish\'s Idempotency-Key is remembered: a retry within it is answered without storing the events again.' },
   { key: 'maxStreamsPerIp', flag: 'max-streams-per-ip', env: 'SSEHUB_MAX_STREAMS_PER_IP', kind: 'count', default: '1000', help: 'Open streams allowed per client IP (0: no limit).' },
   { key: 'maxStreamsPerSubject', flag: 'max-streams-per-subject', env: 'SSEHUB_MAX_STREAMS_PER_SUBJECT', kind: 'count', default: '100', help: 'Open streams allowed per token subject (0: no limit).' },
-  { key: 'publishRate', flag: 'publish-rate', env: 'SSEHUB_PUBLISH_RATE', kind: 'count', default: '1000', help: 'Events per second one publisher (token subject, else IP) may publish (0: no limit).' },
+  { key: 'publishRate', flag: 'publish-rate', env: 'SSEHUB_PUBLISH_RATE', kind: 'count', default: '1000', help: 'Events per second one anonymous publisher (by IP) may publish (0: no limit); also each token subject with --rate-limit-subjects.' },
   { key: 'publishBurst', flag: 'publish-burst', env: 'SSEHUB_PUBLISH_BURST', kind: 'count', default: '2000', help: 'Events a publisher may publish at once above the rate.' },
-  { key: 'publishBytesRate', flag: 'publish-bytes-rate', env: 'SSEHUB_PUBLISH_BYTES_RATE', kind: 'bytes', default: '10MiB', help: 'Bytes of event data (and event names) per second one publisher (token subject, else IP) may publish (0: no limit).' },
+  { key: 'publishBytesRate', flag: 'publish-bytes-rate', env: 'SSEHUB_PUBLISH_BYTES_RATE', kind: 'bytes', default: '10MiB', help: 'Bytes of event data (and event names) per second one anonymous publisher (by IP) may publish (0: no limit); also each token subject with --rate-limit-subjects.' },
   { key: 'publishBytesBurst', flag: 'publish-bytes-burst', env: 'SSEHUB_PUBLISH_BYTES_BURST', kind: 'bytes', default: '20MiB', help: 'Bytes a publisher may publish at once above the byte rate; at least --max-body, so that one publish of the largest body can pass.' },
+  { key: 'rateLimitSubjects', flag: 'rate-limit-subjects', env: 'SSEHUB_RATE_LIMIT_SUBJECTS', kind: 'boolean', default: 'false', help: 'Apply the publish rates and bursts to authenticated publishers too (a token subject, or the subject of a grant from the app or --auth-url), each subject its own budget. false: a publisher with a subject is trusted and not rate-limited; anonymous publishers always are.' },
   { key: 'maxHeaderBytes', flag: 'max-header-size', env: 'SSEHUB_MAX_HEADER_SIZE', kind: 'bytes', default: '16KiB', help: 'Largest request header block (431 above).' },
   { key: 'dashboard', flag: 'dashboard', env: 'SSEHUB_DASHBOARD', kind: 'boolean', default: 'true', help: 'Serve the web dashboard and demo pages (GET /, /demos/…, /assets/…) and publish this instance\'s stats to the system topic $ssehub/stats.' },
   { key: 'statsIntervalMs', flag: 'stats-interval', env: 'SSEHUB_STATS_INTERVAL', kind: 'duration', default: '1s', help: 'How often each instance publishes a "stats" event to $ssehub/stats while the dashboard is on (0 disables).' },

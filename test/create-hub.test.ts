@@ -32,7 +32,7 @@ function code(error: unknown): string {
 describe('hub.publish', () => {
   let hub: EmbeddedHub;
   before(async () => {
-    hub = await createHub({ ...quiet, publishRate: 1, publishBurst: 3 });
+    hub = await createHub({ ...quiet, publishRate: 1, publishBurst: 3, rateLimitSubjects: true });
   });
   after(() => hub.close());
 
@@ -142,6 +142,21 @@ describe('hub.handle behind the app’s middleware', () => {
     } finally {
       await hub.close();
       await closeServer(server);
+    }
+  });
+});
+
+describe('publish rates by default', () => {
+  it('trusts the app and the subjects its authorize() vouches for: hub.publish and an authorized publisher are not rate-limited', async () => {
+    const hub = await createHub({ ...quiet, publishRate: 1, publishBurst: 3, authorize: () => ({ subject: 'backend', publish: ['feed/**'] }) });
+    try {
+      for (let i = 0; i < 10; i += 1) await hub.publish('feed/1', 'x');
+      for (let i = 0; i < 10; i += 1) {
+        const response = await hub.fetch(new Request('http://app.test/topics/feed/1', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'x' }));
+        assert.equal(response.status, 201, `publish ${i + 1}`);
+      }
+    } finally {
+      await hub.close();
     }
   });
 });

@@ -25,8 +25,11 @@ export interface StreamLease {
 }
 
 export interface ClientLimits {
-  /** Whether publishes are charged at all (some rate is set): the publisher's key is worked out only then. */
-  readonly chargesPublishes: boolean;
+  /**
+   * Whether a publisher with this subject (undefined: anonymous) is charged at all; the publisher's
+   * key is worked out only then. See chargesPublisher().
+   */
+  chargesPublisher(subject: string | undefined): boolean;
   /**
    * Charges a publish to its publisher before anything is stored: 429 rate_limited with
    * Retry-After over a rate, 413 publish_too_large for a publish larger than a whole burst (it
@@ -49,11 +52,19 @@ export interface LimitSettings {
   publishBurst: number;
   publishBytesRate: number;
   publishBytesBurst: number;
+  /** Whether publishers with a subject are charged too; anonymous ones always are. */
+  rateLimitSubjects: boolean;
 }
 
-/** Whether the settings limit publishing at all. */
-export function chargesPublishes(settings: Pick<LimitSettings, 'publishRate' | 'publishBytesRate'>): boolean {
-  return settings.publishRate !== 0 || settings.publishBytesRate !== 0;
+/**
+ * Whether a publish is charged to its publisher: some rate is set, and the publisher is anonymous
+ * (keyed by client IP) or subjects are limited too. A subject is a principal the app or its token
+ * issuer vouched for (a backend streaming to many clients from one host), so by default it is
+ * trusted to publish at its own pace; an anonymous client is not.
+ */
+export function chargesPublisher(settings: Pick<LimitSettings, 'publishRate' | 'publishBytesRate' | 'rateLimitSubjects'>, subject: string | undefined): boolean {
+  if (settings.publishRate === 0 && settings.publishBytesRate === 0) return false;
+  return subject === undefined || settings.rateLimitSubjects;
 }
 
 /** The limits of one process: the counters live here, and every answer is synchronous. */
@@ -62,14 +73,19 @@ export class LocalLimits implements ClientLimits {
   readonly streamsPerSubject: StreamCounter;
   readonly publishEvents: RateLimiter;
   readonly publishBytes: RateLimiter;
-  readonly chargesPublishes: boolean;
 
-  constructor(settings: LimitSettings, now: () => number = Date.now) {
+  constructor(
+    private readonly settings: LimitSettings,
+    now: () => number = Date.now,
+  ) {
     this.streamsPerIp = new StreamCounter(settings.maxStreamsPerIp, 'client IP');
     this.streamsPerSubject = new StreamCounter(settings.maxStreamsPerSubject, 'token subject');
     this.publishEvents = new RateLimiter(settings.publishRate, settings.publishBurst, 'events', now);
     this.publishBytes = new RateLimiter(settings.publishBytesRate, settings.publishBytesBurst, 'bytes', now);
-    this.chargesPublishes = chargesPublishes(settings);
+  }
+
+  chargesPublisher(subject: string | undefined): boolean {
+    return chargesPublisher(this.settings, subject);
   }
 
   /** Both rates or neither: a publish refused for its bytes gives its events back. */

@@ -11,7 +11,7 @@
  *   engine (Redis, NATS, PostgreSQL) it is one request before the append.
  */
 import type { ClientLimits, LimitSettings, PublishCharge, StreamLease } from '../auth/limits.js';
-import { chargesPublishes } from '../auth/limits.js';
+import { chargesPublisher } from '../auth/limits.js';
 import { HubError } from '../errors.js';
 import { DEFAULT_IPC_TIMEOUT_MS } from '../engines/ipc.js';
 import type { IpcPort } from '../engines/ipc-protocol.js';
@@ -28,7 +28,6 @@ function unavailable(detail: string): HubError {
 const NO_LEASE: StreamLease = Object.freeze({ release() {} });
 
 export class SharedLimits implements ClientLimits {
-  readonly chargesPublishes: boolean;
   private readonly requests: IpcRequests;
   private nextLease = 1;
 
@@ -37,13 +36,16 @@ export class SharedLimits implements ClientLimits {
     private readonly settings: LimitSettings,
     timeoutMs = DEFAULT_IPC_TIMEOUT_MS,
   ) {
-    this.chargesPublishes = chargesPublishes(settings);
     this.requests = new IpcRequests(port, { tag: LIMITS_MESSAGE, timeoutMs, unavailable });
     // For the worker's lifetime: the worker exits with its channel.
     port.listen((message) => {
       if (isLimitsMessage(message) && message.type === 'reply') this.requests.receiveReply(message);
     });
     port.onClose(() => this.requests.fail('the primary process is gone'));
+  }
+
+  chargesPublisher(subject: string | undefined): boolean {
+    return chargesPublisher(this.settings, subject);
   }
 
   async chargePublish(charge: PublishCharge): Promise<void> {

@@ -56,8 +56,9 @@ function publishOptions(context: RouteContext, publisher: Publisher, dedupeKey?:
       );
     },
   };
-  // The hub charges the key (events and bytes) once the events are valid and authorized, before storing.
-  if (context.access.limits.chargesPublishes) options.chargeTo = publisher.key();
+  // The hub charges the key (events and bytes) once the events are valid and authorized, before
+  // storing; a publisher with a subject only with --rate-limit-subjects (in process too: 'app').
+  if (context.access.limits.chargesPublisher(publisher.principal.subject)) options.chargeTo = publisher.key();
   if (dedupeKey !== undefined) {
     // The engine remembers the key as long as publishOnce's record lasts, in case that record never says done.
     options.dedupeKey = dedupeKey;

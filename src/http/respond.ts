@@ -8,9 +8,17 @@ import { constants as http2 } from 'node:http2';
 import { HubError, isHubError } from '../errors.js';
 import { isHttp2, type Answer, type HubResponse } from './context.js';
 
+/**
+ * The body of every JSON answer: the value's JSON and a newline, so that a terminal (curl) leaves
+ * the prompt on a line of its own. JSON parsers take the trailing whitespace as it is.
+ */
+export function jsonText(body: unknown): string {
+  return `${JSON.stringify(body)}\n`;
+}
+
 /** A JSON answer, with the headers every JSON answer carries and then `headers`. */
 export function jsonAnswer(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): Answer {
-  const text = JSON.stringify(body);
+  const text = jsonText(body);
   return {
     status,
     headers: { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers },
@@ -34,17 +42,13 @@ export function errorJson(error: HubError): { error: { code: string; message: st
   return { error: { code: error.code, message: error.message } };
 }
 
-/** The JSON body of an error, for callers that write raw bytes (a socket with a broken request). */
-export function errorBody(error: HubError): string {
-  return JSON.stringify(errorJson(error));
-}
-
 /**
  * A whole HTTP/1.1 JSON response as raw bytes, for a socket that node:http does not serve (a broken
  * request, the publish fast path): the header lines a route's jsonAnswer sends through node:http, in
  * node:http's order (`first`, the CORS headers a route sets before its answer, then jsonAnswer's).
  */
-export function rawJsonResponse(status: number, text: string, headers: Readonly<Record<string, string>>, keepAlive: boolean, first: Readonly<Record<string, string>> = {}): string {
+export function rawJsonResponse(status: number, body: unknown, headers: Readonly<Record<string, string>>, keepAlive: boolean, first: Readonly<Record<string, string>> = {}): string {
+  const text = jsonText(body);
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
   for (const name in first) head += `${name}: ${first[name]}\r\n`;
   head += `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nCache-Control: no-store\r\n`;
@@ -56,7 +60,7 @@ export function rawJsonResponse(status: number, text: string, headers: Readonly<
 
 /** The error's JSON answer, closing the connection. */
 export function rawErrorResponse(error: HubError): string {
-  return rawJsonResponse(error.status, errorBody(error), { ...error.headers }, false);
+  return rawJsonResponse(error.status, errorJson(error), { ...error.headers }, false);
 }
 
 /** node:http's keep-alive timeout, which its answers announce and the fast path applies too. */

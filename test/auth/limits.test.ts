@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LocalLimits, RateLimiter, StreamCounter } from '../../src/auth/limits.js';
+import { chargesPublisher, LocalLimits, RateLimiter, StreamCounter } from '../../src/auth/limits.js';
 import { HubError } from '../../src/errors.js';
 
 describe('StreamCounter', () => {
@@ -69,7 +69,7 @@ describe('RateLimiter', () => {
 });
 
 describe('LocalLimits', () => {
-  const settings = { maxStreamsPerIp: 0, maxStreamsPerSubject: 0, publishRate: 10, publishBurst: 10, publishBytesRate: 100, publishBytesBurst: 100 };
+  const settings = { maxStreamsPerIp: 0, maxStreamsPerSubject: 0, publishRate: 10, publishBurst: 10, publishBytesRate: 100, publishBytesBurst: 100, rateLimitSubjects: false };
 
   test('a publish is charged in events and in bytes; refused for its bytes, it keeps its events', () => {
     let now = 0;
@@ -98,5 +98,15 @@ describe('LocalLimits', () => {
     first.release(); // a second release gives back nothing more
     limits.openStream('10.0.0.1', 'alice');
     assert.throws(() => limits.openStream('10.0.0.1', 'carol'), (error: HubError) => error.code === 'too_many_streams');
+  });
+});
+
+describe('chargesPublisher', () => {
+  const rates = { publishRate: 10, publishBytesRate: 0 };
+  test('anonymous publishers are charged while a rate is set; subjects only with rateLimitSubjects', () => {
+    assert.equal(chargesPublisher({ ...rates, rateLimitSubjects: false }, undefined), true);
+    assert.equal(chargesPublisher({ ...rates, rateLimitSubjects: false }, 'backend'), false);
+    assert.equal(chargesPublisher({ ...rates, rateLimitSubjects: true }, 'backend'), true);
+    assert.equal(chargesPublisher({ publishRate: 0, publishBytesRate: 0, rateLimitSubjects: true }, undefined), false);
   });
 });

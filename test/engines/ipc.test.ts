@@ -90,7 +90,7 @@ describe('IpcEngine over a real channel', () => {
     await unlimited.close();
     plain.kill('SIGKILL');
 
-    const limits: LimitSettings = { maxStreamsPerIp: 0, maxStreamsPerSubject: 0, publishRate: 1, publishBurst: 3, publishBytesRate: 0, publishBytesBurst: 0 };
+    const limits: LimitSettings = { maxStreamsPerIp: 0, maxStreamsPerSubject: 0, publishRate: 1, publishBurst: 3, publishBytesRate: 0, publishBytesBurst: 0, rateLimitSubjects: false };
     const host = await startHost(settings, limits);
     const engine = await IpcEngine.open({ port: childPort(host) });
     try {

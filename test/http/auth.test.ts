@@ -48,6 +48,7 @@ describe('authorization', () => {
       maxStreamsPerSubject: 3,
       publishRate: 5,
       publishBurst: 5,
+      rateLimitSubjects: true,
     });
     // Everything the hub logs, at the most verbose level, to check no credential leaks into it.
     const sink = new Writable({ write: (chunk, _encoding, done) => ((logs += chunk.toString()), done()) });
@@ -141,7 +142,7 @@ describe('authorization', () => {
     test('a publisher over its byte rate gets 429 rate_limited, for single events (on the fast path and through node:http) and batches', async () => {
       for (const fastPublish of [true, false]) {
         // One byte per second: what the burst of 4096 bytes leaves is what the test spends.
-        const limited = await startTestHub({ jwtSecret: SECRET, publishRate: 0, maxBodyBytes: 4096, publishBytesRate: 1, publishBytesBurst: 4096, fastPublish });
+        const limited = await startTestHub({ jwtSecret: SECRET, publishRate: 0, maxBodyBytes: 4096, publishBytesRate: 1, publishBytesBurst: 4096, rateLimitSubjects: true, fastPublish });
         try {
           const t = await token({ publish: ['bytes/**'] }, { subject: 'heavy' });
           const at = (path: string, body: string, type?: string) => post(`${limited.url}${path}`, body, bearer(t), type);
@@ -389,6 +390,47 @@ describe('token rules set at start', () => {
         (error: any) => `${error.code}: ${error.message}`,
       );
       assert.match(started, /^invalid_config: .*openssl rand -base64 32/, secret);
+    }
+  });
+});
+
+describe('default publish rates (1000 events/s, bursts of 2000): anonymous publishers only', () => {
+  /** Publishes `batches` batches of 1000 events at once; the statuses, in order. */
+  async function publishBatches(url: string, batches: number, headers: Record<string, string> = {}): Promise<number[]> {
+    const body = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ topic: 'firehose/a', data: String(i) })));
+    const statuses: number[] = [];
+    for (let i = 0; i < batches; i++) statuses.push((await post(`${url}/publish`, body, headers, 'application/json')).status);
+    return statuses;
+  }
+
+  test('a publisher with a token subject is not rate-limited by default', async () => {
+    const hub = await startTestHub({ jwtSecret: SECRET });
+    try {
+      const t = await token({ publish: ['firehose/**'] }, { subject: 'backend' });
+      assert.deepEqual(await publishBatches(hub.url, 4, bearer(t)), [201, 201, 201, 201]);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('an anonymous publisher (open hub, by IP) is: 429 rate_limited past the burst', async () => {
+    const hub = await startTestHub();
+    try {
+      assert.deepEqual(await publishBatches(hub.url, 3), [201, 201, 429]);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('with rateLimitSubjects, token subjects get the same rates, each its own budget', async () => {
+    const hub = await startTestHub({ jwtSecret: SECRET, rateLimitSubjects: true });
+    try {
+      const first = await token({ publish: ['firehose/**'] }, { subject: 'backend' });
+      const second = await token({ publish: ['firehose/**'] }, { subject: 'other-backend' });
+      assert.deepEqual(await publishBatches(hub.url, 3, bearer(first)), [201, 201, 429]);
+      assert.deepEqual(await publishBatches(hub.url, 1, bearer(second)), [201]);
+    } finally {
+      await hub.close();
     }
   });
 });

@@ -103,7 +103,7 @@ describe('dashboard static files', () => {
     const { data } = await rawRequest(hub.port, ['HEAD / HTTP/1.1\r\nHost: hub\r\n\r\nGET /livez HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n'], { timeoutMs: 5000 });
     const { responses } = parseResponses(data, new Set([0]));
     assert.deepEqual(responses.map((r) => r.status), [200, 200]);
-    assert.equal(responses[1]!.body.toString(), '{"status":"ok"}');
+    assert.equal(responses[1]!.body.toString(), '{"status":"ok"}\n');
   });
 
   test('a missing page or asset is a JSON 404', async () => {

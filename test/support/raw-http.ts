@@ -199,12 +199,13 @@ function dechunk(data: Buffer, start: number): { body: Buffer; complete: boolean
 }
 
 /**
- * Why a response is not the hub's error format (`{"error":{"code","message"}}` as JSON), or null
+ * Why a response is not the hub's error format (`{"error":{"code","message"}}` as JSON and a newline), or null
  * when it is.
  */
 export function errorFormatProblem(response: { headers: Record<string, string | string[] | undefined>; body: Buffer | string }): string | null {
   const type = String(response.headers['content-type'] ?? '');
   if (!/^application\/json\b/i.test(type)) return `Content-Type is ${JSON.stringify(type)}, not application/json`;
+  if (!response.body.toString().endsWith('\n')) return `body does not end with a newline: ${JSON.stringify(response.body.toString().slice(-120))}`;
   let parsed: any;
   try {
     parsed = JSON.parse(response.body.toString());

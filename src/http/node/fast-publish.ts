@@ -365,7 +365,7 @@ class FastConnection {
     const keepAlive = !request.close && !this.front.closing;
     // CORS headers go first, as the route sets them before its answer.
     const cors = this.front.context.access.cors.headersFor(request.headers.origin);
-    const response = rawJsonResponse(status, JSON.stringify(body), headers, keepAlive, cors);
+    const response = rawJsonResponse(status, body, headers, keepAlive, cors);
     // Nothing after a closing request is read (node:http does the same).
     if (!keepAlive) return this.finish(response);
     const flushed = socket.write(response);

@@ -164,7 +164,7 @@ const TOO_DEEP = '['.repeat(MAX_JSON_DEPTH + 1) + ']'.repeat(MAX_JSON_DEPTH + 1)
 
 describe('the fast path in a running hub', () => {
   const SECRET = 'fast-path-secret-fast-path-secret!';
-  const settings = { jwtSecret: SECRET, corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024, publishBytesRate: 1, publishBytesBurst: 1024 };
+  const settings = { jwtSecret: SECRET, corsOrigins: [ORIGIN], publishRate: 1, publishBurst: 2, maxBodyBytes: 1024, publishBytesRate: 1, publishBytesBurst: 1024, rateLimitSubjects: true };
   let fast: RunningHub;
   let plain: RunningHub;
   let nodeHttp: ReturnType<typeof countNodeHttpRequests>;
@@ -426,7 +426,7 @@ describe('the fast path in a running hub', () => {
       assert.equal(reply[0]?.status, 201);
       await arrived('data: second\n');
       assert.match(received, /^HTTP\/1\.1 201 Created\r\n/);
-      assert.match(received, /"\}HTTP\/1\.1 200 OK\r\n[\s\S]*data: second\n/, "the publish's answer, then the stream's");
+      assert.match(received, /"\}\nHTTP\/1\.1 200 OK\r\n[\s\S]*data: second\n/, "the publish's answer, then the stream's");
     } finally {
       socket.destroy();
     }
