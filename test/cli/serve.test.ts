@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describeEngine } from '../../src/cli/serve.js';
 import { execFile } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
@@ -29,6 +29,26 @@ describe('ssehub serve', () => {
     await assert.rejects(ssehub('frobnicate'), (error: any) => error.code === 2 && /unknown command/.test(error.stderr));
     await assert.rejects(ssehub('serve', '--port', '0', '--jwt-secret', 'short'), (error: any) => error.code === 2 && /at least 32/.test(error.stderr) && /openssl rand -base64 32/.test(error.stderr));
   });
+
+  for (const workers of [[], ['--workers', '2']]) {
+    test(`a port in use is one line naming it and how to choose another, and a non-zero exit${workers.length ? ' (--workers 2)' : ''}`, async () => {
+      const blocker = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const { port } = blocker.address() as AddressInfo;
+      try {
+        await assert.rejects(ssehub('serve', '--port', String(port), '--log-level', 'warn', ...workers), (error: any) => {
+          assert.notEqual(error.code, 0);
+          const lines = (error.stderr as string).trim().split('\n');
+          assert.equal(lines.length, 1, error.stderr);
+          assert.match(lines[0]!, new RegExp(`^ssehub: port ${port} on 127\\.0\\.0\\.1 is already in use`));
+          assert.match(lines[0]!, /--port <n> \(or SSEHUB_PORT=<n>\)/);
+          return true;
+        });
+      } finally {
+        await new Promise((resolve) => blocker.close(resolve));
+      }
+    });
+  }
 
   test('an engine server that cannot be reached at start is a clear error, not a hang', async () => {
     for (const url of ['redis://127.0.0.1:1', 'nats://127.0.0.1:1', 'postgres://postgres@127.0.0.1:1/test']) {
