@@ -4,7 +4,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ContentTypeError, DecodeError, HubResponseError, publish, TimeoutError, type PublishEvent } from '../client/index.js';
+import { ContentTypeError, DecodeError, HubResponseError, publish, TimeoutError, type PublishEvent, type PublishOptions } from '../client/index.js';
 import { HubError, isHubError } from '../errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
@@ -154,6 +154,21 @@ export function describeError(error: unknown): { text: string; exitCode: number 
   return { text: error.stack ?? error.message, exitCode: 1 }; // a bug: show where
 }
 
+/** The client's retries of one publish (after the first attempt). */
+export const PUBLISH_RETRIES = 5;
+
+/**
+ * Says on stderr that a publish is being retried, and why, so that a hub that is down is not a
+ * silent wait of several seconds; undefined (no notices) with --quiet.
+ */
+export function retryNotices(quiet: boolean, env: NodeJS.ProcessEnv = process.env): PublishOptions['onRetry'] {
+  if (quiet) return undefined;
+  const err = styleFor(process.stderr, env);
+  return ({ attempt, delayMs, error }) => {
+    process.stderr.write(`${err.dim(`ssehub: publish failed: ${describeCause(error)}; retry ${attempt} of ${PUBLISH_RETRIES} in ${(delayMs / 1000).toFixed(1)} s`)}\n`);
+  };
+}
+
 /** A closed stdout (`| head -1`) ends the command quietly, with status 0. */
 export function exitQuietlyOnEpipe(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -217,6 +232,8 @@ export interface BatchPublisherOptions extends HubTarget {
   highWater?: number;
   /** Called after each batch is stored, with its events and their ids, in order. */
   onPublished?: (events: readonly PublishEvent[], ids: readonly string[]) => void | Promise<void>;
+  /** Called before each retry of a batch (see retryNotices). */
+  onRetry?: PublishOptions['onRetry'];
   signal?: AbortSignal;
 }
 
@@ -333,6 +350,8 @@ export class BatchPublisher {
             url: this.#options.url,
             ...(this.#options.token === undefined ? {} : { token: this.#options.token }),
             ...(this.#options.signal === undefined ? {} : { signal: this.#options.signal }),
+            retries: PUBLISH_RETRIES,
+            ...(this.#options.onRetry === undefined ? {} : { onRetry: this.#options.onRetry }),
           });
           this.#published += events.length;
           await this.#options.onPublished?.(events, result.ids);
