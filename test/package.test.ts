@@ -1,10 +1,17 @@
 /** The package as npm sees it: its scripts, what `npm pack` ships, and how consumers resolve it. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { describe, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; version: string };
 
 describe('package.json', () => {
   test('npm start listens where SSEHUB_PORT and SSEHUB_HOST say: its serve command sets no --port or --host', () => {
@@ -14,5 +21,30 @@ describe('package.json', () => {
     assert.equal(config.port, 9508);
     assert.equal(config.host, '0.0.0.0');
     assert.equal(loadConfig(args, {}).port, 8080, 'the default port is still 8080');
+  });
+});
+
+describe('npm pack', () => {
+  let work: string;
+  let tarball: string;
+  let files: string[];
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'ssehub-pack-'));
+    // A real pack: "prepare" builds dist/ first, as it does for npm publish and npm install <git url>.
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
+    const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    tarball = join(work, packed!.filename);
+    files = packed!.files.map((file) => file.path);
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  test('ships dist/, web/, README, LICENSE and package.json; no sources, tests, bench or node_modules', () => {
+    assert.equal(tarball.endsWith(`ssehub-${pkg.version}.tgz`), true, tarball);
+    for (const path of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/client/index.d.ts']) {
+      assert.ok(files.includes(path), `${path} is shipped`);
+    }
+    assert.ok(files.some((path) => path.startsWith('web/')), 'web/ is shipped');
+    for (const path of files) assert.doesNotMatch(path, /^(src|test|bench|node_modules|docs)\/|\.test\.[jt]s$/, path);
+    assert.match(readFileSync(join(ROOT, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) 2026 the ssehub authors\n/);
   });
 });
