@@ -1,7 +1,7 @@
 /** The package as npm sees it: its scripts, what `npm pack` ships, and how consumers resolve it. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import { loadConfig } from '../src/config.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; version: string };
 
 describe('package.json', () => {
@@ -38,6 +39,15 @@ describe('npm pack', () => {
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
+  /** Unpacks the tarball as node_modules/ssehub of a new project; returns the project's directory. */
+  async function projectWithPackage(name: string): Promise<string> {
+    const project = join(work, name);
+    mkdirSync(join(project, 'node_modules', 'ssehub'), { recursive: true });
+    writeFileSync(join(project, 'package.json'), '{"name":"consumer","version":"1.0.0","private":true,"type":"module"}');
+    await run('tar', ['-xzf', tarball, '-C', join(project, 'node_modules', 'ssehub'), '--strip-components=1']);
+    return project;
+  }
+
   test('ships dist/, web/, README, LICENSE and package.json; no sources, tests, bench or node_modules', () => {
     assert.equal(tarball.endsWith(`ssehub-${pkg.version}.tgz`), true, tarball);
     for (const path of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/client/index.d.ts']) {
@@ -46,5 +56,27 @@ describe('npm pack', () => {
     assert.ok(files.some((path) => path.startsWith('web/')), 'web/ is shipped');
     for (const path of files) assert.doesNotMatch(path, /^(src|test|bench|node_modules|docs)\/|\.test\.[jt]s$/, path);
     assert.match(readFileSync(join(ROOT, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) 2026 the ssehub authors\n/);
+  });
+
+  test('a consumer with moduleResolution "node" resolves ssehub, ssehub/client and ssehub/protocol types', async () => {
+    const project = await projectWithPackage('node10-consumer');
+    writeFileSync(
+      join(project, 'consumer.ts'),
+      [
+        "import { subscribe, publish, type PublishEvent } from 'ssehub/client';",
+        "import type { GapReason } from 'ssehub/protocol';",
+        "import type { HubConfig } from 'ssehub';",
+        "const event: PublishEvent = { topic: 't', data: 'x' };",
+        'const reason: GapReason | undefined = undefined;',
+        'const port: HubConfig["port"] = 8080;',
+        'export { subscribe, publish, event, reason, port };',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'esnext', moduleResolution: 'node', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, lib: ['es2022', 'dom'] }, files: ['consumer.ts'] }),
+    );
+    await run(process.execPath, [TSC, '-p', join(project, 'tsconfig.json')]).catch((error: { stdout: string }) => assert.fail(error.stdout));
   });
 });
