@@ -1,7 +1,8 @@
 /** The package as npm sees it: its scripts, what `npm pack` ships, and how consumers resolve it. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,5 +79,35 @@ describe('npm pack', () => {
       JSON.stringify({ compilerOptions: { module: 'esnext', moduleResolution: 'node', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, lib: ['es2022', 'dom'] }, files: ['consumer.ts'] }),
     );
     await run(process.execPath, [TSC, '-p', join(project, 'tsconfig.json')]).catch((error: { stdout: string }) => assert.fail(error.stdout));
+  });
+
+  test('an app without the engine drivers: the memory engine runs; another engine names the package to install', async () => {
+    // The app installed ssehub and its dependencies, but no optional peer (ioredis, nats, pg).
+    const project = await projectWithPackage('no-drivers');
+    const { dependencies } = JSON.parse(readFileSync(join(project, 'node_modules', 'ssehub', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const name of Object.keys(dependencies)) symlinkSync(join(ROOT, 'node_modules', name), join(project, 'node_modules', name));
+    const main = join(project, 'node_modules', 'ssehub', 'dist', 'cli', 'main.js');
+    const serve = (engine: string) => run(process.execPath, [main, 'serve', '--port', '0', '--log-level', 'warn', '--engine', engine], { cwd: project });
+
+    const memory = spawn(process.execPath, [main, 'serve', '--port', '0', '--log-level', 'warn', '--stats-interval', '0'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    memory.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    memory.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = once(memory, 'exit');
+    while (!/listening on/.test(output)) await Promise.race([once(memory.stdout!, 'data'), exited.then(() => assert.fail(output))]);
+    memory.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null], output);
+
+    for (const [engine, driver] of [
+      ['redis://127.0.0.1:6379', 'ioredis'],
+      ['nats://127.0.0.1:4222', 'nats'],
+      ['postgres://postgres@127.0.0.1:5432/test', 'pg'],
+    ] as const) {
+      await assert.rejects(serve(engine), (error: { code: number; stderr: string }) => {
+        assert.notEqual(error.code, 0);
+        assert.match(error.stderr, new RegExp(`needs the "${driver}" package, which is not installed: npm install ${driver}\\n$`), error.stderr);
+        return true;
+      });
+    }
   });
 });
