@@ -2,20 +2,27 @@
  * What the commands that talk to a hub share: flag parsing (--url, --token), terminal styling,
  * error messages and exit codes, stdin/line reading, and an ordered batching publisher.
  */
+import { readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ContentTypeError, DecodeError, HubResponseError, publish, TimeoutError, type PublishEvent, type PublishOptions } from '../client/index.js';
 import { HubError, isHubError } from '../errors.js';
+import { tlsFetch } from './tls-fetch.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 /** Help lines for the flags every hub-talking command takes. */
 export const HUB_FLAGS_HELP = `  --url <url>                The hub's base URL (env SSEHUB_URL, default ${DEFAULT_URL}).
-  --token <jwt>              Bearer token (env SSEHUB_TOKEN).`;
+  --token <jwt>              Bearer token (env SSEHUB_TOKEN).
+  --cacert <file>            Trust the certificate(s) in this PEM file for an https: hub, e.g. the one
+                             "ssehub cert" wrote. NODE_EXTRA_CA_CERTS=<file> adds to the system's instead.
+  --insecure                 Accept any certificate from an https: hub (for local testing only).`;
 
 export const HUB_FLAGS = {
   url: { type: 'string' },
   token: { type: 'string' },
+  cacert: { type: 'string' },
+  insecure: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -36,10 +43,20 @@ export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typ
 export interface HubTarget {
   url: string;
   token: string | undefined;
+  /** With --cacert or --insecure: the fetch that applies them; otherwise the global fetch is used. */
+  fetch?: typeof globalThis.fetch;
 }
 
-/** --url and --token, falling back to SSEHUB_URL / SSEHUB_TOKEN. */
-export function hubTarget(values: { url?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv): HubTarget {
+/** The client options a HubTarget stands for. */
+export function clientOptions(target: HubTarget): { url: string; token?: string; fetch?: typeof globalThis.fetch } {
+  return { url: target.url, ...(target.token === undefined ? {} : { token: target.token }), ...(target.fetch === undefined ? {} : { fetch: target.fetch }) };
+}
+
+/** --url, --token, --cacert and --insecure, falling back to SSEHUB_URL / SSEHUB_TOKEN. */
+export function hubTarget(
+  values: { url?: string | undefined; token?: string | undefined; cacert?: string | undefined; insecure?: boolean | undefined },
+  env: NodeJS.ProcessEnv,
+): HubTarget {
   const url = values.url ?? (env.SSEHUB_URL || DEFAULT_URL);
   let parsed: URL;
   try {
@@ -49,7 +66,21 @@ export function hubTarget(values: { url?: string | undefined; token?: string | u
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw argumentError(`--url: "${url}" must be an http: or https: URL.`);
   const token = values.token ?? env.SSEHUB_TOKEN;
-  return { url, token: token === undefined || token === '' ? undefined : token };
+  const target: HubTarget = { url, token: token === undefined || token === '' ? undefined : token };
+  if (values.cacert !== undefined && values.insecure) throw argumentError('--cacert trusts one certificate, --insecure any: give one of them.');
+  if (values.cacert !== undefined) {
+    let ca: string;
+    try {
+      ca = readFileSync(values.cacert, 'utf8');
+    } catch (error) {
+      throw argumentError(`--cacert: cannot read "${values.cacert}": ${(error as Error).message}`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw argumentError(`--cacert: "${values.cacert}" holds no PEM certificate.`);
+    target.fetch = tlsFetch({ ca, rejectUnauthorized: true });
+  } else if (values.insecure) {
+    target.fetch = tlsFetch({ rejectUnauthorized: false });
+  }
+  return target;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,8 +378,7 @@ export class BatchPublisher {
         const events = batch.map((item) => item.event);
         try {
           const result = await publish(events, {
-            url: this.#options.url,
-            ...(this.#options.token === undefined ? {} : { token: this.#options.token }),
+            ...clientOptions(this.#options),
             ...(this.#options.signal === undefined ? {} : { signal: this.#options.signal }),
             retries: PUBLISH_RETRIES,
             ...(this.#options.onRetry === undefined ? {} : { onRetry: this.#options.onRetry }),

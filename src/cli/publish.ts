@@ -8,6 +8,7 @@ import { publish, type PublishEvent, type PublishOptions } from '../client/index
 import {
   argumentError,
   BatchPublisher,
+  clientOptions,
   exitQuietlyOnEpipe,
   HUB_FLAGS,
   HUB_FLAGS_HELP,
@@ -20,6 +21,7 @@ import {
   styleFor,
   toCliError,
   writeOut,
+  type HubTarget,
 } from './common.js';
 
 export const PUBLISH_HELP = `Usage: ssehub publish <topic> [data] [options]
@@ -119,8 +121,7 @@ export async function publishCommand(argv: string[], env: NodeJS.ProcessEnv): Pr
   if (values.event !== undefined) event.event = values.event;
   try {
     const result = await publish(event, {
-      url: target.url,
-      ...(target.token === undefined ? {} : { token: target.token }),
+      ...clientOptions(target),
       ...(values['idempotency-key'] === undefined ? {} : { idempotencyKey: values['idempotency-key'] }),
       retries: PUBLISH_RETRIES,
       ...(onRetry === undefined ? {} : { onRetry }),
@@ -150,7 +151,7 @@ async function publishLines(options: {
   topic: string;
   event: string | undefined;
   json: boolean;
-  target: { url: string; token: string | undefined };
+  target: HubTarget;
   line: (topic: string, id: string, replayed: boolean) => string;
   onRetry: PublishOptions['onRetry'];
 }): Promise<number> {
@@ -202,7 +203,7 @@ async function publishLines(options: {
  */
 async function publishNdjson(options: {
   file: string | undefined;
-  target: { url: string; token: string | undefined };
+  target: HubTarget;
   idempotencyKey: string | undefined;
   onRetry: PublishOptions['onRetry'];
   env: NodeJS.ProcessEnv;
@@ -227,8 +228,7 @@ async function publishNdjson(options: {
   const friendly = process.stdout.isTTY === true;
   try {
     const result = await publish(events, {
-      url: target.url,
-      ...(target.token === undefined ? {} : { token: target.token }),
+      ...clientOptions(target),
       ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
       retries: PUBLISH_RETRIES,
       ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),

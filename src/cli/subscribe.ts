@@ -7,6 +7,7 @@ import { subscribe, type StateChange, type SubscriptionItem } from '../client/in
 import {
   argumentError,
   CliError,
+  clientOptions,
   describeCause,
   exitQuietlyOnEpipe,
   HUB_FLAGS,
@@ -117,9 +118,8 @@ export async function subscribeCommand(argv: string[], env: NodeJS.ProcessEnv): 
     }
   };
   const subscription = subscribe({
-    url: target.url,
+    ...clientOptions(target),
     topics,
-    ...(target.token === undefined ? {} : { token: target.token }),
     ...(values['last-event-id'] === undefined ? {} : { lastEventId: values['last-event-id'] }),
     signal: stop.signal,
     onStateChange,
