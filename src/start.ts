@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import type { Access } from './auth/access.js';
 import { assembleHub, readKeyFile, type AssembleOptions } from './assemble.js';
 import { checkTransport, parseListenAddress, type HubConfig } from './config.js';
+import { HubError } from './errors.js';
 import type { Hub } from './hub/hub.js';
 import { createHttpServer, createOperatorServer, type HttpListener, type TlsCredentials } from './http/node/server.js';
 
@@ -51,8 +52,10 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   let port: number;
   let metricsUrl: string | undefined;
   try {
-    port = await listen(listener, config.port, config.host);
-    if (operator !== undefined && operatorAt !== undefined) metricsUrl = `http://${urlHost(operatorAt.host)}:${await listen(operator, operatorAt.port, operatorAt.host)}`;
+    port = await listen(listener, config.port, config.host, 'with --port <n> (or SSEHUB_PORT=<n>)');
+    if (operator !== undefined && operatorAt !== undefined) {
+      metricsUrl = `http://${urlHost(operatorAt.host)}:${await listen(operator, operatorAt.port, operatorAt.host, 'with --metrics-listen <host:port>')}`;
+    }
   } catch (error) {
     listener.closeAllConnections();
     await Promise.allSettled([listener.close(), operator?.close()]);
@@ -83,12 +86,20 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   return { hub: context.hub, url: `${listener.scheme}://${urlHost(config.host)}:${port}`, protocols: listener.protocols, port, metricsUrl, access: context.access, close };
 }
 
-/** Starts listening; resolves with the port (the one picked, for port 0). */
-function listen({ server }: HttpListener, port: number, host: string): Promise<number> {
+/**
+ * Starts listening; resolves with the port (the one picked, for port 0). A port in use is a
+ * HubError naming it and how to choose another (`choose`), so that `ssehub serve` and its workers
+ * print one line instead of a stack.
+ */
+function listen({ server }: HttpListener, port: number, host: string, choose: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException): void => {
+      if (error.code !== 'EADDRINUSE') return reject(error);
+      reject(new HubError(409, 'port_in_use', `port ${port} on ${host} is already in use: stop what listens there, or choose another port ${choose}.`));
+    };
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve((server.address() as AddressInfo).port);
     });
   });

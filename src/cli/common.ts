@@ -2,20 +2,27 @@
  * What the commands that talk to a hub share: flag parsing (--url, --token), terminal styling,
  * error messages and exit codes, stdin/line reading, and an ordered batching publisher.
  */
+import { readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ContentTypeError, DecodeError, HubResponseError, publish, TimeoutError, type PublishEvent } from '../client/index.js';
+import { ContentTypeError, DecodeError, HubResponseError, publish, TimeoutError, type PublishEvent, type PublishOptions } from '../client/index.js';
 import { HubError, isHubError } from '../errors.js';
+import { tlsFetch } from './tls-fetch.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 /** Help lines for the flags every hub-talking command takes. */
 export const HUB_FLAGS_HELP = `  --url <url>                The hub's base URL (env SSEHUB_URL, default ${DEFAULT_URL}).
-  --token <jwt>              Bearer token (env SSEHUB_TOKEN).`;
+  --token <jwt>              Bearer token (env SSEHUB_TOKEN).
+  --cacert <file>            Trust the certificate(s) in this PEM file for an https: hub, e.g. the one
+                             "ssehub cert" wrote. NODE_EXTRA_CA_CERTS=<file> adds to the system's instead.
+  --insecure                 Accept any certificate from an https: hub (for local testing only).`;
 
 export const HUB_FLAGS = {
   url: { type: 'string' },
   token: { type: 'string' },
+  cacert: { type: 'string' },
+  insecure: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -36,10 +43,20 @@ export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typ
 export interface HubTarget {
   url: string;
   token: string | undefined;
+  /** With --cacert or --insecure: the fetch that applies them; otherwise the global fetch is used. */
+  fetch?: typeof globalThis.fetch;
 }
 
-/** --url and --token, falling back to SSEHUB_URL / SSEHUB_TOKEN. */
-export function hubTarget(values: { url?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv): HubTarget {
+/** The client options a HubTarget stands for. */
+export function clientOptions(target: HubTarget): { url: string; token?: string; fetch?: typeof globalThis.fetch } {
+  return { url: target.url, ...(target.token === undefined ? {} : { token: target.token }), ...(target.fetch === undefined ? {} : { fetch: target.fetch }) };
+}
+
+/** --url, --token, --cacert and --insecure, falling back to SSEHUB_URL / SSEHUB_TOKEN. */
+export function hubTarget(
+  values: { url?: string | undefined; token?: string | undefined; cacert?: string | undefined; insecure?: boolean | undefined },
+  env: NodeJS.ProcessEnv,
+): HubTarget {
   const url = values.url ?? (env.SSEHUB_URL || DEFAULT_URL);
   let parsed: URL;
   try {
@@ -49,7 +66,21 @@ export function hubTarget(values: { url?: string | undefined; token?: string | u
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw argumentError(`--url: "${url}" must be an http: or https: URL.`);
   const token = values.token ?? env.SSEHUB_TOKEN;
-  return { url, token: token === undefined || token === '' ? undefined : token };
+  const target: HubTarget = { url, token: token === undefined || token === '' ? undefined : token };
+  if (values.cacert !== undefined && values.insecure) throw argumentError('--cacert trusts one certificate, --insecure any: give one of them.');
+  if (values.cacert !== undefined) {
+    let ca: string;
+    try {
+      ca = readFileSync(values.cacert, 'utf8');
+    } catch (error) {
+      throw argumentError(`--cacert: cannot read "${values.cacert}": ${(error as Error).message}`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw argumentError(`--cacert: "${values.cacert}" holds no PEM certificate.`);
+    target.fetch = tlsFetch({ ca, rejectUnauthorized: true });
+  } else if (values.insecure) {
+    target.fetch = tlsFetch({ rejectUnauthorized: false });
+  }
+  return target;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,6 +185,21 @@ export function describeError(error: unknown): { text: string; exitCode: number 
   return { text: error.stack ?? error.message, exitCode: 1 }; // a bug: show where
 }
 
+/** The client's retries of one publish (after the first attempt). */
+export const PUBLISH_RETRIES = 5;
+
+/**
+ * Says on stderr that a publish is being retried, and why, so that a hub that is down is not a
+ * silent wait of several seconds; undefined (no notices) with --quiet.
+ */
+export function retryNotices(quiet: boolean, env: NodeJS.ProcessEnv = process.env): PublishOptions['onRetry'] {
+  if (quiet) return undefined;
+  const err = styleFor(process.stderr, env);
+  return ({ attempt, delayMs, error }) => {
+    process.stderr.write(`${err.dim(`ssehub: publish failed: ${describeCause(error)}; retry ${attempt} of ${PUBLISH_RETRIES} in ${(delayMs / 1000).toFixed(1)} s`)}\n`);
+  };
+}
+
 /** A closed stdout (`| head -1`) ends the command quietly, with status 0. */
 export function exitQuietlyOnEpipe(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -217,6 +263,8 @@ export interface BatchPublisherOptions extends HubTarget {
   highWater?: number;
   /** Called after each batch is stored, with its events and their ids, in order. */
   onPublished?: (events: readonly PublishEvent[], ids: readonly string[]) => void | Promise<void>;
+  /** Called before each retry of a batch (see retryNotices). */
+  onRetry?: PublishOptions['onRetry'];
   signal?: AbortSignal;
 }
 
@@ -330,9 +378,10 @@ export class BatchPublisher {
         const events = batch.map((item) => item.event);
         try {
           const result = await publish(events, {
-            url: this.#options.url,
-            ...(this.#options.token === undefined ? {} : { token: this.#options.token }),
+            ...clientOptions(this.#options),
             ...(this.#options.signal === undefined ? {} : { signal: this.#options.signal }),
+            retries: PUBLISH_RETRIES,
+            ...(this.#options.onRetry === undefined ? {} : { onRetry: this.#options.onRetry }),
           });
           this.#published += events.length;
           await this.#options.onPublished?.(events, result.ids);

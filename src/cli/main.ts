@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `ssehub` command: dispatches to its subcommands. */
+import { readFileSync } from 'node:fs';
 import { certCommand, CERT_HELP } from './cert.js';
 import { describeError } from './common.js';
 import { pipeCommand, PIPE_HELP } from './pipe.js';
@@ -21,8 +22,13 @@ Commands:
 The commands that talk to a hub take --url (env SSEHUB_URL, default http://127.0.0.1:8080)
 and --token (env SSEHUB_TOKEN).
 
-Run "ssehub <command> --help" for a command's options.
+Run "ssehub <command> --help" for a command's options; "ssehub --version" prints the version.
 `;
+
+/** The version in package.json (one directory above cli/, both in src/ and in dist/). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 /** Help texts, for the tests and for "ssehub help <command>". */
 export const COMMAND_HELP: Record<string, string> = {
@@ -39,6 +45,10 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     const topic = command === 'help' ? rest[0] : undefined;
     process.stdout.write(topic !== undefined && COMMAND_HELP[topic] !== undefined ? COMMAND_HELP[topic] : HELP);
+    return 0;
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   if (command === 'serve') {

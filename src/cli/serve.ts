@@ -29,7 +29,9 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   if (workers > 1) {
     // The workers run this same command: cluster.fork starts them with this process's argv and environment.
     if (cluster.isWorker) return runWorker(config);
-    return runPrimary(config, workers, { announce: (url, protocols, metricsUrl) => announce(config, url, protocols, metricsUrl, `${workers} workers`) });
+    await runPrimary(config, workers, { announce: (url, protocols, metricsUrl) => announce(config, url, protocols, metricsUrl, `${workers} workers`) });
+    stopWithNpm(env);
+    return;
   }
   const running = await startHub(config);
   announce(config, running.url, running.protocols, running.metricsUrl);
@@ -51,6 +53,27 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  stopWithNpm(env);
+}
+
+const PARENT_CHECK_MS = 250;
+
+/**
+ * `npx ssehub serve` and `npm start` run the hub as npm's grandchild, through a shell: npm passes
+ * SIGTERM and SIGINT on to the shell, which dies without passing them on, and the hub would run on
+ * orphaned. So under npm (it sets npm_command), a hub whose parent has gone stops as on SIGTERM.
+ * Outside npm, a hub outliving its parent (nohup, a daemon's double fork) is left alone.
+ */
+function stopWithNpm(env: NodeJS.ProcessEnv): void {
+  if (env.npm_command === undefined) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    process.stderr.write(`ssehub: its parent process (${parent}, run by npm ${env.npm_command}) has exited; stopping\n`);
+    process.kill(process.pid, 'SIGTERM');
+  }, PARENT_CHECK_MS);
+  timer.unref();
 }
 
 /** Prints where the hub listens, and warns when it is open to anyone. */

@@ -6,6 +6,8 @@
 import { subscribe, type StateChange, type SubscriptionItem } from '../client/index.js';
 import {
   argumentError,
+  CliError,
+  clientOptions,
   describeCause,
   exitQuietlyOnEpipe,
   HUB_FLAGS,
@@ -17,6 +19,9 @@ import {
   writeOut,
   type Style,
 } from './common.js';
+
+/** Failed attempts before a subscription that never connected gives up. */
+const FIRST_CONNECT_ATTEMPTS = 3;
 
 export const SUBSCRIBE_HELP = `Usage: ssehub subscribe <topic-or-pattern>... [options]
 
@@ -34,6 +39,9 @@ ${HUB_FLAGS_HELP}
 Output without --json: on a terminal, "<id> <event> <data>" per event; when piped, each event's
 data followed by a newline and nothing else (data with newlines spans lines; use --json to frame
 events unambiguously). Reset notices ("history was reset") go to stderr.
+
+If the first connection cannot be made (${FIRST_CONNECT_ATTEMPTS} attempts, a few seconds: a wrong --url, a hub
+that is down), it exits 1 saying so; once connected, it keeps retrying for as long as it takes.
 
 Exit status: 0 after --count events, on SIGINT/SIGTERM, when the hub ends the subscription, or
 when stdout is closed (| head -1); 1 when the hub refuses (401, 403, 404, ...: the message and
@@ -89,6 +97,7 @@ export async function subscribeCommand(argv: string[], env: NodeJS.ProcessEnv): 
   process.on('SIGTERM', onSignal);
   let opened = false;
   let lost = false;
+  let neverConnected: unknown;
   const onStateChange = (change: StateChange): void => {
     if (change.state === 'open') {
       if (lost) notice(`reconnected${subscription.lastEventId ? `, resuming after ${subscription.lastEventId}` : ''}`);
@@ -97,15 +106,20 @@ export async function subscribeCommand(argv: string[], env: NodeJS.ProcessEnv): 
       lost = false;
     } else if (change.state === 'reconnecting') {
       lost = true;
+      // Only before the first connection: a wrong --url fails fast; a hub that was there is waited for.
+      if (!opened && (change.attempt ?? 1) >= FIRST_CONNECT_ATTEMPTS) {
+        neverConnected = change.error;
+        stop.abort();
+        return;
+      }
       const what = opened ? 'connection lost' : 'cannot connect';
       const delay = ((change.delayMs ?? 0) / 1000).toFixed(1);
       notice(`${what}: ${describeCause(change.error)}; retrying in ${delay} s (attempt ${change.attempt ?? 1})`);
     }
   };
   const subscription = subscribe({
-    url: target.url,
+    ...clientOptions(target),
     topics,
-    ...(target.token === undefined ? {} : { token: target.token }),
     ...(values['last-event-id'] === undefined ? {} : { lastEventId: values['last-event-id'] }),
     signal: stop.signal,
     onStateChange,
@@ -128,6 +142,9 @@ export async function subscribeCommand(argv: string[], env: NodeJS.ProcessEnv): 
     subscription.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+  if (neverConnected !== undefined) {
+    throw new CliError(`cannot connect to the hub at ${target.url} (${FIRST_CONNECT_ATTEMPTS} attempts): ${describeCause(neverConnected)}; check --url (or SSEHUB_URL) and that the hub runs`, undefined);
   }
   return 0;
 }

@@ -15,16 +15,16 @@ export async function openEngine(spec: string, settings: EngineSettings, logger:
   switch (scheme) {
     case 'redis':
     case 'rediss': {
-      const { RedisEngine } = await import('./redis.js');
+      const { RedisEngine } = await withDriver('ioredis', spec, () => import('./redis.js'));
       return RedisEngine.open(spec, settings, logger);
     }
     case 'nats': {
-      const { NatsEngine } = await import('./nats.js');
+      const { NatsEngine } = await withDriver('nats', spec, () => import('./nats.js'));
       return NatsEngine.open(spec, settings, logger);
     }
     case 'postgres':
     case 'postgresql': {
-      const { PostgresEngine } = await import('./postgres.js');
+      const { PostgresEngine } = await withDriver('pg', spec, () => import('./postgres.js'));
       return PostgresEngine.open(spec, settings, logger);
     }
     default:
@@ -33,6 +33,21 @@ export async function openEngine(spec: string, settings: EngineSettings, logger:
         'unsupported_engine',
         `Unknown engine "${spec}": use "memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://.`,
       );
+  }
+}
+
+/**
+ * Loads an engine's module. Its driver (ioredis, nats, pg) is an optional peer dependency, which
+ * the app installs for the engine it uses: a missing one is a HubError naming what to install.
+ */
+async function withDriver<T>(driver: string, spec: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && (error as Error).message.includes(`'${driver}'`);
+    if (!missing) throw error;
+    const engine = spec.replace(/:\/\/.*$/, '');
+    throw new HubError(500, 'engine_driver_missing', `The ${engine} engine needs the "${driver}" package, which is not installed: npm install ${driver}`);
   }
 }
 

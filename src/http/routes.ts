@@ -1,7 +1,8 @@
 /**
  * The route table. A route is a path (exact, or a prefix whose remainder is a topic) and the
  * handler for each method; anything else is 404, a known path with another method 405. A route
- * with `when` exists only while the configuration says so (404 otherwise, whatever the method).
+ * with `when` exists only while the configuration says so (404 otherwise, whatever the method:
+ * `not_found`, or the route's `off` error that says how to turn it on).
  */
 import type { HubConfig } from '../config.js';
 import { HubError } from '../errors.js';
@@ -21,11 +22,14 @@ export interface Route {
   /** Pass `rest` on as it is in the request, not percent-decoded. */
   raw?: boolean;
   when?: (config: HubConfig) => boolean;
+  /** The answer while `when` says no, when "No route" would leave the user guessing (default: not_found). */
+  off?: () => HubError;
   methods: Record<string, Handler>;
 }
 
 const dashboard = (config: HubConfig): boolean => config.dashboard;
 const demos = (config: HubConfig): boolean => config.demos;
+const demosOff = (): HubError => new HubError(404, 'demos_disabled', 'The demo API is off on this hub: start it with --demos (or SSEHUB_DEMOS=true) to run the demos.');
 
 const pageRoutes: Route[] = (Object.keys(PAGES) as Array<keyof typeof PAGES>).map((path) => {
   const handler = page(path);
@@ -44,9 +48,9 @@ export const ROUTES: readonly Route[] = [
   ...pageRoutes,
   // Asset names never need percent-encoding; raw, an encoded "/" or "." cannot even look like one.
   { path: '/assets/', prefix: true, raw: true, when: dashboard, methods: { GET: serveAsset, HEAD: serveAsset } },
-  { path: '/demos/api/jobs', when: demos, methods: { POST: startJobs } },
-  { path: '/demos/api/logs', when: demos, methods: { POST: startLogs } },
-  { path: '/demos/api/chat', when: demos, methods: { POST: startChat } },
+  { path: '/demos/api/jobs', when: demos, off: demosOff, methods: { POST: startJobs } },
+  { path: '/demos/api/logs', when: demos, off: demosOff, methods: { POST: startLogs } },
+  { path: '/demos/api/chat', when: demos, off: demosOff, methods: { POST: startChat } },
 ];
 
 /**
@@ -78,7 +82,11 @@ export function resolveTarget(method: string, target: string, config: HubConfig,
 function resolveRoute(method: string, pathname: string, query: URLSearchParams, config: HubConfig, routes: readonly Route[]): ResolvedRoute {
   for (const route of routes) {
     const matches = route.prefix ? pathname.startsWith(route.path) : pathname === route.path;
-    if (!matches || (route.when !== undefined && !route.when(config))) continue;
+    if (!matches) continue;
+    if (route.when !== undefined && !route.when(config)) {
+      if (route.off !== undefined) throw route.off();
+      continue;
+    }
     const handler = method === 'OPTIONS' ? preflight : route.methods[method];
     if (!handler) {
       const allow = Object.keys(route.methods).join(', ');

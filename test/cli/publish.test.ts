@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { colorEnabled, LineSplitter, styleFor } from '../../src/cli/common.js';
 import type { RunningHub } from '../../src/start.js';
-import { startTestHub } from '../support/hub.js';
+import { freePort, startTestHub } from '../support/hub.js';
 import { openStream, type OpenStream } from '../support/http.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -167,6 +167,59 @@ describe('ssehub publish', () => {
     const reserved = await ssehub(['publish', 'cli/a', 'x', '--event', 'ssehub.reset', '--url', hub.url]);
     assert.equal(reserved.code, 1);
     assert.match(reserved.stderr, /\(reserved_event_name\)/);
+  });
+
+  test('--ndjson: a batch of {topic, event, data} lines, stored in order, ids printed in order', async () => {
+    const input = '{"topic":"cli/nd/a","data":"one"}\n\n{"topic":"cli/nd/b","event":"status","data":{"n":2}}\r\n{"topic":"cli/nd/a","data":[3]}\n';
+    const { code, stdout, stderr } = await ssehub(['publish', '--ndjson', '-', '--url', hub.url], { input });
+    assert.equal(code, 0, stderr);
+    const events = await next(3);
+    assert.deepEqual(
+      events.map((event) => [event.type, event.data]),
+      [
+        ['message', 'one'],
+        ['status', '{"n":2}'],
+        ['message', '[3]'],
+      ],
+    );
+    assert.equal(stdout, events.map((event) => `${event.lastEventId}\n`).join(''));
+  });
+
+  test('--ndjson: a bad line refuses the lot, naming the line (exit 2, nothing published)', async () => {
+    for (const [bad, why] of [
+      ['not json', /line 2: not JSON/],
+      ['{"data":"no topic"}', /line 2: "topic" must be/],
+      ['{"topic":"cli/nd","data":"x","extra":1}', /line 2: unknown field "extra"/],
+      ['{"topic":"cli/nd"}', /line 2: "data" is missing/],
+    ] as const) {
+      const { code, stdout, stderr } = await ssehub(['publish', '--ndjson', '--url', hub.url], { input: `{"topic":"cli/nd","data":"first"}\n${bad}\n` });
+      assert.equal(code, 2, bad);
+      assert.equal(stdout, '');
+      assert.match(stderr, why);
+      assert.match(stderr, /nothing was published/);
+    }
+    // A batch the hub refuses (an invalid topic on line 2) stores nothing either.
+    const refused = await ssehub(['publish', '--ndjson', '--url', hub.url], { input: '{"topic":"cli/nd","data":"first"}\n{"topic":"bad//topic","data":"x"}\n' });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /invalid_topic/);
+    assert.equal((await ssehub(['publish', 'cli/nd', 'marker', '--url', hub.url])).code, 0);
+    assert.equal((await next(1))[0]!.data, 'marker', 'no event of the refused batches was stored');
+  });
+
+  test('a hub that is down: each retry is noted on stderr (number, delay, reason); --quiet leaves only the final error', async () => {
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const noisy = start(['publish', 'cli/down', 'x', '--url', down]);
+    noisy.child.stdin!.end();
+    const { code, stderr } = await noisy.result;
+    assert.equal(code, 1);
+    const notices = stderr.split('\n').filter((line) => line.includes('retry'));
+    assert.equal(notices.length, 5, stderr);
+    notices.forEach((notice, i) => assert.match(notice, new RegExp(`^ssehub: publish failed: .*ECONNREFUSED.*; retry ${i + 1} of 5 in \\d+\\.\\d s$`)));
+    assert.match(stderr, /cannot reach the hub at .*ECONNREFUSED/);
+
+    const quiet = await ssehub(['publish', 'cli/down', 'x', '--quiet', '--url', down]);
+    assert.equal(quiet.code, 1);
+    assert.match(quiet.stderr, /^ssehub: cannot reach the hub at [^\n]*\n$/);
   });
 
   test('bad arguments exit 2', async () => {

@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { describeEngine } from '../../src/cli/serve.js';
-import { execFile } from 'node:child_process';
-import { connect } from 'node:net';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { OPTIONS } from '../../src/config.js';
-import { freePort, spawnHub } from '../support/hub.js';
+import { freePort, processAlive, spawnHub } from '../support/hub.js';
 import { httpRequest, openStream, publish } from '../support/http.js';
 
 const run = promisify(execFile);
@@ -29,6 +33,26 @@ describe('ssehub serve', () => {
     await assert.rejects(ssehub('frobnicate'), (error: any) => error.code === 2 && /unknown command/.test(error.stderr));
     await assert.rejects(ssehub('serve', '--port', '0', '--jwt-secret', 'short'), (error: any) => error.code === 2 && /at least 32/.test(error.stderr) && /openssl rand -base64 32/.test(error.stderr));
   });
+
+  for (const workers of [[], ['--workers', '2']]) {
+    test(`a port in use is one line naming it and how to choose another, and a non-zero exit${workers.length ? ' (--workers 2)' : ''}`, async () => {
+      const blocker = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const { port } = blocker.address() as AddressInfo;
+      try {
+        await assert.rejects(ssehub('serve', '--port', String(port), '--log-level', 'warn', ...workers), (error: any) => {
+          assert.notEqual(error.code, 0);
+          const lines = (error.stderr as string).trim().split('\n');
+          assert.equal(lines.length, 1, error.stderr);
+          assert.match(lines[0]!, new RegExp(`^ssehub: port ${port} on 127\\.0\\.0\\.1 is already in use`));
+          assert.match(lines[0]!, /--port <n> \(or SSEHUB_PORT=<n>\)/);
+          return true;
+        });
+      } finally {
+        await new Promise((resolve) => blocker.close(resolve));
+      }
+    });
+  }
 
   test('an engine server that cannot be reached at start is a clear error, not a hang', async () => {
     for (const url of ['redis://127.0.0.1:1', 'nats://127.0.0.1:1', 'postgres://postgres@127.0.0.1:1/test']) {
@@ -110,4 +134,47 @@ describe('ssehub serve', () => {
     assert.match(hub.output(), /shutdown timeout/);
     socket.destroy();
   });
+
+  for (const workers of [[], ['--workers', '2']]) {
+    test(`npx ssehub serve: SIGTERM to the npx process stops the hub${workers.length ? ' (--workers 2)' : ''}`, { timeout: 60_000 }, async () => {
+      // A project with ssehub's bin in node_modules/.bin, as after npm install; the bin notes its pid.
+      const project = mkdtempSync(join(tmpdir(), 'ssehub-npx-'));
+      const pidFile = join(project, 'hub.pid');
+      mkdirSync(join(project, 'node_modules', '.bin'), { recursive: true });
+      writeFileSync(join(project, 'package.json'), '{"name":"app","version":"1.0.0","private":true}');
+      const bin = join(project, 'node_modules', '.bin', 'ssehub');
+      writeFileSync(bin, `#!/bin/sh\necho $$ > '${pidFile}'\nexec '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${CLI}' "$@"\n`);
+      chmodSync(bin, 0o755);
+      const npx = spawn('npx', ['ssehub', 'serve', '--port', '0', '--log-level', 'warn', '--stats-interval', '0', ...workers], {
+        cwd: project,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      npx.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      // stdout ends when every process holding it has exited: npm, its shell, and the hub.
+      const ended = once(npx.stdout!, 'end');
+      npx.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      try {
+        while (!/listening on/.test(output)) await Promise.race([once(npx.stdout!, 'data'), ended.then(() => assert.fail(`npx ended:\n${output}`))]);
+        const hubPid = Number(readFileSync(pidFile, 'utf8'));
+        assert.notEqual(hubPid, npx.pid, 'npx runs the hub in a process of its own');
+        npx.kill('SIGTERM');
+        // A cap, so that a hub that runs on fails the test instead of holding the pipe (and the run) open.
+        let cap: NodeJS.Timeout | undefined;
+        await Promise.race([ended, new Promise((_, reject) => (cap = setTimeout(() => reject(new Error(`the hub still runs:\n${output}`)), 20_000)))]);
+        clearTimeout(cap);
+        assert.equal(processAlive(hubPid), false, output);
+        assert.match(output, /has exited; stopping/);
+      } finally {
+        try {
+          process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        npx.stdout!.destroy();
+        npx.stderr!.destroy();
+        rmSync(project, { recursive: true, force: true });
+      }
+    });
+  }
 });

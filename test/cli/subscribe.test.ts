@@ -6,7 +6,7 @@ import { mintToken } from '../../src/auth/tokens.js';
 import { styleFor } from '../../src/cli/common.js';
 import { formatItem } from '../../src/cli/subscribe.js';
 import type { RunningHub } from '../../src/start.js';
-import { startTestHub } from '../support/hub.js';
+import { freePort, startTestHub } from '../support/hub.js';
 import { httpRequest } from '../support/http.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -194,6 +194,19 @@ describe('ssehub subscribe', () => {
     } finally {
       clearInterval(timer);
     }
+  });
+
+  test('a first connection that cannot be made (wrong port) exits 1 after a few attempts, saying so', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const sub = run(['subscribe', 'nowhere', '--url', url]);
+    let cap: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => (cap = setTimeout(() => reject(new Error(`still retrying:\n${sub.stderr()}`)), 30_000)));
+    const { code, stdout, stderr } = await Promise.race([sub.result, timedOut]);
+    clearTimeout(cap);
+    assert.equal(code, 1, stderr);
+    assert.equal(stdout, '');
+    assert.equal((stderr.match(/cannot connect: .*ECONNREFUSED.*retrying in/g) ?? []).length, 2, stderr);
+    assert.match(stderr, new RegExp(`ssehub: cannot connect to the hub at ${url} \\(3 attempts\\): .*ECONNREFUSED.*; check --url`));
   });
 
   test('resumes after the hub restarts; reconnect notices go to stderr, not stdout', async () => {

@@ -21,12 +21,13 @@ describe('demo API: off by default', () => {
   });
   after(() => hub.close());
 
-  test('without --demos every demo route is 404, whatever the method', async () => {
+  test('without --demos every demo route is 404 demos_disabled, whatever the method, saying to start with --demos', async () => {
     for (const path of ['jobs', 'logs', 'chat']) {
       for (const method of ['POST', 'GET']) {
         const reply = await httpRequest(`${hub.url}/demos/api/${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: method === 'POST' ? '{"prompt":"x"}' : undefined });
         assert.equal(reply.status, 404, `${method} ${path}`);
-        assert.equal(reply.json().error.code, 'not_found');
+        assert.equal(reply.json().error.code, 'demos_disabled');
+        assert.match(reply.json().error.message, /start it with --demos/);
       }
     }
     assert.equal(hub.hub.stats().retainedEvents, 0, 'nothing ran');

@@ -220,7 +220,7 @@ describe('the operator listener (--metrics-listen)', () => {
     const takenPort = (taken.address() as { port: number }).port;
     const mainPort = await freePort();
     try {
-      assert.equal((await startFailure({ port: mainPort, metricsListen: `127.0.0.1:${takenPort}` })).code, 'EADDRINUSE');
+      assert.equal((await startFailure({ port: mainPort, metricsListen: `127.0.0.1:${takenPort}` })).code, 'port_in_use');
       await assert.rejects(httpRequest(`http://127.0.0.1:${mainPort}/livez`), { code: 'ECONNREFUSED' });
     } finally {
       await new Promise((resolve) => taken.close(resolve));
