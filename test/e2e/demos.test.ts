@@ -9,8 +9,9 @@ import type { RunningHub } from '../../src/start.js';
 import { chromiumSkipReason, launchChromium, pageErrors, screenshot } from '../support/browser.js';
 import { startTestHub } from '../support/hub.js';
 import { publish } from '../support/http.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
-describe('the demos', { skip: chromiumSkipReason() }, () => {
+describeUnlessSkipped('the demos', { skip: chromiumSkipReason() }, () => {
   let hub: RunningHub;
   let browser: Browser;
   before(async () => {

@@ -12,6 +12,7 @@ import type { Engine, StoredEvent } from '../../src/engines/engine.js';
 import type { EngineSettings } from '../../src/engines/index.js';
 import { parseSelector } from '../../src/topics/index.js';
 import type { ServiceCheck } from '../support/services.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 export interface EngineHarness {
   /** Opens one instance. Instances opened with the same namespace share their data. */
@@ -53,7 +54,7 @@ export function describeEngineContract(label: string, harness: EngineHarness): v
   const fresh = (settings: Partial<EngineSettings> = {}) => open({ namespace: namespaceFor(), ...settings });
 
   const skip = harness.service?.skipReason();
-  describe(`${label} engine contract`, { skip }, () => {
+  describeUnlessSkipped(`${label} engine contract`, { skip }, () => {
     after(async () => {
       await Promise.allSettled(opened.map((engine) => engine.close()));
     });

@@ -17,6 +17,7 @@ import { startTestHub } from '../support/hub.js';
 import { httpRequest, openStream, publish, type OpenStream } from '../support/http.js';
 import { redisService } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const INTERVAL = 100;
 /**
@@ -300,7 +301,7 @@ describe('when no stats are published', () => {
 
 const redis = await redisService();
 
-describe('$ssehub/stats on a shared engine (Redis)', { skip: redis.skipReason() }, () => {
+describeUnlessSkipped('$ssehub/stats on a shared engine (Redis)', { skip: redis.skipReason() }, () => {
   test('a dashboard on one instance sees the stats of every instance', async () => {
     const namespace = `stats_${randomBytes(4).toString('hex')}`;
     const hubs = await Promise.all([0, 1].map(() => startTestHub({ engine: redis.url, namespace, statsIntervalMs: INTERVAL })));
