@@ -36,7 +36,10 @@ export interface Row {
   publishesNotSent: number;
   publishesPerSecond: number;
   expected: number;
+  /** Deliveries counted, duplicates included. */
   received: number;
+  /** Deliveries of an event the subscriber already had, told apart by the event's sequence number. */
+  duplicates: number;
   deliveriesPerSecond: number;
   deliveredShare: number;
   p50Ms: number;
@@ -185,6 +188,7 @@ async function measure(scenario: Scenario, kind: ServerKind, options: StartOptio
       publishesPerSecond: published ? published.accepted / (published.elapsedMs / 1000) : 0,
       expected,
       received: report.fleet.events,
+      duplicates: report.fleet.duplicates,
       deliveriesPerSecond: published ? report.fleet.events / elapsedSeconds : 0,
       deliveredShare: expected > 0 ? report.fleet.events / expected : NaN,
       p50Ms: report.fleet.histogram.quantile(0.5) / 1000,
@@ -209,7 +213,7 @@ async function settle(fleet: SubscriberFleet, expected: number, limitMs: number,
   const deadline = performance.now() + limitMs;
   let fleetReport = await fleet.report();
   let lastChangeAt = performance.now();
-  while (fleetReport.events < expected && performance.now() < deadline && performance.now() - lastChangeAt < quietMs) {
+  while (fleetReport.events - fleetReport.duplicates < expected && performance.now() < deadline && performance.now() - lastChangeAt < quietMs) {
     await sleep(100);
     const next = await fleet.report();
     if (next.events !== fleetReport.events) lastChangeAt = performance.now();
@@ -247,6 +251,7 @@ function summary(row: Row): string {
   const parts = [`${row.subscribers} subscribers`];
   if (row.failedConnections) parts.push(`${row.failedConnections} failed (${row.errors.join('; ')})`);
   if (row.expected > 0) parts.push(`${thousands(row.deliveriesPerSecond)} deliveries/s`, `${fixed(row.deliveredShare * 100, 1)}% delivered`, `p99 ${fixed(row.p99Ms, 1)} ms`);
+  if (row.duplicates > 0) parts.push(`${row.duplicates} delivered twice`);
   if (row.expected > 0) parts.push(`p50 ${fixed(row.p50Ms, 2)} ms`, `${fixed(row.cpuMicrosPerDelivery, 2)} µs CPU/delivery (${fixed(row.systemMicrosPerDelivery, 2)} kernel)`, `server CPU ${fixed(row.serverCpuShare * 100, 0)}%`, `load CPU ${fixed(row.loadCpuShare * 100, 0)}%`);
   parts.push(`${fixed(row.rssBytesPerSubscriber / 1024, 2)} KiB/subscriber`);
   return parts.join(', ');

@@ -16,6 +16,8 @@ export interface FleetReport {
   failed: number;
   dropped: number;
   events: number;
+  /** Events a connection received again (see delivery-count.ts). */
+  duplicates: number;
   histogram: LatencyHistogram;
   errors: string[];
 }
@@ -102,12 +104,13 @@ export class SubscriberFleet {
 function merge(reports: LoadReport[]): FleetReport {
   const histogram = new LatencyHistogram();
   for (const report of reports) if (report.histogram) histogram.merge(new LatencyHistogram(report.histogram));
-  const sum = (key: 'connected' | 'failed' | 'dropped' | 'events'): number => reports.reduce((total, report) => total + (report[key] ?? 0), 0);
+  const sum = (key: 'connected' | 'failed' | 'dropped' | 'events' | 'duplicates'): number => reports.reduce((total, report) => total + (report[key] ?? 0), 0);
   return {
     connected: sum('connected'),
     failed: sum('failed'),
     dropped: sum('dropped'),
     events: sum('events'),
+    duplicates: sum('duplicates'),
     histogram,
     errors: [...new Set(reports.flatMap((report) => report.errors ?? []))],
   };

@@ -1,6 +1,6 @@
 /**
  * The publishing side of a run: POST /topics/{topic} with a JSON body stamped with the send time
- * (`{"t":<µs>,…}`, see stream-scanner.ts), over keep-alive HTTP/1.1 connections on raw sockets, so
+ * and a sequence number (`{"t":<µs>,"n":<n>,…}`, see stream-scanner.ts), over keep-alive HTTP/1.1 connections on raw sockets, so
  * that publishing costs little CPU next to the server it measures. Two modes: a fixed rate
  * (broadcast scenarios) and as fast as N concurrent publishers can (notifications).
  */
@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { monotonicMicros } from './clock.js';
 
 /** Makes each event's data about 100 bytes, a typical small JSON notification. */
-const PADDING = 'x'.repeat(72);
+const PADDING = 'x'.repeat(62);
 const HEADER_END = Buffer.from('\r\n\r\n');
 
 export interface PublishResult {
@@ -109,6 +109,8 @@ class Connection {
 }
 
 export class Publisher {
+  /** The next event's sequence number: each event of a run has its own, so deliveries are counted by event. */
+  private sequence = 0;
   private readonly idle: Connection[] = [];
   private readonly all: Connection[] = [];
 
@@ -180,7 +182,7 @@ export class Publisher {
 
   private async publishOne(topic: string, result: PublishResult): Promise<void> {
     const connection = await this.acquire();
-    const status = await connection.post(this.port, topic, `{"t":${monotonicMicros()},"p":"${PADDING}"}`);
+    const status = await connection.post(this.port, topic, `{"t":${monotonicMicros()},"n":${this.sequence++},"p":"${PADDING}"}`);
     if (typeof status === 'number' && status >= 200 && status < 300) {
       result.accepted += 1;
       result.perTopic.set(topic, (result.perTopic.get(topic) ?? 0) + 1);

@@ -1,8 +1,9 @@
 /**
  * Reads one subscriber connection's raw bytes (an HTTP/1.1 response carrying text/event-stream,
  * chunked or not) and counts the benchmark's events in it, cheaply: no line splitting, no strings,
- * no per-event allocation. Every benchmark event's data starts with `{"t":<send time in µs>`, so an
- * event is found with one native Buffer.indexOf and its latency read digit by digit. Chunked
+ * no per-event allocation. Every benchmark event's data starts with
+ * `{"t":<send time in µs>,"n":<sequence number>`, so an event is found with one native
+ * Buffer.indexOf and its latency and sequence number read digit by digit. Chunked
  * transfer framing can sit between events but never inside one (every server writes whole lines),
  * and a marker or number cut by a TCP read boundary is carried over to the next read.
  */
@@ -10,6 +11,8 @@ import { monotonicMicros } from './clock.js';
 
 /** Servers differ on the space after "data:", so the marker is the data's own start. */
 export const EVENT_MARKER = Buffer.from('{"t":');
+/** What follows the send time: the event's sequence number, unique within a run. */
+export const SEQUENCE_MARKER = Buffer.from(',"n":');
 const HEADER_END = Buffer.from('\r\n\r\n');
 /** The first byte of the marker, to decide cheaply whether a read's tail may hold part of one. */
 const MARKER_START = EVENT_MARKER[0]!;
@@ -17,8 +20,8 @@ const MARKER_START = EVENT_MARKER[0]!;
 const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface ScanSink {
-  /** One benchmark event arrived, `micros` after it was stamped. */
-  event(latencyMicros: number): void;
+  /** Benchmark event number `sequence` arrived, `latencyMicros` after it was stamped. */
+  event(latencyMicros: number, sequence: number): void;
 }
 
 export class StreamScanner {
@@ -53,20 +56,13 @@ export class StreamScanner {
     }
     let marker = buffer.indexOf(EVENT_MARKER, at);
     while (marker !== -1) {
-      let i = marker + EVENT_MARKER.length;
-      let stamp = 0;
-      let byte = 0;
-      while (i < buffer.length && (byte = buffer[i]!) >= 48 && byte <= 57) {
-        stamp = stamp * 10 + (byte - 48);
-        i += 1;
-      }
-      if (i === buffer.length) {
-        // The number may go on in the next read.
+      const end = this.readEvent(buffer, marker, now);
+      if (end === -1) {
+        // The event's numbers may go on in the next read.
         this.carry = Buffer.from(buffer.subarray(marker));
         return;
       }
-      this.sink.event(now - stamp);
-      at = i;
+      at = end;
       marker = buffer.indexOf(EVENT_MARKER, at);
     }
     // A marker cut by the read boundary: its start is within the last marker-length bytes.
@@ -75,5 +71,33 @@ export class StreamScanner {
       const rest = buffer.subarray(tail);
       if (EVENT_MARKER.subarray(0, rest.length).equals(rest)) this.carry = Buffer.from(rest);
     }
+  }
+
+  /**
+   * Reads the send time and sequence number of the event whose marker is at `marker` and reports
+   * it; returns where the event's numbers end, or -1 when the read ends before they do.
+   */
+  private readEvent(buffer: Buffer, marker: number, now: number): number {
+    let i = marker + EVENT_MARKER.length;
+    let stamp = 0;
+    let byte = 0;
+    while (i < buffer.length && (byte = buffer[i]!) >= 48 && byte <= 57) {
+      stamp = stamp * 10 + (byte - 48);
+      i += 1;
+    }
+    for (let k = 0; k < SEQUENCE_MARKER.length; k++, i++) {
+      if (i === buffer.length) return -1;
+      if (buffer[i] !== SEQUENCE_MARKER[k]) throw new Error('a benchmark event without its sequence number');
+    }
+    let sequence = 0;
+    const digits = i;
+    while (i < buffer.length && (byte = buffer[i]!) >= 48 && byte <= 57) {
+      sequence = sequence * 10 + (byte - 48);
+      i += 1;
+    }
+    if (i === buffer.length) return -1;
+    if (i === digits) throw new Error('a benchmark event without its sequence number');
+    this.sink.event(now - stamp, sequence);
+    return i;
   }
 }

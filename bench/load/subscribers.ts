@@ -5,7 +5,7 @@
  * process stays under the per-process open-file limit; run.ts starts as many as the scenario needs.
  */
 import { connect, type Socket } from 'node:net';
-import { LatencyHistogram } from './histogram.js';
+import { DeliveryTally } from './delivery-count.js';
 import { StreamScanner } from './stream-scanner.js';
 
 export type LoadCommand =
@@ -26,6 +26,8 @@ export interface LoadReport {
   dropped: number;
   /** Benchmark events received since the last reset. */
   events: number;
+  /** Of those, events a connection had already received (by sequence number). */
+  duplicates: number;
   /** Latency histogram counts since the last reset (LatencyHistogram buckets). */
   histogram: number[];
   /** The first few distinct failure reasons. */
@@ -33,18 +35,11 @@ export interface LoadReport {
 }
 
 const sockets = new Set<Socket>();
-let histogram = new LatencyHistogram();
-let events = 0;
+const tally = new DeliveryTally();
 let connected = 0;
 let failed = 0;
 let dropped = 0;
 const errors = new Set<string>();
-const counter = {
-  event(latencyMicros: number): void {
-    events += 1;
-    histogram.record(latencyMicros);
-  },
-};
 
 function fail(reason: string): void {
   failed += 1;
@@ -62,7 +57,7 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 /** Opens one connection; resolves once it is streaming or has failed. */
 function openOne(host: string, port: number, path: string, localAddress: string): Promise<void> {
   return new Promise((resolve) => {
-    const scanner = new StreamScanner(counter);
+    const scanner = new StreamScanner(tally.forConnection());
     let settled = false;
     const settle = (): void => {
       if (!settled) {
@@ -128,7 +123,7 @@ async function open(command: Extract<LoadCommand, { type: 'open' }>): Promise<vo
 }
 
 function report(): LoadReport {
-  return { type: 'report', connected, failed, dropped, events, histogram: Array.from(histogram.counts), errors: [...errors] };
+  return { type: 'report', connected, failed, dropped, events: tally.events, duplicates: tally.duplicates, histogram: Array.from(tally.histogram.counts), errors: [...errors] };
 }
 
 process.on('message', (command: LoadCommand) => {
@@ -137,8 +132,7 @@ process.on('message', (command: LoadCommand) => {
       void open(command).then(() => process.send!(report()));
       break;
     case 'reset':
-      events = 0;
-      histogram = new LatencyHistogram();
+      tally.reset();
       process.send!({ type: 'reset' });
       break;
     case 'report':
@@ -149,9 +143,9 @@ process.on('message', (command: LoadCommand) => {
       for (const socket of sockets) socket.destroy();
       sockets.clear();
       closing = false;
-      events = connected = failed = dropped = 0;
+      connected = failed = dropped = 0;
       errors.clear();
-      histogram = new LatencyHistogram();
+      tally.reset();
       process.send!({ type: 'dropped' });
       break;
     case 'close':

@@ -70,7 +70,7 @@ describe('ssehub serve', () => {
   });
 
   test('prints its URL, serves, and reads settings from the environment', async () => {
-    const hub = await spawnHub(['--retry', '750']);
+    const hub = await spawnHub([], { env: { SSEHUB_RETRY: '750ms' } });
     try {
       assert.match(hub.output(), /ssehub listening on http:\/\/127\.0\.0\.1:\d+ \(engine: memory\)/);
       const stream = await openStream(`${hub.url}/topics/cli`);

@@ -193,14 +193,30 @@ describe('publish()', () => {
   test('an AbortSignal stops retrying at once', async () => {
     const port = await freePort();
     const controller = new AbortController();
+    let backoffMs = 0;
     const publishing = publish({ topic: 'pub/abort', data: 'x' }, {
       url: `http://127.0.0.1:${port}`,
       signal: controller.signal,
       retries: 100,
-      backoff: { initialDelayMs: 60_000, random: () => 0.99 },
-      onRetry: () => controller.abort(new Error('given up')),
+      backoff: { initialDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.99 },
+      onRetry: ({ delayMs }) => {
+        backoffMs = delayMs;
+        // Abort once the backoff's wait has begun, not before it.
+        setImmediate(() => controller.abort(new Error('given up')));
+      },
     });
-    await assert.rejects(publishing, /given up/);
+    // Settling before this timer fires means the wait was cut short: the backoff alone is ~60 s,
+    // so the bound cannot be reached by a slow machine, only by a wait that ignores the signal.
+    let bound: NodeJS.Timeout | undefined;
+    const tooLate = new Promise<never>((_, reject) => {
+      bound = setTimeout(() => reject(new Error('still waiting out the backoff 5 s after the abort')), 5000);
+    });
+    try {
+      await assert.rejects(Promise.race([publishing, tooLate]), /given up/);
+    } finally {
+      clearTimeout(bound);
+    }
+    assert.ok(backoffMs > 50_000, `the abort came during a long backoff (${backoffMs} ms)`);
   });
 
   test('a bearer token: 401 without, 201 with', async () => {

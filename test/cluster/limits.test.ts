@@ -15,6 +15,7 @@ import { httpRequest, openStream, publish, type OpenStream } from '../support/ht
 import { freshNamespace, removeNamespace } from '../support/namespaces.js';
 import { redisService, type ServiceCheck } from '../support/services.js';
 import { InstanceWatcher, subscribersOf } from '../support/workers.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const redis = await redisService();
 const SECRET = 'limits-secret-limits-secret-limits!';
@@ -86,7 +87,7 @@ const engines: Array<{ name: string; service?: ServiceCheck; args: () => string[
 ];
 
 for (const engine of engines) {
-  describe(`the limits of --workers 2 on the ${engine.name} engine`, { skip: engine.service?.skipReason() }, () => {
+  describeUnlessSkipped(`the limits of --workers 2 on the ${engine.name} engine`, { skip: engine.service?.skipReason() }, () => {
     async function startWorkers(extra: string[]): Promise<{ hub: HubProcess; watcher: InstanceWatcher }> {
       const hub = await spawnHub(['--workers', '2', '--stats-interval', '200ms', ...engine.args(), ...extra]);
       started.push(hub);

@@ -15,6 +15,7 @@ import { httpRequest, openStream, publish, type OpenStream } from '../support/ht
 import { InstanceWatcher, subscribersOf } from '../support/workers.js';
 import { freshNamespace, removeNamespace } from '../support/namespaces.js';
 import { redisService, type ServiceCheck } from '../support/services.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const redis = await redisService();
 const SECRET = 'workers-secret-workers-secret-workers!';
@@ -64,7 +65,7 @@ const engines: Array<{ name: string; service?: ServiceCheck; args: () => string[
 ];
 
 for (const engine of engines) {
-  describe(`--workers 2 on the ${engine.name} engine`, { skip: engine.service?.skipReason() }, () => {
+  describeUnlessSkipped(`--workers 2 on the ${engine.name} engine`, { skip: engine.service?.skipReason() }, () => {
     async function startWorkers(extra: string[] = []): Promise<{ hub: HubProcess; watcher: InstanceWatcher }> {
       const hub = await spawnHub(['--workers', '2', '--stats-interval', '200ms', '--publish-rate', '0', '--max-streams-per-ip', '0', ...engine.args(), ...extra]);
       started.push(hub);

@@ -23,7 +23,7 @@ describe('demo: jobs', () => {
     // Open the stream late on purpose: what was published before is replayed from lastEventId.
     await new Promise((resolve) => setTimeout(resolve, 400));
     const stream = await follow(hub.url, jobs.map((job) => `demo/jobs/${job}`), lastEventId);
-    await stream.waitUntil(() => stream.events.filter((e) => e.type === 'done').length === 3, 10_000, 'three done events');
+    await stream.waitUntil(() => stream.events.filter((e) => e.type === 'done').length === 3, 30_000, 'three done events');
     const elapsed = Date.now() - started;
     for (const job of jobs) {
       const mine = stream.events.filter((e) => JSON.parse(e.data).job === job);
@@ -35,8 +35,9 @@ describe('demo: jobs', () => {
         ],
       );
     }
-    // Twelve steps of 120 to 180 ms each.
-    assert.ok(elapsed >= 12 * 120 - 50 && elapsed < 12 * 180 + 3000, `took ${elapsed} ms`);
+    // Twelve steps of at least 120 ms each: paced, not sent at once. (Timers never fire early, so
+    // this bound holds on any machine; how late a loaded machine runs them is not checked.)
+    assert.ok(elapsed >= 12 * 120 - 50, `took ${elapsed} ms`);
     stream.close();
   });
 

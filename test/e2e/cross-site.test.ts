@@ -17,6 +17,7 @@ import type { RunningHub } from '../../src/start.js';
 import { chromiumSkipReason, launchChromium } from '../support/browser.js';
 import { startTestHub } from '../support/hub.js';
 import { httpRequest, openStream, type OpenStream } from '../support/http.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const SECRET = 'e2e-cross-site-secret-e2e-cross-site!';
 const token = (subject: string): Promise<string> => mintToken({ secret: SECRET, lifetimeSeconds: 600, publish: ['**'], subscribe: ['**'], subject });
@@ -61,7 +62,7 @@ async function hubAnswerTo(page: Page, attacker: string, path: string, hub: Runn
   return answered;
 }
 
-describe('cross-site publishing with the cookie, from a real browser', { skip: chromiumSkipReason() }, () => {
+describeUnlessSkipped('cross-site publishing with the cookie, from a real browser', { skip: chromiumSkipReason() }, () => {
   let browser: Browser;
   let attacker: { server: Server; origin: string };
   before(async () => {

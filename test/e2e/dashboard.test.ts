@@ -11,10 +11,11 @@ import { chromiumSkipReason, launchChromium, pageErrors, screenshot } from '../s
 import { startTestHub } from '../support/hub.js';
 import { mintToken } from '../../src/auth/tokens.js';
 import { openStream, publish, type OpenStream } from '../support/http.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const numberIn = async (page: Page, selector: string): Promise<number> => Number((await page.textContent(selector))!.replace(/[^\d.]/g, ''));
 
-describe('the dashboard', { skip: chromiumSkipReason() }, () => {
+describeUnlessSkipped('the dashboard', { skip: chromiumSkipReason() }, () => {
   let hub: RunningHub;
   let browser: Browser;
   before(async () => {
@@ -110,7 +111,7 @@ describe('the dashboard', { skip: chromiumSkipReason() }, () => {
   });
 });
 
-describe('the dashboard on a hub that requires tokens', { skip: chromiumSkipReason() }, () => {
+describeUnlessSkipped('the dashboard on a hub that requires tokens', { skip: chromiumSkipReason() }, () => {
   test('applying the token again while a ticket is on its way leaves one stream, not one per click', async () => {
     const secret = 'dashboard-secret-dashboard-secret!';
     const hub = await startTestHub({ jwtSecret: secret, statsIntervalMs: 200, maxStreamsPerIp: 0 });

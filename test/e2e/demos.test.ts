@@ -9,8 +9,9 @@ import type { RunningHub } from '../../src/start.js';
 import { chromiumSkipReason, launchChromium, pageErrors, screenshot } from '../support/browser.js';
 import { startTestHub } from '../support/hub.js';
 import { publish } from '../support/http.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
-describe('the demos', { skip: chromiumSkipReason() }, () => {
+describeUnlessSkipped('the demos', { skip: chromiumSkipReason() }, () => {
   let hub: RunningHub;
   let browser: Browser;
   before(async () => {
@@ -86,15 +87,28 @@ describe('the demos', { skip: chromiumSkipReason() }, () => {
     const page = await browser.newPage();
     const errors = pageErrors(page);
     await page.goto(`${hub.url}/demos/chat`);
+    // Every text the reply bubble shows, in order, as the page changes it.
+    await page.evaluate(() => {
+      const shown: string[] = [];
+      (window as unknown as { shown: string[] }).shown = shown;
+      new MutationObserver(() => {
+        const text = document.querySelector('.bubble.model')?.textContent ?? '';
+        if (text !== '' && text !== shown.at(-1)) shown.push(text);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
     await page.fill('#prompt', 'What is server-sent events?');
     await page.click('#send');
     await page.waitForSelector('.bubble.model.streaming');
-    // Seen while streaming: partial text that later grows.
-    await page.waitForFunction(() => (document.querySelector('.bubble.model')!.textContent ?? '').split(' ').length >= 3);
-    const partial = (await page.textContent('.bubble.model'))!;
     await page.waitForSelector('.bubble.model:not(.streaming)', { timeout: 20_000 });
     const full = (await page.textContent('.bubble.model'))!;
-    assert.ok(full.length > partial.length && full.startsWith(partial), `${JSON.stringify(partial)} then ${JSON.stringify(full)}`);
+    const shown = await page.evaluate(() => (window as unknown as { shown: string[] }).shown);
+    assert.equal(shown.at(-1), full);
+    // Word by word: each text is the one before plus whole words (a busy page may show a few at
+    // once), and the reply took many steps, not one.
+    for (let i = 1; i < shown.length; i++) {
+      assert.ok(shown[i]!.startsWith(shown[i - 1]!) && /^(\s+\S+)+$/.test(shown[i]!.slice(shown[i - 1]!.length)), `${JSON.stringify(shown[i - 1])} then ${JSON.stringify(shown[i])}`);
+    }
+    assert.ok(shown.length >= 5, `the reply appeared in ${shown.length} steps: ${JSON.stringify(shown)}`);
     assert.equal(await page.isEnabled('#send'), true);
     await screenshot(page, 'demo-chat');
     assert.deepEqual(errors, []);

@@ -11,6 +11,7 @@ import { chromiumSkipReason, launchChromium, screenshot } from '../support/brows
 import { spawnHub, type HubProcess, freePort } from '../support/hub.js';
 import { publish } from '../support/http.js';
 import { redisService } from '../support/services.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const redis = await redisService();
 const running: HubProcess[] = [];
@@ -21,7 +22,7 @@ after(async () => {
 const notify = (url: string, text: string) =>
   publish(url, 'demo/notifications', JSON.stringify({ text }), { event: 'notification', type: 'application/json' });
 
-describe('a page across a hub restart', { skip: chromiumSkipReason() ?? redis.skipReason() }, () => {
+describeUnlessSkipped('a page across a hub restart', { skip: chromiumSkipReason() ?? redis.skipReason() }, () => {
   test('every notification exactly once, through the browser\'s own Last-Event-ID resume', { timeout: 60_000 }, async () => {
     assert.ok(redis.reachable, `Redis is not reachable at ${redis.url}`);
     const port = await freePort();

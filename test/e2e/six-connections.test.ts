@@ -21,6 +21,7 @@ import { makeCertificate } from '../../src/cli/cert.js';
 import type { RunningHub } from '../../src/start.js';
 import { chromiumSkipReason, launchChromium, pageErrors } from '../support/browser.js';
 import { startTestHub } from '../support/hub.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const STREAMS = 12;
 /** Chromium's limit on HTTP/1.1 connections per origin (its socket pool's per-group maximum). */
@@ -73,7 +74,7 @@ async function waitFor(predicate: () => boolean | Promise<boolean>, what: string
   }
 }
 
-describe('the six-connection limit, in Chromium', { skip: chromiumSkipReason() }, () => {
+describeUnlessSkipped('the six-connection limit, in Chromium', { skip: chromiumSkipReason() }, () => {
   let certDir: string;
   let browser: Browser;
   let context: BrowserContext;

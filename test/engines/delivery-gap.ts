@@ -11,6 +11,7 @@ import type { EngineSettings } from '../../src/engines/settings.js';
 import type { ServiceCheck } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { eventually } from './contract.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 export interface DeliveryGapHarness {
   service: ServiceCheck;
@@ -42,7 +43,7 @@ export interface CutOffInstance {
 }
 
 export function describeDeliveryGap(kind: string, harness: DeliveryGapHarness, more?: (instance: CutOffInstance) => Promise<void>): void {
-  describe(`${kind} engine: an instance cut off while events left the server's log`, { skip: harness.service.skipReason() }, () => {
+  describeUnlessSkipped(`${kind} engine: an instance cut off while events left the server's log`, { skip: harness.service.skipReason() }, () => {
     test('says so to its delivery gap listeners, then delivers what the log still holds', async () => {
       const cleanups: Array<() => unknown> = [];
       try {

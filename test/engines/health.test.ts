@@ -14,6 +14,7 @@ import { httpRequest, type Reply } from '../support/http.js';
 import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
 import { natsService, postgresService, redisService, type ServiceCheck } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const engines: Array<{ kind: EngineKind; service: ServiceCheck }> = [
   { kind: 'redis', service: await redisService() },
@@ -54,7 +55,7 @@ async function hubThrough(kind: EngineKind, service: ServiceCheck, proxy: { url:
 }
 
 for (const { kind, service } of engines) {
-  describe(`/healthz on the ${kind} engine`, { skip: service.skipReason() }, () => {
+  describeUnlessSkipped(`/healthz on the ${kind} engine`, { skip: service.skipReason() }, () => {
     test(`the ${service.name} server answers at ${service.url}`, () => {
       assert.ok(service.reachable, `${service.name} is not reachable at ${service.url}`);
     });
@@ -139,7 +140,7 @@ async function startHoldingProxy(target: string): Promise<{ url: string; hold():
 }
 
 const redis = engines[0]!.service;
-describe('/healthz when the redis server hangs', { skip: redis.skipReason() }, () => {
+describeUnlessSkipped('/healthz when the redis server hangs', { skip: redis.skipReason() }, () => {
   test('503 once the check\'s deadline passes, one PING in flight however many checks, 200 after', async () => {
     const proxy = await startHoldingProxy(redis.url);
     cleanups.push(() => proxy.close());
@@ -167,7 +168,7 @@ describe('/healthz when the redis server hangs', { skip: redis.skipReason() }, (
 const OPERATION_DEADLINE_MS: Record<EngineKind, number> = { redis: 5000, nats: 5000, postgres: 10_000 };
 
 for (const { kind, service } of engines) {
-  describe(`a publish when the ${kind} server hangs`, { skip: service.skipReason() }, () => {
+  describeUnlessSkipped(`a publish when the ${kind} server hangs`, { skip: service.skipReason() }, () => {
     test('is refused with 503 engine_unavailable after the engine\'s deadline, not held; publishing works once the server answers', async () => {
       const proxy = await startHoldingProxy(service.url);
       cleanups.push(() => proxy.close());

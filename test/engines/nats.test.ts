@@ -9,6 +9,7 @@ import { parseSelector } from '../../src/topics/index.js';
 import { natsService } from '../support/services.js';
 import { describeEngineContract, eventually } from './contract.js';
 import { describeDeliveryGap } from './delivery-gap.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const service = await natsService();
 const namespaces: string[] = [];
@@ -22,7 +23,7 @@ describeEngineContract('nats', {
   },
 });
 
-describe('nats engine specifics', { skip: service.skipReason() }, () => {
+describeUnlessSkipped('nats engine specifics', { skip: service.skipReason() }, () => {
   const open = (namespace: string, historyMaxEvents = 100) => {
     namespaces.push(namespace);
     return NatsEngine.open(service.url, { historyMaxEvents, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);

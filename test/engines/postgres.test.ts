@@ -11,6 +11,7 @@ import { parseSelector } from '../../src/topics/index.js';
 import { postgresService } from '../support/services.js';
 import { describeEngineContract, eventually } from './contract.js';
 import { describeDeliveryGap } from './delivery-gap.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const service = await postgresService();
 const namespaces: string[] = [];
@@ -23,7 +24,7 @@ function open(settings: EngineSettings): Promise<PostgresEngine> {
 
 describeEngineContract('postgres', { shared: true, service, open });
 
-describe('postgres engine', { skip: service.skipReason() }, () => {
+describeUnlessSkipped('postgres engine', { skip: service.skipReason() }, () => {
   const opened: Engine[] = [];
   const settings = (namespace: string): EngineSettings => ({ namespace, historyMaxEvents: 100, historyMaxAgeMs: 3_600_000 });
   async function instance(namespace: string): Promise<Engine> {

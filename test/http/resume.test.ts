@@ -35,6 +35,17 @@ async function until(predicate: () => boolean, what: string, timeoutMs = 8000): 
   }
 }
 
+/** Polls an async reading until it equals `expected` (the server notices a closed socket a moment later). */
+async function waitForValue<T>(read: () => Promise<T>, expected: T, what: string, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (value !== expected) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last read ${String(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    value = await read();
+  }
+}
+
 describe('resuming with Last-Event-ID', () => {
   let hub: RunningHub;
   let proxy: TcpProxy;
@@ -157,7 +168,21 @@ describe('resuming with Last-Event-ID', () => {
   });
 
   test('stats report the open streams', async () => {
-    const stats = (await httpRequest(`${hub.url}/stats`)).json();
-    assert.equal(typeof stats.connections, 'number');
+    // A hub of its own: the streams of earlier tests may still be closing on the shared one.
+    const fresh = await startTestHub();
+    const connections = async () => (await httpRequest(`${fresh.url}/stats`)).json().connections;
+    try {
+      assert.equal(await connections(), 0);
+      const streams = [];
+      for (let i = 0; i < 3; i++) streams.push(await openStream(`${fresh.url}/topics/resume/stats-${i}`));
+      assert.equal(await connections(), 3);
+      streams.pop()!.close();
+      streams.pop()!.close();
+      await waitForValue(connections, 1, 'one open stream after two closed');
+      streams.pop()!.close();
+      await waitForValue(connections, 0, 'no open stream after all closed');
+    } finally {
+      await fresh.close();
+    }
   });
 });

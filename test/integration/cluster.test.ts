@@ -13,6 +13,7 @@ import { openEngine } from '../../src/engines/index.js';
 import { httpRequest, openStream } from '../support/http.js';
 import { checkExactlyOnceInOrder, FailoverSubscriber, publishWithRetry } from '../support/cluster.js';
 import { natsService, postgresService, redisService, type ServiceCheck } from '../support/services.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const engines: Array<{ name: string; service: ServiceCheck }> = [
   { name: 'redis', service: await redisService() },
@@ -37,7 +38,7 @@ async function startCluster(engineUrl: string, count: number, extra: string[] = 
 }
 
 for (const { name, service } of engines) {
-  describe(`three hubs on ${name}`, { skip: service.skipReason() }, () => {
+  describeUnlessSkipped(`three hubs on ${name}`, { skip: service.skipReason() }, () => {
     test(`the ${service.name} server answers at ${service.url}`, () => {
       assert.ok(service.reachable, `${service.name} is not reachable at ${service.url}`);
     });

@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import { httpRequest, openStream } from '../support/http.js';
 import { freshNamespace, removeNamespace } from '../support/namespaces.js';
 import { redisService } from '../support/services.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/embedded-app.ts', import.meta.url));
 const redis = await redisService();
@@ -45,7 +46,7 @@ async function startApp(engine: string, namespace: string): Promise<App> {
   return { url, child, exited, output: () => output };
 }
 
-describe('two Express apps with embedded hubs on one Redis namespace', { skip: redis.skipReason() }, () => {
+describeUnlessSkipped('two Express apps with embedded hubs on one Redis namespace', { skip: redis.skipReason() }, () => {
   const namespace = freshNamespace('embed');
   const apps: App[] = [];
   after(async () => {

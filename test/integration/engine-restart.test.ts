@@ -14,6 +14,7 @@ import { after, describe, test } from 'node:test';
 import { spawnHub, type HubProcess } from '../support/hub.js';
 import { checkExactlyOnceInOrder, FailoverSubscriber, publishWithRetry } from '../support/cluster.js';
 import type { Reply } from '../support/http.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 interface ServerKind {
   name: string;
@@ -98,7 +99,7 @@ after(async () => {
 for (const kind of kinds) {
   const missing = !hasBinary(kind.binary);
   const skip = missing && !process.env.CI ? `${kind.binary} is not installed (.ci/run installs it)` : undefined;
-  describe(`the ${kind.name} server restarted under load`, { skip }, () => {
+  describeUnlessSkipped(`the ${kind.name} server restarted under load`, { skip }, () => {
     test(`${kind.binary} is installed`, () => assert.ok(!missing, `${kind.binary} not found on PATH`));
 
     test('publishes get 503 while it is down, and every accepted event reaches every subscriber exactly once', async () => {

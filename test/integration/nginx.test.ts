@@ -27,6 +27,7 @@ import { httpRequest, openStream, publish, type OpenStream } from '../support/ht
 import { freshNamespace, removeNamespace } from '../support/namespaces.js';
 import { nginxSkipReason, renderSite, startNginx, type RunningNginx, type Substitution } from '../support/nginx.js';
 import { redisService } from '../support/services.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const SITE = readFileSync(new URL('../../deploy/nginx/ssehub.conf', import.meta.url), 'utf8');
 const hasOpenssl = spawnSync('sh', ['-c', 'command -v openssl']).status === 0;
@@ -206,7 +207,7 @@ function openHttp2Stream(session: ClientHttp2Session, path: string, headers: Rec
   });
 }
 
-describe('nginx with deploy/nginx/ssehub.conf in front of the hub', { skip }, () => {
+describeUnlessSkipped('nginx with deploy/nginx/ssehub.conf in front of the hub', { skip }, () => {
   let hub: RunningHub;
   let main: Front;
 
@@ -393,7 +394,7 @@ describe('nginx with deploy/nginx/ssehub.conf in front of the hub', { skip }, ()
   });
 });
 
-describe('nginx balancing two hub instances on Redis', { skip: skip ?? redis.skipReason() }, () => {
+describeUnlessSkipped('nginx balancing two hub instances on Redis', { skip: skip ?? redis.skipReason() }, () => {
   test(`the Redis server answers at ${redis.url}`, () => {
     assert.ok(redis.reachable, `Redis is not reachable at ${redis.url}`);
   });

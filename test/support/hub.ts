@@ -4,18 +4,19 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { defaultConfig, type HubConfig } from '../../src/config.js';
 import { startHub, type RunningHub } from '../../src/start.js';
 
 /**
- * A hub on a free port of 127.0.0.1 with default settings, quiet logs, and the given overrides.
+ * A hub on a free port of 127.0.0.1 with default settings, quiet logs (unless a test passes its
+ * own logger), and the given overrides.
  * The $ssehub/stats publisher is off unless a test sets statsIntervalMs: its event every second
  * would make retained-event counts and stream positions depend on timing.
  */
-export async function startTestHub(overrides: Partial<HubConfig> = {}): Promise<RunningHub> {
+export async function startTestHub(overrides: Partial<HubConfig> = {}, logger: Logger = pino({ level: 'silent' })): Promise<RunningHub> {
   const config = defaultConfig({ port: 0, host: '127.0.0.1', logLevel: 'silent', shutdownTimeoutMs: 2000, statsIntervalMs: 0, ...overrides });
-  return startHub(config, pino({ level: 'silent' }));
+  return startHub(config, logger);
 }
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -36,10 +37,12 @@ export interface HubProcess {
 /**
  * Runs `ssehub serve` in its own process, on a free port, and waits for it to listen. As with
  * startTestHub, the $ssehub/stats publisher is off unless `args` set --stats-interval (a later flag wins).
+ * `env` is added to this process's environment (SSEHUB_… settings; a flag wins over it).
  */
-export async function spawnHub(args: string[] = [], options: { nodeArgs?: string[] } = {}): Promise<HubProcess> {
+export async function spawnHub(args: string[] = [], options: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<HubProcess> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', CLI, 'serve', '--port', '0', '--log-level', 'warn', '--stats-interval', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
