@@ -34,7 +34,6 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
     return;
   }
   const running = await startHub(config);
-  announce(config, running.url, running.protocols, running.metricsUrl);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -53,6 +52,8 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Announced once the signals are handled: whoever reads "listening" may signal at once.
+  announce(config, running.url, running.protocols, running.metricsUrl);
   stopWithNpm(env);
 }
 
