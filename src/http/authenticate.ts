@@ -25,22 +25,26 @@ export interface Intent {
  * (its authorize(), or --auth-url), which may answer "no session"; else the anonymous principal.
  */
 export async function authenticate(req: RequestHead, context: RouteContext, intent: Intent, ticket?: string | null): Promise<Principal> {
+  if (ticket !== undefined && ticket !== null) return context.access.tickets.redeem(ticket);
+  return principalWithoutVerifying(req, context) ?? verifyOrAsk(req, context, intent);
+}
+
+/** A request with a token to verify, or one the app is asked about (principalWithoutVerifying said so). */
+async function verifyOrAsk(req: RequestHead, context: RouteContext, intent: Intent): Promise<Principal> {
   const { access } = context;
-  if (ticket !== undefined && ticket !== null) return access.tickets.redeem(ticket);
-  if (!access.enabled) return access.anonymous;
   if (access.verifier) {
     const bearer = bearerToken(req, access.authorize === undefined);
     if (bearer !== undefined) return access.verifier.verify(bearer);
     const cookie = cookieValue(req.headers.cookie, access.cookieName);
     if (cookie !== undefined) {
       // Before the token is verified: a request from another site learns nothing about it.
-      refuseCrossSiteCookie(req, access.cors, access.cookieName);
+      refuseCrossSiteCookie(req, access.cors, `the ${access.cookieName} cookie`);
       return access.verifier.verify(cookie);
     }
   }
   if (access.authorize === undefined) return access.anonymous;
   // The app's session is a cookie too, as open to cross-site requests as the hub's own.
-  if (req.headers.cookie !== undefined) refuseCrossSiteCookie(req, access.cors, 'session');
+  if (req.headers.cookie !== undefined) refuseCrossSiteCookie(req, access.cors, "the app's session cookie");
   const principal = await access.authorize({
     headers: req.headers,
     clientAddress: context.clientAddress(req),

@@ -14,7 +14,7 @@ import { HubError } from '../errors.js';
 import type { RequestHead } from './context.js';
 
 /** Throws 403 `cross_site_request` unless the cookie-authorized request may be made from where it comes. */
-export function refuseCrossSiteCookie(req: RequestHead, cors: CorsPolicy, cookieName: string): void {
+export function refuseCrossSiteCookie(req: RequestHead, cors: CorsPolicy, cookie: string): void {
   // A request whose method is not known is taken to change something.
   if (req.method === 'GET' || req.method === 'HEAD') return;
   const { origin } = req.headers;
@@ -22,12 +22,12 @@ export function refuseCrossSiteCookie(req: RequestHead, cors: CorsPolicy, cookie
     // Every current browser sends Origin on a POST; Sec-Fetch-Site, where a browser sends it,
     // still tells a cross-site request without one. Non-browser clients (curl) send neither.
     const site = firstValue(req.headers['sec-fetch-site'])?.trim().toLowerCase();
-    if (site === 'cross-site' || site === 'same-site') throw refusal(cookieName, `a ${site} request`);
+    if (site === 'cross-site' || site === 'same-site') throw refusal(cookie, `a ${site} request`);
     return;
   }
   // "null" is the origin of sandboxed frames, data: URLs and some redirects: never allowed.
   if (origin !== 'null' && (cors.allowsCredentials(origin) || isSameOrigin(origin, hostOf(req)))) return;
-  throw refusal(cookieName, `origin ${JSON.stringify(origin.slice(0, 200))}`);
+  throw refusal(cookie, `origin ${JSON.stringify(origin.slice(0, 200))}`);
 }
 
 /**
@@ -62,11 +62,12 @@ function parseUrl(text: string): URL | undefined {
   }
 }
 
-function refusal(cookieName: string, from: string): HubError {
+/** `cookie` says which cookie it was, for the message ("the ssehub_token cookie"). */
+function refusal(cookie: string, from: string): HubError {
   return new HubError(
     403,
     'cross_site_request',
-    `The ${cookieName} cookie authorizes requests other than GET only from the hub's own origin or one listed in --cors-origins, not from ${from}. ` +
-      'Send the token as "Authorization: Bearer <token>" instead, or add the page\'s origin to --cors-origins.',
+    `A request authorized by ${cookie} may be other than GET only when it comes from the hub's own origin or one listed in --cors-origins, not from ${from}. ` +
+      'From elsewhere, send a token as "Authorization: Bearer <token>" instead, or add the page\'s origin to --cors-origins.',
   );
 }

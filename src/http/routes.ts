@@ -73,6 +73,24 @@ export interface ResolvedRoute {
   query: URLSearchParams;
 }
 
+/** A mount point as the doors compare it: no trailing slash; "" for the root. */
+export function mountPath(basePath: string | undefined): string {
+  return (basePath ?? '').replace(/\/+$/, '');
+}
+
+/**
+ * The request target (path and query) below the mount point, or undefined when it is not below
+ * it: "/realtime/topics/a" below "/realtime" is "/topics/a", and "/realtimeX" is not below it.
+ */
+export function targetBelow(target: string, basePath: string): string | undefined {
+  if (basePath === '') return target;
+  if (!target.startsWith(basePath)) return undefined;
+  const rest = target.slice(basePath.length);
+  if (rest === '') return '/';
+  if (rest.startsWith('?')) return `/${rest}`;
+  return rest.startsWith('/') ? rest : undefined;
+}
+
 /** The route for a request target (path and query, or absolute form), with its rest and query. */
 export function resolveTarget(method: string, target: string, config: HubConfig, routes: readonly Route[] = ROUTES): ResolvedRoute {
   const { path, query } = splitTarget(target);

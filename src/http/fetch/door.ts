@@ -14,7 +14,7 @@ import { decodeBody, tooLarge } from '../body.js';
 import { isStreamAnswer, type Answer, type RouteContext, type RouteRequest } from '../context.js';
 import { asHubError, errorAnswer } from '../respond.js';
 import { readableSink } from './readable-sink.js';
-import { resolveTarget, type ResolvedRoute } from '../routes.js';
+import { mountPath, resolveTarget, targetBelow, type ResolvedRoute } from '../routes.js';
 
 export interface FetchInfo {
   /** The client's address, as the framework knows it (e.g. Hono's getConnInfo). */
@@ -24,7 +24,7 @@ export interface FetchInfo {
 export type FetchHandler = (request: Request, info?: FetchInfo) => Promise<Response>;
 
 export function fetchDoor(context: RouteContext, options: { basePath?: string } = {}): FetchHandler {
-  const basePath = (options.basePath ?? '').replace(/\/+$/, '');
+  const basePath = mountPath(options.basePath);
   return (request, info) => serve(request, info, context, basePath);
 }
 
@@ -33,11 +33,8 @@ async function serve(request: Request, info: FetchInfo | undefined, context: Rou
   const cors = context.access.cors.headersFor(headers.origin as string | undefined);
   try {
     const url = new URL(request.url);
-    if (basePath !== '' && url.pathname !== basePath && !url.pathname.startsWith(`${basePath}/`)) {
-      throw new HubError(404, 'not_found', `No route for ${url.pathname}.`);
-    }
-    const path = url.pathname.slice(basePath.length) || '/';
-    const target = path + url.search;
+    const target = targetBelow(url.pathname + url.search, basePath);
+    if (target === undefined) throw new HubError(404, 'not_found', `No route for ${url.pathname}.`);
     const route = resolveTarget(request.method, target, context.config);
     const answer = await route.handler(routeRequest(request, headers, target, url.protocol === 'https:', route, info), context);
     if (!isStreamAnswer(answer)) return responseOf(answer, cors, request.method);

@@ -16,7 +16,7 @@ import { readBody } from '../body.js';
 import { isHttp2, isStreamAnswer, type HubRequest, type HubResponse, type RouteContext, type RouteRequest, type StreamAnswer } from '../context.js';
 import { http2Sink } from './http2-sink.js';
 import { sendError, writeAnswer } from '../respond.js';
-import { resolveTarget, ROUTES, type ResolvedRoute, type Route } from '../routes.js';
+import { mountPath, resolveTarget, ROUTES, targetBelow, type ResolvedRoute, type Route } from '../routes.js';
 import { openHttp1Stream, respondAsStream } from './stream-sink.js';
 
 export interface NodeDoorOptions {
@@ -31,7 +31,7 @@ export interface NodeDoorOptions {
 export type NodeHandler = (req: IncomingMessage | HubRequest, res: ServerResponse | HubResponse, next?: (error?: unknown) => void) => void;
 
 export function nodeDoor(context: RouteContext, options: NodeDoorOptions): NodeHandler {
-  const basePath = (options.basePath ?? '').replace(/\/+$/, '');
+  const basePath = mountPath(options.basePath);
   const routes = options.routes ?? ROUTES;
   return (req, res, next) => void serve(req as HubRequest, res as HubResponse, next, context, options.takeOverStreams, basePath, routes);
 }
@@ -68,16 +68,6 @@ async function serve(
 
 function fail(req: HubRequest, res: HubResponse, error: unknown, context: RouteContext): void {
   sendError(res, error, (unexpected) => context.logger.error({ err: unexpected, method: req.method }, 'request failed'));
-}
-
-/** The request target below the mount point, or undefined when it is not below it. */
-function targetBelow(url: string, basePath: string): string | undefined {
-  if (basePath === '') return url;
-  if (!url.startsWith(basePath)) return undefined;
-  const rest = url.slice(basePath.length);
-  if (rest === '') return '/';
-  if (rest.startsWith('?')) return `/${rest}`;
-  return rest.startsWith('/') ? rest : undefined; // "/realtimeX" is not below "/realtime"
 }
 
 function routeRequest(req: HubRequest, res: HubResponse, route: ResolvedRoute): RouteRequest {
