@@ -114,8 +114,11 @@ describe('the README tour', () => {
       page.on('console', (message) => logged.push(message.text()));
       await page.goto(`${url}/`);
       const before = await openStreams();
-      await page.evaluate(snippet.body);
-      // The dashboard's own stream is open too: wait for one more.
+      // The dashboard opens its own stream as the page loads, perhaps after `before` was read: so
+      // the count alone cannot tell that the snippet's stream is open. Its readyState can: the test
+      // keeps a handle on the snippet's `source` to read it.
+      await page.evaluate(`${snippet.body}\nwindow.readmeSource = source;`);
+      await page.waitForFunction('window.readmeSource.readyState === EventSource.OPEN', undefined, { timeout: 10_000 });
       await until(async () => (await openStreams()) > before, 'the snippet\'s stream to open');
       const published = await fetch(`${url}/topics/orders/42?event=update`, {
         method: 'POST',
