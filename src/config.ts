@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
 import { parseAuthUrl } from './auth/forward-auth.js';
+import { parseCorsOrigins } from './auth/cors.js';
 import { checkHs256Secret } from './auth/hs256-secret.js';
 import { HubError } from './errors.js';
 import { parseTrustedProxies } from './net/trusted-proxies.js';
@@ -125,7 +126,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'authCacheMs', flag: 'auth-cache', env: 'SSEHUB_AUTH_CACHE', kind: 'duration', default: '0', help: 'How long an allowed --auth-url answer is reused for the same Cookie, Authorization, Origin, action and topics, never past its grant\'s expiresAt (0: ask every time). A session revoked in the app keeps working from the cache until then.' },
   { key: 'cookieName', flag: 'cookie-name', env: 'SSEHUB_COOKIE_NAME', kind: 'string', default: 'ssehub_token', help: 'Cookie that may carry the token (for browsers).' },
   { key: 'publicTopics', flag: 'public-topics', env: 'SSEHUB_PUBLIC_TOPICS', kind: 'list', default: '', help: 'Comma-separated topics/patterns anyone may subscribe to without a token.' },
-  { key: 'corsOrigins', flag: 'cors-origins', env: 'SSEHUB_CORS_ORIGINS', kind: 'list', default: '', help: 'Comma-separated origins allowed cross-origin, with credentials ("*": any, without).' },
+  { key: 'corsOrigins', flag: 'cors-origins', env: 'SSEHUB_CORS_ORIGINS', kind: 'list', default: '', help: 'Comma-separated origins allowed cross-origin, with credentials (`http://localhost:*`: any port; "*": any origin, without credentials).' },
   { key: 'trustedProxies', flag: 'trusted-proxies', env: 'SSEHUB_TRUSTED_PROXIES', kind: 'list', default: '', help: 'Comma-separated addresses or CIDR ranges of your proxies (e.g. 127.0.0.1,10.0.0.0/8). A request from one of them is taken to come from the address its X-Forwarded-For names: the last one there that is not a trusted proxy. Per-IP stream limits, anonymous publish rates and the "stream opened" log line then see the real client. Empty: the connection\'s address is the client\'s.' },
   { key: 'ticketTtlMs', flag: 'ticket-ttl', env: 'SSEHUB_TICKET_TTL', kind: 'duration', default: '30s', help: 'How long a stream ticket stays valid (it is good for one use).' },
   { key: 'idempotencyWindowMs', flag: 'idempotency-window', env: 'SSEHUB_IDEMPOTENCY_WINDOW', kind: 'duration', default: '10m', help: 'How long a publish\'s Idempotency-Key is remembered: a retry within it is answered without storing the events again.' },
@@ -264,6 +265,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.authUrl !== undefined) parseAuthUrl(result.authUrl); // and again where forward auth is made
   if (result.authTimeoutMs < 1) throw invalid('--auth-timeout', '0', 'more than 0');
   parseTrustedProxies(result.trustedProxies); // throws on an entry that is not an address or range
+  parseCorsOrigins(result.corsOrigins); // throws on an entry that is not an origin
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');
   }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.js';
+import { startScriptServeArgs } from './support/start-script.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -17,12 +18,18 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { sc
 
 describe('package.json', () => {
   test('npm start listens where SSEHUB_PORT and SSEHUB_HOST say: its serve command sets no --port or --host', () => {
-    const serve = pkg.scripts.start!.split('&&').at(-1)!.trim().split(/\s+/);
-    const args = serve.slice(serve.indexOf('serve') + 1);
+    const args = startScriptServeArgs();
     const config = loadConfig(args, { SSEHUB_PORT: '9508', SSEHUB_HOST: '0.0.0.0' });
     assert.equal(config.port, 9508);
     assert.equal(config.host, '0.0.0.0');
     assert.equal(loadConfig(args, {}).port, 8080, 'the default port is still 8080');
+  });
+
+  test('npm start allows the local origins a developer serves pages from, on any port; a later flag replaces them', () => {
+    const args = startScriptServeArgs();
+    assert.deepEqual(loadConfig(args, {}).corsOrigins, ['http://localhost:*', 'http://127.0.0.1:*']);
+    // `npm start -- --cors-origins …` appends the flag: the last one wins.
+    assert.deepEqual(loadConfig([...args, '--cors-origins', 'https://app.example'], {}).corsOrigins, ['https://app.example']);
   });
 });
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createCorsPolicy } from '../../src/auth/cors.js';
+import { createCorsPolicy, parseCorsOrigins } from '../../src/auth/cors.js';
+import { loadConfig } from '../../src/config.js';
+import type { HubError } from '../../src/errors.js';
 
 describe('CORS policy', () => {
   const policy = createCorsPolicy(['https://app.example', 'https://admin.example/']);
@@ -49,5 +51,37 @@ describe('CORS policy', () => {
     for (const origin of ['https://anyone.example', 'https://app.example.evil.example', 'http://app.example', 'null', '*']) {
       assert.equal(open.allowsCredentials(origin), false, origin);
     }
+  });
+});
+
+describe('CORS entries with any port', () => {
+  const local = createCorsPolicy(['http://localhost:*', 'http://127.0.0.1:*']);
+
+  test('an origin on the host, on any port or none, is echoed with credentials', () => {
+    for (const origin of ['http://localhost:3000', 'http://localhost:5173', 'http://127.0.0.1:8081', 'http://localhost']) {
+      assert.equal(local.headersFor(origin)['Access-Control-Allow-Origin'], origin, origin);
+      assert.equal(local.allowsCredentials(origin), true, origin);
+    }
+  });
+
+  test('another scheme, another host and look-alikes of the host get nothing', () => {
+    for (const origin of ['https://localhost:3000', 'http://localhost.evil.example:3000', 'http://evil.localhost:3000', 'http://127.0.0.10:3000', 'http://localhost:3000.evil.example', 'null']) {
+      assert.deepEqual(local.headersFor(origin), {}, origin);
+      assert.equal(local.allowsCredentials(origin), false, origin);
+    }
+  });
+});
+
+describe('CORS entries that are not origins', () => {
+  test('throw invalid_config naming the entry', () => {
+    for (const entry of ['localhost:3000', 'http://localhost:3000/app', 'http://*.example', 'ftp://app.example', 'http://localhost:99999', 'https://app.example:*:*', '']) {
+      assert.throws(() => parseCorsOrigins([entry]), (error: HubError) => error.code === 'invalid_config' && error.message.includes(`"${entry}"`), entry);
+    }
+  });
+
+  test('are refused when the hub is configured, not silently never matched', () => {
+    assert.throws(() => loadConfig(['--cors-origins', 'http://localhost:3000,localhost:5173'], {}), (error: HubError) => error.code === 'invalid_config' && error.message.includes('"localhost:5173"'));
+    assert.deepEqual(loadConfig(['--cors-origins', 'https://App.Example/,http://[::1]:*'], {}).corsOrigins, ['https://App.Example/', 'http://[::1]:*']);
+    assert.equal(createCorsPolicy(['https://App.Example/']).allowsCredentials('https://app.example'), true, 'browsers send the host in lowercase, without a trailing slash');
   });
 });

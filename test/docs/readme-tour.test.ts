@@ -9,9 +9,11 @@
  *                          and stops it at the end
  *   ```text output         what the last `run` block printed (all of it or a part, lines in order)
  *   ```text output background   what the last `background` block has printed, waited for
- *   ```js run browser      pasted into the console of the hub's own page (http://127.0.0.1:8080/)
- *                          in Chromium; the test then publishes an `update` to orders/42 and
- *                          waits for the page to log it
+ *   ```js run browser      pasted into the console of a page on another local origin (a
+ *                          development server's), in Chromium, against a hub with npm start's
+ *                          settings; the test then publishes an `update` to orders/42 and waits
+ *                          for the page to log it. On an origin the hub does not allow, it must
+ *                          log `stream refused`
  *
  * Blocks without `run` (the Express app, the typed client) are not run here: examples/ and
  * test/examples/ run the apps. Before running, http://127.0.0.1:8080 becomes the test hub's
@@ -20,9 +22,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../src/config.js';
 import { chromiumSkipReason, launchChromium } from '../support/browser.js';
 import { startTestHub } from '../support/hub.js';
+import { startScriptServeArgs } from '../support/start-script.js';
 import type { RunningHub } from '../../src/start.js';
 import { parse, readDoc, ROOT, type Fence } from './markdown.js';
 
@@ -67,7 +73,8 @@ describe('the README tour', () => {
   }
 
   before(async () => {
-    running = await startTestHub();
+    // The hub as `npm start` runs it, as the tour says.
+    running = await startTestHub({ corsOrigins: loadConfig(startScriptServeArgs(), {}).corsOrigins });
     url = running.url;
   });
 
@@ -104,20 +111,26 @@ describe('the README tour', () => {
     }
   });
 
-  test('its browser snippet, pasted into the hub\'s own page, logs an update', { skip: chromiumSkipReason() }, async () => {
+  /** A page of a development server: another origin than the hub's (another port, or another host). */
+  async function appPage(host: string): Promise<{ origin: string; close: () => Promise<void> }> {
+    const server = createServer((_request, response) => response.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>app</title>'));
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
+    return { origin: `http://${host}:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  }
+
+  test('its browser snippet, pasted into a page of another local origin, logs an update', { skip: chromiumSkipReason() }, async () => {
     const snippet = fences.find((fence) => fence.info === 'js run browser');
     assert.ok(snippet, 'a js run browser block');
+    const app = await appPage('127.0.0.1');
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const logged: string[] = [];
       page.on('console', (message) => logged.push(message.text()));
-      await page.goto(`${url}/`);
+      await page.goto(app.origin);
       const before = await openStreams();
-      // The dashboard opens its own stream as the page loads, perhaps after `before` was read: so
-      // the count alone cannot tell that the snippet's stream is open. Its readyState can: the test
-      // keeps a handle on the snippet's `source` to read it.
-      await page.evaluate(`${snippet.body}\nwindow.readmeSource = source;`);
+      // The test keeps a handle on the snippet's `source` to see it open before it publishes.
+      await page.evaluate(`${adapt(snippet.body)}\nwindow.readmeSource = source;`);
       await page.waitForFunction('window.readmeSource.readyState === EventSource.OPEN', undefined, { timeout: 10_000 });
       await until(async () => (await openStreams()) > before, 'the snippet\'s stream to open');
       const published = await fetch(`${url}/topics/orders/42?event=update`, {
@@ -129,6 +142,25 @@ describe('the README tour', () => {
       await until(() => logged.some((line) => line.startsWith('order') && line.includes(id)), `the page to log the update: ${JSON.stringify(logged)}`);
     } finally {
       await browser.close();
+      await app.close();
+    }
+  });
+
+  test('its browser snippet, on an origin the hub does not allow, logs "stream refused"', { skip: chromiumSkipReason() }, async () => {
+    const snippet = fences.find((fence) => fence.info === 'js run browser')!;
+    // 127.0.0.2 is this machine too, but not an origin npm start allows.
+    const app = await appPage('127.0.0.2');
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const logged: string[] = [];
+      page.on('console', (message) => logged.push(message.text()));
+      await page.goto(app.origin);
+      await page.evaluate(adapt(snippet.body));
+      await until(() => logged.includes('stream refused'), `the page to log the refusal: ${JSON.stringify(logged)}`);
+    } finally {
+      await browser.close();
+      await app.close();
     }
   });
 });
