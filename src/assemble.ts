@@ -19,6 +19,7 @@ import { clientAddressResolver } from './http/client-address.js';
 import type { RouteContext } from './http/context.js';
 import { createMetrics } from './http/metrics.js';
 import { Hub } from './hub/hub.js';
+import { SystemBus } from './hub/system-bus.js';
 import { SystemStatsPublisher } from './hub/system-stats.js';
 import { DEFAULT_TOPIC_LIMITS } from './topics/index.js';
 
@@ -87,7 +88,9 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
   const instance = randomBytes(4).toString('hex');
   // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
   const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
-  const context: RouteContext = { hub, config, logger, metrics: createMetrics(hub), access, startedAt, instance, demos, clientAddress: clientAddressResolver(config.trustedProxies) };
+  // The instances' channel to each other (presence, disconnects, the webhook queue), over the engine.
+  const bus = new SystemBus(hub, instance, logger);
+  const context: RouteContext = { hub, config, logger, metrics: createMetrics(hub), access, startedAt, instance, bus, demos, clientAddress: clientAddressResolver(config.trustedProxies) };
   // Dashboards read $ssehub/stats: published only while the dashboard is served.
   const systemStats = config.dashboard ? new SystemStatsPublisher(hub, { intervalMs: config.statsIntervalMs, startedAt, instance }, logger) : undefined;
   systemStats?.start();

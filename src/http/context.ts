@@ -12,6 +12,7 @@ import type { HubConfig } from '../config.js';
 import type { DemoRunner } from '../demos/runner.js';
 import type { Hub } from '../hub/hub.js';
 import type { StreamSink } from '../hub/sink.js';
+import type { SystemBus } from '../hub/system-bus.js';
 import type { Metrics } from './metrics.js';
 
 export interface RouteContext {
@@ -23,6 +24,8 @@ export interface RouteContext {
   startedAt: number;
   /** This hub instance's id, as its $ssehub/stats events carry it (drawn at start). */
   instance: string;
+  /** Messages between the instances of a cluster (this one included), over the engine. */
+  bus: SystemBus;
   /** The client's address for a request: the peer's, or X-Forwarded-For's behind trusted proxies. */
   clientAddress: ClientAddressOf;
   /** The demos' background work; undefined when the demo API is off. */

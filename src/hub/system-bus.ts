@@ -1,0 +1,118 @@
+/**
+ * How the instances of a cluster tell each other things: messages on system topics
+ * (`$ssehub/<channel>`), stored and delivered by the engine like any event. So it works the same on
+ * every engine (and between the workers of --workers), needs no second connection, and every
+ * instance sees every message in the same order, the engine's id order.
+ *
+ * Invariant: the messages one instance sends reach every instance, itself included, in the order
+ * it sent them (send() appends one at a time). State an instance builds from them is therefore the
+ * same everywhere once the same messages have been delivered.
+ */
+import type { StoredEvent } from '../engines/engine.js';
+import { SYSTEM_TOPIC_PREFIX } from '../topics/index.js';
+import type { Hub, HubLogger } from './hub.js';
+
+/** presence: who is subscribed where; control: commands for every instance (disconnects); webhooks: the queue of webhook messages. */
+export type SystemChannel = 'presence' | 'control' | 'webhooks';
+
+export interface SystemMessage<T = unknown> {
+  /** The engine's id for the message: its place in the order every instance sees. */
+  id: string;
+  channel: SystemChannel;
+  /** What the message says (the event name on the system topic). */
+  type: string;
+  /** The instance that sent it. */
+  instance: string;
+  /** When the engine accepted it, ms since the epoch. */
+  time: number;
+  data: T;
+}
+
+export type SystemListener = (message: SystemMessage) => void;
+
+/** The system topic of a channel. */
+export function systemTopic(channel: SystemChannel): string {
+  return `${SYSTEM_TOPIC_PREFIX}${channel}`;
+}
+
+export class SystemBus {
+  private readonly listeners = new Map<string, SystemListener[]>();
+  private readonly gapListeners: Array<(detail: string) => void> = [];
+  /** The send in progress: the next one waits for it, which keeps this instance's messages in order. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly hub: Hub,
+    readonly instance: string,
+    private readonly logger: HubLogger,
+  ) {
+    hub.engine.onDeliver((event) => {
+      // One character compared per event: user topics never start with "$".
+      if (event.topic.charCodeAt(0) === 36 && this.listeners.size > 0) this.receive(event);
+    });
+    hub.engine.onDeliveryGap((detail) => {
+      for (const listener of this.gapListeners) listener(detail);
+    });
+  }
+
+  /**
+   * Sends a message to every instance (this one included), after the ones this instance sent
+   * before it. Rejects as the publish does when the engine cannot store it (engine_unavailable);
+   * the messages after it are still sent.
+   */
+  send(channel: SystemChannel, type: string, data: unknown): Promise<StoredEvent> {
+    const payload = JSON.stringify({ instance: this.instance, data });
+    const sent = this.tail.then(
+      () => this.publish(channel, type, payload),
+      () => this.publish(channel, type, payload),
+    );
+    this.tail = sent.catch(() => {});
+    return sent;
+  }
+
+  /** Listens to a channel's messages, from every instance, in the engine's order. */
+  on(channel: SystemChannel, listener: SystemListener): void {
+    const topic = systemTopic(channel);
+    const list = this.listeners.get(topic);
+    if (list === undefined) this.listeners.set(topic, [listener]);
+    else list.push(listener);
+  }
+
+  /** Told when the engine lost messages before this instance read them: state built from them may be stale. */
+  onGap(listener: (detail: string) => void): void {
+    this.gapListeners.push(listener);
+  }
+
+  private async publish(channel: SystemChannel, type: string, payload: string): Promise<StoredEvent> {
+    const [stored] = await this.hub.publish([{ topic: systemTopic(channel), event: type, data: payload }], { allowReservedTopics: true });
+    return stored!;
+  }
+
+  private receive(event: StoredEvent): void {
+    const listeners = this.listeners.get(event.topic);
+    if (listeners === undefined) return;
+    let body: { instance: string; data: unknown };
+    try {
+      body = JSON.parse(event.data) as { instance: string; data: unknown };
+      if (typeof body !== 'object' || body === null || typeof body.instance !== 'string') throw new Error('no instance');
+    } catch {
+      this.logger.warn({ topic: event.topic, id: event.id }, 'ignored a system message that is not {instance, data} JSON');
+      return;
+    }
+    const message: SystemMessage = {
+      id: event.id,
+      channel: event.topic.slice(SYSTEM_TOPIC_PREFIX.length) as SystemChannel,
+      type: event.event ?? 'message',
+      instance: body.instance,
+      time: event.time,
+      data: body.data,
+    };
+    for (const listener of listeners) {
+      try {
+        listener(message);
+      } catch (error) {
+        this.logger.error({ err: error, topic: event.topic, type: message.type }, 'a system message listener failed');
+      }
+    }
+  }
+}

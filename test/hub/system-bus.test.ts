@@ -1,0 +1,87 @@
+/**
+ * The system bus on every engine: three instances on one engine each send messages concurrently;
+ * every instance receives all of them, in one and the same order, with each sender's messages in
+ * the order it sent them.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SystemBus, type SystemMessage } from '../../src/hub/system-bus.js';
+import type { RunningHub } from '../../src/start.js';
+import { startTestHub } from '../support/hub.js';
+import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
+import { natsService, postgresService, redisService } from '../support/services.js';
+import { describeUnlessSkipped } from '../support/skip.js';
+
+const silent = { info() {}, warn() {}, error() {} };
+const PER_SENDER = 25;
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.ok(condition(), `timed out waiting for ${what}`);
+}
+
+function checkCluster(engine: () => Promise<{ url: string; kind: EngineKind | undefined }>, instances: number) {
+  return async () => {
+    const { url, kind } = await engine();
+    const namespace = freshNamespace('bus');
+    const hubs: RunningHub[] = [];
+    try {
+      for (let i = 0; i < instances; i++) hubs.push(await startTestHub({ engine: url, namespace }));
+      const buses = hubs.map((running, i) => new SystemBus(running.hub, `instance${i}`, silent));
+      const received = buses.map(() => [] as SystemMessage[]);
+      buses.forEach((bus, i) => bus.on('control', (message) => received[i]!.push(message)));
+      // Messages on another channel are not this channel's listeners' business.
+      await buses[0]!.send('presence', 'elsewhere', {});
+      // Not awaited one by one: send() itself must keep each sender's order.
+      const sends = buses.flatMap((bus, i) => Array.from({ length: PER_SENDER }, (_, n) => bus.send('control', 'count', { from: i, n })));
+      await Promise.all(sends);
+      const total = instances * PER_SENDER;
+      await until(() => received.every((list) => list.length >= total), `every instance to receive ${total} messages`);
+      const order = received[0]!.map((message) => message.id);
+      for (const [i, list] of received.entries()) {
+        assert.equal(list.length, total, `instance ${i} got each message once`);
+        assert.deepEqual(list.map((message) => message.id), order, `instance ${i} saw the same order`);
+        for (let from = 0; from < instances; from++) {
+          const own = list.filter((message) => message.instance === `instance${from}`).map((message) => (message.data as { n: number }).n);
+          assert.deepEqual(own, Array.from({ length: PER_SENDER }, (_, n) => n), `instance ${from}'s messages in the order sent`);
+        }
+        assert.ok(list.every((message) => message.channel === 'control' && message.type === 'count'));
+      }
+    } finally {
+      await Promise.all(hubs.map((running) => running.close()));
+      if (kind !== undefined) await removeNamespace(kind, url, namespace);
+    }
+  };
+}
+
+describe('the system bus', () => {
+  test('the memory engine: one instance hears its own messages, in order', checkCluster(async () => ({ url: 'memory', kind: undefined }), 1));
+
+  test('a message that is not {instance, data} JSON is ignored, and the listeners keep working', async () => {
+    const running = await startTestHub();
+    try {
+      const bus = new SystemBus(running.hub, 'one', silent);
+      const got: SystemMessage[] = [];
+      bus.on('control', (message) => got.push(message));
+      await running.hub.publish([{ topic: '$ssehub/control', event: 'forged', data: 'not json' }], { allowReservedTopics: true });
+      await running.hub.publish([{ topic: '$ssehub/control', event: 'forged', data: '{"data":1}' }], { allowReservedTopics: true });
+      await bus.send('control', 'real', { ok: true });
+      await until(() => got.length > 0, 'the real message');
+      assert.deepEqual(got.map((message) => [message.type, message.instance, message.data]), [['real', 'one', { ok: true }]]);
+    } finally {
+      await running.close();
+    }
+  });
+});
+
+const engines: Array<[string, EngineKind, typeof redisService]> = [
+  ['Redis', 'redis', redisService],
+  ['NATS JetStream', 'nats', natsService],
+  ['PostgreSQL', 'postgres', postgresService],
+];
+for (const [name, kind, service] of engines) {
+  const check = await service();
+  describeUnlessSkipped(`the system bus on ${name}`, { skip: check.skipReason() }, () => {
+    test('three instances: every message to every instance, once, in one order', checkCluster(async () => ({ url: check.url, kind }), 3));
+  });
+}
