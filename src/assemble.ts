@@ -21,7 +21,9 @@ import { createMetrics } from './http/metrics.js';
 import { Hub } from './hub/hub.js';
 import { SystemBus } from './hub/system-bus.js';
 import { SystemStatsPublisher } from './hub/system-stats.js';
-import { DEFAULT_TOPIC_LIMITS } from './topics/index.js';
+import { Presence } from './presence/presence.js';
+import { PresenceWatchers } from './presence/watchers.js';
+import { DEFAULT_TOPIC_LIMITS, parseSubscribeSelector } from './topics/index.js';
 
 export interface AssembleOptions {
   /** Opens the engine instead of openEngine(config.engine): a worker's engine in the primary process (see cluster/worker.ts). */
@@ -90,7 +92,26 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
   const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
   // The instances' channel to each other (presence, disconnects, the webhook queue), over the engine.
   const bus = new SystemBus(hub, instance, logger);
-  const context: RouteContext = { hub, config, logger, metrics: createMetrics(hub), access, startedAt, instance, bus, demos, clientAddress: clientAddressResolver(config.trustedProxies) };
+  const presence = new Presence(
+    bus,
+    { topics: config.presence.map((source) => parseSubscribeSelector(source)), ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs },
+    logger,
+  );
+  const context: RouteContext = {
+    hub,
+    config,
+    logger,
+    metrics: createMetrics(hub),
+    access,
+    startedAt,
+    instance,
+    bus,
+    presence,
+    presenceStreams: new PresenceWatchers(presence),
+    demos,
+    clientAddress: clientAddressResolver(config.trustedProxies),
+  };
+  presence.start();
   // Dashboards read $ssehub/stats: published only while the dashboard is served.
   const systemStats = config.dashboard ? new SystemStatsPublisher(hub, { intervalMs: config.statsIntervalMs, startedAt, instance }, logger) : undefined;
   systemStats?.start();
@@ -98,6 +119,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
   const close = (drain?: () => Promise<void>): Promise<void> =>
     (closing ??= (async () => {
       systemStats?.stop();
+      await presence.close(); // the others drop this instance's streams now (a reconnect elsewhere within the grace period is no leave)
       await demos?.close(); // timers cancelled, child processes killed
       await hub.close(); // ends every stream, on either protocol: clients reconnect to another instance
       await drain?.();

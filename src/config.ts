@@ -12,6 +12,7 @@ import { parseCorsOrigins } from './auth/cors.js';
 import { checkHs256Secret } from './auth/hs256-secret.js';
 import { HubError } from './errors.js';
 import { parseTrustedProxies } from './net/trusted-proxies.js';
+import { parseSubscribeSelector } from './topics/index.js';
 
 export interface HubConfig {
   host: string;
@@ -52,6 +53,9 @@ export interface HubConfig {
   authCacheMs: number;
   cookieName: string;
   publicTopics: string[];
+  presence: string[];
+  presenceTtlMs: number;
+  presenceGraceMs: number;
   corsOrigins: string[];
   trustedProxies: string[];
   ticketTtlMs: number;
@@ -126,6 +130,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'authCacheMs', flag: 'auth-cache', env: 'SSEHUB_AUTH_CACHE', kind: 'duration', default: '0', help: 'How long an allowed --auth-url answer is reused for the same Cookie, Authorization, Origin, action and topics, never past its grant\'s expiresAt (0: ask every time). A session revoked in the app keeps working from the cache until then.' },
   { key: 'cookieName', flag: 'cookie-name', env: 'SSEHUB_COOKIE_NAME', kind: 'string', default: 'ssehub_token', help: 'Cookie that may carry the token (for browsers).' },
   { key: 'publicTopics', flag: 'public-topics', env: 'SSEHUB_PUBLIC_TOPICS', kind: 'list', default: '', help: 'Comma-separated topics/patterns anyone may subscribe to without a token.' },
+  { key: 'presence', flag: 'presence', env: 'SSEHUB_PRESENCE', kind: 'list', default: '', help: 'Comma-separated topics/patterns with presence: their subscribers with a subject are members, listed by GET /topics/<topic>/presence and told to streams opened with ?presence=1 (a grant or token with "presence" info makes its subject a member of any topic it subscribes to).' },
+  { key: 'presenceTtlMs', flag: 'presence-ttl', env: 'SSEHUB_PRESENCE_TTL', kind: 'duration', default: '15s', help: 'How long a hub instance may stay silent before the others take its streams to be gone (it says it is alive every third of this); the members of a killed instance leave within it plus the grace period.' },
+  { key: 'presenceGraceMs', flag: 'presence-grace', env: 'SSEHUB_PRESENCE_GRACE', kind: 'duration', default: '5s', help: 'How long a subject\'s last stream on a topic may be closed before it leaves: a reconnect within it, to any instance, is neither a leave nor a join.' },
   { key: 'corsOrigins', flag: 'cors-origins', env: 'SSEHUB_CORS_ORIGINS', kind: 'list', default: '', help: 'Comma-separated origins allowed cross-origin, with credentials (`http://localhost:*`: any port; "*": any origin, without credentials).' },
   { key: 'trustedProxies', flag: 'trusted-proxies', env: 'SSEHUB_TRUSTED_PROXIES', kind: 'list', default: '', help: 'Comma-separated addresses or CIDR ranges of your proxies (e.g. 127.0.0.1,10.0.0.0/8). A request from one of them is taken to come from the address its X-Forwarded-For names: the last one there that is not a trusted proxy. Per-IP stream limits, anonymous publish rates and the "stream opened" log line then see the real client. Empty: the connection\'s address is the client\'s.' },
   { key: 'ticketTtlMs', flag: 'ticket-ttl', env: 'SSEHUB_TICKET_TTL', kind: 'duration', default: '30s', help: 'How long a stream ticket stays valid (it is good for one use).' },
@@ -149,6 +156,15 @@ export const OPTIONS: readonly OptionSpec[] = [
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** A topic or pattern option: what a subscription could name. */
+function checkSelectorOption(name: string, source: string): void {
+  try {
+    parseSubscribeSelector(source);
+  } catch (error) {
+    throw invalid(name, source, `a topic or pattern (${(error as Error).message})`);
+  }
+}
 
 function invalid(name: string, value: string, expected: string): HubError {
   return new HubError(400, 'invalid_config', `${name}: "${value}" is not ${expected}`);
@@ -266,6 +282,8 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.authTimeoutMs < 1) throw invalid('--auth-timeout', '0', 'more than 0');
   parseTrustedProxies(result.trustedProxies); // throws on an entry that is not an address or range
   parseCorsOrigins(result.corsOrigins); // throws on an entry that is not an origin
+  for (const source of result.presence) checkSelectorOption('--presence', source);
+  if (result.presenceTtlMs < 100) throw invalid('--presence-ttl', String(result.presenceTtlMs), 'at least 100ms');
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');
   }

@@ -21,6 +21,7 @@ import { nodeDoor, type NodeHandler } from './http/node/door.js';
 import { checkedIdempotencyKey } from './http/idempotency.js';
 import { publishEvents } from './http/publish.js';
 import type { Hub } from './hub/hub.js';
+import type { Member, PresenceEventName, PresenceListener } from './presence/presence.js';
 import { createLogger } from './start.js';
 import { parseSelector } from './topics/index.js';
 
@@ -60,6 +61,12 @@ export interface PublishedEvent {
   replayed: boolean;
 }
 
+export interface TopicPresence {
+  topic: string;
+  subscribers: number;
+  members: Member[];
+}
+
 export interface EmbeddedHub {
   /** node:http, Express, Connect: `(req, res, next?)`; a path the hub has no route for goes to `next()`. */
   readonly handle: NodeHandler;
@@ -70,6 +77,19 @@ export interface EmbeddedHub {
    * validation, idempotency and limits as an HTTP publish; rejects with a HubError and its code.
    */
   publish(topic: string, data: unknown, options?: InProcessPublishOptions): Promise<PublishedEvent>;
+  /**
+   * Who is on a topic now, across the cluster: its streams (those of patterns that match it
+   * included) and its members (subjects on a presence topic, with their info and streams).
+   */
+  presence(topic: string): TopicPresence;
+  /**
+   * Presence changes, cluster-wide, as this instance sees them (every instance sees each one;
+   * `causedHere` is true on one of them): a subject's first stream on a topic (`join`), its last
+   * one closed for the grace period (`leave`), a topic's first stream (`occupied`) and its last
+   * (`vacated`).
+   */
+  on(event: PresenceEventName, listener: PresenceListener): void;
+  off(event: PresenceEventName, listener: PresenceListener): void;
   readonly hub: Hub;
   readonly config: HubConfig;
   readonly access: Access;
@@ -105,6 +125,9 @@ export async function createHub<R = any>(options: CreateHubOptions<R> = {}, inte
     handle: nodeDoor(context, { takeOverStreams: false, ...doorOptions }),
     fetch: fetchDoor(context, doorOptions),
     publish,
+    presence: (topic) => ({ topic, subscribers: context.presence.subscribers(topic), members: context.presence.members(topic) }),
+    on: (event, listener) => context.presence.on(event, listener),
+    off: (event, listener) => context.presence.off(event, listener),
     hub: context.hub,
     config,
     access: context.access,

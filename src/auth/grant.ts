@@ -19,6 +19,11 @@ export interface Grant {
   expiresAt?: number;
   /** May read the operator endpoints (GET /stats, GET /metrics), as a token's "admin": true. */
   admin?: boolean;
+  /**
+   * Client info others see on presence topics (a JSON object, at most 1 KiB: a name, an avatar
+   * URL). With it, the subject is a member of every topic its streams name.
+   */
+  presence?: Record<string, unknown>;
 }
 
 /** A value that is not a valid, current grant; the caller chooses the HubError it becomes. */
@@ -60,6 +65,7 @@ export function principalOfGrant(value: unknown, now: number = Date.now()): Prin
     subscribe: selectorsOf(grant.subscribe, 'subscribe'),
     expiresAt: expiresAt as number | undefined,
     admin: grant.admin === true,
+    ...(grant.presence === undefined ? {} : { presence: grant.presence }),
   };
 }
 

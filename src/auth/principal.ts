@@ -16,6 +16,12 @@ export interface Principal {
   admin: boolean;
   /** When the credential stops being valid (ms since the epoch); streams end then. */
   expiresAt: number | undefined;
+  /**
+   * Client info shown to others on presence topics (the grant's or the token's `presence`), as
+   * given: checked (a JSON object, at most 1 KiB) where a stream opens. Its presence makes the
+   * subject a member of every topic its streams name, not only the --presence ones.
+   */
+  presence?: unknown;
 }
 
 /** Publishing needs a grant that matches every topic: one topic not granted refuses the lot. */

@@ -173,6 +173,7 @@ function principalOf(payload: JWTPayload, maxLifetimeSeconds: number): Principal
     subscribe: selectorsOf(grants.subscribe, 'subscribe'),
     admin: grants.admin === true,
     expiresAt: payload.exp * 1000,
+    ...(grants.presence === undefined ? {} : { presence: grants.presence }),
   };
 }
 
@@ -183,6 +184,8 @@ export interface MintOptions {
   subscribe?: string[];
   /** Grants the operator endpoints (GET /stats, GET /metrics). */
   admin?: boolean;
+  /** Client info shown on presence topics (a JSON object, at most 1 KiB). */
+  presence?: Record<string, unknown>;
   /** Lifetime in seconds: every token gets an `exp`. */
   lifetimeSeconds: number;
   issuer?: string;
@@ -198,10 +201,11 @@ export async function mintToken(options: MintOptions): Promise<string> {
   if (!(options.lifetimeSeconds > 0)) throw new HubError(400, 'invalid_arguments', 'A token needs a lifetime (--ttl) over 0.');
   for (const source of options.publish ?? []) parseSelector(source);
   for (const source of options.subscribe ?? []) parseSubscribeSelector(source);
-  const grants: { publish?: string[]; subscribe?: string[]; admin?: true } = {};
+  const grants: { publish?: string[]; subscribe?: string[]; admin?: true; presence?: Record<string, unknown> } = {};
   if (options.publish) grants.publish = options.publish;
   if (options.subscribe) grants.subscribe = options.subscribe;
   if (options.admin) grants.admin = true;
+  if (options.presence) grants.presence = options.presence;
   let key: KeyObject;
   let alg: string;
   if (options.privateKeyPem !== undefined) {

@@ -13,6 +13,8 @@ import type { DemoRunner } from '../demos/runner.js';
 import type { Hub } from '../hub/hub.js';
 import type { StreamSink } from '../hub/sink.js';
 import type { SystemBus } from '../hub/system-bus.js';
+import type { Presence } from '../presence/presence.js';
+import type { PresenceWatchers } from '../presence/watchers.js';
 import type { Metrics } from './metrics.js';
 
 export interface RouteContext {
@@ -26,6 +28,10 @@ export interface RouteContext {
   instance: string;
   /** Messages between the instances of a cluster (this one included), over the engine. */
   bus: SystemBus;
+  /** Who is subscribed where, cluster-wide. */
+  presence: Presence;
+  /** The streams opened with ?presence=1. */
+  presenceStreams: PresenceWatchers;
   /** The client's address for a request: the peer's, or X-Forwarded-For's behind trusted proxies. */
   clientAddress: ClientAddressOf;
   /** The demos' background work; undefined when the demo API is off. */

@@ -8,10 +8,12 @@
  * HTTP/2 stream; fetch.ts: a ReadableStream) and opens the stream on it.
  */
 import type { StreamLease } from '../auth/limits.js';
-import { authorizeSubscribe } from '../auth/principal.js';
+import { authorizeSubscribe, type Principal } from '../auth/principal.js';
 import { HubError } from '../errors.js';
-import { parseSubscribeSelector, type Selector } from '../topics/index.js';
+import type { StreamMembership } from '../presence/presence.js';
+import { isReservedTopic, parseSubscribeSelector, type Selector } from '../topics/index.js';
 import { authenticate } from './authenticate.js';
+import { readTopic, topicRead } from './presence.js';
 import type { Subscriber, SubscriberClosedListener } from '../hub/subscriber.js';
 import type { Handler, RouteContext, RouteRequest, StreamAnswer } from './context.js';
 
@@ -26,6 +28,9 @@ const MAX_LAST_EVENT_ID_LENGTH = 256;
 
 export const streamTopic: Handler = (request, context) => {
   if (request.rest === '') throw new HubError(400, 'invalid_topic', 'Name a topic: GET /topics/{topic}.');
+  // "…/presence" and "…/subscribers" read about the topic (a topic ending so is streamed with /events?topic=).
+  const read = topicRead(request.rest);
+  if (read !== undefined) return readTopic(request, context, read.topic, read.read);
   return openStream(request, context, [request.rest]);
 };
 
@@ -57,7 +62,9 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
   }
   // On HTTP/2, the request's socket stands for the connection's socket: the address is the client's either way.
   const remote = context.clientAddress(request);
-  const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger);
+  const membership = membershipOf(principal, selectors, context.presence);
+  const watched = presenceWanted(request.query.get('presence')) ? exactTopics(selectors) : undefined;
+  const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger, context, membership, watched);
   // The client may have gone while its credential was checked and its slots taken: then there is nothing to open.
   if (request.gone()) {
     slots.release();
@@ -71,11 +78,12 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
     // connection. Cut the stream instead.
     open: (sink) => {
       try {
-        hub.subscribe(selectors, sink, {
+        const subscriber = hub.subscribe(selectors, sink, {
           ...(lastEventId === undefined ? {} : { lastEventId }),
           ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
           whenClosed: slots,
         });
+        slots.opened(subscriber);
         logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote }, 'stream opened');
       } catch (error) {
         logger.error({ err: error }, 'could not open the stream');
@@ -95,16 +103,64 @@ class StreamSlots implements SubscriberClosedListener {
   constructor(
     private readonly lease: StreamLease,
     private readonly logger: RouteContext['logger'],
+    private readonly context: Pick<RouteContext, 'presence' | 'presenceStreams'>,
+    /** The subject's membership of the stream's presence topics, if it has any. */
+    private readonly membership: StreamMembership | undefined,
+    /** The topics whose presence the stream asked for (?presence=1). */
+    private readonly watched: readonly string[] | undefined,
   ) {}
 
   release(): void {
     this.lease.release();
   }
 
+  /** The stream is open: it counts in presence, and hears of it if it asked. */
+  opened(subscriber: Subscriber): void {
+    this.context.presence.streamOpened(subscriber.selectors, this.membership);
+    if (this.watched !== undefined) this.context.presenceStreams.watch(subscriber, this.watched);
+  }
+
   subscriberClosed(subscriber: Subscriber): void {
     this.lease.release();
+    this.context.presence.streamClosed(subscriber.selectors, this.membership);
+    if (this.watched !== undefined) this.context.presenceStreams.unwatch(subscriber, this.watched);
     this.logger.info({ topics: subscriber.selectors.map((selector) => selector.source) }, 'stream closed');
   }
+}
+
+/** Most bytes of a grant's presence info, as JSON. */
+export const MAX_PRESENCE_INFO_BYTES = 1024;
+
+/**
+ * The subject's membership of the stream's topics that have presence: --presence ones, or every
+ * exact topic when its grant carries presence info. None without a subject (anonymous streams
+ * only count as subscribers).
+ */
+function membershipOf(principal: Principal, selectors: readonly Selector[], presence: RouteContext['presence']): StreamMembership | undefined {
+  if (principal.subject === undefined) return undefined;
+  const info = principal.presence === undefined ? undefined : checkedPresenceInfo(principal.presence);
+  const topics = exactTopics(selectors).filter((topic) => presence.tracks(topic, info !== undefined));
+  return topics.length === 0 ? undefined : { subject: principal.subject, info, topics };
+}
+
+function checkedPresenceInfo(info: unknown): unknown {
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) {
+    throw new HubError(400, 'invalid_presence_info', 'The grant\'s "presence" info must be a JSON object (a name, an avatar URL…).');
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(info));
+  if (bytes > MAX_PRESENCE_INFO_BYTES) {
+    throw new HubError(400, 'presence_info_too_large', `The grant's "presence" info is ${bytes} bytes of JSON; at most ${MAX_PRESENCE_INFO_BYTES} are shown to others.`);
+  }
+  return info;
+}
+
+function exactTopics(selectors: readonly Selector[]): string[] {
+  return selectors.filter((selector) => selector.kind === 'exact' && !isReservedTopic(selector.source)).map((selector) => selector.source);
+}
+
+/** `?presence=1` (or true, yes, on); anything else, or none, is no. */
+function presenceWanted(value: string | null): boolean {
+  return value !== null && ['1', 'true', 'yes', 'on'].includes(value.toLowerCase());
 }
 
 /**

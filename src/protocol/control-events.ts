@@ -30,6 +30,35 @@ export const POSITION_EVENT = `${RESERVED_EVENT_PREFIX}position` as const;
 export const EXPIRED_EVENT = `${RESERVED_EVENT_PREFIX}expired` as const;
 
 /**
+ * Presence, on a stream opened with `?presence=1`: first one PRESENCE_EVENT per presence topic of
+ * the stream (its data a {@link PresenceDetail}: who is there now), then a JOIN_EVENT when a subject
+ * connects to one of them anywhere in the cluster and a LEAVE_EVENT when its last connection
+ * closes (after the grace period, so a reconnect is neither). Their data is a {@link MemberDetail}.
+ */
+export const PRESENCE_EVENT = `${RESERVED_EVENT_PREFIX}presence` as const;
+export const JOIN_EVENT = `${RESERVED_EVENT_PREFIX}join` as const;
+export const LEAVE_EVENT = `${RESERVED_EVENT_PREFIX}leave` as const;
+
+/** A subject on a presence topic: its client info (from its grant) and its open streams there. */
+export interface PresenceMember {
+  subject: string;
+  info?: unknown;
+  connections: number;
+}
+
+/** The data of a {@link PRESENCE_EVENT}. */
+export interface PresenceDetail {
+  topic: string;
+  members: PresenceMember[];
+}
+
+/** The data of a {@link JOIN_EVENT} or {@link LEAVE_EVENT}. */
+export interface MemberDetail {
+  topic: string;
+  member: PresenceMember;
+}
+
+/**
  * Why a resume may have missed events:
  * - `history-exceeded`: events after the client's id were evicted (retention, the byte budget);
  * - `unknown-id`: the id is not one this hub's history can place (another run, a wiped store).

@@ -20,8 +20,11 @@ export {
   RESET_EVENT,
   POSITION_EVENT,
   EXPIRED_EVENT,
+  PRESENCE_EVENT,
+  JOIN_EVENT,
+  LEAVE_EVENT,
   GAP_REASONS,
   EXPIRED_REASON,
 } from './control-events.js';
-export type { GapReason, ResetDetail, ExpiredDetail } from './control-events.js';
+export type { GapReason, ResetDetail, ExpiredDetail, PresenceMember, PresenceDetail, MemberDetail } from './control-events.js';
 export type { ParsedEvent, ParserCallbacks } from './parse.js';

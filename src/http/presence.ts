@@ -1,0 +1,34 @@
+/**
+ * Who is on a topic: GET /topics/{topic}/presence (its members, cluster-wide) and
+ * GET /topics/{topic}/subscribers (how many streams, cluster-wide). Both are read with the right to
+ * subscribe to the topic (a grant, a public topic, or an open hub): whoever may listen may know
+ * who else does. The topic is exact: a pattern has no members of its own.
+ */
+import { authorizeSubscribe } from '../auth/principal.js';
+import { HubError } from '../errors.js';
+import { parseSubscribeSelector } from '../topics/index.js';
+import { authenticate } from './authenticate.js';
+import type { Answer, RouteContext, RouteRequest } from './context.js';
+import { jsonAnswer } from './respond.js';
+
+/** The last path segments of GET /topics/… that read about the topic instead of streaming it. */
+export const TOPIC_READS = ['presence', 'subscribers'] as const;
+export type TopicRead = (typeof TOPIC_READS)[number];
+
+/** Splits "chat/room/presence" into the topic and what is read of it; undefined for a plain topic. */
+export function topicRead(rest: string): { topic: string; read: TopicRead } | undefined {
+  const slash = rest.lastIndexOf('/');
+  if (slash <= 0) return undefined;
+  const last = rest.slice(slash + 1);
+  return (TOPIC_READS as readonly string[]).includes(last) ? { topic: rest.slice(0, slash), read: last as TopicRead } : undefined;
+}
+
+export async function readTopic(request: RouteRequest, context: RouteContext, topic: string, read: TopicRead): Promise<Answer> {
+  const selector = parseSubscribeSelector(topic, { limits: context.hub.topicLimits });
+  if (selector.kind !== 'exact') throw new HubError(400, 'invalid_topic', `GET /topics/{topic}/${read} takes a topic, not the pattern "${topic}".`);
+  const principal = await authenticate(request, context, { action: 'subscribe', topics: [topic] }, request.query.get('ticket'));
+  authorizeSubscribe(principal, [selector], context.access.publicTopics);
+  const subscribers = context.presence.subscribers(topic);
+  if (read === 'subscribers') return jsonAnswer(200, { topic, subscribers });
+  return jsonAnswer(200, { topic, subscribers, members: context.presence.members(topic) });
+}
