@@ -101,7 +101,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
     hub,
     config,
     logger,
-    metrics: createMetrics(hub),
+    metrics: createMetrics(hub, presence),
     access,
     startedAt,
     instance,

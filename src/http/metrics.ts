@@ -4,12 +4,13 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub/hub.js';
+import type { Presence } from '../presence/presence.js';
 
 export interface Metrics {
   registry: Registry;
 }
 
-export function createMetrics(hub: Hub): Metrics {
+export function createMetrics(hub: Hub, presence?: Presence): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ssehub_' });
   const gauge = (name: string, help: string, read: () => number): void => {
@@ -41,5 +42,10 @@ export function createMetrics(hub: Hub): Metrics {
   counter('ssehub_events_delivered_total', 'Events queued to streams (one per stream per event).', () => hub.stats().eventsDelivered);
   counter('ssehub_slow_consumers_dropped_total', 'Streams cut off for falling behind their buffer limit.', () => hub.stats().slowConsumersDropped);
   counter('ssehub_streams_ended_by_gap_total', 'Streams ended so that clients resume from history, after the engine lost events before delivering them here.', () => hub.stats().streamsEndedByGap);
+  if (presence !== undefined) {
+    gauge('ssehub_presence_members', 'Members of presence topics (a subject on a topic), across the cluster.', () => presence.stats().members);
+    gauge('ssehub_presence_topics', 'Topics with at least one member, across the cluster.', () => presence.stats().topics);
+    gauge('ssehub_presence_instances', 'Hub instances whose streams this one knows of (itself included).', () => presence.stats().instances);
+  }
   return { registry };
 }

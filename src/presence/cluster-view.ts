@@ -57,6 +57,13 @@ export class ClusterView {
     return [...this.instances.keys()];
   }
 
+  /** Members (a subject on a topic) across the cluster, and the topics that have any. */
+  counts(): { members: number; topics: number } {
+    let members = 0;
+    for (const bySubject of this.members.values()) members += bySubject.size;
+    return { members, topics: this.members.size };
+  }
+
   has(instance: string): boolean {
     return this.instances.has(instance);
   }

@@ -130,6 +130,11 @@ export class Presence {
     return hasInfo || this.settings.topics.some((selector) => selectorMatches(selector, topic));
   }
 
+  /** For /metrics: the cluster's members (a subject on a topic), the topics with members, and the instances this one hears. */
+  stats(): { members: number; topics: number; instances: number } {
+    return { ...this.view.counts(), instances: this.view.instanceIds().length };
+  }
+
   /** The members of a topic, across the cluster. */
   members(topic: string): Member[] {
     return this.view.membersOf(topic);
