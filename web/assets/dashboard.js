@@ -9,8 +9,8 @@ const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
 const CHART_MS = 60_000;
 const STALE_MS = 5000; // an instance silent this long is no longer counted
-/** How long an instance's last rate is carried forward on the chart, so that instances reporting a moment apart add up. */
-const CARRY_MS = 2000;
+/** The charts end this far behind the hub's newest figures: a second is drawn once every instance has reported on it. */
+const CHART_LAG_MS = 1000;
 /**
  * A Last-Event-ID no hub hands out. The hub answers it as an unknown id: an ssehub.reset, then
  * every event it still retains on the stream's topics (docs/http-api.md), then live events.
@@ -300,22 +300,30 @@ function renderTopics(entries) {
 $('topic-filter').addEventListener('input', render);
 
 /**
- * The chart's series: the summed rate of every instance once a second over the last minute, by
- * the hub's clock. An instance's rate at time t is the one of its first sample at or after t (the
- * rate since the sample before), or its newest one carried for CARRY_MS.
+ * The chart's series: per whole second of the last minute (by the hub's clock), the summed rate of
+ * every instance. Between two of its samples an instance's rate is the one the later sample gives;
+ * a second's value is that rate averaged over the part of the second the instance's samples cover,
+ * so a burst shorter than a second counts in its second whatever the moment the chart is drawn.
  */
 function series(key, end) {
+  const last = Math.floor(end / 1000) * 1000;
+  const first = last - CHART_MS;
   const points = [];
-  for (let t = end - CHART_MS; t <= end; t += 1000) {
-    let total;
-    for (const samples of instances.values()) {
-      const covering = samples.find((s) => s.stats.time >= t && s[key] !== undefined);
-      const newest = samples.at(-1);
-      const value = covering ? covering[key] : newest[key] !== undefined && t - newest.stats.time <= CARRY_MS ? newest[key] : undefined;
-      // Only once the instance reported before t: a rate says nothing about the time before its first sample.
-      if (value !== undefined && samples[0].stats.time < t) total = (total ?? 0) + value;
+  for (let time = first; time <= last; time += 1000) points.push({ time, value: undefined });
+  for (const samples of instances.values()) {
+    const weighted = new Map(); // point index -> [rate × ms, ms covered]
+    for (let i = 1; i < samples.length; i++) {
+      const from = samples[i - 1].stats.time, to = samples[i].stats.time, rate = samples[i][key];
+      if (rate === undefined) continue;
+      // Point k stands for the second (time_k - 1000, time_k].
+      for (let k = Math.max(0, Math.floor((from - first) / 1000) + 1); k < points.length && points[k].time - 1000 < to; k++) {
+        const overlap = Math.min(to, points[k].time) - Math.max(from, points[k].time - 1000);
+        if (overlap <= 0) continue;
+        const sums = weighted.get(k) ?? [0, 0];
+        weighted.set(k, [sums[0] + rate * overlap, sums[1] + overlap]);
+      }
     }
-    points.push({ time: t, value: total });
+    for (const [k, [sum, covered]] of weighted) points[k].value = (points[k].value ?? 0) + sum / covered;
   }
   return points;
 }
@@ -374,7 +382,7 @@ function drawChart(svg, points, end, peakLabel) {
 }
 
 function renderCharts() {
-  const end = hubNow();
+  const end = hubNow() - CHART_LAG_MS;
   drawChart($('chart-published'), series('published', end), end, $('chart-published-peak'));
   drawChart($('chart-delivered'), series('delivered', end), end, $('chart-delivered-peak'));
 }
