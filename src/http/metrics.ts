@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics with prom-client. The hub keeps plain counters on its hot path; they are read
- * into the registry only when /metrics is scraped, so fan-out never pays for instrumentation.
+ * into the registry only when /metrics is scraped, so fan-out never pays for instrumentation. The
+ * one exception is the delivery latency histogram, observed once per event (not per stream).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Hub } from '../hub/hub.js';
@@ -41,6 +42,8 @@ export function createMetrics(hub: Hub, presence?: Presence): Metrics {
   counter('ssehub_events_published_total', 'Events accepted by this hub.', () => hub.stats().eventsPublished);
   counter('ssehub_events_delivered_total', 'Events queued to streams (one per stream per event).', () => hub.stats().eventsDelivered);
   counter('ssehub_slow_consumers_dropped_total', 'Streams cut off for falling behind their buffer limit.', () => hub.stats().slowConsumersDropped);
+  // Observed by the hub itself, once per event (see hub/latency.ts).
+  registry.registerMetric(hub.deliveryLatency);
   counter('ssehub_streams_ended_by_gap_total', 'Streams ended so that clients resume from history, after the engine lost events before delivering them here.', () => hub.stats().streamsEndedByGap);
   if (presence !== undefined) {
     gauge('ssehub_presence_members', 'Members of presence topics (a subject on a topic), across the cluster.', () => presence.stats().members);

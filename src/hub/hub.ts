@@ -26,6 +26,7 @@ import type { AppendOptions, Engine, NewEvent, PublishCharge, StoredEvent } from
 import type { StreamSink } from './sink.js';
 import { Subscriber, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
 import { checkNewEvent } from './event-rules.js';
+import { createDeliveryLatency } from './latency.js';
 
 export interface PublishOptions {
   /** System topics ("$…") may be published to only by the hub itself. */
@@ -146,6 +147,8 @@ export class Hub {
   /** Streams that must end when their credential expires, with that time. */
   private readonly expiring = new Map<Subscriber, number>();
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Publish-to-delivery latency of the users' events handed to streams here (see latency.ts). */
+  readonly deliveryLatency = createDeliveryLatency();
 
   private readonly hooks: SubscriberHooks = {
     markDirty: (subscriber) => this.markDirty(subscriber),
@@ -382,7 +385,11 @@ export class Hub {
       subscriber.deliver(event, frame);
       if (subscriber.state === 'live') delivered += 1; // not if this very event cut it off
     });
-    if (countsAsTraffic(event)) this.counters.eventsDelivered += delivered;
+    if (countsAsTraffic(event) && delivered > 0) {
+      this.counters.eventsDelivered += delivered;
+      // Once per event, whatever its fan-out. The clamp covers clocks of instances (or of the engine's server) that disagree.
+      this.deliveryLatency.observe(Math.max(0, Date.now() - event.time) / 1000);
+    }
     // A small fan-out (a user's own topic, a small room) is written now rather than at the end of
     // the turn: these streams hold this event alone, so there is nothing to coalesce it with yet,
     // and it need not wait for the rest of the turn's work. They stay on the dirty list, so a

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Hub } from './hub.js';
+import { bucketCounts, percentilesBetween, type BucketCounts, type LatencyPercentiles } from './latency.js';
 
 export const STATS_TOPIC = '$ssehub/stats';
 export const STATS_EVENT = 'stats';
@@ -26,6 +27,11 @@ export interface InstanceStats {
   eventsPublished: number;
   eventsDelivered: number;
   slowConsumersDropped: number;
+  /**
+   * Publish-to-delivery latency of the events this instance handed to its streams since its
+   * previous stats event (ssehub_delivery_latency_seconds), in milliseconds; null without events.
+   */
+  deliveryLatencyMs: LatencyPercentiles;
   topics: { total: number; top: Array<{ topic: string; subscribers: number }> };
 }
 
@@ -50,6 +56,8 @@ export class SystemStatsPublisher {
   private failing = false;
   /** After stop(), a publish still in flight may fail as the engine closes: that is not worth a warning. */
   private stopped = false;
+  /** The latency histogram's buckets at the previous stats event: each event describes its own interval. */
+  private latencyBefore: BucketCounts = [];
 
   constructor(
     private readonly hub: Hub,
@@ -72,7 +80,7 @@ export class SystemStatsPublisher {
     this.stopped = true;
   }
 
-  snapshot(now = Date.now()): InstanceStats {
+  snapshot(deliveryLatencyMs: LatencyPercentiles, now = Date.now()): InstanceStats {
     const stats = this.hub.stats();
     return {
       instance: this.instance,
@@ -83,6 +91,7 @@ export class SystemStatsPublisher {
       eventsPublished: stats.eventsPublished,
       eventsDelivered: stats.eventsDelivered,
       slowConsumersDropped: stats.slowConsumersDropped,
+      deliveryLatencyMs,
       topics: this.hub.topicSummary(STATS_TOP_TOPICS),
     };
   }
@@ -96,7 +105,10 @@ export class SystemStatsPublisher {
     if (this.inFlight) return;
     this.inFlight = true;
     try {
-      await this.hub.publish([{ topic: STATS_TOPIC, event: STATS_EVENT, data: JSON.stringify(this.snapshot()) }], { allowReservedTopics: true });
+      const buckets = await bucketCounts(this.hub.deliveryLatency);
+      const stats = this.snapshot(percentilesBetween(this.latencyBefore, buckets));
+      this.latencyBefore = buckets;
+      await this.hub.publish([{ topic: STATS_TOPIC, event: STATS_EVENT, data: JSON.stringify(stats) }], { allowReservedTopics: true });
       if (this.failing) this.logger.info({ topic: STATS_TOPIC }, 'publishing system stats again');
       this.failing = false;
     } catch (error) {

@@ -81,7 +81,7 @@ describe('the $ssehub/stats system topic', () => {
     assert.equal(event!.type, 'stats');
     assert.ok(event!.lastEventId !== '', 'stats events have ids like any event');
     const stats = JSON.parse(event!.data) as Stats;
-    assert.deepEqual(Object.keys(stats), ['instance', 'time', 'uptimeSeconds', 'engine', 'connections', 'eventsPublished', 'eventsDelivered', 'slowConsumersDropped', 'topics']);
+    assert.deepEqual(Object.keys(stats), ['instance', 'time', 'uptimeSeconds', 'engine', 'connections', 'eventsPublished', 'eventsDelivered', 'slowConsumersDropped', 'deliveryLatencyMs', 'topics']);
     assert.match(stats.instance, /^[0-9a-f]{8}$/);
     assert.ok(stats.time >= started - 10 && stats.time <= Date.now(), `time ${stats.time}`);
     assert.ok(Number.isInteger(stats.uptimeSeconds) && stats.uptimeSeconds >= 0);

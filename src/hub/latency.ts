@@ -1,0 +1,67 @@
+/**
+ * Publish-to-delivery latency: how long an event took from the moment its engine accepted it
+ * (StoredEvent.time, stamped by whichever instance or server stored it) to the moment this instance
+ * handed it to its local streams. Observed once per event per instance, never per subscriber, into
+ * a prom-client histogram that /metrics exposes and the $ssehub/stats events summarise.
+ */
+import { Histogram } from 'prom-client';
+
+export const DELIVERY_LATENCY_METRIC = 'ssehub_delivery_latency_seconds';
+
+/** Bucket bounds in seconds: fine below 10 ms, where a healthy hub lives, coarse up to 10 s. */
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A histogram of its own for every hub (not in prom-client's global registry): tests run many hubs in one process. */
+export function createDeliveryLatency(): Histogram {
+  return new Histogram({
+    name: DELIVERY_LATENCY_METRIC,
+    help: 'Seconds from an event being accepted (by any instance) to this instance handing it to its streams; once per event, not per stream.',
+    buckets: BUCKETS,
+    registers: [],
+  });
+}
+
+/** The cumulative count of each bucket (`le` ascending, +Inf last), as prom-client reports them. */
+export type BucketCounts = ReadonlyArray<{ le: number; count: number }>;
+
+export async function bucketCounts(histogram: Histogram): Promise<BucketCounts> {
+  const { values } = await histogram.get();
+  return values
+    .filter((value) => value.metricName === `${DELIVERY_LATENCY_METRIC}_bucket`)
+    .map((value) => ({ le: value.labels.le === '+Inf' ? Infinity : Number(value.labels.le), count: value.value }))
+    .sort((a, b) => a.le - b.le);
+}
+
+/** Latency percentiles of the events observed between two readings, in milliseconds; null when there were none. */
+export interface LatencyPercentiles {
+  p50: number | null;
+  p99: number | null;
+}
+
+/**
+ * The q-quantile of what was observed between `before` and `after` (both from bucketCounts), in
+ * seconds, interpolated linearly inside its bucket as Prometheus' histogram_quantile does: the
+ * buckets bound the answer, not the exact value. In the +Inf bucket it is the highest finite bound.
+ */
+export function quantileBetween(before: BucketCounts, after: BucketCounts, q: number): number | null {
+  const counts = after.map((bucket, i) => bucket.count - (before[i]?.count ?? 0));
+  const total = counts.at(-1) ?? 0;
+  if (total <= 0) return null;
+  const rank = q * total;
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i]! < rank) continue;
+    const upper = after[i]!.le;
+    const lower = i === 0 ? 0 : after[i - 1]!.le;
+    if (upper === Infinity) return lower;
+    const below = i === 0 ? 0 : counts[i - 1]!;
+    const inBucket = counts[i]! - below;
+    return inBucket === 0 ? upper : lower + ((upper - lower) * (rank - below)) / inBucket;
+  }
+  return null;
+}
+
+/** p50 and p99 between two readings, in milliseconds rounded to 0.01 ms. */
+export function percentilesBetween(before: BucketCounts, after: BucketCounts): LatencyPercentiles {
+  const ms = (seconds: number | null): number | null => (seconds === null ? null : Math.round(seconds * 100_000) / 100);
+  return { p50: ms(quantileBetween(before, after, 0.5)), p99: ms(quantileBetween(before, after, 0.99)) };
+}
