@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
 import type { RunningHub } from '../../src/start.js';
+import { parseSubscribeSelector } from '../../src/topics/index.js';
 import { freePort, startTestHub } from '../support/hub.js';
 import { httpRequest, openStream, publish } from '../support/http.js';
 
@@ -63,10 +64,16 @@ describe('health, stats and metrics', () => {
     await publish(hub.url, 'obs', 'b');
     await publish(hub.url, 'elsewhere', 'c');
     for (const stream of streams) await stream.waitForEvents(2);
+    // The streams' presence messages are out (so none lands between the two reads below).
+    while ((await httpRequest(`${hub.url}/topics/obs/subscribers`)).json().subscribers !== 2) await new Promise((resolve) => setTimeout(resolve, 20));
     const stats = (await httpRequest(`${hub.url}/stats`)).json();
+    // History also holds the hub's own system topics ($ssehub/presence: the instances telling each other their streams).
+    const system = await hub.hub.engine.history([parseSubscribeSelector('$ssehub/**')], 'none');
+    const systemTopics = new Set(system.events.map((event) => event.topic)).size;
+    assert.ok(systemTopics >= 1, 'presence messages are retained under $ssehub/presence');
     assert.equal(stats.connections, 2);
-    assert.equal(stats.topics, 2);
-    assert.equal(stats.retainedEvents, 3);
+    assert.equal(stats.topics, 2 + systemTopics);
+    assert.equal(stats.retainedEvents, 3 + system.events.length);
     assert.equal(stats.eventsPublished, 3);
     assert.equal(stats.eventsDelivered, 4);
     assert.equal(stats.slowConsumersDropped, 0);
