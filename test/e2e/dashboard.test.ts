@@ -313,4 +313,48 @@ describeUnlessSkipped('the dashboard on a hub that requires tokens', { skip: chr
       await hub.close();
     }
   });
+
+  test("tailing a topic lists its members, and follows joins and leaves live", async () => {
+    const secret = 'dashboard-secret-dashboard-secret!';
+    const hub = await startTestHub({ jwtSecret: secret, statsIntervalMs: 200, maxStreamsPerIp: 0, presence: ['room/**'], presenceGraceMs: 200 });
+    const browser = await launchChromium();
+    const streams: OpenStream[] = [];
+    try {
+      const member = async (subject: string, name?: string) => {
+        const token = await mintToken({ secret, lifetimeSeconds: 600, subscribe: ['room/**'], subject, ...(name ? { presence: { name } } : {}) });
+        const stream = await openStream(`${hub.url}/topics/room/1`, { Authorization: `Bearer ${token}` });
+        streams.push(stream);
+        return stream;
+      };
+      await member('bob');
+      const page = await browser.newPage();
+      const errors = pageErrors(page);
+      await page.goto(hub.url);
+      await page.fill('#token', await mintToken({ secret, lifetimeSeconds: 600, subscribe: ['$ssehub/stats', 'room/**'], subject: 'operator' }));
+      await page.click('#token-form button');
+      await page.fill('#tail-topic', 'room/1');
+      await page.click('#tail-form button[type=submit]');
+      await page.waitForSelector('#tail-members', { state: 'visible' });
+      // bob was there; the operator's own tail stream is a member too.
+      await page.waitForFunction(() => document.getElementById('tail-members-list')!.textContent === 'bob, operator');
+      const alice = await member('alice', 'Alice');
+      await page.waitForFunction(() => document.getElementById('tail-members-list')!.textContent === 'Alice, bob, operator');
+      await page.waitForSelector('#tail-log div:has-text("ssehub.join")');
+      alice.close();
+      await page.waitForFunction(() => document.getElementById('tail-members-list')!.textContent === 'bob, operator');
+      await page.waitForSelector('#tail-log div:has-text("ssehub.leave")');
+      assert.equal(await page.textContent('#tail-members-count'), '2');
+      // A pattern has no members: the line is hidden.
+      await page.fill('#tail-topic', 'room/*');
+      await page.click('#tail-form button[type=submit]');
+      await page.waitForSelector('#tail-members', { state: 'hidden' });
+      // Before the token is given, the hub refuses the page's stats (401): expected, and nothing else.
+      assert.deepEqual(errors.filter((error) => !error.includes('status of 401')), []);
+      await page.close();
+    } finally {
+      for (const stream of streams) stream.close();
+      await browser.close();
+      await hub.close();
+    }
+  });
 });

@@ -49,7 +49,7 @@ async function describeRefusal(reply) {
  * hub is retried after the hub's retry interval. Each open() is one attempt: close() or restart()
  * makes an attempt under way give up, so there is never more than one connection.
  */
-function stream(topics, { fromRetained = false, onStatus, onEvent, onRefused }) {
+function stream(topics, { fromRetained = false, presence = false, onStatus, onEvent, onRefused }) {
   let lastEventId = fromRetained ? FROM_RETAINED : '';
   let retryMs = 1000;
   let timer;
@@ -75,6 +75,7 @@ function stream(topics, { fromRetained = false, onStatus, onEvent, onRefused }) 
     abort = new AbortController();
     const url = new URL('/events', location.origin);
     for (const topic of topics) url.searchParams.append('topic', topic);
+    if (presence) url.searchParams.set('presence', '1');
     try {
       if (token) {
         const reply = await fetch('/tickets', {
@@ -163,7 +164,10 @@ function onStats(stats) {
   if (previous && stats.time <= previous.stats.time) return; // already seen (a resume overlapping what arrived live)
   const span = previous ? stats.time - previous.stats.time : 0;
   const rate = (key) => (span > 0 ? ((stats[key] - previous.stats[key]) * 1000) / span : undefined);
-  samples.push({ stats, published: rate('eventsPublished'), delivered: rate('eventsDelivered') });
+  // An interval without deliveries has no latency: the last one measured stays shown, rather than a flicker of "–".
+  const measured = stats.deliveryLatencyMs?.p50 ?? null;
+  const latency = measured === null ? previous?.latency : stats.deliveryLatencyMs;
+  samples.push({ stats, published: rate('eventsPublished'), delivered: rate('eventsDelivered'), latency });
   if (stats.time > clock.hubTime) clock = { hubTime: stats.time, seenAt: Date.now() };
   scheduleRender();
 }
@@ -228,7 +232,7 @@ function render() {
   $('instances').textContent = `${entries.length} instance${entries.length === 1 ? '' : 's'}`;
   // Percentiles of different instances cannot be merged: the slowest instance's are the ones to watch.
   const worst = (key) => {
-    const values = entries.map((e) => e.stats.deliveryLatencyMs?.[key]).filter((v) => v !== null && v !== undefined);
+    const values = entries.map((e) => e.latency?.[key]).filter((v) => v !== null && v !== undefined);
     return values.length ? Math.max(...values) : null;
   };
   $('latency').textContent = worst('p50') === null ? '–' : `${formatMs(worst('p50'))} / ${formatMs(worst('p99'))} ms`;
@@ -250,7 +254,7 @@ function renderInstances(entries) {
       const { stats } = e;
       const tr = document.createElement('tr');
       tr.dataset.instance = stats.instance;
-      const latency = stats.deliveryLatencyMs ?? { p50: null, p99: null };
+      const latency = e.latency ?? { p50: null, p99: null }; // the last measured in the minute shown
       tr.append(
         cell(stats.instance, 'topic'),
         cell(stats.engine),
@@ -441,16 +445,52 @@ function stopTail(kind, text) {
   $('tail-stop').disabled = true;
 }
 
+// Who is on the tailed topic (one exact topic): the stream asks for presence (?presence=1) and
+// gets who is there as it opens (ssehub.presence), then each join and leave, cluster-wide.
+const members = new Map();
+
+function renderMembers(topic) {
+  const list = $('tail-members');
+  list.hidden = topic === undefined;
+  if (topic === undefined) return;
+  const names = [...members.values()]
+    .sort((a, b) => a.subject.localeCompare(b.subject))
+    .map((member) => `${member.info?.name ?? member.subject}${member.connections > 1 ? ` (${member.connections})` : ''}`);
+  $('tail-members-count').textContent = String(members.size);
+  $('tail-members-list').textContent = names.length > 0 ? names.join(', ') : 'nobody with a subject yet';
+}
+
+function onPresence(event) {
+  const detail = JSON.parse(event.data);
+  if (event.type === 'ssehub.presence') {
+    members.clear();
+    for (const member of detail.members) members.set(member.subject, member);
+  } else if (event.type === 'ssehub.join') {
+    members.set(detail.member.subject, detail.member);
+  } else {
+    members.delete(detail.member.subject);
+  }
+  renderMembers(detail.topic);
+}
+
 $('tail-form').addEventListener('submit', (e) => {
   e.preventDefault();
   stopTail();
   const topics = $('tail-topic').value.split(/[\s,]+/).filter(Boolean);
+  const presence = topics.length === 1 && !topics[0].includes('*');
   $('tail-log').replaceChildren();
+  members.clear();
+  renderMembers(presence ? topics[0] : undefined);
   setStatus($('tail-status'), 'wait', 'connecting…');
   tail = stream(topics, {
     fromRetained: $('tail-history').checked,
+    presence,
     onStatus: (kind, text) => setStatus($('tail-status'), kind, text),
-    onEvent: appendLine,
+    onEvent: (event) => {
+      if (['ssehub.presence', 'ssehub.join', 'ssehub.leave'].includes(event.type)) onPresence(event);
+      // Joins and leaves are news; who was there at the start is the members line.
+      if (event.type !== 'ssehub.presence') appendLine(event);
+    },
     onRefused: () => stopTail(), // the error stays shown; nothing is retried
   });
   $('tail-stop').disabled = false;
