@@ -173,6 +173,10 @@ function principalOf(payload: JWTPayload, maxLifetimeSeconds: number): Principal
     subscribe: selectorsOf(grants.subscribe, 'subscribe'),
     admin: grants.admin === true,
     expiresAt: payload.exp * 1000,
+    token: {
+      id: typeof payload.jti === 'string' && payload.jti !== '' ? payload.jti : undefined,
+      issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : undefined,
+    },
   };
 }
 
@@ -185,6 +189,8 @@ export interface MintOptions {
   admin?: boolean;
   /** Lifetime in seconds: every token gets an `exp`. */
   lifetimeSeconds: number;
+  /** The `jti` claim: an id by which this one token can be revoked (POST /admin/disconnect {"tokenId"}). */
+  tokenId?: string;
   issuer?: string;
   audience?: string;
   /** HS256 secret, or a PEM private key (PKCS#8) for RS256/ES256/ES384/EdDSA. */
@@ -218,6 +224,7 @@ export async function mintToken(options: MintOptions): Promise<string> {
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + options.lifetimeSeconds)
     .setSubject(options.subject);
+  if (options.tokenId !== undefined && options.tokenId !== '') jwt = jwt.setJti(options.tokenId);
   if (options.issuer !== undefined) jwt = jwt.setIssuer(options.issuer);
   if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
   return jwt.sign(key);

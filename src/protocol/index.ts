@@ -22,6 +22,8 @@ export {
   EXPIRED_EVENT,
   GAP_REASONS,
   EXPIRED_REASON,
+  REVOKED_EVENT,
+  REVOKED_REASON,
 } from './control-events.js';
-export type { GapReason, ResetDetail, ExpiredDetail } from './control-events.js';
+export type { GapReason, ResetDetail, ExpiredDetail, RevokedDetail } from './control-events.js';
 export type { ParsedEvent, ParserCallbacks } from './parse.js';
