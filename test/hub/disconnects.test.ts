@@ -12,7 +12,7 @@ import type { RunningHub } from '../../src/start.js';
 import { httpRequest, openStream, type OpenStream } from '../support/http.js';
 import { startTestHub } from '../support/hub.js';
 import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
-import { natsService, postgresService, redisService } from '../support/services.js';
+import { SHARED_ENGINES } from '../support/services.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 
 const SECRET = 'disconnect-secret-disconnect-secret!';
@@ -126,12 +126,7 @@ describe('disconnects', () => {
   test('the memory engine: one hub', checkCluster(async () => ({ url: 'memory', kind: undefined }), 1));
 });
 
-const engines: Array<[string, EngineKind, typeof redisService]> = [
-  ['Redis', 'redis', redisService],
-  ['NATS JetStream', 'nats', natsService],
-  ['PostgreSQL', 'postgres', postgresService],
-];
-for (const [name, kind, service] of engines) {
+for (const [name, kind, service] of SHARED_ENGINES) {
   const check = await service();
   describeUnlessSkipped(`disconnects on ${name}`, { skip: check.skipReason() }, () => {
     test('three hubs on one namespace: a disconnect sent to one ends the streams on all, and refuses the credentials on all', checkCluster(async () => ({ url: check.url, kind }), 3));
