@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createAccess, type Access } from './auth/access.js';
 import type { Authorize } from './auth/authorize.js';
+import { DEFAULT_DENY_MS } from './auth/revocation.js';
 import { LocalLimits, type ClientLimits, type LimitSettings } from './auth/limits.js';
 import type { TokenSettings } from './auth/tokens.js';
 import { tokenKeysConfigured, type HubConfig } from './config.js';
@@ -19,6 +20,7 @@ import { clientAddressResolver } from './http/client-address.js';
 import type { RouteContext } from './http/context.js';
 import { createMetrics } from './http/metrics.js';
 import { Hub } from './hub/hub.js';
+import { listenForDisconnects } from './hub/disconnects.js';
 import { SystemBus } from './hub/system-bus.js';
 import { SystemStatsPublisher } from './hub/system-stats.js';
 import { Presence } from './presence/presence.js';
@@ -67,6 +69,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
       publicTopics: config.publicTopics,
       corsOrigins: config.corsOrigins,
       ticketTtlMs: config.ticketTtlMs,
+      denyMs: config.jwtMaxLifetimeMs > 0 ? config.jwtMaxLifetimeMs : DEFAULT_DENY_MS,
     },
     engine.kv,
     limits,
@@ -92,6 +95,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
   const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
   // The instances' channel to each other (presence, disconnects, the webhook queue), over the engine.
   const bus = new SystemBus(hub, instance, logger);
+  listenForDisconnects(hub, bus, logger);
   const presence = new Presence(
     bus,
     { topics: config.presence.map((source) => parseSubscribeSelector(source)), ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs },

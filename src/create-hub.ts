@@ -4,7 +4,8 @@
  * doors:
  * - `handle(req, res, next?)` for node:http, Express, Connect and Fastify (through reply.hijack);
  * - `fetch(request)` for Fetch runtimes (Hono, Next.js route handlers, Bun, Deno);
- * - `publish(topic, data, options)` in process.
+ * - `publish(topic, data, options)` in process;
+ * - `disconnect({ subject } | { topic } | { tokenId })` in process, as POST /admin/disconnect.
  * Every door goes through the same routes, and every publish through the same publishEvents.
  * The app's `authorize(request)` decides who a request is from its own session (auth/authorize.ts).
  */
@@ -12,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Access } from './auth/access.js';
 import { appAuthorizer, type AppAuthorize } from './auth/authorize.js';
 import type { Principal } from './auth/principal.js';
+import type { DisconnectCriterion } from './auth/revocation.js';
 import { assembleHub, type AssembleOptions } from './assemble.js';
 import { defaultConfig, type HubConfig } from './config.js';
 import type { NewEvent } from './engines/engine.js';
@@ -20,6 +22,7 @@ import { fetchDoor, type FetchHandler } from './http/fetch/door.js';
 import { nodeDoor, type NodeHandler } from './http/node/door.js';
 import { checkedIdempotencyKey } from './http/idempotency.js';
 import { publishEvents } from './http/publish.js';
+import { disconnect, type DisconnectResult } from './hub/disconnects.js';
 import type { Hub } from './hub/hub.js';
 import type { Member, PresenceEventName, PresenceListener } from './presence/presence.js';
 import { createLogger } from './start.js';
@@ -90,6 +93,13 @@ export interface EmbeddedHub {
    */
   on(event: PresenceEventName, listener: PresenceListener): void;
   off(event: PresenceEventName, listener: PresenceListener): void;
+  /**
+   * Ends the streams of a subject, of a token id (`jti`), or reading a topic, on every instance of
+   * the cluster, with the ssehub.revoked event; a subject's or token id's tokens are refused from
+   * then on (401 token_revoked). As POST /admin/disconnect: rejects with HubError 400
+   * invalid_disconnect unless exactly one criterion is given.
+   */
+  disconnect(criterion: DisconnectCriterion): Promise<DisconnectResult>;
   readonly hub: Hub;
   readonly config: HubConfig;
   readonly access: Access;
@@ -128,6 +138,7 @@ export async function createHub<R = any>(options: CreateHubOptions<R> = {}, inte
     presence: (topic) => ({ topic, subscribers: context.presence.subscribers(topic), members: context.presence.members(topic) }),
     on: (event, listener) => context.presence.on(event, listener),
     off: (event, listener) => context.presence.off(event, listener),
+    disconnect: (criterion) => disconnect(criterion, context.hub, context.bus, context.access.revocations),
     hub: context.hub,
     config,
     access: context.access,

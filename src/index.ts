@@ -3,6 +3,8 @@ export { createHub, type CreateHubOptions, type EmbeddedHub, type InProcessPubli
 export type { Member, PresenceChange, PresenceEventName, PresenceListener } from './presence/presence.js';
 export type { AppAuthorize } from './auth/authorize.js';
 export type { Grant } from './auth/grant.js';
+export type { DisconnectCriterion } from './auth/revocation.js';
+export type { DisconnectResult } from './hub/disconnects.js';
 export type { NodeHandler } from './http/node/door.js';
 export type { FetchHandler, FetchInfo } from './http/fetch/door.js';
 export type { StreamSink, SinkOwner } from './hub/sink.js';
@@ -11,7 +13,7 @@ export { parseSelector, parseSubscribeSelector } from './topics/index.js';
 export { startHub, createLogger, type RunningHub, type StartOptions } from './start.js';
 export { loadConfig, defaultConfig, type HubConfig } from './config.js';
 export { Hub, type HubOptions, type HubStats } from './hub/hub.js';
-export { RESET_EVENT, POSITION_EVENT, EXPIRED_EVENT, PRESENCE_EVENT, JOIN_EVENT, LEAVE_EVENT, GAP_REASONS, type GapReason, type ResetDetail, type PresenceDetail, type MemberDetail } from './protocol/index.js';
+export { RESET_EVENT, POSITION_EVENT, EXPIRED_EVENT, REVOKED_EVENT, PRESENCE_EVENT, JOIN_EVENT, LEAVE_EVENT, GAP_REASONS, type GapReason, type ResetDetail, type RevokedDetail, type PresenceDetail, type MemberDetail } from './protocol/index.js';
 export { openEngine, MemoryEngine, type EngineSettings } from './engines/index.js';
 export type { Engine, NewEvent, StoredEvent, HistoryResult, KeyValueStore } from './engines/engine.js';
 export { HubError } from './errors.js';

@@ -267,3 +267,37 @@ describe('hub.fetch', () => {
     for (const response of [first, other, unknown]) await response.body!.cancel();
   });
 });
+
+describe('hub.disconnect', () => {
+  it('ends the streams of a subject the app authorized, through the same path as POST /admin/disconnect', async () => {
+    const hub = await createHub({
+      ...quiet,
+      authorize: (req: IncomingMessage) => {
+        const user = req.headers['x-user'];
+        return typeof user === 'string' ? { subject: user, subscribe: ['inbox/*'] } : null;
+      },
+    });
+    const { url, server } = await serveWithApp(hub);
+    try {
+      const alice = await openStream(`${url}/topics/inbox/alice`, { 'X-User': 'alice' });
+      const bob = await openStream(`${url}/topics/inbox/bob`, { 'X-User': 'bob' });
+      const result = await hub.disconnect({ subject: 'alice' });
+      assert.deepEqual(result.disconnect, { subject: 'alice' });
+      await alice.waitUntil(() => alice.events.some((event) => event.type === 'ssehub.revoked'), 5000, 'ssehub.revoked');
+      await alice.ended;
+      assert.deepEqual(JSON.parse(alice.events.at(-1)!.data), { reason: 'revoked', subject: 'alice' });
+      // Bob's stream is untouched: an event still reaches it.
+      await hub.publish('inbox/bob', 'still here');
+      await bob.waitUntil(() => bob.events.some((event) => event.data === 'still here'), 5000, "bob's event");
+      bob.close();
+      // The app's session is asked again on a reconnect: the deny-list is for tokens only.
+      const again = await openStream(`${url}/topics/inbox/alice`, { 'X-User': 'alice' });
+      again.close();
+      await assert.rejects(hub.disconnect({} as never), (error) => code(error) === 'invalid_disconnect');
+      await assert.rejects(hub.disconnect({ subject: 'a', topic: 'b' } as never), (error) => code(error) === 'invalid_disconnect');
+    } finally {
+      await closeServer(server);
+      await hub.close();
+    }
+  });
+});

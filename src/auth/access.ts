@@ -9,6 +9,7 @@ import type { Authorize } from './authorize.js';
 import { createForwardAuth, type ForwardAuthSettings } from './forward-auth.js';
 import type { ClientLimits } from './limits.js';
 import { ANONYMOUS, openAccess, type Principal } from './principal.js';
+import { RevocationList, type DenyStore } from './revocation.js';
 import { TicketOffice, type TicketStore } from './tickets.js';
 import { createTokenVerifier, type TokenSettings, type TokenVerifier } from './tokens.js';
 
@@ -23,6 +24,8 @@ export interface AccessSettings {
   publicTopics: readonly string[];
   corsOrigins: readonly string[];
   ticketTtlMs: number;
+  /** How long a revoked token or subject stays on the deny-list: the longest a token may live. */
+  denyMs: number;
 }
 
 export interface Access {
@@ -38,6 +41,8 @@ export interface Access {
   readonly cookieName: string;
   readonly publicTopics: readonly Selector[];
   readonly tickets: TicketOffice;
+  /** The deny-list of revoked tokens and subjects, checked for every credential that is a token. */
+  readonly revocations: RevocationList;
   readonly cors: CorsPolicy;
   /** Open streams per client IP and per subject, publish rates per publisher: this process's, or the primary's under --workers. */
   readonly limits: ClientLimits;
@@ -45,7 +50,7 @@ export interface Access {
   readonly anonymous: Principal;
 }
 
-export function createAccess(settings: AccessSettings, ticketStore: TicketStore, limits: ClientLimits): Access {
+export function createAccess(settings: AccessSettings, kv: TicketStore & DenyStore, limits: ClientLimits): Access {
   const verifier = settings.tokens === undefined ? undefined : createTokenVerifier(settings.tokens);
   if (settings.appAuthorize !== undefined && settings.forwardAuth !== undefined) {
     throw new HubError(400, 'invalid_config', 'Give authorize() or --auth-url, not both: the app is asked one way.');
@@ -59,7 +64,8 @@ export function createAccess(settings: AccessSettings, ticketStore: TicketStore,
     cookieName: settings.cookieName,
     // A system topic may be made public too (e.g. --public-topics '$ssehub/stats' for an open dashboard).
     publicTopics: settings.publicTopics.map((source) => parseSubscribeSelector(source)),
-    tickets: new TicketOffice(ticketStore, settings.ticketTtlMs),
+    tickets: new TicketOffice(kv, settings.ticketTtlMs),
+    revocations: new RevocationList(kv, settings.denyMs),
     cors: createCorsPolicy(settings.corsOrigins),
     limits,
     // With access control on, a request without a credential gets public topics only: never the open grants.

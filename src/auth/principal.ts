@@ -22,6 +22,20 @@ export interface Principal {
    * subject a member of every topic its streams name, not only the --presence ones.
    */
   presence?: unknown;
+  /**
+   * Set when the credential is a token (or a ticket made from one): what the deny-list of revoked
+   * tokens and subjects is checked against (auth/revocation.ts). An app's grant has none: the app
+   * is asked again on every request.
+   */
+  token?: TokenFacts | undefined;
+}
+
+/** What a token says of itself, for revoking it. */
+export interface TokenFacts {
+  /** The token's `jti`, when it has one: POST /admin/disconnect {"tokenId"} names it. */
+  id: string | undefined;
+  /** The token's `iat` in ms since the epoch, when it has one; a token without one counts as issued before any revocation. */
+  issuedAt: number | undefined;
 }
 
 /** Publishing needs a grant that matches every topic: one topic not granted refuses the lot. */

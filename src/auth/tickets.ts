@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { HubError } from '../errors.js';
 import { parseSelector, type Selector } from '../topics/index.js';
-import type { Principal } from './principal.js';
+import type { Principal, TokenFacts } from './principal.js';
 
 /** Where tickets are kept: the engine's shared key-value store fits this shape. */
 export interface TicketStore {
@@ -21,6 +21,8 @@ interface TicketRecord {
   subject: string | null;
   topics: string[];
   expiresAt: number | null;
+  /** The token it was issued from, so that revoking that token refuses the ticket too. */
+  token?: { id: string | null; issuedAt: number | null };
 }
 
 const keyOf = (ticket: string): string => `ticket:${createHash('sha256').update(ticket).digest('base64url')}`;
@@ -39,6 +41,7 @@ export class TicketOffice {
       topics: topics.map((selector) => selector.source),
       expiresAt: principal.expiresAt ?? null,
     };
+    if (principal.token !== undefined) record.token = { id: principal.token.id ?? null, issuedAt: principal.token.issuedAt ?? null };
     await this.kv.setOnce(keyOf(ticket), JSON.stringify(record), this.ttlMs);
     return { ticket, expiresInSeconds: Math.round(this.ttlMs / 1000) };
   }
@@ -56,6 +59,12 @@ export class TicketOffice {
       // A ticket opens streams only; the operator endpoints need the token itself.
       admin: false,
       expiresAt: record.expiresAt ?? undefined,
+      token: tokenFactsOf(record),
     };
   }
+}
+
+function tokenFactsOf(record: TicketRecord): TokenFacts | undefined {
+  if (record.token === undefined) return undefined;
+  return { id: record.token.id ?? undefined, issuedAt: record.token.issuedAt ?? undefined };
 }

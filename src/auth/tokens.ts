@@ -174,6 +174,10 @@ function principalOf(payload: JWTPayload, maxLifetimeSeconds: number): Principal
     admin: grants.admin === true,
     expiresAt: payload.exp * 1000,
     ...(grants.presence === undefined ? {} : { presence: grants.presence }),
+    token: {
+      id: typeof payload.jti === 'string' && payload.jti !== '' ? payload.jti : undefined,
+      issuedAt: typeof payload.iat === 'number' ? payload.iat * 1000 : undefined,
+    },
   };
 }
 
@@ -188,6 +192,8 @@ export interface MintOptions {
   presence?: Record<string, unknown>;
   /** Lifetime in seconds: every token gets an `exp`. */
   lifetimeSeconds: number;
+  /** The `jti` claim: an id by which this one token can be revoked (POST /admin/disconnect {"tokenId"}). */
+  tokenId?: string;
   issuer?: string;
   audience?: string;
   /** HS256 secret, or a PEM private key (PKCS#8) for RS256/ES256/ES384/EdDSA. */
@@ -222,6 +228,7 @@ export async function mintToken(options: MintOptions): Promise<string> {
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + options.lifetimeSeconds)
     .setSubject(options.subject);
+  if (options.tokenId !== undefined && options.tokenId !== '') jwt = jwt.setJti(options.tokenId);
   if (options.issuer !== undefined) jwt = jwt.setIssuer(options.issuer);
   if (options.audience !== undefined) jwt = jwt.setAudience(options.audience);
   return jwt.sign(key);

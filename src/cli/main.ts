@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { certCommand, CERT_HELP } from './cert.js';
 import { describeError } from './common.js';
+import { disconnectCommand, DISCONNECT_HELP } from './disconnect.js';
 import { pipeCommand, PIPE_HELP } from './pipe.js';
 import { publishCommand, PUBLISH_HELP } from './publish.js';
 import { serve, SERVE_HELP } from './serve.js';
@@ -17,6 +18,7 @@ Commands:
   publish     Publish an event (or each line of stdin) to a topic.
   subscribe   Print the events of topics and patterns as they arrive.
   pipe        Run a command and publish its output, line by line, then its exit status.
+  disconnect  End the streams of a subject, a topic or a token on every instance (admin).
   cert        Write a self-signed certificate and key, to serve HTTP/2 and HTTPS locally.
 
 The commands that talk to a hub take --url (env SSEHUB_URL, default http://127.0.0.1:8080)
@@ -37,6 +39,7 @@ export const COMMAND_HELP: Record<string, string> = {
   publish: PUBLISH_HELP,
   subscribe: SUBSCRIBE_HELP,
   pipe: PIPE_HELP,
+  disconnect: DISCONNECT_HELP,
   cert: CERT_HELP,
 };
 
@@ -70,6 +73,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (command === 'publish') return publishCommand(rest, process.env);
   if (command === 'subscribe') return subscribeCommand(rest, process.env);
   if (command === 'pipe') return pipeCommand(rest, process.env);
+  if (command === 'disconnect') return disconnectCommand(rest, process.env);
   if (command === 'cert') return certCommand(rest);
   process.stderr.write(`ssehub: unknown command "${command}"\n\n${HELP}`);
   return 2;

@@ -21,7 +21,9 @@ Options:
                            are counted per subject).
   --publish <a,b>          Topics/patterns the holder may publish to (repeatable or comma-separated).
   --subscribe <a,b>        Topics/patterns the holder may subscribe to (repeatable or comma-separated).
-  --admin                  The holder may read GET /stats and GET /metrics ("admin": true).
+  --admin                  The holder may read GET /stats and GET /metrics and disconnect streams
+                           (POST /admin/disconnect, ssehub disconnect) ("admin": true).
+  --token-id <id>          The "jti" claim: an id to revoke this one token by (ssehub disconnect --token-id).
   --ttl <duration>         Lifetime, e.g. 15m, 1h, 7d (default 1h): sets "exp". A hub started with
                            --jwt-max-lifetime refuses tokens that live longer.
   --jwt-secret <secret>    HS256 secret (env SSEHUB_JWT_SECRET): the same as the hub's, at least 32
@@ -43,6 +45,7 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<str
         subscribe: { type: 'string', multiple: true },
         admin: { type: 'boolean' },
         subject: { type: 'string' },
+        'token-id': { type: 'string' },
         ttl: { type: 'string', default: '1h' },
         'jwt-secret': { type: 'string' },
         'jwt-private-key': { type: 'string' },
@@ -68,6 +71,7 @@ export async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<str
   if (publish) options.publish = publish;
   if (subscribe) options.subscribe = subscribe;
   if (admin) options.admin = true;
+  if (values['token-id'] !== undefined) options.tokenId = values['token-id'] as string;
   const pick = (flag: string, envName: string): string | undefined => (values[flag] as string | undefined) ?? (env[envName] || undefined);
   const secret = pick('jwt-secret', 'SSEHUB_JWT_SECRET');
   const privateKeyFile = pick('jwt-private-key', 'SSEHUB_JWT_PRIVATE_KEY');

@@ -32,6 +32,29 @@ export class IdleTimeoutError extends Error {
   }
 }
 
+/**
+ * The hub ended the stream with ssehub.revoked: a disconnect named its subject, its token or one of
+ * its topics (POST /admin/disconnect; "log out everywhere"). Final: the subscription does not
+ * reconnect, as for a 401 or a 403.
+ */
+export class RevokedError extends Error {
+  override readonly name = 'RevokedError';
+  readonly code = 'revoked';
+  constructor(
+    /** The criterion the disconnect named, as the hub sent it: { subject } | { topic } | { tokenId }, or {} if unreadable. */
+    readonly criterion: { subject?: string; topic?: string; tokenId?: string },
+  ) {
+    super(`The hub revoked this stream (${describeCriterion(criterion)}); not reconnecting.`);
+  }
+}
+
+function describeCriterion(criterion: { subject?: string; topic?: string; tokenId?: string }): string {
+  if (criterion.subject !== undefined) return `subject "${criterion.subject}"`;
+  if (criterion.tokenId !== undefined) return `token "${criterion.tokenId}"`;
+  if (criterion.topic !== undefined) return `topic "${criterion.topic}"`;
+  return 'no reason given';
+}
+
 /** An event's data could not be decoded (for instance `decode: 'json'` and data that is not JSON). */
 export class DecodeError extends Error {
   override readonly name = 'DecodeError';

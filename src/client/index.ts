@@ -19,7 +19,7 @@ export type {
 } from './subscribe.js';
 export { publish, TimeoutError } from './publish.js';
 export type { PublishEvent, PublishOptions, PublishedBatch, PublishedEvent } from './publish.js';
-export { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError } from './errors.js';
+export { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, RevokedError } from './errors.js';
 export type { BackoffOptions } from './backoff.js';
 export type { Clock } from './clock.js';
 export type { TokenSource } from './http.js';

@@ -3,16 +3,17 @@
  *
  * What it adds over the native EventSource: any headers (a bearer token), exponential backoff with
  * full jitter instead of a fixed delay, a clear error instead of silent retries when the hub says
- * no (401, 403, 404, any other 4xx, a response that is not an event stream), the hub's reset
+ * no (401, 403, 404, any other 4xx, a response that is not an event stream, a stream ended with
+ * ssehub.revoked), the hub's reset
  * signal as its own typed item, and connection state changes. Every reconnect sends the last
  * event id, so nothing is missed across drops.
  */
 import { HEARTBEAT_ANNOUNCEMENT } from '../protocol/announcements.js';
-import { isReservedEventName, RESET_EVENT, type GapReason, type ResetDetail } from '../protocol/control-events.js';
+import { isReservedEventName, RESET_EVENT, REVOKED_EVENT, type GapReason, type ResetDetail, type RevokedDetail } from '../protocol/control-events.js';
 import { EventStreamParser, type ParsedEvent } from '../protocol/parse.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
-import { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, responseError } from './errors.js';
+import { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, responseError, RevokedError } from './errors.js';
 import { hubUrl, resolveToken, type TokenSource } from './http.js';
 
 /** Event name -> type of its decoded data. */
@@ -440,6 +441,10 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
         reason: typeof detail.reason === 'string' ? detail.reason : 'unknown',
         lastEventId: typeof detail.lastEventId === 'string' ? detail.lastEventId : '',
       };
+    } else if (parsed.type === REVOKED_EVENT) {
+      // Final, like a refusal: the hub was told to end this stream, so reconnecting would defy it.
+      this.#finish('error', new RevokedError(revokedCriterion(parsed.data)));
+      return;
     } else if (isReservedEventName(parsed.type)) {
       // The hub's other control events carry no application data: their ids move the position only
       // (a position marker moves the resume point, but only past what the application has taken).
@@ -515,6 +520,21 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
 interface Queued<M extends EventMap> {
   item?: SubscriptionItem<M>;
   id: string;
+}
+
+/** The criterion of a ssehub.revoked event's data; {} when it cannot be read. */
+function revokedCriterion(data: string): RevokedError['criterion'] {
+  let detail: { [K in keyof RevokedDetail]?: unknown } = {};
+  try {
+    detail = JSON.parse(data) as typeof detail;
+  } catch {
+    // Revoked is revoked even with an unreadable body.
+  }
+  const criterion: RevokedError['criterion'] = {};
+  if (typeof detail.subject === 'string') criterion.subject = detail.subject;
+  if (typeof detail.topic === 'string') criterion.topic = detail.topic;
+  if (typeof detail.tokenId === 'string') criterion.tokenId = detail.tokenId;
+  return criterion;
 }
 
 /** Marks an error that ends the subscription (no retry). */

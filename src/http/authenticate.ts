@@ -25,8 +25,11 @@ export interface Intent {
  * (its authorize(), or --auth-url), which may answer "no session"; else the anonymous principal.
  */
 export async function authenticate(req: RequestHead, context: RouteContext, intent: Intent, ticket?: string | null): Promise<Principal> {
-  if (ticket !== undefined && ticket !== null) return context.access.tickets.redeem(ticket);
-  return principalWithoutVerifying(req, context) ?? verifyOrAsk(req, context, intent);
+  const principal =
+    ticket !== undefined && ticket !== null ? await context.access.tickets.redeem(ticket) : (principalWithoutVerifying(req, context) ?? (await verifyOrAsk(req, context, intent)));
+  // Every credential that is a token (or a ticket made from one) passes the deny-list here.
+  await context.access.revocations.check(principal);
+  return principal;
 }
 
 /** A request with a token to verify, or one the app is asked about (principalWithoutVerifying said so). */

@@ -54,10 +54,10 @@ export const metrics: Handler = async (_request, { metrics: { registry } }) => {
   return { status: 200, headers: { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' }, body: text };
 };
 
-/** The handler, for a caller whose token has the admin grant (anyone, on a hub without keys). */
+/** The handler, for a caller whose token has the admin grant (anyone, on a hub without keys): the operator endpoints and POST /admin/disconnect. */
 export function adminOnly(handler: Handler): Handler {
   return async (request, context) => {
-    authorizeAdmin(await authenticate(request, context, { action: 'admin', topics: [] }), `GET ${request.path}`);
+    authorizeAdmin(await authenticate(request, context, { action: 'admin', topics: [] }), `${request.method} ${request.path}`);
     return handler(request, context);
   };
 }

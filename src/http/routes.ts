@@ -8,6 +8,7 @@ import type { HubConfig } from '../config.js';
 import { HubError } from '../errors.js';
 import type { Handler } from './context.js';
 import { startChat, startJobs, startLogs } from './demos.js';
+import { disconnectStreams } from './disconnect.js';
 import { adminOnly, healthz, livez, metrics, stats } from './observability.js';
 import { publishBatch, publishToTopic } from './publish.js';
 import { preflight } from './preflight.js';
@@ -45,6 +46,7 @@ export const ROUTES: readonly Route[] = [
   { path: '/healthz', methods: { GET: healthz } },
   { path: '/stats', methods: { GET: adminOnly(stats) } },
   { path: '/metrics', methods: { GET: adminOnly(metrics) } },
+  { path: '/admin/disconnect', methods: { POST: disconnectStreams } },
   ...pageRoutes,
   // Asset names never need percent-encoding; raw, an encoded "/" or "." cannot even look like one.
   { path: '/assets/', prefix: true, raw: true, when: dashboard, methods: { GET: serveAsset, HEAD: serveAsset } },

@@ -82,6 +82,7 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
           ...(lastEventId === undefined ? {} : { lastEventId }),
           ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
           whenClosed: slots,
+          holder: principal, // referenced, not copied: a disconnect matches its subject and token id
         });
         slots.opened(subscriber);
         logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote }, 'stream opened');

@@ -24,7 +24,7 @@ import {
 import { isReservedTopic, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
 import type { AppendOptions, Engine, NewEvent, PublishCharge, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
-import { Subscriber, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
+import { Subscriber, type StreamHolder, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
 import { checkNewEvent } from './event-rules.js';
 import { createDeliveryLatency } from './latency.js';
 
@@ -50,7 +50,12 @@ export interface SubscribeOptions {
   expiresAt?: number;
   /** Told once when the stream closes, for any reason. */
   whenClosed?: SubscriberClosedListener;
+  /** Who holds the stream, for endStreams() to match by subject or token id. */
+  holder?: StreamHolder;
 }
+
+/** Which streams endStreams() ends: those of a subject, of a token id, or reading a topic. */
+export type StreamMatch = { subject: string } | { tokenId: string } | { topic: string };
 
 /** Most streams an event may newly dirty and still be written at once (see dispatch). */
 const WRITE_THROUGH_FAN_OUT = 16;
@@ -99,6 +104,8 @@ export interface HubStats {
   eventsDelivered: number;
   slowConsumersDropped: number;
   streamsExpired: number;
+  /** Streams ended by a disconnect (POST /admin/disconnect, hub.disconnect()). */
+  streamsRevoked: number;
   /** Streams ended because the engine lost events before this instance could deliver them. */
   streamsEndedByGap: number;
 }
@@ -143,7 +150,7 @@ export class Hub {
   private readonly expiredFrame = Buffer.from(encodeEvent({ event: EXPIRED_EVENT, data: JSON.stringify({ reason: EXPIRED_REASON } satisfies ExpiredDetail) }));
   private closing = false;
   private readonly replaySliceBytes: number;
-  private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0, streamsExpired: 0, streamsEndedByGap: 0 };
+  private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0, streamsExpired: 0, streamsRevoked: 0, streamsEndedByGap: 0 };
   /** Streams that must end when their credential expires, with that time. */
   private readonly expiring = new Map<Subscriber, number>();
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -269,7 +276,7 @@ export class Hub {
    */
   subscribe(selectors: readonly Selector[], sink: StreamSink, options: SubscribeOptions = {}): Subscriber {
     // An exact-size copy: the caller's array may have grown with spare room, and this one lives as long as the stream.
-    const subscriber = new Subscriber(selectors.slice(), sink, this.options.maxBufferBytes, this.hooks, options.whenClosed);
+    const subscriber = new Subscriber(selectors.slice(), sink, this.options.maxBufferBytes, this.hooks, options.whenClosed, options.holder);
     this.subscribers.add(subscriber);
     for (const selector of selectors) this.index.add(selector, subscriber);
     if (options.expiresAt !== undefined) this.watchExpiry(subscriber, options.expiresAt);
@@ -300,6 +307,32 @@ export class Hub {
       total: this.index.selectorCount,
       top: this.index.topSelectors(limit).map(({ selector, values }) => ({ topic: selector, subscribers: values })),
     };
+  }
+
+  /**
+   * Ends this instance's streams that match: by the holder's subject or token id, or by a selector
+   * that matches the topic (the topic itself, or a pattern over it). `lastFrame` is written on
+   * each just before its end. Returns how many were ended. A pass over every stream for a subject
+   * or token id (disconnects are rare; nothing is indexed per stream for them).
+   */
+  endStreams(match: StreamMatch, lastFrame: Uint8Array): number {
+    const ended: Subscriber[] = [];
+    if ('topic' in match) {
+      this.index.match(match.topic, (subscriber) => void ended.push(subscriber));
+    } else if ('subject' in match) {
+      for (const subscriber of this.subscribers) if (subscriber.holder.subject === match.subject) ended.push(subscriber);
+    } else {
+      for (const subscriber of this.subscribers) if (subscriber.holder.token?.id === match.tokenId) ended.push(subscriber);
+    }
+    let count = 0;
+    for (const subscriber of new Set(ended)) {
+      if (subscriber.state === 'closed') continue;
+      subscriber.enqueue(lastFrame);
+      subscriber.end();
+      count += 1;
+    }
+    this.counters.streamsRevoked += count;
+    return count;
   }
 
   /** Ends every open stream (clients reconnect elsewhere) and stops the heartbeat. */

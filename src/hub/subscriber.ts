@@ -35,6 +35,18 @@ export interface SubscriberClosedListener {
   subscriberClosed(subscriber: Subscriber): void;
 }
 
+/**
+ * Who holds a stream, as a disconnect matches it (by subject, by token id): the principal the
+ * stream was opened with, referenced rather than copied, so a stream costs one field for it.
+ */
+export interface StreamHolder {
+  readonly subject: string | undefined;
+  readonly token?: { readonly id: string | undefined } | undefined;
+}
+
+/** The holder of a stream opened without one (the hub's own, tests): matched by no subject or token id. */
+export const NO_HOLDER: StreamHolder = Object.freeze({ subject: undefined });
+
 export class Subscriber implements SinkOwner {
   state: SubscriberState = 'catching-up';
   /** Frames waiting for the next flush; the shared empty NO_FRAMES while there are none (most of the time, for most streams). */
@@ -57,6 +69,7 @@ export class Subscriber implements SinkOwner {
     private readonly maxBufferBytes: number,
     private readonly hooks: SubscriberHooks,
     private readonly closedListener?: SubscriberClosedListener,
+    readonly holder: StreamHolder = NO_HOLDER,
   ) {
     sink.attach(this);
   }

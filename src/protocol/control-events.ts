@@ -80,3 +80,22 @@ export const EXPIRED_REASON = 'credential-expired';
 export interface ExpiredDetail {
   reason: typeof EXPIRED_REASON;
 }
+
+/**
+ * Sent just before the hub ends a stream that a disconnect named (POST /admin/disconnect,
+ * hub.disconnect()); its data is a {@link RevokedDetail} as JSON. Final: ssehub's client does not
+ * reconnect after it, and a reconnect with the same token would be refused (401 token_revoked) for
+ * a subject or a token id.
+ */
+export const REVOKED_EVENT = `${RESERVED_EVENT_PREFIX}revoked` as const;
+
+/** The reason a {@link REVOKED_EVENT} gives. */
+export const REVOKED_REASON = 'revoked';
+
+/** The data of a {@link REVOKED_EVENT}: the reason, and the one criterion the disconnect named. */
+export interface RevokedDetail {
+  reason: typeof REVOKED_REASON;
+  subject?: string;
+  topic?: string;
+  tokenId?: string;
+}

@@ -25,6 +25,8 @@ export {
   LEAVE_EVENT,
   GAP_REASONS,
   EXPIRED_REASON,
+  REVOKED_EVENT,
+  REVOKED_REASON,
 } from './control-events.js';
-export type { GapReason, ResetDetail, ExpiredDetail, PresenceMember, PresenceDetail, MemberDetail } from './control-events.js';
+export type { GapReason, ResetDetail, ExpiredDetail, RevokedDetail, PresenceMember, PresenceDetail, MemberDetail } from './control-events.js';
 export type { ParsedEvent, ParserCallbacks } from './parse.js';

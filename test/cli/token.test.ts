@@ -67,6 +67,15 @@ describe('ssehub token', () => {
     const { stdout } = await ssehub(['token', '--publish', 'a', '--subject', 'me', '--jwt-secret', secret]);
     const principal = await createTokenVerifier({ secret }).verify(stdout.trim());
     assert.ok(Math.abs(principal.expiresAt! - (Date.now() + 3_600_000)) < 10_000);
+    assert.equal(principal.token?.id, undefined, 'no "jti" unless asked for');
+  });
+
+  test('--token-id sets the "jti" that a disconnect can revoke the token by', async () => {
+    const secret = 'cli-secret-cli-secret-cli-secret-123';
+    const { stdout } = await ssehub(['token', '--subscribe', 'a', '--subject', 'me', '--token-id', 'phone-1', '--jwt-secret', secret]);
+    const principal = await createTokenVerifier({ secret }).verify(stdout.trim());
+    assert.equal(principal.token?.id, 'phone-1');
+    assert.ok(principal.token?.issuedAt !== undefined && Math.abs(principal.token.issuedAt - Date.now()) < 10_000);
   });
 
   test('refuses to mint without a key, grants or subject, on a bad selector, and with a secret under 32 bytes', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
-import { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, publish, subscribe, type StateChange, type SubscriptionItem } from '../../src/client/index.js';
+import { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, publish, RevokedError, subscribe, type StateChange, type SubscriptionItem } from '../../src/client/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { startTestHub, freePort } from '../support/hub.js';
@@ -223,6 +223,24 @@ describe('subscribe() stops when the server says no', () => {
       await log.waitForState('open');
       assert.equal(asked, 1);
       allowed.close();
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('a stream ended with ssehub.revoked is final: a RevokedError naming the criterion, and no reconnect', async () => {
+    const hub = await startTestHub();
+    try {
+      const fetch = countingFetch();
+      const log = new ClientLog();
+      const sub = subscribe({ url: hub.url, topics: ['rooms/9', 'rooms/10'], fetch, onStateChange: log.record });
+      await log.waitForState('open');
+      // A topic's disconnect refuses nothing afterwards: a reconnect would be let in, so only the client's own choice stops it.
+      const reply = await fetch(`${hub.url}/admin/disconnect`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"topic":"rooms/9"}' });
+      assert.equal(reply.status, 202);
+      await assert.rejects(sub.done, (error: unknown) => error instanceof RevokedError && error.code === 'revoked' && error.criterion.topic === 'rooms/9');
+      assert.equal(fetch.calls(), 2, 'the stream and the disconnect, no reconnect');
+      assert.deepEqual(log.states, ['connecting', 'open', 'closed']);
     } finally {
       await hub.close();
     }

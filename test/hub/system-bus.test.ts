@@ -9,7 +9,7 @@ import { SystemBus, type SystemMessage } from '../../src/hub/system-bus.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
 import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
-import { natsService, postgresService, redisService } from '../support/services.js';
+import { SHARED_ENGINES } from '../support/services.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 
 const silent = { info() {}, warn() {}, error() {} };
@@ -74,12 +74,7 @@ describe('the system bus', () => {
   });
 });
 
-const engines: Array<[string, EngineKind, typeof redisService]> = [
-  ['Redis', 'redis', redisService],
-  ['NATS JetStream', 'nats', natsService],
-  ['PostgreSQL', 'postgres', postgresService],
-];
-for (const [name, kind, service] of engines) {
+for (const [name, kind, service] of SHARED_ENGINES) {
   const check = await service();
   describeUnlessSkipped(`the system bus on ${name}`, { skip: check.skipReason() }, () => {
     test('three instances: every message to every instance, once, in one order', checkCluster(async () => ({ url: check.url, kind }), 3));

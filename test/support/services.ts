@@ -43,3 +43,10 @@ export const redisService = (): Promise<ServiceCheck> => check('Redis', process.
 export const natsService = (): Promise<ServiceCheck> => check('NATS', process.env.SSEHUB_TEST_NATS_URL ?? 'nats://127.0.0.1:4222', 4222);
 export const postgresService = (): Promise<ServiceCheck> =>
   check('PostgreSQL', process.env.SSEHUB_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test', 5432);
+
+/** The distributed engines, each with its display name, its kind (for removeNamespace) and its server check. */
+export const SHARED_ENGINES: ReadonlyArray<readonly [name: string, kind: 'redis' | 'nats' | 'postgres', service: () => Promise<ServiceCheck>]> = [
+  ['Redis', 'redis', redisService],
+  ['NATS JetStream', 'nats', natsService],
+  ['PostgreSQL', 'postgres', postgresService],
+];
