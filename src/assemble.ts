@@ -95,7 +95,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
   const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
   // The instances' channel to each other (presence, disconnects, the webhook queue), over the engine.
   const bus = new SystemBus(hub, instance, logger);
-  listenForDisconnects(hub, bus, logger);
+  listenForDisconnects(hub, bus, access.revocations, logger);
   const presence = new Presence(
     bus,
     { topics: config.presence.map((source) => parseSubscribeSelector(source)), ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs },

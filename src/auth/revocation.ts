@@ -63,12 +63,46 @@ export interface DenyStore {
 const tokenKey = (id: string): string => `revoked:token:${id}`;
 const subjectKey = (subject: string): string => `revoked:subject:${subject}`;
 
+/** Most deny-list answers kept in memory (the oldest are forgotten first, and read again when needed). */
+const MAX_REMEMBERED = 10_000;
+
 export class RevocationList {
+  /**
+   * The deny-list's answers this instance has read, by key: null for "not revoked". A revocation
+   * on any instance reaches every instance as a disconnect message (forget() drops its key, so the
+   * next check reads the store again), and a break in those messages drops them all
+   * (forgetAll()): so a token is read from the store once, not on every request.
+   */
+  private readonly remembered = new Map<string, string | null>();
+
   /** @param denyMs how long an entry lasts: the longest a token may live. */
   constructor(
     private readonly kv: DenyStore,
     readonly denyMs: number,
   ) {}
+
+  /** A disconnect was sent, by this instance or another: what this one remembers of it is stale. */
+  forget(criterion: DisconnectCriterion): void {
+    if ('topic' in criterion) return;
+    this.remembered.delete('subject' in criterion ? subjectKey(criterion.subject) : tokenKey(criterion.tokenId));
+  }
+
+  /** Disconnect messages may have been lost: read everything from the store again. */
+  forgetAll(): void {
+    this.remembered.clear();
+  }
+
+  private async read(key: string): Promise<string | null> {
+    if (this.remembered.has(key)) {
+      const value = this.remembered.get(key)!;
+      // A revocation's entry expires in the store after denyMs; so does what is remembered of it.
+      if (value === null || Number(value) + this.denyMs > Date.now()) return value;
+    }
+    const value = await this.kv.get(key);
+    if (this.remembered.size >= MAX_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value!);
+    this.remembered.set(key, value);
+    return value;
+  }
 
   /**
    * Refuses the criterion's credentials from now on, on every instance; returns until when (ms
@@ -78,19 +112,21 @@ export class RevocationList {
     if ('topic' in criterion) return undefined;
     const key = 'subject' in criterion ? subjectKey(criterion.subject) : tokenKey(criterion.tokenId);
     await this.kv.set(key, String(now), this.denyMs);
+    this.remembered.delete(key);
     return now + this.denyMs;
   }
 
   /**
    * Throws 401 token_revoked when the principal's token (or the token its ticket was made from)
-   * is on the deny-list, by its id or by its subject. One read per token, two with a `jti`, at once.
+   * is on the deny-list, by its id or by its subject. What is not remembered is read from the
+   * store: one read per subject, one more per `jti`, at once.
    */
   async check(principal: Principal): Promise<void> {
     const token = principal.token;
     if (token === undefined) return;
     const [byId, bySubject] = await Promise.all([
-      token.id === undefined ? null : this.kv.get(tokenKey(token.id)),
-      principal.subject === undefined ? null : this.kv.get(subjectKey(principal.subject)),
+      token.id === undefined ? null : this.read(tokenKey(token.id)),
+      principal.subject === undefined ? null : this.read(subjectKey(principal.subject)),
     ]);
     if (byId !== null) throw revoked('This token was revoked.');
     // Issued at or before the revocation (iat has whole seconds: the same second counts as before).

@@ -32,7 +32,8 @@ export async function disconnect(value: unknown, hub: Hub, bus: SystemBus, revoc
 }
 
 /** Makes this instance end its matching streams whenever any instance sends a disconnect. */
-export function listenForDisconnects(hub: Hub, bus: SystemBus, logger: HubLogger): void {
+export function listenForDisconnects(hub: Hub, bus: SystemBus, revocations: RevocationList, logger: HubLogger): void {
+  bus.onGap(() => revocations.forgetAll());
   bus.on('control', (message) => {
     if (message.type !== MESSAGE_TYPE) return;
     let criterion: DisconnectCriterion;
@@ -42,6 +43,7 @@ export function listenForDisconnects(hub: Hub, bus: SystemBus, logger: HubLogger
       logger.warn({ err: error, id: message.id }, 'ignored a disconnect message without one valid criterion');
       return;
     }
+    revocations.forget(criterion);
     const detail: RevokedDetail = { reason: REVOKED_REASON, ...criterion };
     const ended = hub.endStreams(criterion, Buffer.from(encodeEvent({ event: REVOKED_EVENT, data: JSON.stringify(detail) })));
     logger.info({ ...criterion, ended, from: message.instance }, 'streams disconnected');

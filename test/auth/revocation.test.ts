@@ -66,3 +66,49 @@ describe('RevocationList', () => {
     assert.equal(await refusedCode(list, tokenPrincipal('rooms/1', 'rooms/1', undefined)), 'accepted');
   });
 });
+
+describe('the deny-list, remembered', () => {
+  /** The memory engine's store, with its reads counted. */
+  function countingStore() {
+    const store = new MemoryKeyValueStore();
+    const reads: string[] = [];
+    return {
+      reads,
+      get: (key: string) => {
+        reads.push(key);
+        return store.get(key);
+      },
+      set: (key: string, value: string, ttlMs: number) => store.set(key, value, ttlMs),
+    };
+  }
+
+  test('a token is read from the store once; a disconnect message, or a break in them, makes it read again', async () => {
+    const store = countingStore();
+    const list = new RevocationList(store, 60_000);
+    const alice = tokenPrincipal('alice', 'jti-1', Date.now() - 1000);
+    for (let i = 0; i < 5; i++) assert.equal(await refusedCode(list, alice), 'accepted');
+    assert.deepEqual(store.reads.sort(), ['revoked:subject:alice', 'revoked:token:jti-1'], 'one read per key, not per request');
+
+    // Another instance revokes (it writes the store, then its message arrives here).
+    await new RevocationList(store, 60_000).deny({ subject: 'alice' });
+    assert.equal(await refusedCode(list, alice), 'accepted', 'until the message arrives, what was read stands');
+    list.forget({ subject: 'alice' });
+    assert.equal(await refusedCode(list, alice), '401 token_revoked');
+
+    store.reads.length = 0;
+    list.forgetAll();
+    assert.equal(await refusedCode(list, alice), '401 token_revoked');
+    assert.equal(store.reads.length, 2, 'everything is read again after a break');
+  });
+
+  test('a revocation made here is refused at once, and what is remembered of it ends with the entry', async () => {
+    const store = countingStore();
+    const list = new RevocationList(store, 50);
+    const bob = tokenPrincipal('bob', 'jti-2', Date.now() - 1000);
+    assert.equal(await refusedCode(list, bob), 'accepted');
+    await list.deny({ tokenId: 'jti-2' });
+    assert.equal(await refusedCode(list, bob), '401 token_revoked');
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.equal(await refusedCode(list, bob), 'accepted', 'the entry lasted denyMs, in the store and here');
+  });
+});
