@@ -24,7 +24,7 @@ import { checkedIdempotencyKey } from './http/idempotency.js';
 import { publishEvents } from './http/publish.js';
 import { disconnect, type DisconnectResult } from './hub/disconnects.js';
 import type { Hub } from './hub/hub.js';
-import type { Member, PresenceEventName, PresenceListener } from './presence/presence.js';
+import type { Member, PresenceEvents } from './presence/presence.js';
 import { createLogger } from './start.js';
 import { parseSelector } from './topics/index.js';
 
@@ -91,8 +91,8 @@ export interface EmbeddedHub {
    * one closed for the grace period (`leave`), a topic's first stream (`occupied`) and its last
    * (`vacated`).
    */
-  on(event: PresenceEventName, listener: PresenceListener): void;
-  off(event: PresenceEventName, listener: PresenceListener): void;
+  on: PresenceEvents['on'];
+  off: PresenceEvents['off'];
   /**
    * Ends the streams of a subject, of a token id (`jti`), or reading a topic, on every instance of
    * the cluster, with the ssehub.revoked event; a subject's or token id's tokens are refused from
@@ -136,8 +136,8 @@ export async function createHub<R = any>(options: CreateHubOptions<R> = {}, inte
     fetch: fetchDoor(context, doorOptions),
     publish,
     presence: (topic) => ({ topic, subscribers: context.presence.subscribers(topic), members: context.presence.members(topic) }),
-    on: (event, listener) => context.presence.on(event, listener),
-    off: (event, listener) => context.presence.off(event, listener),
+    on: context.presence.on.bind(context.presence),
+    off: context.presence.off.bind(context.presence),
     disconnect: (criterion) => disconnect(criterion, context.hub, context.bus, context.access.revocations),
     hub: context.hub,
     config,

@@ -1,6 +1,6 @@
 /** The library entry point: mount a hub in your app (createHub), run it as its own server (startHub), or use its parts. */
 export { createHub, type CreateHubOptions, type EmbeddedHub, type InProcessPublishOptions, type PublishedEvent, type TopicPresence } from './create-hub.js';
-export type { Member, PresenceChange, PresenceEventName, PresenceListener } from './presence/presence.js';
+export type { Member, MemberChange, TopicChange, PresenceChange, PresenceEventName, PresenceListener } from './presence/presence.js';
 export type { AppAuthorize } from './auth/authorize.js';
 export type { Grant } from './auth/grant.js';
 export type { DisconnectCriterion } from './auth/revocation.js';

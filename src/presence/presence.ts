@@ -37,16 +37,31 @@ export interface StreamMembership {
   topics: readonly string[];
 }
 
-export interface PresenceChange {
+/** A topic's first stream in the cluster (`occupied`) or its last (`vacated`). */
+export interface TopicChange {
   topic: string;
-  /** Absent for occupied and vacated. */
-  member?: Member;
   /** Whether this instance's message made the change: true on exactly one instance of the cluster. */
   causedHere: boolean;
 }
 
-export type PresenceEventName = 'join' | 'leave' | 'occupied' | 'vacated';
-export type PresenceListener = (change: PresenceChange) => void;
+/** A subject's first stream on a topic (`join`), or its last one gone for the grace period (`leave`). */
+export interface MemberChange extends TopicChange {
+  member: Member;
+}
+
+export type PresenceChange = TopicChange | MemberChange;
+export type MemberEventName = 'join' | 'leave';
+export type TopicEventName = 'occupied' | 'vacated';
+export type PresenceEventName = MemberEventName | TopicEventName;
+export type PresenceListener<C extends PresenceChange = PresenceChange> = (change: C) => void;
+
+/** hub.on / hub.off: the change a listener gets follows from the event's name. */
+export interface PresenceEvents {
+  on(event: MemberEventName, listener: PresenceListener<MemberChange>): void;
+  on(event: TopicEventName, listener: PresenceListener<TopicChange>): void;
+  off(event: MemberEventName, listener: PresenceListener<MemberChange>): void;
+  off(event: TopicEventName, listener: PresenceListener<TopicChange>): void;
+}
 
 /** How long changes are gathered into one delta message. */
 const DELTA_DELAY_MS = 20;
@@ -114,13 +129,17 @@ export class Presence {
     await this.bus.send('presence', 'gone', {}).catch(() => {});
   }
 
-  on(event: PresenceEventName, listener: PresenceListener): void {
+  on(event: MemberEventName, listener: PresenceListener<MemberChange>): void;
+  on(event: TopicEventName, listener: PresenceListener<TopicChange>): void;
+  on(event: PresenceEventName, listener: PresenceListener<never>): void {
     const list = this.listeners.get(event);
-    if (list === undefined) this.listeners.set(event, [listener]);
-    else list.push(listener);
+    if (list === undefined) this.listeners.set(event, [listener as PresenceListener]);
+    else list.push(listener as PresenceListener);
   }
 
-  off(event: PresenceEventName, listener: PresenceListener): void {
+  off(event: MemberEventName, listener: PresenceListener<MemberChange>): void;
+  off(event: TopicEventName, listener: PresenceListener<TopicChange>): void;
+  off(event: PresenceEventName, listener: PresenceListener<never>): void {
     const list = this.listeners.get(event);
     if (list !== undefined) this.listeners.set(event, list.filter((l) => l !== listener));
   }

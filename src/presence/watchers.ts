@@ -6,7 +6,7 @@
  */
 import type { Subscriber } from '../hub/subscriber.js';
 import { encodeEvent, JOIN_EVENT, LEAVE_EVENT, PRESENCE_EVENT, type MemberDetail, type PresenceDetail } from '../protocol/index.js';
-import type { Presence, PresenceChange } from './presence.js';
+import type { MemberChange, Presence } from './presence.js';
 
 export class PresenceWatchers {
   private readonly byTopic = new Map<string, Set<Subscriber>>();
@@ -35,9 +35,9 @@ export class PresenceWatchers {
     }
   }
 
-  private tell(event: string, { topic, member }: PresenceChange): void {
+  private tell(event: string, { topic, member }: MemberChange): void {
     const watchers = this.byTopic.get(topic);
-    if (watchers === undefined || member === undefined) return;
+    if (watchers === undefined) return;
     const detail: MemberDetail = { topic, member };
     const frame = Buffer.from(encodeEvent({ event, data: JSON.stringify(detail) }));
     for (const subscriber of watchers) subscriber.enqueue(frame);
