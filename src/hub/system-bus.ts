@@ -1,8 +1,10 @@
 /**
  * How the instances of a cluster tell each other things: messages on system topics
- * (`$ssehub/<channel>`), stored and delivered by the engine like any event. So it works the same on
- * every engine (and between the workers of --workers), needs no second connection, and every
- * instance sees every message in the same order, the engine's id order.
+ * (`$ssehub/<channel>/<instance>`), stored and delivered by the engine like any event. So it works
+ * the same on every engine (and between the workers of --workers), needs no second connection, and
+ * every instance sees every message in the same order, the engine's id order. Each instance sends
+ * on a topic of its own: instances never contend for one topic (the NATS engine orders a topic's
+ * publishers optimistically, and contention there costs retries).
  *
  * Invariant: the messages one instance sends reach every instance, itself included, in the order
  * it sent them (send() appends one at a time). State an instance builds from them is therefore the
@@ -30,13 +32,29 @@ export interface SystemMessage<T = unknown> {
 
 export type SystemListener = (message: SystemMessage) => void;
 
-/** The system topic of a channel. */
-export function systemTopic(channel: SystemChannel): string {
-  return `${SYSTEM_TOPIC_PREFIX}${channel}`;
+const CHANNELS: readonly SystemChannel[] = ['presence', 'control', 'webhooks'];
+
+/** The topic an instance sends a channel's messages on. */
+export function systemTopic(channel: SystemChannel, instance: string): string {
+  return `${SYSTEM_TOPIC_PREFIX}${channel}/${instance}`;
+}
+
+/** The pattern of a channel's topics, all instances' (for reading its history). */
+export function systemChannelPattern(channel: SystemChannel): string {
+  return `${SYSTEM_TOPIC_PREFIX}${channel}/*`;
+}
+
+/** The channel of a system topic `$ssehub/<channel>/<instance>`, or undefined for any other topic. */
+function channelOf(topic: string): SystemChannel | undefined {
+  const rest = topic.slice(SYSTEM_TOPIC_PREFIX.length);
+  const slash = rest.indexOf('/');
+  if (!topic.startsWith(SYSTEM_TOPIC_PREFIX) || slash === -1) return undefined;
+  const channel = rest.slice(0, slash) as SystemChannel;
+  return CHANNELS.includes(channel) ? channel : undefined;
 }
 
 export class SystemBus {
-  private readonly listeners = new Map<string, SystemListener[]>();
+  private readonly listeners = new Map<SystemChannel, SystemListener[]>();
   private readonly gapListeners: Array<(detail: string) => void> = [];
   /** The send in progress: the next one waits for it, which keeps this instance's messages in order. */
   private tail: Promise<unknown> = Promise.resolve();
@@ -72,9 +90,8 @@ export class SystemBus {
 
   /** Listens to a channel's messages, from every instance, in the engine's order. */
   on(channel: SystemChannel, listener: SystemListener): void {
-    const topic = systemTopic(channel);
-    const list = this.listeners.get(topic);
-    if (list === undefined) this.listeners.set(topic, [listener]);
+    const list = this.listeners.get(channel);
+    if (list === undefined) this.listeners.set(channel, [listener]);
     else list.push(listener);
   }
 
@@ -84,12 +101,13 @@ export class SystemBus {
   }
 
   private async publish(channel: SystemChannel, type: string, payload: string): Promise<StoredEvent> {
-    const [stored] = await this.hub.publish([{ topic: systemTopic(channel), event: type, data: payload }], { allowReservedTopics: true });
+    const [stored] = await this.hub.publish([{ topic: systemTopic(channel, this.instance), event: type, data: payload }], { allowReservedTopics: true });
     return stored!;
   }
 
   private receive(event: StoredEvent): void {
-    const listeners = this.listeners.get(event.topic);
+    const channel = channelOf(event.topic);
+    const listeners = channel === undefined ? undefined : this.listeners.get(channel);
     if (listeners === undefined) return;
     let body: { instance: string; data: unknown };
     try {
@@ -101,7 +119,7 @@ export class SystemBus {
     }
     const message: SystemMessage = {
       id: event.id,
-      channel: event.topic.slice(SYSTEM_TOPIC_PREFIX.length) as SystemChannel,
+      channel: channel!,
       type: event.event ?? 'message',
       instance: body.instance,
       time: event.time,

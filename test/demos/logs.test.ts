@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { RunningHub } from '../../src/start.js';
-import { startTestHub } from '../support/hub.js';
+import { startTestHub, userEventsRetained } from '../support/hub.js';
 import { childrenWith, follow, postDemo } from './support.js';
 
 const MARKER = 'deploy 4812'; // in the child's script, so on its command line
@@ -62,11 +62,11 @@ describe('demo: logs', () => {
     await stream.waitForEvents(3, 5000);
     assert.equal((await childrenWith(MARKER)).length, 1);
     await own.close();
-    const retained = own.hub.stats().retainedEvents;
+    const retained = await userEventsRetained(own.hub);
     for (let i = 0; i < 50 && (await childrenWith(MARKER)).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.deepEqual(await childrenWith(MARKER), [], 'the child was killed');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(own.hub.stats().retainedEvents, retained, 'nothing published after close');
+    assert.equal(await userEventsRetained(own.hub), retained, 'nothing published after close');
     assert.ok(!stream.events.some((e) => e.type === 'exit'));
   });
 });

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SystemBus, type SystemMessage } from '../../src/hub/system-bus.js';
+import { SystemBus, systemChannelPattern, type SystemMessage } from '../../src/hub/system-bus.js';
+import { parseSubscribeSelector } from '../../src/topics/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
 import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
@@ -47,6 +48,9 @@ function checkCluster(engine: () => Promise<{ url: string; kind: EngineKind | un
         }
         assert.ok(list.every((message) => message.channel === 'control' && message.type === 'count'));
       }
+      // Each instance sends on a topic of its own: they never contend for one.
+      const stored = await hubs[0]!.hub.engine.history([parseSubscribeSelector(systemChannelPattern('control'))], 'none');
+      assert.deepEqual(new Set(stored.events.map((event) => event.topic)), new Set(buses.map((_, i) => `$ssehub/control/instance${i}`)));
     } finally {
       await Promise.all(hubs.map((running) => running.close()));
       if (kind !== undefined) await removeNamespace(kind, url, namespace);
@@ -63,8 +67,8 @@ describe('the system bus', () => {
       const bus = new SystemBus(running.hub, 'one', silent);
       const got: SystemMessage[] = [];
       bus.on('control', (message) => got.push(message));
-      await running.hub.publish([{ topic: '$ssehub/control', event: 'forged', data: 'not json' }], { allowReservedTopics: true });
-      await running.hub.publish([{ topic: '$ssehub/control', event: 'forged', data: '{"data":1}' }], { allowReservedTopics: true });
+      await running.hub.publish([{ topic: '$ssehub/control/one', event: 'forged', data: 'not json' }], { allowReservedTopics: true });
+      await running.hub.publish([{ topic: '$ssehub/control/one', event: 'forged', data: '{"data":1}' }], { allowReservedTopics: true });
       await bus.send('control', 'real', { ok: true });
       await until(() => got.length > 0, 'the real message');
       assert.deepEqual(got.map((message) => [message.type, message.instance, message.data]), [['real', 'one', { ok: true }]]);

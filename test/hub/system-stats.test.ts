@@ -13,7 +13,8 @@ import { mintToken } from '../../src/auth/tokens.js';
 import { defaultConfig } from '../../src/config.js';
 import type { ParsedEvent } from '../../src/protocol/index.js';
 import { startHub, type RunningHub } from '../../src/start.js';
-import { startTestHub } from '../support/hub.js';
+import { startTestHub, userEventsRetained } from '../support/hub.js';
+import { parseSubscribeSelector } from '../../src/topics/index.js';
 import { httpRequest, openStream, publish, type OpenStream } from '../support/http.js';
 import { redisService } from '../support/services.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -278,7 +279,8 @@ describe('when no stats are published', () => {
         const stream = await openStream(`${hub.url}/topics/$ssehub/stats`);
         await sleep(INTERVAL * 5);
         assert.deepEqual(stream.events, []);
-        assert.equal(hub.hub.stats().retainedEvents, 0);
+        assert.equal(await userEventsRetained(hub.hub), 0);
+        assert.equal((await hub.hub.engine.history([parseSubscribeSelector('$ssehub/stats')], 'none')).events.length, 0, 'no stats event stored');
         stream.close();
       } finally {
         await hub.close();

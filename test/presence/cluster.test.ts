@@ -95,6 +95,9 @@ for (const [name, kind, service] of engines) {
       assert.deepEqual(subjectsOf(body), ['bob', 'carol']);
       assert.equal(body.subscribers, 2);
       assert.ok(!watcher.events.some((event) => event.type === 'ssehub.leave' && !event.data.includes('"alice"')), 'nobody else left');
+      // Stopped now, not after the file: three hubs at a time keep within PostgreSQL's connections.
+      for (const stream of streams) stream.close();
+      await Promise.all(hubs.map((hub) => hub.stop()));
     });
 
     test('occupied and vacated: once per transition, seen by every hub, caused on exactly one', async () => {

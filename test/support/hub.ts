@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { defaultConfig, type HubConfig } from '../../src/config.js';
+import type { Hub } from '../../src/hub/hub.js';
 import { startHub, type RunningHub } from '../../src/start.js';
+import { parseSubscribeSelector } from '../../src/topics/index.js';
 
 /**
  * A hub on a free port of 127.0.0.1 with default settings, quiet logs (unless a test passes its
@@ -112,4 +114,12 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Events the hub's history holds on users' topics: what `stats().retainedEvents` counts, less the
+ * hub's own system topics ($ssehub/presence: the instances telling each other their streams).
+ */
+export async function userEventsRetained(hub: Hub): Promise<number> {
+  return (await hub.engine.history([parseSubscribeSelector('**')], 'none')).events.length;
 }
