@@ -86,8 +86,8 @@ export class Presence {
   private deltaTimer: NodeJS.Timeout | undefined;
   /** When each other instance was last heard from (this process's clock). */
   private readonly lastHeard = new Map<string, number>();
-  /** Instances this one has asked to expire and not yet seen expire. */
-  private readonly expiring = new Set<string>();
+  /** Instances this one has asked to expire and not yet seen expire, with when it asked (asked again after a TTL: the message may have been lost). */
+  private readonly expiring = new Map<string, number>();
   /** Leaves waiting out the grace period, by topic and subject. */
   private readonly pendingLeaves = new Map<string, NodeJS.Timeout>();
   private readonly listeners = new Map<PresenceEventName, PresenceListener[]>();
@@ -267,9 +267,11 @@ export class Presence {
   private expireSilent(): void {
     const now = Date.now();
     for (const [instance, heard] of this.lastHeard) {
-      if (now - heard <= this.settings.ttlMs || this.expiring.has(instance)) continue;
-      this.expiring.add(instance);
-      this.logger.warn({ instance, silentMs: now - heard }, 'a hub instance fell silent; its streams leave presence');
+      if (now - heard <= this.settings.ttlMs) continue;
+      const asked = this.expiring.get(instance);
+      if (asked !== undefined && now - asked <= this.settings.ttlMs) continue;
+      if (asked === undefined) this.logger.warn({ instance, silentMs: now - heard }, 'a hub instance fell silent; its streams leave presence');
+      this.expiring.set(instance, now);
       this.send('expire', { instance });
     }
   }
@@ -279,7 +281,10 @@ export class Presence {
     const from = message.instance;
     const here = this.bus.instance;
     const causedHere = from === here;
-    if (from !== here) this.lastHeard.set(from, Date.now());
+    if (from !== here) {
+      this.lastHeard.set(from, Date.now());
+      this.expiring.delete(from); // it spoke: not dead after all
+    }
     const data = (message.data ?? {}) as WireEntries & { instance?: unknown };
     switch (message.type) {
       case 'hello':
