@@ -16,6 +16,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
+import type { Page } from 'playwright-core';
 import { chromiumSkipReason, launchChromium } from '../support/browser.js';
 import { startTestHub } from '../support/hub.js';
 import { startScriptServeArgs } from '../support/start-script.js';
@@ -58,26 +59,33 @@ describe('the README tour', () => {
     for (const block of fences()) await session.block(block);
   });
 
-  /** A page of a development server: another origin than the hub's (another port, or another host). */
-  async function appPage(host: string): Promise<{ origin: string; close: () => Promise<void> }> {
-    const server = createServer((_request, response) => response.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>app</title>'));
-    await new Promise<void>((resolve) => server.listen(0, host, resolve));
-    return { origin: `http://${host}:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
-  }
-
-  test('its browser snippet, pasted into a page of another local origin, logs an update', { skip: chromiumSkipReason() }, async () => {
+  /**
+   * Pastes the snippet into the console of a page of a development server on `host` (another
+   * origin than the hub's: another port, or another host) in Chromium, and runs `then` with what
+   * the page logs. The test keeps a handle on the snippet's `source` (window.readmeSource).
+   */
+  async function snippetOnPage(host: string, then: (page: Page, logged: string[]) => Promise<void>): Promise<void> {
     const snippet = fences().find((fence) => fence.info === 'js run browser');
     assert.ok(snippet, 'a js run browser block');
-    const app = await appPage('127.0.0.1');
+    const server = createServer((_request, response) => response.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>app</title>'));
+    await new Promise<void>((resolve) => server.listen(0, host, resolve));
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const logged: string[] = [];
       page.on('console', (message) => logged.push(message.text()));
-      await page.goto(app.origin);
-      const before = await openStreams();
-      // The test keeps a handle on the snippet's `source` to see it open before it publishes.
+      await page.goto(`http://${host}:${(server.address() as AddressInfo).port}`);
       await page.evaluate(`${session.adapt(snippet.body)}\nwindow.readmeSource = source;`);
+      await then(page, logged);
+    } finally {
+      await browser.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  test('its browser snippet, pasted into a page of another local origin, logs an update', { skip: chromiumSkipReason() }, async () => {
+    const before = await openStreams();
+    await snippetOnPage('127.0.0.1', async (page, logged) => {
       await page.waitForFunction('window.readmeSource.readyState === EventSource.OPEN', undefined, { timeout: 10_000 });
       await until(async () => (await openStreams()) > before, 'the snippet\'s stream to open');
       const published = await fetch(`${url}/topics/orders/42?event=update`, {
@@ -87,27 +95,13 @@ describe('the README tour', () => {
       });
       const { id } = (await published.json()) as { id: string };
       await until(() => logged.some((line) => line.startsWith('order') && line.includes(id)), `the page to log the update: ${JSON.stringify(logged)}`);
-    } finally {
-      await browser.close();
-      await app.close();
-    }
+    });
   });
 
   test('its browser snippet, on an origin the hub does not allow, logs "stream refused"', { skip: chromiumSkipReason() }, async () => {
-    const snippet = fences().find((fence) => fence.info === 'js run browser')!;
     // 127.0.0.2 is this machine too, but not an origin npm start allows.
-    const app = await appPage('127.0.0.2');
-    const browser = await launchChromium();
-    try {
-      const page = await browser.newPage();
-      const logged: string[] = [];
-      page.on('console', (message) => logged.push(message.text()));
-      await page.goto(app.origin);
-      await page.evaluate(session.adapt(snippet.body));
+    await snippetOnPage('127.0.0.2', async (_page, logged) => {
       await until(() => logged.includes('stream refused'), `the page to log the refusal: ${JSON.stringify(logged)}`);
-    } finally {
-      await browser.close();
-      await app.close();
-    }
+    });
   });
 });
