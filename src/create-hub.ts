@@ -5,7 +5,8 @@
  * - `handle(req, res, next?)` for node:http, Express, Connect and Fastify (through reply.hijack);
  * - `fetch(request)` for Fetch runtimes (Hono, Next.js route handlers, Bun, Deno);
  * - `publish(topic, data, options)` in process;
- * - `disconnect({ subject } | { topic } | { tokenId })` in process, as POST /admin/disconnect.
+ * - `disconnect({ subject } | { topic } | { tokenId })` in process, as POST /admin/disconnect;
+ * - `history({ topics, after?, before?, limit? })` in process, as GET /history.
  * Every door goes through the same routes, and every publish through the same publishEvents.
  * The app's `authorize(request)` decides who a request is from its own session (auth/authorize.ts).
  */
@@ -22,7 +23,9 @@ import { fetchDoor, type FetchHandler } from './http/fetch/door.js';
 import { nodeDoor, type NodeHandler } from './http/node/door.js';
 import { checkedIdempotencyKey } from './http/idempotency.js';
 import { publishEvents } from './http/publish.js';
+import { subscriptionOf } from './http/subscribe.js';
 import { disconnect, type DisconnectResult } from './hub/disconnects.js';
+import type { HistoryPage, HistoryQuery } from './hub/history.js';
 import type { Hub } from './hub/hub.js';
 import type { Member, PresenceEvents } from './presence/presence.js';
 import { createLogger } from './start.js';
@@ -70,6 +73,11 @@ export interface TopicPresence {
   members: Member[];
 }
 
+export interface HistoryOptions extends HistoryQuery {
+  /** Topics and patterns, as a stream names them (system topics only literally, e.g. "$ssehub/stats"). */
+  topics: readonly string[];
+}
+
 export interface EmbeddedHub {
   /** node:http, Express, Connect: `(req, res, next?)`; a path the hub has no route for goes to `next()`. */
   readonly handle: NodeHandler;
@@ -100,6 +108,14 @@ export interface EmbeddedHub {
    * invalid_disconnect unless exactly one criterion is given.
    */
   disconnect(criterion: DisconnectCriterion): Promise<DisconnectResult>;
+  /**
+   * One page of the topics' retained events, as GET /history answers it: without `after`, the
+   * newest `limit` (default 100, at most 1000) in id order; with it, the oldest after it, and
+   * `next` for the following page. Open a stream with the answer's `lastEventId` to go on from it
+   * with no gap and no duplicate. The app is trusted: no grant is checked. Rejects with a HubError
+   * (invalid_topic, invalid_limit, invalid_before, too_many_topics).
+   */
+  history(options: HistoryOptions): Promise<HistoryPage>;
   readonly hub: Hub;
   readonly config: HubConfig;
   readonly access: Access;
@@ -139,6 +155,10 @@ export async function createHub<R = any>(options: CreateHubOptions<R> = {}, inte
     on: context.presence.on.bind(context.presence),
     off: context.presence.off.bind(context.presence),
     disconnect: (criterion) => disconnect(criterion, context.hub, context.bus, context.access.revocations),
+    history: async ({ topics, ...query }) => {
+      if (topics.length === 0) throw new HubError(400, 'invalid_topic', 'Name at least one topic: history({ topics: ["a", "b/*"] }).');
+      return context.hub.history(subscriptionOf(topics, context).selectors, query);
+    },
     hub: context.hub,
     config,
     access: context.access,

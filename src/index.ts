@@ -1,10 +1,11 @@
 /** The library entry point: mount a hub in your app (createHub), run it as its own server (startHub), or use its parts. */
-export { createHub, type CreateHubOptions, type EmbeddedHub, type InProcessPublishOptions, type PublishedEvent, type TopicPresence } from './create-hub.js';
+export { createHub, type CreateHubOptions, type EmbeddedHub, type InProcessPublishOptions, type PublishedEvent, type TopicPresence, type HistoryOptions } from './create-hub.js';
 export type { Member, MemberChange, TopicChange, PresenceChange, PresenceEventName, PresenceListener } from './presence/presence.js';
 export type { AppAuthorize } from './auth/authorize.js';
 export type { Grant } from './auth/grant.js';
 export type { DisconnectCriterion } from './auth/revocation.js';
 export type { DisconnectResult } from './hub/disconnects.js';
+export type { HistoryPage, HistoryQuery } from './hub/history.js';
 export type { NodeHandler } from './http/node/door.js';
 export type { FetchHandler, FetchInfo } from './http/fetch/door.js';
 export type { StreamSink, SinkOwner } from './hub/sink.js';

@@ -9,6 +9,7 @@ import { HubError } from '../errors.js';
 import type { Handler } from './context.js';
 import { startChat, startJobs, startLogs } from './demos.js';
 import { disconnectStreams } from './disconnect.js';
+import { historyEvents } from './history.js';
 import { adminOnly, healthz, livez, metrics, stats } from './observability.js';
 import { publishBatch, publishToTopic } from './publish.js';
 import { preflight } from './preflight.js';
@@ -40,6 +41,7 @@ const pageRoutes: Route[] = (Object.keys(PAGES) as Array<keyof typeof PAGES>).ma
 export const ROUTES: readonly Route[] = [
   { path: '/topics/', prefix: true, methods: { GET: streamTopic, POST: publishToTopic } },
   { path: '/events', methods: { GET: streamEvents } },
+  { path: '/history', methods: { GET: historyEvents } },
   { path: '/publish', methods: { POST: publishBatch } },
   { path: '/tickets', methods: { POST: issueTicket } },
   { path: '/livez', methods: { GET: livez } },

@@ -14,6 +14,8 @@ import type { StreamMembership } from '../presence/presence.js';
 import { isReservedTopic, parseSubscribeSelector, type Selector } from '../topics/index.js';
 import { authenticate } from './authenticate.js';
 import { readTopic, topicRead } from './presence.js';
+import { answerHistory } from './history.js';
+import { checkedCount, MAX_REWIND } from '../hub/history.js';
 import type { Subscriber, SubscriberClosedListener } from '../hub/subscriber.js';
 import type { Handler, RouteContext, RouteRequest, StreamAnswer } from './context.js';
 
@@ -28,8 +30,9 @@ const MAX_LAST_EVENT_ID_LENGTH = 256;
 
 export const streamTopic: Handler = (request, context) => {
   if (request.rest === '') throw new HubError(400, 'invalid_topic', 'Name a topic: GET /topics/{topic}.');
-  // "…/presence" and "…/subscribers" read about the topic (a topic ending so is streamed with /events?topic=).
+  // "…/presence", "…/subscribers" and "…/history" read about the topic (a topic ending so is streamed with /events?topic=).
   const read = topicRead(request.rest);
+  if (read?.read === 'history') return answerHistory(request, context, [read.topic]);
   if (read !== undefined) return readTopic(request, context, read.topic, read.read);
   return openStream(request, context, [request.rest]);
 };
@@ -40,26 +43,51 @@ export const streamEvents: Handler = (request, context) => {
   return openStream(request, context, topics);
 };
 
-async function openStream(request: RouteRequest, context: RouteContext, sources: string[]): Promise<StreamAnswer> {
-  const { config, hub, logger, access } = context;
+/** The topics and patterns a subscription (a stream, or a read of history) names, parsed once each. */
+export interface Subscription {
+  selectors: Selector[];
+  /** The distinct sources, in the order named. */
+  topics: string[];
+}
+
+/** Parses what a subscription names, within --max-topics; the same topic twice is one. */
+export function subscriptionOf(sources: readonly string[], context: Pick<RouteContext, 'config' | 'hub'>): Subscription {
+  const { config, hub } = context;
   if (sources.length > config.maxTopicsPerSubscription) {
     throw new HubError(400, 'too_many_topics', `A subscription may name at most ${config.maxTopicsPerSubscription} topics or patterns, not ${sources.length}.`);
   }
   const selectors: Selector[] = [];
   const seen = new Set<string>();
   for (const source of sources) {
-    if (seen.has(source)) continue; // the same topic twice is one subscription
+    if (seen.has(source)) continue;
     seen.add(source);
     // System topics ($ssehub/…) may be subscribed to, never published to; other $ topics are refused.
     selectors.push(parseSubscribeSelector(source, { limits: hub.topicLimits }));
   }
-  const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.get('lastEventId'));
+  return { selectors, topics: [...seen] };
+}
 
-  const principal = await authenticate(request, context, { action: 'subscribe', topics: [...seen] }, request.query.get('ticket'));
-  authorizeSubscribe(principal, selectors, access.publicTopics);
+/**
+ * Who may read the subscription, or the error: the credential (token, ticket, the app's session)
+ * must grant every topic and pattern, and must not have expired. Streams and history reads alike.
+ */
+export async function authorizeSubscription(request: RouteRequest, context: RouteContext, subscription: Subscription): Promise<Principal> {
+  const principal = await authenticate(request, context, { action: 'subscribe', topics: subscription.topics }, request.query.get('ticket'));
+  authorizeSubscribe(principal, subscription.selectors, context.access.publicTopics);
   if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
     throw new HubError(401, 'token_expired', 'The credential has expired.');
   }
+  return principal;
+}
+
+async function openStream(request: RouteRequest, context: RouteContext, sources: string[]): Promise<StreamAnswer> {
+  const { hub, logger, access } = context;
+  const subscription = subscriptionOf(sources, context);
+  const { selectors } = subscription;
+  const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.get('lastEventId'));
+  // Checked even when a Last-Event-ID makes it moot: a bad value is an error either way.
+  const rewind = checkedCount(request.query.get('rewind'), 'rewind', 'invalid_rewind', MAX_REWIND);
+  const principal = await authorizeSubscription(request, context, subscription);
   // On HTTP/2, the request's socket stands for the connection's socket: the address is the client's either way.
   const remote = context.clientAddress(request);
   const membership = membershipOf(principal, selectors, context.presence);
@@ -80,12 +108,13 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
       try {
         const subscriber = hub.subscribe(selectors, sink, {
           ...(lastEventId === undefined ? {} : { lastEventId }),
+          ...(rewind === undefined ? {} : { rewind }),
           ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
           whenClosed: slots,
           holder: principal, // referenced, not copied: a disconnect matches its subject and token id
         });
         slots.opened(subscriber);
-        logger.info({ topics: [...seen], lastEventId, subject: principal.subject, remote }, 'stream opened');
+        logger.info({ topics: subscription.topics, lastEventId, rewind, subject: principal.subject, remote }, 'stream opened');
       } catch (error) {
         logger.error({ err: error }, 'could not open the stream');
         sink.destroy();

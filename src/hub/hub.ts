@@ -27,6 +27,7 @@ import type { StreamSink } from './sink.js';
 import { Subscriber, type StreamHolder, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
 import { checkNewEvent } from './event-rules.js';
 import { createDeliveryLatency } from './latency.js';
+import { newestEvents, readHistory, type HistoryPage, type HistoryQuery } from './history.js';
 
 export interface PublishOptions {
   /** System topics ("$…") may be published to only by the hub itself. */
@@ -52,6 +53,8 @@ export interface SubscribeOptions {
   whenClosed?: SubscriberClosedListener;
   /** Who holds the stream, for endStreams() to match by subject or token id. */
   holder?: StreamHolder;
+  /** Replay the newest N retained events first (?rewind=N); ignored when lastEventId is given. */
+  rewind?: number;
 }
 
 /** Which streams endStreams() ends: those of a subject, of a token id, or reading a topic. */
@@ -281,8 +284,13 @@ export class Hub {
     for (const selector of selectors) this.index.add(selector, subscriber);
     if (options.expiresAt !== undefined) this.watchExpiry(subscriber, options.expiresAt);
     subscriber.writeNow(this.preamble);
-    void this.catchUp(subscriber, options.lastEventId);
+    void this.catchUp(subscriber, options.lastEventId, options.rewind);
     return subscriber;
+  }
+
+  /** One page of the selectors' retained events, without a stream (see history.ts). */
+  history(selectors: readonly Selector[], query: HistoryQuery = {}): Promise<HistoryPage> {
+    return readHistory(this.engine, selectors, query);
   }
 
   stats(): HubStats {
@@ -343,11 +351,14 @@ export class Hub {
     for (const subscriber of [...this.subscribers]) subscriber.end();
   }
 
-  private async catchUp(subscriber: Subscriber, lastEventId: string | undefined): Promise<void> {
+  private async catchUp(subscriber: Subscriber, lastEventId: string | undefined, rewind: number | undefined): Promise<void> {
     let position: string;
     let replay: StoredEvent[] = [];
     try {
-      if (lastEventId === undefined) {
+      if (lastEventId === undefined && rewind !== undefined) {
+        // A rewind is a resume from just before the newest N events: the same replay and seam.
+        ({ events: replay, position } = await newestEvents(this.engine, subscriber.selectors, rewind));
+      } else if (lastEventId === undefined) {
         position = await this.engine.position();
       } else {
         const history = await this.engine.history(subscriber.selectors, lastEventId);
