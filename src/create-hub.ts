@@ -23,7 +23,7 @@ import { fetchDoor, type FetchHandler } from './http/fetch/door.js';
 import { nodeDoor, type NodeHandler } from './http/node/door.js';
 import { checkedIdempotencyKey } from './http/idempotency.js';
 import { publishEvents } from './http/publish.js';
-import { subscriptionOf } from './http/subscribe.js';
+import { subscriptionOf } from './http/subscription.js';
 import { disconnect, type DisconnectResult } from './hub/disconnects.js';
 import type { HistoryPage, HistoryQuery } from './hub/history.js';
 import type { Hub } from './hub/hub.js';

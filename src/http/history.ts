@@ -7,7 +7,7 @@ import { HubError } from '../errors.js';
 import { checkedCount, MAX_HISTORY_LIMIT, type HistoryQuery } from '../hub/history.js';
 import type { Answer, Handler, RouteContext, RouteRequest } from './context.js';
 import { jsonAnswer } from './respond.js';
-import { authorizeSubscription, subscriptionOf } from './subscribe.js';
+import { authorizeSubscription, subscriptionOf } from './subscription.js';
 
 export const historyEvents: Handler = (request, context) => {
   const topics = request.query.getAll('topic');

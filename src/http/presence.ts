@@ -5,12 +5,10 @@
  * who else does. The topic is exact: a pattern has no members of its own. GET /topics/{topic}/history
  * is the third read of a topic (history.ts).
  */
-import { authorizeSubscribe } from '../auth/principal.js';
 import { HubError } from '../errors.js';
-import { parseSubscribeSelector } from '../topics/index.js';
-import { authenticate } from './authenticate.js';
 import type { Answer, RouteContext, RouteRequest } from './context.js';
 import { jsonAnswer } from './respond.js';
+import { authorizeSubscription, subscriptionOf } from './subscription.js';
 
 /** The last path segments of GET /topics/… that read about the topic instead of streaming it. */
 export const TOPIC_READS = ['presence', 'subscribers', 'history'] as const;
@@ -26,10 +24,9 @@ export function topicRead(rest: string): { topic: string; read: TopicRead } | un
 
 /** Presence and subscriber counts (history is read by history.ts). */
 export async function readTopic(request: RouteRequest, context: RouteContext, topic: string, read: Exclude<TopicRead, 'history'>): Promise<Answer> {
-  const selector = parseSubscribeSelector(topic, { limits: context.hub.topicLimits });
-  if (selector.kind !== 'exact') throw new HubError(400, 'invalid_topic', `GET /topics/{topic}/${read} takes a topic, not the pattern "${topic}".`);
-  const principal = await authenticate(request, context, { action: 'subscribe', topics: [topic] }, request.query.get('ticket'));
-  authorizeSubscribe(principal, [selector], context.access.publicTopics);
+  const subscription = subscriptionOf([topic], context);
+  if (subscription.selectors[0]!.kind !== 'exact') throw new HubError(400, 'invalid_topic', `GET /topics/{topic}/${read} takes a topic, not the pattern "${topic}".`);
+  await authorizeSubscription(request, context, subscription);
   const subscribers = context.presence.subscribers(topic);
   if (read === 'subscribers') return jsonAnswer(200, { topic, subscribers });
   return jsonAnswer(200, { topic, subscribers, members: context.presence.members(topic) });

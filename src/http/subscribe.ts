@@ -8,13 +8,13 @@
  * HTTP/2 stream; fetch.ts: a ReadableStream) and opens the stream on it.
  */
 import type { StreamLease } from '../auth/limits.js';
-import { authorizeSubscribe, type Principal } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import type { StreamMembership } from '../presence/presence.js';
-import { isReservedTopic, parseSubscribeSelector, type Selector } from '../topics/index.js';
-import { authenticate } from './authenticate.js';
+import { isReservedTopic, type Selector } from '../topics/index.js';
 import { readTopic, topicRead } from './presence.js';
 import { answerHistory } from './history.js';
+import { authorizeSubscription, subscriptionOf } from './subscription.js';
 import { checkedCount, MAX_REWIND } from '../hub/history.js';
 import type { Subscriber, SubscriberClosedListener } from '../hub/subscriber.js';
 import type { Handler, RouteContext, RouteRequest, StreamAnswer } from './context.js';
@@ -42,43 +42,6 @@ export const streamEvents: Handler = (request, context) => {
   if (topics.length === 0) throw new HubError(400, 'invalid_topic', 'Name at least one topic: GET /events?topic=a&topic=b/*.');
   return openStream(request, context, topics);
 };
-
-/** The topics and patterns a subscription (a stream, or a read of history) names, parsed once each. */
-export interface Subscription {
-  selectors: Selector[];
-  /** The distinct sources, in the order named. */
-  topics: string[];
-}
-
-/** Parses what a subscription names, within --max-topics; the same topic twice is one. */
-export function subscriptionOf(sources: readonly string[], context: Pick<RouteContext, 'config' | 'hub'>): Subscription {
-  const { config, hub } = context;
-  if (sources.length > config.maxTopicsPerSubscription) {
-    throw new HubError(400, 'too_many_topics', `A subscription may name at most ${config.maxTopicsPerSubscription} topics or patterns, not ${sources.length}.`);
-  }
-  const selectors: Selector[] = [];
-  const seen = new Set<string>();
-  for (const source of sources) {
-    if (seen.has(source)) continue;
-    seen.add(source);
-    // System topics ($ssehub/…) may be subscribed to, never published to; other $ topics are refused.
-    selectors.push(parseSubscribeSelector(source, { limits: hub.topicLimits }));
-  }
-  return { selectors, topics: [...seen] };
-}
-
-/**
- * Who may read the subscription, or the error: the credential (token, ticket, the app's session)
- * must grant every topic and pattern, and must not have expired. Streams and history reads alike.
- */
-export async function authorizeSubscription(request: RouteRequest, context: RouteContext, subscription: Subscription): Promise<Principal> {
-  const principal = await authenticate(request, context, { action: 'subscribe', topics: subscription.topics }, request.query.get('ticket'));
-  authorizeSubscribe(principal, subscription.selectors, context.access.publicTopics);
-  if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
-    throw new HubError(401, 'token_expired', 'The credential has expired.');
-  }
-  return principal;
-}
 
 async function openStream(request: RouteRequest, context: RouteContext, sources: string[]): Promise<StreamAnswer> {
   const { hub, logger, access } = context;
