@@ -197,7 +197,7 @@ export class MemoryEngine implements Engine {
       const log = this.logOf(input.topic);
       const event: StoredEvent = { id: memoryId(this.epoch, seq), topic: log.topic, data: input.data, time };
       if (input.event !== undefined) event.event = input.event;
-      this.retain(log, seq, event);
+      this.retain(log, seq, event, options.retainAtMost);
       stored.push(event);
     }
     if (this.maxBytes > 0 && this.retainedBytes > this.maxBytes) this.evictForBudget();
@@ -317,13 +317,14 @@ export class MemoryEngine implements Engine {
     return log;
   }
 
-  private retain(log: TopicLog, seq: number, event: StoredEvent): void {
+  private retain(log: TopicLog, seq: number, event: StoredEvent, atMost = this.options.historyMaxEvents): void {
     const size = retainedSize(event);
     log.push(seq, event, size);
     this.retained += 1;
     this.retainedBytes += size;
     if (event.time < this.retainedSince) this.retainedSince = event.time;
-    while (log.size > this.options.historyMaxEvents) this.evict(log);
+    const max = Math.min(atMost, this.options.historyMaxEvents);
+    while (log.size > max) this.evict(log);
   }
 
   private evict(log: TopicLog): void {

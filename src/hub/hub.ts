@@ -43,6 +43,8 @@ export interface PublishOptions {
   dedupeKey?: string;
   /** How long the engine remembers dedupeKey (the idempotency window). */
   dedupeWindowMs?: number;
+  /** The hub's own messages between instances: keep at most this many per topic (AppendOptions.retainAtMost). */
+  retainAtMost?: number;
 }
 
 export interface SubscribeOptions {
@@ -510,7 +512,8 @@ export class Hub {
 
 const NO_APPEND_OPTIONS: AppendOptions = Object.freeze({});
 
-function appendOptionsOf({ dedupeKey, dedupeWindowMs }: PublishOptions): AppendOptions {
+function appendOptionsOf({ dedupeKey, dedupeWindowMs, retainAtMost }: PublishOptions): AppendOptions {
+  if (retainAtMost !== undefined) return { retainAtMost };
   return dedupeKey === undefined ? NO_APPEND_OPTIONS : { dedupeKey, dedupeWindowMs };
 }
 

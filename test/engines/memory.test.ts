@@ -286,3 +286,17 @@ describe('MemoryEngine pattern resumes', () => {
     assert.deepEqual({ topics: e.stats().topics, retained: e.stats().retainedEvents, bytes: e.stats().retainedBytes }, { topics: 0, retained: 0, bytes: 0 });
   });
 });
+
+describe('memory engine: retainAtMost', () => {
+  test('delivers every event, and keeps at most that many of the topic (0: none) in the heap', async () => {
+    const e = engine();
+    const delivered: StoredEvent[] = [];
+    e.onDeliver((event) => delivered.push(event));
+    for (let i = 0; i < 3; i++) e.appendNow([{ topic: '$ssehub/presence/x', data: `m${i}` }], { retainAtMost: 0 });
+    for (let i = 0; i < 3; i++) e.appendNow([{ topic: 'kept', data: `k${i}` }], { retainAtMost: 2 });
+    assert.deepEqual(delivered.map((event) => event.data), ['m0', 'm1', 'm2', 'k0', 'k1', 'k2']);
+    assert.deepEqual((await e.history([parseSelector('kept')], 'none')).events.map((event) => event.data), ['k1', 'k2']);
+    assert.equal(e.stats().retainedEvents, 2);
+    assert.equal(e.stats().retainedBytes, 2 * (2 + 200), 'nothing of the unkept events counts against the budget');
+  });
+});
