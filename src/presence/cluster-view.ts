@@ -92,7 +92,7 @@ export class ClusterView {
     this.removeEntries(instance, changes);
     this.instances.set(instance, { members: new Map(), subscriptions: new Map() });
     this.applyEntries(instance, members, subscriptions, changes);
-    return changes;
+    return netted(changes);
   }
 
   /** Applies an instance's changes (connections and streams as +n / -n). */
@@ -181,6 +181,24 @@ export class ClusterView {
       if (clusterBefore === 0) changes.occupied.push(selector);
     }
   }
+}
+
+/**
+ * A replacement takes an instance's entries away and puts its new ones in: what it had before and
+ * still has is no change (a subject that left and joined again in the same message never left).
+ */
+function netted(changes: ViewChanges): ViewChanges {
+  const key = (topic: string, subject: string) => `${topic}\n${subject}`;
+  const left = new Set(changes.left.map(({ topic, member }) => key(topic, member.subject)));
+  const joined = new Set(changes.joined.map(({ topic, member }) => key(topic, member.subject)));
+  const vacated = new Set(changes.vacated);
+  const occupied = new Set(changes.occupied);
+  return {
+    joined: changes.joined.filter(({ topic, member }) => !left.has(key(topic, member.subject))),
+    left: changes.left.filter(({ topic, member }) => !joined.has(key(topic, member.subject))),
+    occupied: changes.occupied.filter((topic) => !vacated.has(topic)),
+    vacated: changes.vacated.filter((topic) => !occupied.has(topic)),
+  };
 }
 
 function emptyChanges(): ViewChanges {

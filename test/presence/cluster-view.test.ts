@@ -42,6 +42,14 @@ describe('ClusterView', () => {
     assert.deepEqual(view.instanceIds(), []);
   });
 
+  test('a state that repeats what the instance had is no change: no leave and join, no vacated and occupied', () => {
+    const view = new ClusterView();
+    view.apply('a', [{ topic: 'room', subject: 'alice', connections: 2 }], [['room', 2]]);
+    const again = view.replace('a', [{ topic: 'room', subject: 'alice', connections: 2 }], [['room', 2]]);
+    assert.deepEqual(again, { joined: [], left: [], occupied: [], vacated: [] });
+    assert.deepEqual(view.membersOf('room'), [{ subject: 'alice', connections: 2 }]);
+  });
+
   test('changes about streams this view never heard of take nothing below zero', () => {
     const view = new ClusterView();
     const changes = view.apply('late', [{ topic: 'room', subject: 'ghost', connections: -1 }], [['room', -3]]);
