@@ -12,6 +12,7 @@ import { authorizeSubscribe, type Principal } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import type { StreamMembership } from '../presence/presence.js';
 import { isReservedTopic, parseSubscribeSelector, type Selector } from '../topics/index.js';
+import { subscriptionWebhooks, type SubscriptionWebhooks } from '../webhooks/subscriptions.js';
 import { authenticate } from './authenticate.js';
 import { readTopic, topicRead } from './presence.js';
 import type { Subscriber, SubscriberClosedListener } from '../hub/subscriber.js';
@@ -64,7 +65,8 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
   const remote = context.clientAddress(request);
   const membership = membershipOf(principal, selectors, context.presence);
   const watched = presenceWanted(request.query.get('presence')) ? exactTopics(selectors) : undefined;
-  const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger, context, membership, watched);
+  const webhooks = subscriptionWebhooks(context.webhooks, principal.subject, [...seen], context.instance);
+  const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger, context, membership, watched, webhooks);
   // The client may have gone while its credential was checked and its slots taken: then there is nothing to open.
   if (request.gone()) {
     slots.release();
@@ -109,6 +111,8 @@ class StreamSlots implements SubscriberClosedListener {
     private readonly membership: StreamMembership | undefined,
     /** The topics whose presence the stream asked for (?presence=1). */
     private readonly watched: readonly string[] | undefined,
+    /** subscription.opened and .closed, when a --webhook wants them. */
+    private readonly webhooks: SubscriptionWebhooks | undefined,
   ) {}
 
   release(): void {
@@ -119,13 +123,15 @@ class StreamSlots implements SubscriberClosedListener {
   opened(subscriber: Subscriber): void {
     this.context.presence.streamOpened(subscriber.selectors, this.membership);
     if (this.watched !== undefined) this.context.presenceStreams.watch(subscriber, this.watched);
+    this.webhooks?.opened();
   }
 
   subscriberClosed(subscriber: Subscriber): void {
     this.lease.release();
     this.context.presence.streamClosed(subscriber.selectors, this.membership);
     if (this.watched !== undefined) this.context.presenceStreams.unwatch(subscriber, this.watched);
-    this.logger.info({ topics: subscriber.selectors.map((selector) => selector.source) }, 'stream closed');
+    this.logger.info({ topics: subscriber.selectors.map((selector) => selector.source), reason: subscriber.endReason }, 'stream closed');
+    this.webhooks?.closed(subscriber.endReason);
   }
 }
 

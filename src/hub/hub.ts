@@ -340,7 +340,7 @@ export class Hub {
     this.closing = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.expiryTimer) clearInterval(this.expiryTimer);
-    for (const subscriber of [...this.subscribers]) subscriber.end();
+    for (const subscriber of [...this.subscribers]) subscriber.end('shutdown');
   }
 
   private async catchUp(subscriber: Subscriber, lastEventId: string | undefined): Promise<void> {
@@ -361,7 +361,7 @@ export class Hub {
       }
     } catch (error) {
       this.logger.error({ err: error }, 'could not read history; ending the stream so the client retries');
-      subscriber.end();
+      subscriber.end('history-unavailable');
       return;
     }
     for (let i = 0; i < replay.length; ) {
@@ -403,7 +403,7 @@ export class Hub {
   private endStreamsAfterGap(detail: string): void {
     this.counters.streamsEndedByGap += this.subscribers.size;
     this.logger.warn({ streams: this.subscribers.size, detail }, 'events were lost before delivery here; ending every stream so that clients resume from history');
-    for (const subscriber of [...this.subscribers]) subscriber.end();
+    for (const subscriber of [...this.subscribers]) subscriber.end('history-gap');
   }
 
   private dispatch(event: StoredEvent): void {
@@ -481,7 +481,7 @@ export class Hub {
       if (expiresAt > now) continue;
       this.counters.streamsExpired += 1;
       subscriber.enqueue(this.expiredFrame);
-      subscriber.end();
+      subscriber.end('token-expired');
     }
     if (this.expiring.size === 0 && this.expiryTimer) {
       clearInterval(this.expiryTimer);
