@@ -82,7 +82,7 @@ describe('webhooks on the memory engine (queue in process)', () => {
       assert.match(JSON.parse(first!.body).timestamp as string, /^\d{4}-\d\d-\d\dT/);
       await until(async () => (await metric(core, 'ssehub_webhook_deliveries_total')) === 18 && (await metric(core, 'ssehub_webhook_queue_depth')) === 0, 'the metrics to count 18 deliveries and an empty queue');
       const latency = await core.context.metrics.registry.getSingleMetric('ssehub_webhook_delivery_seconds')!.get();
-      assert.equal(latency.values.find((value) => value.metricName === 'ssehub_webhook_delivery_seconds_count')?.value, 18, 'a latency observed per delivery');
+      assert.equal((latency.values as Array<{ metricName?: string; value: number }>).find((value) => value.metricName === 'ssehub_webhook_delivery_seconds_count')?.value, 18, 'a latency observed per delivery');
     } finally {
       await core.close();
       await receiver.down();
