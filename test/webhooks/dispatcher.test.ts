@@ -14,7 +14,7 @@ import { defaultConfig, type HubConfig } from '../../src/config.js';
 import type { WebhookType } from '../../src/webhooks/events.js';
 import { freePort } from '../support/hub.js';
 import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
-import { natsService, postgresService, redisService } from '../support/services.js';
+import { SHARED_ENGINES } from '../support/services.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 import { TEST_WEBHOOK_SECRET, WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver.js';
 
@@ -166,12 +166,7 @@ describe('webhooks on the memory engine (queue in process)', () => {
   });
 });
 
-const engines: Array<[string, EngineKind, typeof redisService]> = [
-  ['Redis', 'redis', redisService],
-  ['NATS JetStream', 'nats', natsService],
-  ['PostgreSQL', 'postgres', postgresService],
-];
-for (const [name, kind, service] of engines) {
+for (const [name, kind, service] of SHARED_ENGINES) {
   const check = await service();
   describeUnlessSkipped(`webhooks on ${name}`, { skip: check.skipReason() }, () => {
     test('three hubs, the receiver down and the dispatching hub replaced: every webhook once, signed, in order per key', async () => {
