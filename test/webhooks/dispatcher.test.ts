@@ -7,6 +7,8 @@
  * a webhook past --webhook-retry-for is dropped.
  */
 import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { assembleHub, type HubCore } from '../../src/assemble.js';
@@ -146,6 +148,26 @@ describe('webhooks on the memory engine (queue in process)', () => {
     } finally {
       await core.close();
       await receiver.down();
+    }
+  });
+
+  test('a receiver that never answers holds up neither emitting nor publishing', async () => {
+    const held: ServerResponse[] = [];
+    const server = createServer((req, res) => void held.push(res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const core = await startCore(defaultConfig({ port: 0, logLevel: 'silent', statsIntervalMs: 0, webhooks: [url], webhookSecrets: [TEST_WEBHOOK_SECRET] }));
+    try {
+      await until(() => held.length > 0 || core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch');
+      await Promise.all(Array.from({ length: 40 }, (_, i) => emitSeries(core, `k${i}`, 0, 1)));
+      await until(() => held.length === 16, 'the receiver to hold 16 requests, one per key up to the bound');
+      const [stored] = await core.context.hub.publish([{ topic: 'news', data: '"still flowing"' }]);
+      assert.ok(stored!.id, 'the publish was answered while every delivery hangs');
+      assert.equal(await metric(core, 'ssehub_webhook_queue_depth'), 40);
+    } finally {
+      await core.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
