@@ -26,6 +26,7 @@ import { SystemStatsPublisher } from './hub/system-stats.js';
 import { Presence } from './presence/presence.js';
 import { PresenceWatchers } from './presence/watchers.js';
 import { DEFAULT_TOPIC_LIMITS, parseSubscribeSelector } from './topics/index.js';
+import { forwardPresence } from './webhooks/presence.js';
 import { createWebhooks } from './webhooks/webhooks.js';
 
 export interface AssembleOptions {
@@ -105,6 +106,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
   const metrics = createMetrics(hub, presence);
   // Queued on the bus, delivered by one instance of the cluster (webhooks/dispatcher.ts).
   const webhooks = createWebhooks(config, bus, engine, metrics.registry, logger);
+  if (webhooks !== undefined) forwardPresence(presence, webhooks);
   webhooks?.start();
   const context: RouteContext = {
     hub,

@@ -17,15 +17,7 @@ import { registerWebhookMetrics } from './metrics.js';
 export interface EmitOptions {
   /** The ordering key: webhooks with the same key reach each receiver in the order emitted (e.g. the topic). */
   key: string;
-  /**
-   * A cluster-wide id for an event that every instance may notice (a topic becoming occupied):
-   * of the emits with the same `once` within ONCE_WINDOW_MS, only the first is queued.
-   */
-  once?: string;
 }
-
-/** How long a `once` id is remembered. */
-const ONCE_WINDOW_MS = 10 * 60_000;
 
 export class Webhooks {
   private readonly wanted: ReadonlySet<WebhookType>;
@@ -35,7 +27,7 @@ export class Webhooks {
   constructor(
     settings: DispatcherSettings,
     private readonly bus: SystemBus,
-    private readonly engine: Engine,
+    engine: Engine,
     registry: Registry,
     private readonly logger: HubLogger,
   ) {
@@ -50,16 +42,17 @@ export class Webhooks {
   }
 
   /**
-   * Queues a webhook for every receiver that wants its type. Never rejects: a webhook that cannot
-   * be queued (the engine is unavailable) is logged. Resolves once it is queued.
+   * Queues a webhook for every receiver that wants its type. Call it on one instance per event:
+   * what every instance notices (presence) is emitted where it was caused. Never rejects: a
+   * webhook that cannot be queued (the engine is unavailable) is logged. Resolves once it is queued.
    */
   emit(type: WebhookType, data: unknown, options: EmitOptions): Promise<void> {
     if (!this.wanted.has(type)) return Promise.resolve();
     const message: WebhookMessageData = { key: options.key, data };
-    const sent = (async () => {
-      if (options.once !== undefined && !(await this.engine.kv.setOnce(`webhooks:once:${options.once}`, '1', ONCE_WINDOW_MS))) return;
-      await this.bus.send('webhooks', type, message);
-    })().catch((error: unknown) => this.logger.error({ err: error, type, key: options.key }, 'a webhook could not be queued'));
+    const sent = this.bus.send('webhooks', type, message).then(
+      () => {},
+      (error: unknown) => this.logger.error({ err: error, type, key: options.key }, 'a webhook could not be queued'),
+    );
     this.sending.add(sent);
     void sent.finally(() => this.sending.delete(sent));
     return sent;
