@@ -328,7 +328,7 @@ export class Hub {
     for (const subscriber of new Set(ended)) {
       if (subscriber.state === 'closed') continue;
       subscriber.enqueue(lastFrame);
-      subscriber.end();
+      subscriber.end('revoked');
       count += 1;
     }
     this.counters.streamsRevoked += count;

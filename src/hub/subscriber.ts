@@ -18,8 +18,8 @@ const NO_FRAMES: readonly Uint8Array[] = Object.freeze([]);
 
 export type SubscriberState = 'catching-up' | 'live' | 'closed';
 
-/** Why a stream ended: its client went, the hub shut down, the credential expired, the client fell behind, or the engine lost events. */
-export type StreamEndReason = 'client-closed' | 'shutdown' | 'token-expired' | 'slow-consumer' | 'history-gap' | 'history-unavailable';
+/** Why a stream ended: its client went, the hub shut down, the credential expired or was revoked, the client fell behind, or the engine lost events. */
+export type StreamEndReason = 'client-closed' | 'shutdown' | 'token-expired' | 'revoked' | 'slow-consumer' | 'history-gap' | 'history-unavailable';
 
 export interface SubscriberHooks {
   /** Asks the hub to flush this subscriber at the end of the current turn. */

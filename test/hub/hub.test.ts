@@ -420,7 +420,7 @@ describe('Hub resume', () => {
 });
 
 describe('Hub: why a stream ended', () => {
-  test('the client, the buffer bound, lost events, an expired credential or the shutdown: the first reason stays', async () => {
+  test('the client, the buffer bound, lost events, an expired or revoked credential, or the shutdown: the first reason stays', async () => {
     const inner = new MemoryEngine({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 });
     let reportGap: ((detail: string) => void) | undefined;
     const hub = makeHub(wrapped(inner, { onDeliveryGap: (listener) => void (reportGap = listener) }), 4096);
@@ -441,6 +441,11 @@ describe('Hub: why a stream ended', () => {
     assert.equal(subscribers.gone.endReason, 'client-closed');
     assert.equal(subscribers.slow.endReason, 'slow-consumer');
     assert.equal(subscribers.expiring.endReason, 'token-expired');
+
+    const revoked = hub.subscribe(selectors('a'), new RecordingSink(), { holder: { subject: 'mallory' } });
+    await settle();
+    assert.equal(hub.endStreams({ subject: 'mallory' }, new Uint8Array()), 1);
+    assert.equal(revoked.endReason, 'revoked');
 
     const lost = hub.subscribe(selectors('a'), new RecordingSink());
     await settle();

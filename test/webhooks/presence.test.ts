@@ -11,7 +11,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HubConfig } from '../../src/config.js';
 import { createHub, type EmbeddedHub } from '../../src/create-hub.js';
-import type { PresenceEventName } from '../../src/presence/presence.js';
 import { freePort } from '../support/hub.js';
 import { openStream, type OpenStream } from '../support/http.js';
 import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
@@ -43,12 +42,14 @@ function check(engine: () => Promise<{ url: string; kind: EngineKind | undefined
     const streams: OpenStream[] = [];
     /** The changes each hub says were caused there, as webhook types and subjects. */
     const caused: string[] = [];
-    const TYPE: Record<PresenceEventName, string> = { join: 'presence.join', leave: 'presence.leave', occupied: 'topic.occupied', vacated: 'topic.vacated' };
     try {
       for (let i = 0; i < instances; i++) {
         const hub = await createHub(settings);
-        for (const event of ['join', 'leave', 'occupied', 'vacated'] as const) {
-          hub.on(event, (change) => void (change.causedHere && caused.push(`${TYPE[event]} ${change.member?.subject ?? ''}`)));
+        for (const [event, type] of [['join', 'presence.join'], ['leave', 'presence.leave']] as const) {
+          hub.on(event, (change) => void (change.causedHere && caused.push(`${type} ${change.member.subject}`)));
+        }
+        for (const [event, type] of [['occupied', 'topic.occupied'], ['vacated', 'topic.vacated']] as const) {
+          hub.on(event, (change) => void (change.causedHere && caused.push(`${type} `)));
         }
         const server = createServer(hub.handle);
         await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
