@@ -2,7 +2,7 @@
  * Delivers the cluster's webhooks: one instance at a time, the one holding the dispatcher lease in
  * the engine's key-value store (renewed by its holder; another instance takes it when it lapses,
  * or at once when its holder closes). The queue is the `webhooks` channel of the system bus, kept
- * in the engine's history of `$ssehub/webhooks`: a new dispatcher reads it after the cursor (the
+ * in the engine's history of `$ssehub/webhooks/<instance>`: a new dispatcher reads it after the cursor (the
  * last message every receiver is done with, kept in the store) and then takes live messages.
  *
  * Invariants:
@@ -28,7 +28,7 @@ export interface DispatcherSettings {
   retryForMs: number;
   retryMs: number;
   timeoutMs: number;
-  /** The queue's bound: --history-max-events, what the engine keeps of $ssehub/webhooks. */
+  /** The queue's bound: --history-max-events, what the engine keeps of each instance's webhooks topic. */
   maxQueued: number;
   /** How long the lease lasts unless renewed (its holder renews it every third of it). */
   leaseMs?: number;

@@ -67,7 +67,7 @@ export function checkWebhookConfig(config: { webhooks: readonly string[]; webhoo
     throw new HubError(400, 'invalid_config', 'webhooks are signed: set --webhook-secret (echo "whsec_$(openssl rand -base64 32)" makes one).');
   }
   if (endpoints.length > 0 && config.historyMaxEvents === 0) {
-    throw new HubError(400, 'invalid_config', 'webhooks are queued in the history of $ssehub/webhooks, and --history-max-events 0 keeps none: set it above 0.');
+    throw new HubError(400, 'invalid_config', 'webhooks are queued in the history of $ssehub/webhooks/<instance>, and --history-max-events 0 keeps none: set it above 0.');
   }
   return { endpoints, keys };
 }

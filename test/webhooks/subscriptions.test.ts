@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
-import { parseSelector } from '../../src/topics/index.js';
+import { systemChannelPattern } from '../../src/hub/system-bus.js';
+import { parseSubscribeSelector } from '../../src/topics/index.js';
 import { freePort, startTestHub } from '../support/hub.js';
 import { openStream } from '../support/http.js';
 import { TEST_WEBHOOK_SECRET, WebhookReceiver } from '../support/webhook-receiver.js';
@@ -49,7 +50,7 @@ test('a stream opened and closed by its client, then one ended by the hub\'s shu
   }
 });
 
-test('no webhook wants subscription events: streams queue nothing on $ssehub/webhooks', async () => {
+test('no webhook wants subscription events: streams queue nothing on $ssehub/webhooks/*', async () => {
   const receiver = new WebhookReceiver(await freePort(), TEST_WEBHOOK_SECRET);
   await receiver.up();
   const running = await startTestHub({ webhooks: [`${receiver.url}#topic.*`], webhookSecrets: [TEST_WEBHOOK_SECRET] });
@@ -59,7 +60,7 @@ test('no webhook wants subscription events: streams queue nothing on $ssehub/web
     // The stream's close has been handled here once the hub counts no connection: its webhook would be on its way.
     while (running.hub.stats().connections > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     await new Promise((resolve) => setImmediate(resolve));
-    const history = await running.hub.engine.history([parseSelector('$ssehub/webhooks', { allowReserved: true })], '');
+    const history = await running.hub.engine.history([parseSubscribeSelector(systemChannelPattern('webhooks'))], '');
     assert.deepEqual(history.events, []);
   } finally {
     await running.close();
