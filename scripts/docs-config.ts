@@ -19,6 +19,7 @@ const SEE_ALSO: Readonly<Record<string, string>> = {
   'metrics-listen': '[Observability](observability.md)',
   'tls-cert': '[HTTP/2 and TLS](http-api.md#http2-and-tls)',
   'fast-publish': '[the publish fast path](architecture.md#the-publish-fast-path)',
+  webhook: '[Webhooks](webhooks.md)',
 };
 
 /** Help text as Markdown: flags as code, and nothing that a table or HTML would read as syntax. */

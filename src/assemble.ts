@@ -26,6 +26,8 @@ import { SystemStatsPublisher } from './hub/system-stats.js';
 import { Presence } from './presence/presence.js';
 import { PresenceWatchers } from './presence/watchers.js';
 import { DEFAULT_TOPIC_LIMITS, parseSubscribeSelector } from './topics/index.js';
+import { forwardPresence } from './webhooks/presence.js';
+import { createWebhooks } from './webhooks/webhooks.js';
 
 export interface AssembleOptions {
   /** Opens the engine instead of openEngine(config.engine): a worker's engine in the primary process (see cluster/worker.ts). */
@@ -101,17 +103,23 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
     { topics: config.presence.map((source) => parseSubscribeSelector(source)), ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs },
     logger,
   );
+  const metrics = createMetrics(hub, presence);
+  // Queued on the bus, delivered by one instance of the cluster (webhooks/dispatcher.ts).
+  const webhooks = createWebhooks(config, bus, engine, metrics.registry, logger);
+  if (webhooks !== undefined) forwardPresence(presence, webhooks);
+  webhooks?.start();
   const context: RouteContext = {
     hub,
     config,
     logger,
-    metrics: createMetrics(hub, presence),
+    metrics,
     access,
     startedAt,
     instance,
     bus,
     presence,
     presenceStreams: new PresenceWatchers(presence),
+    webhooks,
     demos,
     clientAddress: clientAddressResolver(config.trustedProxies),
   };
@@ -127,6 +135,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
       await demos?.close(); // timers cancelled, child processes killed
       await hub.close(); // ends every stream, on either protocol: clients reconnect to another instance
       await drain?.();
+      await webhooks?.close(); // after the streams' subscription.closed are queued, before the engine goes
       await engine.close();
       logger.flush();
     })());

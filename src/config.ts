@@ -13,6 +13,7 @@ import { checkHs256Secret } from './auth/hs256-secret.js';
 import { HubError } from './errors.js';
 import { parseTrustedProxies } from './net/trusted-proxies.js';
 import { parseSubscribeSelector } from './topics/index.js';
+import { checkWebhookConfig } from './webhooks/endpoints.js';
 
 export interface HubConfig {
   host: string;
@@ -77,14 +78,22 @@ export interface HubConfig {
   tlsKeyFile: string | undefined;
   h2c: boolean;
   h2MaxStreams: number;
+  /** `--webhook` entries as given: URL or URL#type,type (webhooks/endpoints.ts reads them). */
+  webhooks: string[];
+  /** Signing keys, `whsec_` and base64. */
+  webhookSecrets: string[];
+  webhookRetryForMs: number;
+  webhookRetryMs: number;
+  webhookTimeoutMs: number;
 }
 
 /**
- * optional: a string that may be left unset; list: comma-separated values; budget: a size, or
+ * optional: a string that may be left unset; list: comma-separated values; repeated: a flag
+ * given once per value (its environment variable: the values separated by spaces); budget: a size, or
  * "auto" for a share of the heap this process may grow to (see heapShare); boolean: true/false
  * (also yes/no, on/off, 1/0), and as a flag `--name` alone means true and `--no-name` false.
  */
-type Kind = 'string' | 'optional' | 'list' | 'port' | 'count' | 'duration' | 'bytes' | 'budget' | 'boolean';
+type Kind = 'string' | 'optional' | 'list' | 'repeated' | 'port' | 'count' | 'duration' | 'bytes' | 'budget' | 'boolean';
 
 interface OptionSpec {
   key: keyof HubConfig;
@@ -152,6 +161,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'tlsCertFile', flag: 'tls-cert', env: 'SSEHUB_TLS_CERT', kind: 'optional', default: '', help: 'PEM file with the TLS certificate (chain). With --tls-key, the port serves HTTPS: HTTP/2, and HTTP/1.1 for clients that do not offer h2 (ALPN). "ssehub cert" makes one for local use.' },
   { key: 'tlsKeyFile', flag: 'tls-key', env: 'SSEHUB_TLS_KEY', kind: 'optional', default: '', help: 'PEM file with the TLS private key; required with --tls-cert.' },
   { key: 'h2c', flag: 'h2c', env: 'SSEHUB_H2C', kind: 'boolean', default: 'false', help: 'Serve cleartext HTTP/2 with prior knowledge (h2c), for a proxy that speaks it. The port then speaks HTTP/2 only: HTTP/1.1 clients cannot use it. Not with --tls-cert.' },
+  { key: 'webhooks', flag: 'webhook', env: 'SSEHUB_WEBHOOK', kind: 'repeated', default: '', help: 'An http:// or https:// URL of your app that receives webhooks (signed POSTs): every event type, or only those named after "#", e.g. https://app.example/hooks#topic.occupied,subscription.* (types: topic.occupied, topic.vacated, subscription.opened, subscription.closed, presence.join, presence.leave). Give the flag once per URL; in the environment, separate URLs with spaces. Every instance of a cluster needs the same webhooks.' },
+  { key: 'webhookSecrets', flag: 'webhook-secret', env: 'SSEHUB_WEBHOOK_SECRET', kind: 'list', default: '', help: 'Key that signs webhooks, as the Standard Webhooks specification says: "whsec_" and 24 to 64 bytes in base64. Required with --webhook. Several (comma-separated) sign each request with each, for a change of key.' },
+  { key: 'webhookRetryForMs', flag: 'webhook-retry-for', env: 'SSEHUB_WEBHOOK_RETRY_FOR', kind: 'duration', default: '1h', help: 'How long after it happened a webhook is retried while its receiver fails or cannot be reached; then it is dropped (logged and counted).' },
+  { key: 'webhookRetryMs', flag: 'webhook-retry', env: 'SSEHUB_WEBHOOK_RETRY', kind: 'duration', default: '1s', help: 'Wait before the first retry of a webhook; each further wait doubles, up to 5 minutes, with jitter.' },
+  { key: 'webhookTimeoutMs', flag: 'webhook-timeout', env: 'SSEHUB_WEBHOOK_TIMEOUT', kind: 'duration', default: '15s', help: 'How long a webhook receiver has to answer a request; then the request counts as failed and is retried.' },
   { key: 'h2MaxStreams', flag: 'h2-max-streams', env: 'SSEHUB_H2_MAX_STREAMS', kind: 'count', default: '100', help: 'Most concurrent streams per HTTP/2 connection (advertised in SETTINGS; a client over it is refused).' },
 ];
 
@@ -215,6 +229,8 @@ function parseValue(spec: OptionSpec, raw: string, name: string): string | numbe
     }
     case 'optional':
       return raw === '' ? undefined : raw;
+    case 'repeated':
+      return raw.split(/\s+/).filter((item) => item !== '');
     case 'list':
       return raw
         .split(',')
@@ -246,12 +262,12 @@ function parseValue(spec: OptionSpec, raw: string, name: string): string | numbe
  * and malformed values throw a HubError with code "invalid_config" naming the culprit.
  */
 export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv = {}): HubConfig {
-  const flagOptions: Record<string, { type: 'string' }> = {};
-  for (const spec of OPTIONS) flagOptions[spec.flag] = { type: 'string' };
-  let values: Record<string, string | undefined>;
+  const flagOptions: Record<string, { type: 'string'; multiple?: boolean }> = {};
+  for (const spec of OPTIONS) flagOptions[spec.flag] = spec.kind === 'repeated' ? { type: 'string', multiple: true } : { type: 'string' };
+  let values: Record<string, string | string[] | undefined>;
   try {
     ({ values } = parseArgs({ args: withBooleanValues(argv), options: flagOptions, strict: true, allowPositionals: false }) as {
-      values: Record<string, string | undefined>;
+      values: Record<string, string | string[] | undefined>;
     });
   } catch (error) {
     throw new HubError(400, 'invalid_config', (error as Error).message);
@@ -260,7 +276,8 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   for (const spec of OPTIONS) {
     const fromFlag = values[spec.flag];
     const fromEnv = env[spec.env];
-    if (fromFlag !== undefined) config[spec.key] = parseValue(spec, fromFlag, `--${spec.flag}`);
+    if (Array.isArray(fromFlag)) config[spec.key] = fromFlag.flatMap((value) => parseValue(spec, value, `--${spec.flag}`) as string[]);
+    else if (fromFlag !== undefined) config[spec.key] = parseValue(spec, fromFlag, `--${spec.flag}`);
     else if (fromEnv !== undefined && fromEnv !== '') config[spec.key] = parseValue(spec, fromEnv, spec.env);
     else config[spec.key] = parseValue(spec, spec.default, `default of --${spec.flag}`);
   }
@@ -284,6 +301,9 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   parseCorsOrigins(result.corsOrigins); // throws on an entry that is not an origin
   for (const source of result.presence) checkSelectorOption('--presence', source);
   if (result.presenceTtlMs < 100) throw invalid('--presence-ttl', String(result.presenceTtlMs), 'at least 100ms');
+  checkWebhookConfig(result); // and again where the webhooks are made
+  if (result.webhookRetryMs < 1) throw invalid('--webhook-retry', '0', 'more than 0');
+  if (result.webhookTimeoutMs < 1) throw invalid('--webhook-timeout', '0', 'more than 0');
   if (!/^(memory|(redis|rediss|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
     throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://');
   }
@@ -360,7 +380,7 @@ export function defaultConfig(overrides: Partial<HubConfig> = {}): HubConfig {
 /** The options table as `--help` prints it. */
 export function describeOptions(): string {
   const rows = OPTIONS.map((spec) => {
-    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', duration: 'duration', bytes: 'bytes', budget: 'bytes|auto', boolean: 'true|false' }[spec.kind];
+    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', repeated: 'value', duration: 'duration', bytes: 'bytes', budget: 'bytes|auto', boolean: 'true|false' }[spec.kind];
     const left = `  --${spec.flag} <${placeholder}>`;
     return `${left.padEnd(34)}${spec.help}\n${''.padEnd(34)}env ${spec.env}${spec.default === '' ? '' : `, default ${spec.default}`}`;
   });

@@ -15,6 +15,7 @@ import type { StreamSink } from '../hub/sink.js';
 import type { SystemBus } from '../hub/system-bus.js';
 import type { Presence } from '../presence/presence.js';
 import type { PresenceWatchers } from '../presence/watchers.js';
+import type { Webhooks } from '../webhooks/webhooks.js';
 import type { Metrics } from './metrics.js';
 
 export interface RouteContext {
@@ -34,6 +35,8 @@ export interface RouteContext {
   presenceStreams: PresenceWatchers;
   /** The client's address for a request: the peer's, or X-Forwarded-For's behind trusted proxies. */
   clientAddress: ClientAddressOf;
+  /** Webhooks to the app; undefined when no --webhook is configured. */
+  webhooks?: Webhooks | undefined;
   /** The demos' background work; undefined when the demo API is off. */
   demos?: DemoRunner | undefined;
 }

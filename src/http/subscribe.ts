@@ -12,6 +12,7 @@ import type { Principal } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import type { StreamMembership } from '../presence/presence.js';
 import { isReservedTopic, type Selector } from '../topics/index.js';
+import { subscriptionWebhooks, type SubscriptionWebhooks } from '../webhooks/subscriptions.js';
 import { readTopic, topicRead } from './presence.js';
 import { answerHistory } from './history.js';
 import { authorizeSubscription, subscriptionOf } from './subscription.js';
@@ -55,7 +56,8 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
   const remote = context.clientAddress(request);
   const membership = membershipOf(principal, selectors, context.presence);
   const watched = presenceWanted(request.query.get('presence')) ? exactTopics(selectors) : undefined;
-  const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger, context, membership, watched);
+  const webhooks = subscriptionWebhooks(context.webhooks, principal.subject, subscription.topics, context.instance);
+  const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger, context, membership, watched, webhooks);
   // The client may have gone while its credential was checked and its slots taken: then there is nothing to open.
   if (request.gone()) {
     slots.release();
@@ -101,6 +103,8 @@ class StreamSlots implements SubscriberClosedListener {
     private readonly membership: StreamMembership | undefined,
     /** The topics whose presence the stream asked for (?presence=1). */
     private readonly watched: readonly string[] | undefined,
+    /** subscription.opened and .closed, when a --webhook wants them. */
+    private readonly webhooks: SubscriptionWebhooks | undefined,
   ) {}
 
   release(): void {
@@ -111,13 +115,15 @@ class StreamSlots implements SubscriberClosedListener {
   opened(subscriber: Subscriber): void {
     this.context.presence.streamOpened(subscriber.selectors, this.membership);
     if (this.watched !== undefined) this.context.presenceStreams.watch(subscriber, this.watched);
+    this.webhooks?.opened();
   }
 
   subscriberClosed(subscriber: Subscriber): void {
     this.lease.release();
     this.context.presence.streamClosed(subscriber.selectors, this.membership);
     if (this.watched !== undefined) this.context.presenceStreams.unwatch(subscriber, this.watched);
-    this.logger.info({ topics: subscriber.selectors.map((selector) => selector.source) }, 'stream closed');
+    this.logger.info({ topics: subscriber.selectors.map((selector) => selector.source), reason: subscriber.endReason }, 'stream closed');
+    this.webhooks?.closed(subscriber.endReason);
   }
 }
 

@@ -338,7 +338,7 @@ export class Hub {
     for (const subscriber of new Set(ended)) {
       if (subscriber.state === 'closed') continue;
       subscriber.enqueue(lastFrame);
-      subscriber.end();
+      subscriber.end('revoked');
       count += 1;
     }
     this.counters.streamsRevoked += count;
@@ -350,7 +350,7 @@ export class Hub {
     this.closing = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.expiryTimer) clearInterval(this.expiryTimer);
-    for (const subscriber of [...this.subscribers]) subscriber.end();
+    for (const subscriber of [...this.subscribers]) subscriber.end('shutdown');
   }
 
   private async catchUp(subscriber: Subscriber, lastEventId: string | undefined, rewind: number | undefined): Promise<void> {
@@ -374,7 +374,7 @@ export class Hub {
       }
     } catch (error) {
       this.logger.error({ err: error }, 'could not read history; ending the stream so the client retries');
-      subscriber.end();
+      subscriber.end('history-unavailable');
       return;
     }
     for (let i = 0; i < replay.length; ) {
@@ -416,7 +416,7 @@ export class Hub {
   private endStreamsAfterGap(detail: string): void {
     this.counters.streamsEndedByGap += this.subscribers.size;
     this.logger.warn({ streams: this.subscribers.size, detail }, 'events were lost before delivery here; ending every stream so that clients resume from history');
-    for (const subscriber of [...this.subscribers]) subscriber.end();
+    for (const subscriber of [...this.subscribers]) subscriber.end('history-gap');
   }
 
   private dispatch(event: StoredEvent): void {
@@ -494,7 +494,7 @@ export class Hub {
       if (expiresAt > now) continue;
       this.counters.streamsExpired += 1;
       subscriber.enqueue(this.expiredFrame);
-      subscriber.end();
+      subscriber.end('token-expired');
     }
     if (this.expiring.size === 0 && this.expiryTimer) {
       clearInterval(this.expiryTimer);

@@ -18,6 +18,9 @@ const NO_FRAMES: readonly Uint8Array[] = Object.freeze([]);
 
 export type SubscriberState = 'catching-up' | 'live' | 'closed';
 
+/** Why a stream ended: its client went, the hub shut down, the credential expired or was revoked, the client fell behind, or the engine lost events. */
+export type StreamEndReason = 'client-closed' | 'shutdown' | 'token-expired' | 'revoked' | 'slow-consumer' | 'history-gap' | 'history-unavailable';
+
 export interface SubscriberHooks {
   /** Asks the hub to flush this subscriber at the end of the current turn. */
   markDirty(subscriber: Subscriber): void;
@@ -62,6 +65,8 @@ export class Subscriber implements SinkOwner {
   lastDispatch = 0;
   /** Whether the hub already has this subscriber in its dirty list. */
   dirty = false;
+  /** Why the stream ended: the first reason given wins; a connection that just closed is the client's doing. */
+  endReason: StreamEndReason | undefined;
 
   constructor(
     readonly selectors: readonly Selector[],
@@ -80,7 +85,7 @@ export class Subscriber implements SinkOwner {
   }
 
   sinkClosed(): void {
-    this.close();
+    this.close('client-closed');
     this.closedListener?.subscriberClosed(this);
   }
 
@@ -152,15 +157,16 @@ export class Subscriber implements SinkOwner {
   }
 
   /** Ends the stream cleanly, after flushing what is queued. */
-  end(): void {
+  end(reason?: StreamEndReason): void {
     if (this.state === 'closed') return;
     this.waitingForDrain = false;
     this.flush();
-    this.close();
+    this.close(reason);
     this.sink.end();
   }
 
-  close(): void {
+  close(reason?: StreamEndReason): void {
+    this.endReason ??= reason;
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.queue = NO_FRAMES;
@@ -173,7 +179,7 @@ export class Subscriber implements SinkOwner {
   private checkBudget(): boolean {
     if (this.queuedBytes + this.sink.bufferedBytes <= this.maxBufferBytes) return true;
     this.hooks.overflowed(this);
-    this.close();
+    this.close('slow-consumer');
     this.sink.destroy();
     return false;
   }

@@ -10,8 +10,8 @@
  * it sent them (send() appends one at a time). State an instance builds from them is therefore the
  * same everywhere once the same messages have been delivered.
  */
-import type { StoredEvent } from '../engines/engine.js';
-import { SYSTEM_TOPIC_PREFIX } from '../topics/index.js';
+import type { HistoryResult, StoredEvent } from '../engines/engine.js';
+import { parseSubscribeSelector, SYSTEM_TOPIC_PREFIX } from '../topics/index.js';
 import type { Hub, HubLogger } from './hub.js';
 
 /** presence: who is subscribed where; control: commands for every instance (disconnects); webhooks: the queue of webhook messages. */
@@ -95,6 +95,21 @@ export class SystemBus {
     else list.push(listener);
   }
 
+  /**
+   * The channel's messages after `afterId` that the engine still holds (all of them for an id it
+   * does not know, such as ""), from every instance, in order, with history()'s completeness and
+   * position: messages after the position come to the listeners.
+   */
+  async history(channel: SystemChannel, afterId: string): Promise<Omit<HistoryResult, 'events'> & { messages: SystemMessage[] }> {
+    const { events, ...rest } = await this.hub.engine.history([parseSubscribeSelector(systemChannelPattern(channel))], afterId);
+    const messages: SystemMessage[] = [];
+    for (const event of events) {
+      const message = this.messageOf(event, channel);
+      if (message !== undefined) messages.push(message);
+    }
+    return { ...rest, messages };
+  }
+
   /** Told when the engine lost messages before this instance read them: state built from them may be stale. */
   onGap(listener: (detail: string) => void): void {
     this.gapListeners.push(listener);
@@ -114,22 +129,8 @@ export class SystemBus {
     const channel = channelOf(event.topic);
     const listeners = channel === undefined ? undefined : this.listeners.get(channel);
     if (listeners === undefined) return;
-    let body: { instance: string; data: unknown };
-    try {
-      body = JSON.parse(event.data) as { instance: string; data: unknown };
-      if (typeof body !== 'object' || body === null || typeof body.instance !== 'string') throw new Error('no instance');
-    } catch {
-      this.logger.warn({ topic: event.topic, id: event.id }, 'ignored a system message that is not {instance, data} JSON');
-      return;
-    }
-    const message: SystemMessage = {
-      id: event.id,
-      channel: channel!,
-      type: event.event ?? 'message',
-      instance: body.instance,
-      time: event.time,
-      data: body.data,
-    };
+    const message = this.messageOf(event, channel!);
+    if (message === undefined) return;
     for (const listener of listeners) {
       try {
         listener(message);
@@ -137,5 +138,25 @@ export class SystemBus {
         this.logger.error({ err: error, topic: event.topic, type: message.type }, 'a system message listener failed');
       }
     }
+  }
+
+  /** The message an event on a channel's topic carries; undefined (and a log line) when it is not {instance, data} JSON. */
+  private messageOf(event: StoredEvent, channel: SystemChannel): SystemMessage | undefined {
+    let body: { instance: string; data: unknown };
+    try {
+      body = JSON.parse(event.data) as { instance: string; data: unknown };
+      if (typeof body !== 'object' || body === null || typeof body.instance !== 'string') throw new Error('no instance');
+    } catch {
+      this.logger.warn({ topic: event.topic, id: event.id }, 'ignored a system message that is not {instance, data} JSON');
+      return undefined;
+    }
+    return {
+      id: event.id,
+      channel,
+      type: event.event ?? 'message',
+      instance: body.instance,
+      time: event.time,
+      data: body.data,
+    };
   }
 }

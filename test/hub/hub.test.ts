@@ -418,3 +418,42 @@ describe('Hub resume', () => {
     assert.equal(hub.stats().subscribedSelectors, 0);
   });
 });
+
+describe('Hub: why a stream ended', () => {
+  test('the client, the buffer bound, lost events, an expired or revoked credential, or the shutdown: the first reason stays', async () => {
+    const inner = new MemoryEngine({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 });
+    let reportGap: ((detail: string) => void) | undefined;
+    const hub = makeHub(wrapped(inner, { onDeliveryGap: (listener) => void (reportGap = listener) }), 4096);
+    const [gone, slow, expiring] = [new RecordingSink(), new RecordingSink(), new RecordingSink()];
+    const subscribers = {
+      gone: hub.subscribe(selectors('a'), gone),
+      slow: hub.subscribe(selectors('s'), slow),
+      expiring: hub.subscribe(selectors('a'), expiring, { expiresAt: Date.now() + 50 }),
+    };
+    await settle();
+    gone.destroy(); // the connection closed under the stream
+    slow.stalled = true;
+    for (let i = 0; i < 20 && !slow.destroyed; i++) {
+      await hub.publish([{ topic: 's', data: 'x'.repeat(500) }]);
+      await settle();
+    }
+    while (!expiring.ended) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(subscribers.gone.endReason, 'client-closed');
+    assert.equal(subscribers.slow.endReason, 'slow-consumer');
+    assert.equal(subscribers.expiring.endReason, 'token-expired');
+
+    const revoked = hub.subscribe(selectors('a'), new RecordingSink(), { holder: { subject: 'mallory' } });
+    await settle();
+    assert.equal(hub.endStreams({ subject: 'mallory' }, new Uint8Array()), 1);
+    assert.equal(revoked.endReason, 'revoked');
+
+    const lost = hub.subscribe(selectors('a'), new RecordingSink());
+    await settle();
+    reportGap!('events left the log');
+    assert.equal(lost.endReason, 'history-gap');
+    const last = hub.subscribe(selectors('a'), new RecordingSink());
+    await settle();
+    await hub.close();
+    assert.equal(last.endReason, 'shutdown', 'its sink closing afterwards does not make it the client\'s doing');
+  });
+});
