@@ -57,7 +57,7 @@ interface Queued {
   body: string;
   /** Receivers not yet done with it. */
   remaining: number;
-  /** Aborted when the message is dropped from a full queue. */
+  /** Aborted when the message is dropped from a full queue: no request for it starts after that. */
   abort: AbortController;
 }
 
@@ -291,12 +291,18 @@ export class WebhookDispatcher {
       });
   }
 
-  /** Sends one message to one receiver until it is delivered, refused, out of time, or dropped. */
+  /**
+   * Sends one message to one receiver until it is delivered, refused, out of time, or dropped. A
+   * message dropped from a full queue while a request for it is out lets that request finish (the
+   * receiver has it already: cutting it would only make room for another request at once, and a
+   * slow receiver would get ever more of them) and is not retried.
+   */
   private async deliver(term: Term, endpoint: WebhookEndpoint, item: Queued): Promise<void> {
     const signal = AbortSignal.any([term.abort.signal, item.abort.signal]);
     const request = { url: endpoint.url, id: `msg_${item.id}`, body: item.body };
     for (let retry = 1; ; retry++) {
-      const outcome = await attemptDelivery(request, this.settings.keys, this.settings.timeoutMs, signal);
+      if (signal.aborted) return;
+      const outcome = await attemptDelivery(request, this.settings.keys, this.settings.timeoutMs, term.abort.signal);
       if (signal.aborted) return;
       if (outcome.result === 'delivered') {
         this.metrics.delivered(Date.now() - item.time);

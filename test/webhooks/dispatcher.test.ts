@@ -172,6 +172,31 @@ describe('webhooks on the memory engine (queue in process)', () => {
   });
 });
 
+describe('webhooks: a full queue over a slow receiver', () => {
+  test('dropping a webhook whose request is out lets that request finish: no request churn at the receiver', async () => {
+    const held: ServerResponse[] = [];
+    const server = createServer((req, res) => void held.push(res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const core = await startCore(defaultConfig({ port: 0, logLevel: 'silent', statsIntervalMs: 0, historyMaxEvents: 20, webhooks: [url], webhookSecrets: [TEST_WEBHOOK_SECRET] }));
+    try {
+      await until(() => core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch');
+      await Promise.all(Array.from({ length: 16 }, (_, i) => emitSeries(core, `first${i}`, 0, 1)));
+      await until(() => held.length === 16, 'the receiver to hold 16 requests');
+      // Far more than the queue holds: the 16 out are among the oldest dropped.
+      await Promise.all(Array.from({ length: 200 }, (_, i) => emitSeries(core, `more${i}`, 0, 1)));
+      await until(async () => (await metric(core, 'ssehub_webhook_dropped_total', { reason: 'queue_full' })) >= 180, 'the oldest to be dropped');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(held.length, 16, 'no new request while the 16 out are unanswered');
+      assert.ok(held.every((res) => !res.destroyed && !res.req.destroyed), 'the requests out were not cut');
+    } finally {
+      await core.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 for (const [name, kind, service] of SHARED_ENGINES) {
   const check = await service();
   describeUnlessSkipped(`webhooks on ${name}`, { skip: check.skipReason() }, () => {
