@@ -34,7 +34,6 @@ const SERIAL = {
   'test/cluster/primary.test.ts': 'worker processes killed and counted',
   'test/integration/embedded-cluster.test.ts': 'app processes killed and resumed on Redis',
   'test/integration/history-budget.test.ts': 'floods a hub with 300 MiB and reads its RSS',
-  'test/integration/webhook-failover.test.ts': 'hub processes killed with SIGKILL; waits for the webhook lease to lapse',
 };
 const CONCURRENCY = 2;
 

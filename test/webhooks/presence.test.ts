@@ -67,7 +67,10 @@ function check(engine: () => Promise<{ url: string; kind: EngineKind | undefined
       await receiver.until(() => receiver.accepted().some((webhook) => webhook.type === 'topic.vacated'), 'topic.vacated');
       await receiver.until(() => receiver.accepted().filter((webhook) => webhook.type === 'presence.leave').length === 2, 'two leaves');
 
-      const accepted = receiver.accepted();
+      // At least once: a dispatcher that loses its lease under load may send again what was in
+      // flight, with the same webhook-id, which receivers drop (docs/webhooks.md). Once per change
+      // means once per id; two changes would have two ids.
+      const accepted = [...new Map(receiver.accepted().map((webhook) => [webhook.id, webhook])).values()];
       assert.ok(accepted.every((webhook) => webhook.signed && webhook.data.topic === 'room/1'));
       const of = (type: string) => accepted.filter((webhook) => webhook.type === type);
       assert.equal(of('topic.occupied').length, 1, 'occupied once in the cluster');
