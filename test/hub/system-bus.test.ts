@@ -12,14 +12,10 @@ import { startTestHub } from '../support/hub.js';
 import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
 import { SHARED_ENGINES } from '../support/services.js';
 import { describeUnlessSkipped } from '../support/skip.js';
+import { until } from '../support/wait.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 const PER_SENDER = 25;
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  assert.ok(condition(), `timed out waiting for ${what}`);
-}
 
 function checkCluster(engine: () => Promise<{ url: string; kind: EngineKind | undefined }>, instances: number) {
   return async () => {

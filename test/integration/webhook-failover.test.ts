@@ -12,6 +12,7 @@ import { freshNamespace, removeNamespace } from '../support/namespaces.js';
 import { SHARED_ENGINES } from '../support/services.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 import { TEST_WEBHOOK_SECRET, WebhookReceiver } from '../support/webhook-receiver.js';
+import { until } from '../support/wait.js';
 
 const STREAMS_PER_HUB = 3;
 
@@ -20,14 +21,6 @@ async function metricOf(hub: HubProcess, name: string): Promise<number> {
   const text = await (await fetch(`${hub.url}/metrics`)).text();
   const line = text.split('\n').find((row) => row.startsWith(`${name} `));
   return line === undefined ? 0 : Number(line.split(' ')[1]);
-}
-
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 for (const [name, kind, service] of SHARED_ENGINES) {
@@ -51,14 +44,14 @@ for (const [name, kind, service] of SHARED_ENGINES) {
         await until(async () => {
           for (const hub of hubs) if ((await metricOf(hub, 'ssehub_webhook_dispatcher')) === 1) dispatcher = hub;
           return dispatcher !== undefined && (await metricOf(dispatcher, 'ssehub_webhook_queue_depth')) === expected;
-        }, `one hub to dispatch, with all ${expected} webhooks queued`);
+        }, `one hub to dispatch, with all ${expected} webhooks queued`, 60_000, 50);
         dispatcher!.child.kill('SIGKILL');
         await dispatcher!.exited;
         const survivor = hubs.find((hub) => hub !== dispatcher)!;
-        await until(async () => (await metricOf(survivor, 'ssehub_webhook_dispatcher')) === 1, 'the other hub to take over when the lease lapses');
+        await until(async () => (await metricOf(survivor, 'ssehub_webhook_dispatcher')) === 1, 'the other hub to take over when the lease lapses', 60_000, 50);
         await receiver.up();
         await receiver.until(() => receiver.accepted().length >= expected, `all ${expected} webhooks`);
-        await until(async () => (await metricOf(survivor, 'ssehub_webhook_queue_depth')) === 0, 'an empty queue');
+        await until(async () => (await metricOf(survivor, 'ssehub_webhook_queue_depth')) === 0, 'an empty queue', 60_000, 50);
         const accepted = receiver.accepted();
         assert.equal(accepted.length, expected, 'each webhook once');
         assert.equal(new Set(accepted.map((webhook) => webhook.id)).size, expected);

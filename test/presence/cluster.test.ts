@@ -15,35 +15,19 @@ import { createHub, type EmbeddedHub } from '../../src/create-hub.js';
 import type { PresenceChange } from '../../src/presence/presence.js';
 import { spawnHub, type HubProcess } from '../support/hub.js';
 import { httpRequest, openStream, type OpenStream } from '../support/http.js';
-import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
-import { natsService, postgresService, redisService } from '../support/services.js';
+import { freshNamespace, removeNamespace } from '../support/namespaces.js';
+import { SHARED_ENGINES } from '../support/services.js';
 import { describeUnlessSkipped } from '../support/skip.js';
+import { untilValue } from '../support/wait.js';
 
 const SECRET = 'presence-cluster-secret-of-at-least-32-bytes';
 const TTL_MS = 2000;
 const GRACE_MS = 300;
 const bearer = async (subject: string) => ({ Authorization: `Bearer ${await mintToken({ subject, secret: SECRET, lifetimeSeconds: 600, subscribe: ['chat/**'], presence: { name: subject } })}` });
 
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!ok(value)) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    value = await read();
-  }
-  return value;
-}
-
 const subjectsOf = (body: { members: Array<{ subject: string }> }) => body.members.map((member) => member.subject).sort();
 
-const engines: Array<[string, EngineKind, typeof redisService]> = [
-  ['Redis', 'redis', redisService],
-  ['NATS JetStream', 'nats', natsService],
-  ['PostgreSQL', 'postgres', postgresService],
-];
-
-for (const [name, kind, service] of engines) {
+for (const [name, kind, service] of SHARED_ENGINES) {
   const check = await service();
   describeUnlessSkipped(`presence across three hubs on ${name}`, { skip: check.skipReason() }, () => {
     const namespace = freshNamespace('pres');
@@ -77,7 +61,7 @@ for (const [name, kind, service] of engines) {
       const watcher = await open(c.url, '/topics/chat/room?presence=1', await bearer('carol'));
       const viewer = await bearer('viewer');
       for (const hub of hubs) {
-        const body = await until(
+        const body = await untilValue(
           async () => (await httpRequest(`${hub.url}/topics/chat/room/presence`, { headers: viewer })).json(),
           (reply) => reply.subscribers === 4 && reply.members?.length === 3,
           `hub ${hub.url} to see the cluster`,
@@ -120,11 +104,11 @@ for (const [name, kind, service] of engines) {
         const topics = ['room/a', 'room/b'];
         for (let round = 0; round < ROUNDS; round++) {
           const opened = await Promise.all(urls.flatMap((url) => topics.map((topic) => openStream(`${url}/topics/${topic}`))));
-          await until(async () => embedded[0]!.hub.presence('room/a').subscribers + embedded[0]!.hub.presence('room/b').subscribers, (n) => n === 6, 'every stream to count');
+          await untilValue(async () => embedded[0]!.hub.presence('room/a').subscribers + embedded[0]!.hub.presence('room/b').subscribers, (n) => n === 6, 'every stream to count');
           for (const stream of opened) stream.close();
-          await until(async () => embedded[0]!.hub.presence('room/a').subscribers + embedded[0]!.hub.presence('room/b').subscribers, (n) => n === 0, 'every stream to close');
+          await untilValue(async () => embedded[0]!.hub.presence('room/a').subscribers + embedded[0]!.hub.presence('room/b').subscribers, (n) => n === 0, 'every stream to close');
         }
-        await until(async () => seen.map((list) => list.length), (lengths) => lengths.every((n) => n === ROUNDS * 2 * topics.length), 'every hub to see every transition');
+        await untilValue(async () => seen.map((list) => list.length), (lengths) => lengths.every((n) => n === ROUNDS * 2 * topics.length), 'every hub to see every transition');
         for (const topic of topics) {
           const sequences = seen.map((list) => list.filter((change) => change.topic === topic).map((change) => change.kind));
           const expected = Array.from({ length: ROUNDS }, () => ['occupied', 'vacated']).flat();
@@ -154,7 +138,7 @@ describe('presence across the workers of one hub (memory engine)', () => {
     for (const subject of subjects) streams.push(await openStream(`${hub.url}/topics/chat/workers`, await bearer(subject)));
     const viewer = await bearer('viewer');
     for (let i = 0; i < 4; i++) {
-      const body = await until(
+      const body = await untilValue(
         async () => (await httpRequest(`${hub!.url}/topics/chat/workers/presence`, { headers: { ...viewer, Connection: 'close' } })).json(),
         (reply) => reply.members?.length === subjects.length,
         'all six members',

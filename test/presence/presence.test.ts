@@ -8,6 +8,7 @@ import { mintToken } from '../../src/auth/tokens.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
 import { httpRequest, openStream, type OpenStream } from '../support/http.js';
+import { untilValue } from '../support/wait.js';
 
 const SECRET = 'presence-test-secret-of-at-least-32-bytes!';
 const GRACE_MS = 400;
@@ -15,16 +16,6 @@ const GRACE_MS = 400;
 const token = (subject: string, options: { subscribe?: string[]; presence?: Record<string, unknown> } = {}) =>
   mintToken({ subject, secret: SECRET, lifetimeSeconds: 600, subscribe: options.subscribe ?? ['chat/**', 'news'], ...(options.presence ? { presence: options.presence } : {}) });
 const bearer = async (subject: string, options?: Parameters<typeof token>[1]) => ({ Authorization: `Bearer ${await token(subject, options)}` });
-
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
-  let value = await read();
-  for (let i = 0; i < 200 && !ok(value); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    value = await read();
-  }
-  assert.ok(ok(value), `timed out waiting for ${what}: ${JSON.stringify(value)}`);
-  return value;
-}
 
 describe('presence on one hub', () => {
   let running: RunningHub;
@@ -50,7 +41,7 @@ describe('presence on one hub', () => {
     await open('/topics/chat/room1', alice);
     await open('/events?topic=chat/room1&topic=news', alice);
     await open('/topics/chat/room1', bob);
-    const reply = await until(
+    const reply = await untilValue(
       () => presenceOf('chat/room1', bob),
       (body) => body.members?.length === 2 && body.subscribers === 3,
       'alice and bob on chat/room1',
@@ -61,14 +52,14 @@ describe('presence on one hub', () => {
       { subject: 'bob', connections: 1 },
     ]);
     // alice's info makes her a member of any topic she names; bob is not a member of news (no --presence, no info).
-    const news = await until(() => presenceOf('news', bob), (body) => body.members?.length === 1, 'alice on news');
+    const news = await untilValue(() => presenceOf('news', bob), (body) => body.members?.length === 1, 'alice on news');
     assert.deepEqual(news.members, [{ subject: 'alice', info: { name: 'Alice' }, connections: 1 }]);
   });
 
   test('subscribers counts the streams of a topic and of the patterns that match it', async () => {
     const carol = await bearer('carol');
     await open('/topics/chat/*', carol);
-    const count = await until(
+    const count = await untilValue(
       async () => (await httpRequest(`${running.url}/topics/chat/room2/subscribers`, { headers: carol })).json(),
       (body) => body.subscribers === 1,
       'the pattern stream to count on chat/room2',
@@ -95,9 +86,9 @@ describe('presence on one hub', () => {
 
     // A reconnect within the grace period: neither a leave nor a second join.
     first.close();
-    await until(() => presenceOf('chat/lobby', dave), (body) => !body.members.some((m: { subject: string }) => m.subject === 'dave'), 'dave to be gone from the list');
+    await untilValue(() => presenceOf('chat/lobby', dave), (body) => !body.members.some((m: { subject: string }) => m.subject === 'dave'), 'dave to be gone from the list');
     await open('/topics/chat/lobby', dave);
-    await until(() => presenceOf('chat/lobby', dave), (body) => body.members.some((m: { subject: string }) => m.subject === 'dave'), 'dave back');
+    await untilValue(() => presenceOf('chat/lobby', dave), (body) => body.members.some((m: { subject: string }) => m.subject === 'dave'), 'dave back');
     await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 2));
     const daves = watcher.events.filter((event) => event.data.includes('"dave"')).map((event) => event.type);
     assert.deepEqual(daves, ['ssehub.join'], 'the reconnect was no leave and no join');

@@ -19,6 +19,7 @@ import { freshNamespace, removeNamespace, type EngineKind } from '../support/nam
 import { SHARED_ENGINES } from '../support/services.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 import { TEST_WEBHOOK_SECRET, WebhookReceiver, type ReceivedWebhook } from '../support/webhook-receiver.js';
+import { until } from '../support/wait.js';
 
 const TYPES: WebhookType[] = ['topic.occupied', 'presence.join', 'presence.leave', 'topic.vacated'];
 
@@ -27,14 +28,6 @@ function hubConfig(receiver: WebhookReceiver, overrides: Partial<HubConfig> = {}
 }
 
 const startCore = (config: HubConfig): Promise<HubCore> => assembleHub(config, pino({ level: 'silent' }));
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 /** A metric's value on one hub (summed over its labels, or the one with `label`). */
 async function metric(core: HubCore, name: string, label?: Record<string, string>): Promise<number> {
@@ -70,9 +63,9 @@ describe('webhooks on the memory engine (queue in process)', () => {
     const receiver = new WebhookReceiver(await freePort(), TEST_WEBHOOK_SECRET);
     const core = await startCore(hubConfig(receiver));
     try {
-      await until(() => core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch');
+      await until(() => core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch', 30_000);
       await Promise.all(['a', 'b', 'c'].map((key) => emitSeries(core, key, 0, 6)));
-      await until(async () => (await metric(core, 'ssehub_webhook_attempt_failures_total')) >= 3, 'refused attempts while the receiver is down');
+      await until(async () => (await metric(core, 'ssehub_webhook_attempt_failures_total')) >= 3, 'refused attempts while the receiver is down', 30_000);
       assert.equal(receiver.requests.length, 0);
       await receiver.up();
       await receiver.until(() => receiver.accepted().length >= 18, 'all 18 webhooks');
@@ -82,7 +75,7 @@ describe('webhooks on the memory engine (queue in process)', () => {
       assert.equal(first!.headers['content-type'], 'application/json');
       assert.ok(Math.abs(first!.timestamp - Date.now() / 1000) < 3600, 'webhook-timestamp is in seconds');
       assert.match(JSON.parse(first!.body).timestamp as string, /^\d{4}-\d\d-\d\dT/);
-      await until(async () => (await metric(core, 'ssehub_webhook_deliveries_total')) === 18 && (await metric(core, 'ssehub_webhook_queue_depth')) === 0, 'the metrics to count 18 deliveries and an empty queue');
+      await until(async () => (await metric(core, 'ssehub_webhook_deliveries_total')) === 18 && (await metric(core, 'ssehub_webhook_queue_depth')) === 0, 'the metrics to count 18 deliveries and an empty queue', 30_000);
       const latency = await core.context.metrics.registry.getSingleMetric('ssehub_webhook_delivery_seconds')!.get();
       assert.equal((latency.values as Array<{ metricName?: string; value: number }>).find((value) => value.metricName === 'ssehub_webhook_delivery_seconds_count')?.value, 18, 'a latency observed per delivery');
     } finally {
@@ -123,9 +116,9 @@ describe('webhooks on the memory engine (queue in process)', () => {
     const receiver = new WebhookReceiver(await freePort(), TEST_WEBHOOK_SECRET);
     const core = await startCore(hubConfig(receiver, { historyMaxEvents: 5 }));
     try {
-      await until(() => core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch');
+      await until(() => core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch', 30_000);
       await emitSeries(core, 'k', 0, 8);
-      await until(async () => (await metric(core, 'ssehub_webhook_dropped_total', { reason: 'queue_full' })) === 3, 'three dropped from the full queue');
+      await until(async () => (await metric(core, 'ssehub_webhook_dropped_total', { reason: 'queue_full' })) === 3, 'three dropped from the full queue', 30_000);
       assert.equal(await metric(core, 'ssehub_webhook_queue_depth'), 5);
       await receiver.up();
       await receiver.until(() => receiver.accepted().some((webhook) => webhook.data.n === 7), 'the newest webhook');
@@ -142,7 +135,7 @@ describe('webhooks on the memory engine (queue in process)', () => {
     const core = await startCore(hubConfig(receiver, { webhookRetryForMs: 300 }));
     try {
       await emitSeries(core, 'k', 0, 1);
-      await until(async () => (await metric(core, 'ssehub_webhook_dropped_total', { reason: 'expired' })) === 1, 'the webhook to expire');
+      await until(async () => (await metric(core, 'ssehub_webhook_dropped_total', { reason: 'expired' })) === 1, 'the webhook to expire', 30_000);
       assert.ok(receiver.requests.length >= 1 && receiver.requests.every((webhook) => webhook.status === 503));
       assert.equal(await metric(core, 'ssehub_webhook_queue_depth'), 0);
     } finally {
@@ -158,9 +151,9 @@ describe('webhooks on the memory engine (queue in process)', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const core = await startCore(defaultConfig({ port: 0, logLevel: 'silent', statsIntervalMs: 0, webhooks: [url], webhookSecrets: [TEST_WEBHOOK_SECRET] }));
     try {
-      await until(() => held.length > 0 || core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch');
+      await until(() => held.length > 0 || core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch', 30_000);
       await Promise.all(Array.from({ length: 40 }, (_, i) => emitSeries(core, `k${i}`, 0, 1)));
-      await until(() => held.length === 16, 'the receiver to hold 16 requests, one per key up to the bound');
+      await until(() => held.length === 16, 'the receiver to hold 16 requests, one per key up to the bound', 30_000);
       const [stored] = await core.context.hub.publish([{ topic: 'news', data: '"still flowing"' }]);
       assert.ok(stored!.id, 'the publish was answered while every delivery hangs');
       assert.equal(await metric(core, 'ssehub_webhook_queue_depth'), 40);
@@ -180,12 +173,12 @@ describe('webhooks: a full queue over a slow receiver', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     const core = await startCore(defaultConfig({ port: 0, logLevel: 'silent', statsIntervalMs: 0, historyMaxEvents: 20, webhooks: [url], webhookSecrets: [TEST_WEBHOOK_SECRET] }));
     try {
-      await until(() => core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch');
+      await until(() => core.context.webhooks!.dispatcher.dispatching, 'the hub to dispatch', 30_000);
       await Promise.all(Array.from({ length: 16 }, (_, i) => emitSeries(core, `first${i}`, 0, 1)));
-      await until(() => held.length === 16, 'the receiver to hold 16 requests');
+      await until(() => held.length === 16, 'the receiver to hold 16 requests', 30_000);
       // Far more than the queue holds: the 16 out are among the oldest dropped.
       await Promise.all(Array.from({ length: 200 }, (_, i) => emitSeries(core, `more${i}`, 0, 1)));
-      await until(async () => (await metric(core, 'ssehub_webhook_dropped_total', { reason: 'queue_full' })) >= 180, 'the oldest to be dropped');
+      await until(async () => (await metric(core, 'ssehub_webhook_dropped_total', { reason: 'queue_full' })) >= 180, 'the oldest to be dropped', 30_000);
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(held.length, 16, 'no new request while the 16 out are unanswered');
       assert.ok(held.every((res) => !res.destroyed && !res.req.destroyed), 'the requests out were not cut');
@@ -207,7 +200,7 @@ for (const [name, kind, service] of SHARED_ENGINES) {
       const cores: HubCore[] = [];
       try {
         for (let i = 0; i < 3; i++) cores.push(await startCore(config));
-        await until(() => dispatcherOf(cores) !== undefined, 'one hub to dispatch');
+        await until(() => dispatcherOf(cores) !== undefined, 'one hub to dispatch', 30_000);
         assert.equal(cores.filter((core) => core.context.webhooks!.dispatcher.dispatching).length, 1, 'one dispatcher in the cluster');
         // Delivered before the takeover: the next dispatcher starts after them (its cursor), not again.
         await receiver.up();
@@ -217,16 +210,16 @@ for (const [name, kind, service] of SHARED_ENGINES) {
         // Every hub emits on keys of its own while the receiver is down.
         await Promise.all(cores.map((core, i) => emitSeries(core, `hub${i}`, 0, 5)));
         const first = dispatcherOf(cores)!;
-        await until(async () => (await metric(first, 'ssehub_webhook_attempt_failures_total')) >= 3, 'refused attempts while the receiver is down');
+        await until(async () => (await metric(first, 'ssehub_webhook_attempt_failures_total')) >= 3, 'refused attempts while the receiver is down', 30_000);
         // The dispatcher goes away with the webhooks undelivered; a new hub joins.
         cores.splice(cores.indexOf(first), 1);
         await first.close();
         cores.push(await startCore(config));
-        await until(() => dispatcherOf(cores) !== undefined, 'another hub to take over');
+        await until(() => dispatcherOf(cores) !== undefined, 'another hub to take over', 30_000);
         await Promise.all(cores.map((core, i) => emitSeries(core, `after${i}`, 0, 3)));
         await receiver.up();
         await receiver.until(() => receiver.accepted().length >= 30, 'all 30 webhooks');
-        await until(async () => (await metric(dispatcherOf(cores)!, 'ssehub_webhook_queue_depth')) === 0, 'an empty queue');
+        await until(async () => (await metric(dispatcherOf(cores)!, 'ssehub_webhook_queue_depth')) === 0, 'an empty queue', 30_000);
         checkDelivered(
           receiver.accepted(),
           new Map([['before0', 2], ['before1', 2], ['before2', 2], ['hub0', 5], ['hub1', 5], ['hub2', 5], ['after0', 3], ['after1', 3], ['after2', 3]]),
