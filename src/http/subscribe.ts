@@ -13,7 +13,7 @@ import { HubError } from '../errors.js';
 import type { StreamMembership } from '../presence/presence.js';
 import { isReservedTopic, type Selector } from '../topics/index.js';
 import { subscriptionWebhooks, type SubscriptionWebhooks } from '../webhooks/subscriptions.js';
-import { readTopic, topicRead } from './presence.js';
+import { readTopic } from './presence.js';
 import { answerHistory } from './history.js';
 import { authorizeSubscription, subscriptionOf } from './subscription.js';
 import { checkedCount, MAX_REWIND } from '../hub/history.js';
@@ -28,6 +28,18 @@ export const STREAM_HEADERS = {
 
 /** Longest Last-Event-ID taken into account; a longer one cannot be one of ours. */
 const MAX_LAST_EVENT_ID_LENGTH = 256;
+
+/** The last path segments of GET /topics/… that read about the topic instead of streaming it. */
+const TOPIC_READS = ['presence', 'subscribers', 'history'] as const;
+type TopicRead = (typeof TOPIC_READS)[number];
+
+/** Splits "chat/room/presence" into the topic and what is read of it; undefined for a plain topic. */
+function topicRead(rest: string): { topic: string; read: TopicRead } | undefined {
+  const slash = rest.lastIndexOf('/');
+  if (slash <= 0) return undefined;
+  const last = rest.slice(slash + 1);
+  return (TOPIC_READS as readonly string[]).includes(last) ? { topic: rest.slice(0, slash), read: last as TopicRead } : undefined;
+}
 
 export const streamTopic: Handler = (request, context) => {
   if (request.rest === '') throw new HubError(400, 'invalid_topic', 'Name a topic: GET /topics/{topic}.');
