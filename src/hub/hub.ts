@@ -513,8 +513,11 @@ export class Hub {
 const NO_APPEND_OPTIONS: AppendOptions = Object.freeze({});
 
 function appendOptionsOf({ dedupeKey, dedupeWindowMs, retainAtMost }: PublishOptions): AppendOptions {
-  if (retainAtMost !== undefined) return { retainAtMost };
-  return dedupeKey === undefined ? NO_APPEND_OPTIONS : { dedupeKey, dedupeWindowMs };
+  if (dedupeKey === undefined && retainAtMost === undefined) return NO_APPEND_OPTIONS; // almost every publish
+  const options: AppendOptions = {};
+  if (dedupeKey !== undefined) Object.assign(options, { dedupeKey, dedupeWindowMs });
+  if (retainAtMost !== undefined) options.retainAtMost = retainAtMost;
+  return options;
 }
 
 function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
