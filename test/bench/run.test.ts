@@ -1,8 +1,9 @@
 /**
- * `npm run bench -- --quick` as CI runs it: every scenario against every server, small. No speed
- * targets here (they belong to the full benchmark on a quiet machine); this checks that the harness
- * measures what it claims: all subscribers connect, ssehub delivers every event exactly as often as
- * expected, and each alternative server is really started and really delivers.
+ * `npm run bench -- --quick` as CI runs it (on dist/, which `npm test` builds first): every scenario
+ * against every server, small. No speed targets here (they belong to the full benchmark on a quiet
+ * machine); this checks that the harness measures what it claims: all subscribers connect, ssehub
+ * delivers every event exactly as often as expected, and each alternative server is really started
+ * and really delivers.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { exactlyOnceFaults } from '../../bench/load/delivery-count.js';
 import type { Row } from '../../bench/run.js';
+import '../support/cli.js'; // refuses a missing or stale dist/, which the quick run starts
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const nchanMissing = !existsSync('/usr/sbin/nginx') || !existsSync('/usr/lib/nginx/modules/ngx_nchan_module.so');
@@ -31,7 +33,7 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
 
   before(async () => {
     const json = join(dir, 'quick.json');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--from-source', '--workers', '2', '--nagle', '--node-http-publish', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--workers', '2', '--nagle', '--node-http-publish', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise((resolve) => child.once('exit', resolve));

@@ -9,15 +9,14 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { connectH2, h2Request, https1Request } from '../support/h2.js';
 import { spawnHub } from '../support/hub.js';
+import { CLI } from '../support/cli.js';
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const ssehub = (args: string[], env: NodeJS.ProcessEnv = process.env) => run(process.execPath, ['--import', 'tsx', CLI, ...args], { env });
+const ssehub = (args: string[], env: NodeJS.ProcessEnv = process.env) => run(process.execPath, [CLI, ...args], { env });
 
 const DAY_MS = 86_400_000;
 

@@ -1,14 +1,13 @@
 /** `ssehub disconnect` against a real hub: it ends the named streams, and says clearly when it may not. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
 import type { RunningHub } from '../../src/start.js';
 import { openStream } from '../support/http.js';
 import { startTestHub } from '../support/hub.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const SECRET = 'cli-disconnect-secret-cli-disconnect!';
 
 /** Runs the CLI without SSEHUB_* from the environment; resolves with its exit code and output. */
@@ -16,7 +15,7 @@ function ssehub(args: string[], env: Record<string, string> = {}): Promise<{ cod
   const base = { ...process.env };
   for (const key of ['SSEHUB_URL', 'SSEHUB_TOKEN']) delete base[key];
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...base, ...env } }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...base, ...env } }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout, stderr });
     });
   });

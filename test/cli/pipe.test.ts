@@ -4,14 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { ParsedEvent } from '../../src/protocol/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
 import { openStream, type OpenStream } from '../support/http.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 interface Result {
   code: number | null;
@@ -30,7 +29,7 @@ interface Running {
 function start(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Running {
   const base = { ...process.env };
   for (const key of ['SSEHUB_URL', 'SSEHUB_TOKEN', 'NO_COLOR', 'FORCE_COLOR']) delete base[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...base, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin!.end(options.input ?? '');
   let stdout = '';
   let stderr = '';

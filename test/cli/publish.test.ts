@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { colorEnabled, LineSplitter, styleFor } from '../../src/cli/common.js';
 import type { RunningHub } from '../../src/start.js';
 import { freePort, startTestHub } from '../support/hub.js';
 import { openStream, type OpenStream } from '../support/http.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 interface Result {
   code: number | null;
@@ -19,7 +18,7 @@ interface Result {
 function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; result: Promise<Result>; stdout(): string } {
   const base = { ...process.env };
   for (const key of ['SSEHUB_URL', 'SSEHUB_TOKEN', 'NO_COLOR', 'FORCE_COLOR']) delete base[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -6,16 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { OPTIONS } from '../../src/config.js';
 import { freePort, processAlive, spawnHub } from '../support/hub.js';
 import { httpRequest, openStream, publish } from '../support/http.js';
+import { CLI } from '../support/cli.js';
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-const ssehub = (...args: string[]) => run(process.execPath, ['--import', 'tsx', CLI, ...args]);
+const ssehub = (...args: string[]) => run(process.execPath, [CLI, ...args]);
 
 describe('ssehub serve', () => {
   test('--help lists every option with its environment variable', async () => {
@@ -143,7 +142,7 @@ describe('ssehub serve', () => {
       mkdirSync(join(project, 'node_modules', '.bin'), { recursive: true });
       writeFileSync(join(project, 'package.json'), '{"name":"app","version":"1.0.0","private":true}');
       const bin = join(project, 'node_modules', '.bin', 'ssehub');
-      writeFileSync(bin, `#!/bin/sh\necho $$ > '${pidFile}'\nexec '${process.execPath}' --import '${import.meta.resolve('tsx')}' '${CLI}' "$@"\n`);
+      writeFileSync(bin, `#!/bin/sh\necho $$ > '${pidFile}'\nexec '${process.execPath}' '${CLI}' "$@"\n`);
       chmodSync(bin, 0o755);
       const npx = spawn('npx', ['ssehub', 'serve', '--port', '0', '--log-level', 'warn', '--stats-interval', '0', ...workers], {
         cwd: project,

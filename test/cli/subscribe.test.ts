@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
 import { styleFor } from '../../src/cli/common.js';
@@ -8,8 +7,8 @@ import { formatItem } from '../../src/cli/subscribe.js';
 import type { RunningHub } from '../../src/start.js';
 import { freePort, startTestHub } from '../support/hub.js';
 import { httpRequest } from '../support/http.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 interface Result {
   code: number | null;
@@ -29,7 +28,7 @@ interface Running {
 function start(args: string[], env: Record<string, string> = {}): Running {
   const base = { ...process.env };
   for (const key of ['SSEHUB_URL', 'SSEHUB_TOKEN', 'NO_COLOR', 'FORCE_COLOR']) delete base[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -8,20 +8,19 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { makeCertificate } from '../../src/cli/cert.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
+import { CLI } from '../support/cli.js';
 
 const execFileAsync = promisify(execFile);
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 function ssehub(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const base = { ...process.env };
   for (const key of ['SSEHUB_URL', 'SSEHUB_TOKEN', 'NODE_EXTRA_CA_CERTS', 'NODE_TLS_REJECT_UNAUTHORIZED']) delete base[key];
-  return execFileAsync(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...base, ...env } }).then(
+  return execFileAsync(process.execPath, [CLI, ...args], { env: { ...base, ...env } }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
   );

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { createTokenVerifier } from '../../src/auth/tokens.js';
 import { spawnHub, startTestHub } from '../support/hub.js';
 import { httpRequest } from '../support/http.js';
+import { CLI } from '../support/cli.js';
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const ssehub = (args: string[], env: Record<string, string> = {}) =>
-  run(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env } });
+  run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
 
 describe('ssehub token', () => {
   test('mints a token the hub accepts, with the given grants, subject and lifetime', async () => {

@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { request } from 'node:http';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { workerCount } from '../../src/cluster/primary.js';
 import { loadConfig } from '../../src/config.js';
 import { HubError } from '../../src/errors.js';
@@ -19,8 +18,8 @@ import { checkExactlyOnceInOrder } from '../support/cluster.js';
 import { httpRequest, openStream, publish } from '../support/http.js';
 import { childPids, processAlive, spawnHub, type HubProcess } from '../support/hub.js';
 import { InstanceWatcher, publishUntilStored, ResumingSubscriber, subscribersOf } from '../support/workers.js';
+import { CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const started: HubProcess[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
@@ -188,7 +187,7 @@ describe('the primary of --workers 2', () => {
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise<void>((resolve) => busy.close(() => resolve())));
     const { port } = busy.address() as AddressInfo;
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--workers', '2', '--port', String(port), '--stats-interval', '0'], {
+    const child = spawn(process.execPath, [CLI, 'serve', '--workers', '2', '--port', String(port), '--stats-interval', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -26,7 +26,7 @@
  *
  * What the session adapts: ports 8080 to 8083 and 8443 become free ports (the same throughout a
  * page; SSEHUB_URL and SSEHUB_PORT name 8080's, so the CLI's default hub is the page's); `ssehub`, `npx ssehub` and
- * `node dist/cli/main.js` run the CLI from the source; blocks run in a temporary directory of the
+ * `node dist/cli/main.js` run the built CLI (test/support/cli.ts); blocks run in a temporary directory of the
  * page's own; variables a `run` block sets are set in the blocks after it, as in one shell. Event
  * ids differ from run to run: any id (`<letters and digits>-<n>`) matches any other.
  *
@@ -42,6 +42,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { CLI as BUILT_CLI } from '../support/cli.js';
 import { freePort } from '../support/hub.js';
 import { documentationFiles, parse, readDoc, ROOT, type Fence } from './markdown.js';
 
@@ -50,7 +51,7 @@ const PORTS = [8080, 8081, 8082, 8083, 8443];
 
 /** tsx by its path: blocks run in folders of their own, where `--import tsx` would not find it. */
 const TSX = import.meta.resolve('tsx');
-export const CLI = `node --import ${TSX} ${ROOT}src/cli/main.ts`;
+export const CLI = `node ${BUILT_CLI}`;
 
 /** The info strings a block may carry; `not run: …` is checked apart. */
 export const KNOWN = ['sh run', 'sh run background', 'sh run background each', 'text output', 'text output background', 'ts check', 'js check', 'ts run', 'ts run background', 'js run browser'];
@@ -153,7 +154,7 @@ export class Session {
     return `http://127.0.0.1:${this.ports.get(8080)}`;
   }
 
-  /** A block's text with the page's ports and the CLI from the source. */
+  /** A block's text with the page's ports and the built CLI. */
   adapt(code: string): string {
     return code.replace(/\b(808[0-3]|8443)\b/g, (port) => String(this.ports.get(Number(port)))).replaceAll('node dist/cli/main.js', 'ssehub');
   }

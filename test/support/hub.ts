@@ -3,12 +3,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { defaultConfig, type HubConfig } from '../../src/config.js';
 import type { Hub } from '../../src/hub/hub.js';
 import { startHub, type RunningHub } from '../../src/start.js';
 import { parseSubscribeSelector } from '../../src/topics/index.js';
+import { CLI } from './cli.js';
 
 /**
  * A hub on a free port of 127.0.0.1 with default settings, quiet logs (unless a test passes its
@@ -21,7 +21,6 @@ export async function startTestHub(overrides: Partial<HubConfig> = {}, logger: L
   return startHub(config, logger);
 }
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 export interface HubProcess {
   child: ChildProcess;
@@ -42,7 +41,7 @@ export interface HubProcess {
  * `env` is added to this process's environment (SSEHUB_… settings; a flag wins over it).
  */
 export async function spawnHub(args: string[] = [], options: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<HubProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', CLI, 'serve', '--port', '0', '--log-level', 'warn', '--stats-interval', '0', ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'serve', '--port', '0', '--log-level', 'warn', '--stats-interval', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
