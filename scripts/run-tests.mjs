@@ -3,14 +3,15 @@
  * `npm test`'s runner: every test/**\/*.test.ts file, in two passes of node's test runner. Files
  * that are safe next to others run two at a time; the files listed in SERIAL run afterwards, one at
  * a time, each for the reason given. Both passes always run. The output ends with the summary of
- * both together, in node's own "# pass N" form, then "N passed, N failed" alone on a line; the exit
- * code is non-zero if either pass failed.
+ * both together, in node's own "# pass N" form, the ten slowest files (scripts/test-file-times.mjs),
+ * then "N passed, N failed" alone on a line; the exit code is non-zero if either pass failed.
  *
  *   node scripts/run-tests.mjs [file …]     (no files: the whole suite)
  */
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 
 /** Files that must not share the machine with another test file, and why. */
 const SERIAL = {
@@ -50,11 +51,15 @@ for (const file of Object.keys(SERIAL)) if (process.argv.length <= 2 && !files.i
 
 const KEYS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'];
 
+const timesDir = mkdtempSync(join(tmpdir(), 'ssehub-test-times-'));
+const TIMES_REPORTER = new URL('./test-file-times.mjs', import.meta.url).href;
+
 /** Runs one pass; resolves with its exit code and the counts of its summary lines. */
-function pass(list, concurrency) {
+function pass(list, concurrency, name) {
   return new Promise((resolve) => {
     if (list.length === 0) return resolve({ code: 0, counts: {} });
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...list], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${TIMES_REPORTER}`, `--test-reporter-destination=${join(timesDir, name)}`];
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...list], { stdio: ['ignore', 'pipe', 'inherit'] });
     let tail = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
@@ -73,10 +78,31 @@ function pass(list, concurrency) {
 }
 
 const started = Date.now();
-const results = [await pass(parallel, CONCURRENCY), await pass(serial, 1)];
+const results = [await pass(parallel, CONCURRENCY, 'parallel'), await pass(serial, 1, 'serial')];
 const total = Object.fromEntries(KEYS.map((key) => [key, results.reduce((sum, result) => sum + (result.counts[key] ?? 0), 0)]));
 console.log(`# both passes: ${parallel.length} files ${CONCURRENCY} at a time, then ${serial.length} one at a time`);
 for (const key of KEYS) console.log(`# ${key} ${total[key]}`);
 console.log(`# duration_ms ${Date.now() - started}`);
+console.log('# the slowest files (seconds of their top-level tests; the parallel pass shares the machine):');
+for (const line of slowestFiles(10)) console.log(`#   ${line}`);
 console.log(`${total.pass} passed, ${total.fail} failed`);
+rmSync(timesDir, { recursive: true, force: true });
 process.exitCode = results.some((result) => result.code !== 0) || total.fail > 0 ? 1 : 0;
+
+/** "<seconds> <file>" for the `count` slowest files of both passes. */
+function slowestFiles(count) {
+  const rows = [];
+  for (const name of ['parallel', 'serial']) {
+    let text = '';
+    try {
+      text = readFileSync(join(timesDir, name), 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').filter(Boolean)) {
+      const [ms, file] = [Number(line.slice(0, line.indexOf(' '))), line.slice(line.indexOf(' ') + 1)];
+      rows.push({ ms, file: `${relative(process.cwd(), file)}${name === 'serial' ? ' (serial)' : ''}` });
+    }
+  }
+  return rows.sort((a, b) => b.ms - a.ms).slice(0, count).map((row) => `${(row.ms / 1000).toFixed(1).padStart(6)} ${row.file}`);
+}
