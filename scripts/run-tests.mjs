@@ -30,13 +30,23 @@ const SERIAL = {
   'test/e2e/six-connections.test.ts': 'Chromium',
   'test/react/use-subscription.test.ts': 'Chromium',
   'test/docs/readme-tour.test.ts': 'Chromium, and the CLI started several times',
-  'test/package.test.ts': 'npm pack rebuilds dist/, which the benchmark and CLI tests run',
   'test/cli/serve.test.ts': 'npx-started hubs in a temp project; processes counted',
   'test/cluster/primary.test.ts': 'worker processes killed and counted',
   'test/integration/embedded-cluster.test.ts': 'app processes killed and resumed on Redis',
   'test/integration/history-budget.test.ts': 'floods a hub with 300 MiB and reads its RSS',
 };
 const CONCURRENCY = 2;
+/**
+ * The parallel pass's longest files (see the slowest files printed at the end), started first: the
+ * pass then ends on short files in both lanes instead of one long file running alone.
+ */
+const LONG_FIRST = [
+  'test/http/slow-consumers.test.ts',
+  'test/presence/cluster.test.ts',
+  'test/integration/webhook-failover.test.ts',
+  'test/http/connection-churn.test.ts',
+  'test/http/malformed-requests.test.ts',
+];
 
 const allFiles = () =>
   readdirSync('test', { recursive: true })
@@ -46,8 +56,12 @@ const allFiles = () =>
 
 const files = process.argv.length > 2 ? process.argv.slice(2) : allFiles();
 const serial = files.filter((file) => file in SERIAL);
-const parallel = files.filter((file) => !(file in SERIAL));
-for (const file of Object.keys(SERIAL)) if (process.argv.length <= 2 && !files.includes(file)) console.error(`run-tests: ${file} is listed in SERIAL but does not exist`);
+const parallel = files.filter((file) => !(file in SERIAL)).sort((a, b) => rank(a) - rank(b));
+function rank(file) {
+  const index = LONG_FIRST.indexOf(file);
+  return index === -1 ? LONG_FIRST.length : index;
+}
+for (const file of [...Object.keys(SERIAL), ...LONG_FIRST]) if (process.argv.length <= 2 && !files.includes(file)) console.error(`run-tests: ${file} is listed in run-tests.mjs but does not exist`);
 
 const KEYS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'];
 

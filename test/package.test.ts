@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.js';
+import './support/cli.js'; // refuses a missing or stale dist/, which the pack ships
 import { startScriptServeArgs } from './support/start-script.js';
 
 const run = promisify(execFile);
@@ -31,6 +32,11 @@ describe('package.json', () => {
     // `npm start -- --cors-origins …` appends the flag: the last one wins.
     assert.deepEqual(loadConfig([...args, '--cors-origins', 'https://app.example'], {}).corsOrigins, ['https://app.example']);
   });
+
+  test('prepare builds dist/ (npm publish, npm pack and an install from a git URL run it); npm test builds it before the tests', () => {
+    assert.equal(pkg.scripts.prepare, 'npm run build');
+    assert.match(pkg.scripts.test!, /npm run build && node scripts\/run-tests\.mjs$/);
+  });
 });
 
 describe('npm pack', () => {
@@ -39,8 +45,9 @@ describe('npm pack', () => {
   let files: string[];
   before(async () => {
     work = mkdtempSync(join(tmpdir(), 'ssehub-pack-'));
-    // A real pack: "prepare" builds dist/ first, as it does for npm publish and npm install <git url>.
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
+    // The pack of the dist/ that npm test has just built (checked fresh above). Without
+    // --ignore-scripts, "prepare" would rebuild dist/ under the feet of the tests running beside this one.
+    const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
     const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
     tarball = join(work, packed!.filename);
     files = packed!.files.map((file) => file.path);

@@ -33,7 +33,7 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
 
   before(async () => {
     const json = join(dir, 'quick.json');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--workers', '2', '--nagle', '--node-http-publish', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--duration', '0.5', '--workers', '2', '--nagle', '--node-http-publish', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise((resolve) => child.once('exit', resolve));
