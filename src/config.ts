@@ -12,7 +12,7 @@ import { parseCorsOrigins } from './auth/cors.js';
 import { checkHs256Secret } from './auth/hs256-secret.js';
 import { HubError } from './errors.js';
 import { parseTrustedProxies } from './net/trusted-proxies.js';
-import { parseSubscribeSelector, RetentionPolicy, type RetentionRule } from './topics/index.js';
+import { parseSubscribeSelector, TopicRetention, type RetentionRule } from './topics/index.js';
 import { checkWebhookConfig } from './webhooks/endpoints.js';
 
 export interface HubConfig {
@@ -344,7 +344,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
   if (result.tlsHandshakeTimeoutMs < 1) throw invalid('--tls-handshake-timeout', '0', 'above 0: a TLS handshake always has a deadline');
   checkTransport(result);
-  new RetentionPolicy(result); // checks the rules as every engine will read them
+  new TopicRetention(result); // checks the rules as every engine will read them
   if (result.jwtSecret !== undefined) checkHs256Secret(result.jwtSecret); // checked again where the verifier is made
   if (result.metricsListen !== undefined) parseListenAddress(result.metricsListen, '--metrics-listen');
   if (result.authUrl !== undefined) parseAuthUrl(result.authUrl); // and again where forward auth is made

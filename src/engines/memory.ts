@@ -14,7 +14,7 @@
  * (evictedUpTo), so a client whose resume needs an evicted event is told (history-exceeded).
  */
 import { randomBytes } from 'node:crypto';
-import { RetentionPolicy, TopicTree, type RetentionLimits, type RetentionRule, type Selector } from '../topics/index.js';
+import { TopicRetention, TopicTree, type RetentionLimits, type RetentionRule, type Selector } from '../topics/index.js';
 import {
   dedupeWindowOf,
   type AppendOptions,
@@ -168,7 +168,7 @@ export class MemoryEngine implements Engine {
    * by each age sweep): lets the sweep skip the scan of every topic until then.
    */
   private nextExpiry = Infinity;
-  private readonly retention: RetentionPolicy;
+  private readonly retention: TopicRetention;
   private readonly listeners: DeliverListener[] = [];
   /** dedupe key -> the append that stored it, oldest first; expired records are dropped by the sweep (or replaced). */
   private readonly deduped = new Map<string, DedupeRecord>();
@@ -182,7 +182,7 @@ export class MemoryEngine implements Engine {
     this.now = options.now ?? Date.now;
     this.maxForgottenTopics = options.maxForgottenTopics ?? 10_000;
     this.maxBytes = options.historyMaxBytes ?? 0;
-    this.retention = new RetentionPolicy(options);
+    this.retention = new TopicRetention(options);
     this.kv = new MemoryKeyValueStore(this.now);
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(SWEEP_INTERVAL_MS, Math.max(this.retention.shortestAgeMs, 10)));
     this.sweepTimer.unref();

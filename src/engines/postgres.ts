@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { HubError } from '../errors.js';
-import { RetentionPolicy, selectorMatches, type Selector } from '../topics/index.js';
+import { TopicRetention, selectorMatches, type Selector } from '../topics/index.js';
 import {
   dedupeWindowOf,
   type AppendOptions,
@@ -119,7 +119,7 @@ export class PostgresEngine implements Engine {
   private readAgain = false;
   private tailFailures = 0;
   private readonly healthProbe: HealthProbe;
-  private readonly retention: RetentionPolicy;
+  private readonly retention: TopicRetention;
 
   private constructor(
     private readonly url: string,
@@ -133,7 +133,7 @@ export class PostgresEngine implements Engine {
     this.localDelivery = new LocalDelivery('postgres', logger, (a, b) => a - b);
     this.tasks = new BackgroundTasks('postgres', logger);
     this.healthProbe = new HealthProbe('postgres', () => this.ping());
-    this.retention = new RetentionPolicy(settings);
+    this.retention = new TopicRetention(settings);
   }
 
   /** Creates the namespace's tables if needed, starts listening, and delivers from the newest committed id on. */

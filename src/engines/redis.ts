@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { RetentionPolicy, selectorMatches, type Selector } from '../topics/index.js';
+import { TopicRetention, selectorMatches, type Selector } from '../topics/index.js';
 import {
   dedupeWindowOf,
   type AppendOptions,
@@ -81,7 +81,7 @@ export class RedisEngine implements Engine {
   private cachedStats: EngineStats = { topics: 0, retainedEvents: 0 };
   private readerDone: Promise<void> = Promise.resolve();
   private readonly healthProbe: HealthProbe;
-  private readonly retention: RetentionPolicy;
+  private readonly retention: TopicRetention;
 
   private constructor(
     private readonly commands: Redis,
@@ -102,7 +102,7 @@ export class RedisEngine implements Engine {
     this.localDelivery = new LocalDelivery('redis', logger, compareStreamIds);
     this.tasks = new BackgroundTasks('redis', logger);
     this.healthProbe = new HealthProbe('redis', () => this.ping());
-    this.retention = new RetentionPolicy(settings);
+    this.retention = new TopicRetention(settings);
   }
 
   /** Connects both connections and starts delivery from the log's current end. */

@@ -60,7 +60,7 @@ export interface RetentionSettings {
   retention?: readonly RetentionRule[];
 }
 
-export class RetentionPolicy {
+export class TopicRetention {
   /** The limits of topics no rule matches. */
   readonly defaults: RetentionLimits;
   /** Every distinct set of limits a topic can get, the defaults first. */
