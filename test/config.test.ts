@@ -125,10 +125,10 @@ describe('configuration', () => {
       { pattern: 'logs/*', maxEvents: 0 },
       { pattern: 'a,b', maxEvents: 3 },
     ]);
-    const env = loadConfig([], { SSEHUB_RETENTION: 'chat/**=500,24h,ai/**=,10m\nlogs/*=7' });
+    const env = loadConfig([], { SSEHUB_RETENTION: 'chat/**=500,24h,ai/**=10000,10m\nlogs/*=7' });
     assert.deepEqual(env.retention, [
       { pattern: 'chat/**', maxEvents: 500, maxAgeMs: 86_400_000 },
-      { pattern: 'ai/**', maxAgeMs: 600_000 },
+      { pattern: 'ai/**', maxEvents: 10_000, maxAgeMs: 600_000 },
       { pattern: 'logs/*', maxEvents: 7 },
     ]);
     assert.deepEqual(loadConfig(['--retention', 'x=1'], { SSEHUB_RETENTION: 'y=2' }).retention, [{ pattern: 'x', maxEvents: 1 }], 'flags win');
