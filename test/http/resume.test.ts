@@ -4,6 +4,9 @@ import { EventSource } from 'eventsource';
 import { loadConfig } from '../../src/config.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
+import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
+import { SHARED_ENGINES } from '../support/services.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 import { httpRequest, openStream, publish } from '../support/http.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -188,11 +191,14 @@ describe('resuming with Last-Event-ID', () => {
   });
 });
 
-describe('resuming under a topic\'s retention rule (--retention)', () => {
-  test('a client resuming from an event its topic\'s rule dropped gets the reset; a topic under the defaults replays everything', async () => {
+/** A resume across an event dropped by its topic's rule, through HTTP, on the engine at `url`. */
+function resumeUnderRule(engine: () => Promise<{ url: string; kind: EngineKind | undefined }>) {
+  return async () => {
+    const { url, kind } = await engine();
+    const namespace = freshNamespace('ret');
     // The rule goes through the flag's parser, as `ssehub serve --retention ruled/*=2` would.
     const { retention } = loadConfig(['--retention', 'ruled/*=2'], {});
-    const hub = await startTestHub({ retryMs: 100, historyMaxEvents: 100, retention });
+    const hub = await startTestHub({ retryMs: 100, historyMaxEvents: 100, retention, engine: url, namespace });
     try {
       const ruled: string[] = [];
       const plain: string[] = [];
@@ -213,6 +219,20 @@ describe('resuming under a topic\'s retention rule (--retention)', () => {
       assert.deepEqual(kept.received.map((e) => `${e.type}:${e.data}`), ['message:p1', 'message:p2', 'message:p3'], 'no reset (it would come first): nothing was dropped');
     } finally {
       await hub.close();
+      if (kind !== undefined) await removeNamespace(kind, url, namespace);
     }
-  });
+  };
+}
+
+const RULE_TEST = 'a client resuming from an event its topic\'s rule dropped gets the reset; a topic under the defaults replays everything';
+
+describe('resuming under a topic\'s retention rule (--retention)', () => {
+  test(`${RULE_TEST}: memory`, resumeUnderRule(async () => ({ url: 'memory', kind: undefined })));
 });
+
+for (const [name, kind, service] of SHARED_ENGINES) {
+  const check = await service();
+  describeUnlessSkipped(`resuming under a topic's retention rule on ${name}`, { skip: check.skipReason() }, () => {
+    test(`${RULE_TEST}: ${name}`, resumeUnderRule(async () => ({ url: check.url, kind })));
+  });
+}
