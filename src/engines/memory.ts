@@ -178,7 +178,7 @@ export class MemoryEngine implements Engine {
   private closed = false;
   readonly kv: MemoryKeyValueStore;
 
-  constructor(private readonly options: MemoryEngineOptions) {
+  constructor(options: MemoryEngineOptions) {
     this.now = options.now ?? Date.now;
     this.maxForgottenTopics = options.maxForgottenTopics ?? 10_000;
     this.maxBytes = options.historyMaxBytes ?? 0;
