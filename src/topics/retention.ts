@@ -9,8 +9,10 @@
  * topics anyway (a leading wildcard never matches them, and parseSelector refuses a literal `$`).
  *
  * The publish path asks for every event, so the answer is cheap: rules are parsed once, here; with
- * no rule that can match an ordinary topic the defaults come back after one character compared; else
- * the answer is looked up in a bounded cache before the rules (O(rules) per topic otherwise).
+ * no rule that can match an ordinary topic the defaults come back after one character compared.
+ * Else the answer is cached per topic, in two generations of at most CACHE_LIMIT topics each: when
+ * the newer one is full the older one is dropped whole, and a topic still in use is copied forward
+ * when next asked. A miss tries the rules in order (O(rules); selectorMatches does not allocate).
  */
 import { HubError } from '../errors.js';
 import { parseSelector, selectorMatches, type Selector } from './selector.js';
@@ -42,7 +44,7 @@ export const BUILT_IN_RETENTION: readonly RetentionRule[] = Object.freeze([
   { pattern: `${SYSTEM_TOPIC_PREFIX}control/*`, maxEvents: 0 },
 ]);
 
-/** Topics whose limits are remembered; past it the cache starts over (topics are unbounded, memory is not). */
+/** Topics whose limits one cache generation remembers (topics are unbounded, memory is not). */
 const CACHE_LIMIT = 10_000;
 const DOLLAR = 0x24;
 
@@ -72,7 +74,9 @@ export class TopicRetention {
   private readonly rules: readonly CompiledRule[];
   /** True when some rule can match a topic that does not start with `$`. */
   private readonly ordinaryRules: boolean;
-  private readonly cache = new Map<string, RetentionLimits>();
+  /** topic -> its limits: the newer generation of the cache, and the older. */
+  private cache = new Map<string, RetentionLimits>();
+  private olderCache = new Map<string, RetentionLimits>();
 
   /** @throws HubError(400, 'invalid_config') naming the rule and what is wrong with it. */
   constructor(settings: RetentionSettings) {
@@ -105,16 +109,18 @@ export class TopicRetention {
     if (!this.ordinaryRules && topic.charCodeAt(0) !== DOLLAR) return this.defaults;
     let limits = this.cache.get(topic);
     if (limits !== undefined) return limits;
-    limits = this.defaults;
-    for (const rule of this.rules) {
-      if (selectorMatches(rule.selector, topic)) {
-        limits = rule.limits;
-        break;
-      }
+    limits = this.olderCache.get(topic) ?? this.match(topic);
+    if (this.cache.size >= CACHE_LIMIT) {
+      this.olderCache = this.cache;
+      this.cache = new Map();
     }
-    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(topic, limits);
     return limits;
+  }
+
+  private match(topic: string): RetentionLimits {
+    for (const rule of this.rules) if (selectorMatches(rule.selector, topic)) return rule.limits;
+    return this.defaults;
   }
 }
 
