@@ -94,7 +94,8 @@ export interface HubConfig {
  * given once per value (its environment variable: the values separated by spaces); budget: a size, or
  * "auto" for a share of the heap this process may grow to (see heapShare); boolean: true/false
  * (also yes/no, on/off, 1/0), and as a flag `--name` alone means true and `--no-name` false;
- * retention: rules `pattern=events,age` (see parseRetentionRules), a flag per rule or several in one.
+ * retention: rules `pattern=events,age`, one per flag (parseRetentionRule), a list in the environment
+ * (parseRetentionRules).
  */
 type Kind = 'string' | 'optional' | 'list' | 'repeated' | 'port' | 'count' | 'duration' | 'bytes' | 'budget' | 'boolean' | 'retention';
 
@@ -344,7 +345,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
   if (result.tlsHandshakeTimeoutMs < 1) throw invalid('--tls-handshake-timeout', '0', 'above 0: a TLS handshake always has a deadline');
   checkTransport(result);
-  new TopicRetention(result); // checks the rules as every engine will read them
+  new TopicRetention(result); // the rules as every engine will read them: what it refuses, refused here at start
   if (result.jwtSecret !== undefined) checkHs256Secret(result.jwtSecret); // checked again where the verifier is made
   if (result.metricsListen !== undefined) parseListenAddress(result.metricsListen, '--metrics-listen');
   if (result.authUrl !== undefined) parseAuthUrl(result.authUrl); // and again where forward auth is made
