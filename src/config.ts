@@ -433,7 +433,7 @@ export function defaultConfig(overrides: Partial<HubConfig> = {}): HubConfig {
 /** The options table as `--help` prints it. */
 export function describeOptions(): string {
   const rows = OPTIONS.map((spec) => {
-    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', repeated: 'value', duration: 'duration', bytes: 'bytes', budget: 'bytes|auto', boolean: 'true|false', retention: 'pattern=events,age' }[spec.kind];
+    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', repeated: 'value', duration: 'duration', bytes: 'bytes', budget: 'bytes|auto', boolean: 'true|false', retention: 'pattern=n,age' }[spec.kind];
     const left = `  --${spec.flag} <${placeholder}>`;
     return `${left.padEnd(34)}${spec.help}\n${''.padEnd(34)}env ${spec.env}${spec.default === '' ? '' : `, default ${spec.default}`}`;
   });
