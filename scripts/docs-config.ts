@@ -13,6 +13,7 @@ export const CONFIGURATION_DOC = new URL('../docs/configuration.md', import.meta
 const SEE_ALSO: Readonly<Record<string, string>> = {
   workers: '[Using every core](engines.md#using-every-core---workers-n)',
   'history-max-bytes': '[Bounding the server\'s memory and disk](engines.md#bounding-the-servers-memory-and-disk)',
+  retention: '[Retention per topic](engines.md#retention-per-topic)',
   'auth-url': '[Forward auth](embedding.md#forward-auth---auth-url)',
   'cors-origins': '[CORS](security.md#cors)',
   'trusted-proxies': '[Limits behind a proxy](deployment.md#limits-behind-a-proxy)',

@@ -12,7 +12,7 @@ import { parseCorsOrigins } from './auth/cors.js';
 import { checkHs256Secret } from './auth/hs256-secret.js';
 import { HubError } from './errors.js';
 import { parseTrustedProxies } from './net/trusted-proxies.js';
-import { parseSubscribeSelector } from './topics/index.js';
+import { parseSubscribeSelector, TopicRetention, type RetentionRule } from './topics/index.js';
 import { checkWebhookConfig } from './webhooks/endpoints.js';
 
 export interface HubConfig {
@@ -25,6 +25,8 @@ export interface HubConfig {
   historyMaxEvents: number;
   historyMaxAgeMs: number;
   historyMaxBytes: number;
+  /** Retention per topic, first match wins; topics no rule matches keep historyMaxEvents and historyMaxAgeMs. */
+  retention: RetentionRule[];
   heartbeatMs: number;
   retryMs: number;
   maxBufferBytes: number;
@@ -91,9 +93,11 @@ export interface HubConfig {
  * optional: a string that may be left unset; list: comma-separated values; repeated: a flag
  * given once per value (its environment variable: the values separated by spaces); budget: a size, or
  * "auto" for a share of the heap this process may grow to (see heapShare); boolean: true/false
- * (also yes/no, on/off, 1/0), and as a flag `--name` alone means true and `--no-name` false.
+ * (also yes/no, on/off, 1/0), and as a flag `--name` alone means true and `--no-name` false;
+ * retention: rules `pattern=events,age`, one per flag (parseRetentionRule), a list in the environment
+ * (parseRetentionRules).
  */
-type Kind = 'string' | 'optional' | 'list' | 'repeated' | 'port' | 'count' | 'duration' | 'bytes' | 'budget' | 'boolean';
+type Kind = 'string' | 'optional' | 'list' | 'repeated' | 'port' | 'count' | 'duration' | 'bytes' | 'budget' | 'boolean' | 'retention';
 
 interface OptionSpec {
   key: keyof HubConfig;
@@ -113,6 +117,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'historyMaxEvents', flag: 'history-max-events', env: 'SSEHUB_HISTORY_MAX_EVENTS', kind: 'count', default: '1000', help: 'Events kept per topic for Last-Event-ID resume (0 keeps none).' },
   { key: 'historyMaxAgeMs', flag: 'history-max-age', env: 'SSEHUB_HISTORY_MAX_AGE', kind: 'duration', default: '1h', help: 'How long an event stays in history (e.g. 90s, 15m, 1h).' },
   { key: 'historyMaxBytes', flag: 'history-max-bytes', env: 'SSEHUB_HISTORY_MAX_BYTES', kind: 'budget', default: 'auto', help: 'Bytes all retained events may take together (0: no limit). Past it the oldest events are evicted first, whatever their topic, and a client that resumes from before them gets the reset signal. "auto": a quarter of the heap limit of the process that keeps the events (the primary with --workers). The memory engine counts each event\'s text plus 200 bytes; the NATS engine makes it its stream\'s max_bytes.' },
+  { key: 'retention', flag: 'retention', env: 'SSEHUB_RETENTION', kind: 'retention', default: '', help: 'Retention for the topics a pattern matches, as pattern=events,age: `chat/**=500,24h` keeps the last 500 events of each chat topic for at most 24 hours. Leave out either limit to keep the default of --history-max-events or --history-max-age: `chat/**=500` or `ai/**=,10m`; `ai/**=0` keeps none (live delivery only). Give the flag once per rule; the first rule that matches a topic wins, and topics no rule matches keep the defaults. In the environment, separate rules with commas or newlines. A client that resumes from an event its topic\'s rule dropped gets the reset signal. Every instance of a cluster needs the same rules.' },
   { key: 'heartbeatMs', flag: 'heartbeat', env: 'SSEHUB_HEARTBEAT', kind: 'duration', default: '15s', help: 'Comment heartbeat on idle streams, so proxies keep them open (0 disables).' },
   { key: 'retryMs', flag: 'retry', env: 'SSEHUB_RETRY', kind: 'duration', default: '2s', help: 'Reconnect delay sent to clients in the initial "retry:" field.' },
   { key: 'maxBufferBytes', flag: 'max-buffer', env: 'SSEHUB_MAX_BUFFER', kind: 'bytes', default: '1MiB', help: 'Outbound buffer per stream; a client that falls further behind is disconnected.' },
@@ -220,7 +225,51 @@ const BOOLEANS = new Map<string, boolean>([
   ['true', true], ['false', false], ['yes', true], ['no', false], ['on', true], ['off', false], ['1', true], ['0', false],
 ]);
 
-function parseValue(spec: OptionSpec, raw: string, name: string): string | number | boolean | string[] | undefined {
+/**
+ * Retention rules from the environment: separated by newlines, or by commas (a comma starts a new
+ * rule when what follows it has an `=` before the next comma, so the comma inside `chat/**=500,24h`
+ * stays in its rule). A pattern that itself holds a comma needs newlines, or a --retention flag each.
+ */
+export function parseRetentionRules(raw: string, name = 'SSEHUB_RETENTION'): RetentionRule[] {
+  return raw
+    .split(/\n|,(?=[^,=\n]*=)/)
+    .map((text) => text.trim())
+    .filter((text) => text !== '')
+    .map((text) => parseRetentionRule(text, name));
+}
+
+/**
+ * One retention rule: `pattern=events,age`, `pattern=events` or `pattern=,age` (the limit left out
+ * is the default's). The limits follow the last `=`, as topics may hold `=` but limits never do.
+ */
+export function parseRetentionRule(raw: string, name = '--retention'): RetentionRule {
+  const text = raw.trim();
+  const expected = 'a retention rule pattern=events,age such as chat/**=500,24h, chat/**=500 or ai/**=,10m';
+  const equals = text.lastIndexOf('=');
+  if (equals <= 0) throw invalid(name, text, expected);
+  const limits = text.slice(equals + 1).split(',');
+  if (limits.length > 2) throw invalid(name, text, expected);
+  const [events = '', age = ''] = limits.map((part) => part.trim());
+  if (events === '' && age === '') throw invalid(name, text, `${expected}: it names no limit`);
+  const rule: RetentionRule = { pattern: text.slice(0, equals).trim() };
+  if (events !== '') {
+    if (!/^\d+$/.test(events) || !Number.isSafeInteger(Number(events))) throw invalid(name, text, `${expected}: "${events}" is not a whole number of events`);
+    rule.maxEvents = Number(events);
+  }
+  if (age !== '') {
+    rule.maxAgeMs = parseDuration(age, `${name} "${text}"`);
+    if (rule.maxAgeMs === 0) throw invalid(name, text, `${expected}: the age must be above 0 (to keep no history, keep 0 events)`);
+  }
+  try {
+    if (rule.pattern.startsWith('$')) throw new Error('the hub\'s own $ topics have retention of their own');
+    parseSubscribeSelector(rule.pattern);
+  } catch (error) {
+    throw invalid(name, text, `${expected}: "${rule.pattern}" is not a topic or pattern (${(error as Error).message})`);
+  }
+  return rule;
+}
+
+function parseValue(spec: OptionSpec, raw: string, name: string): string | number | boolean | string[] | RetentionRule[] | undefined {
   switch (spec.kind) {
     case 'boolean': {
       const value = BOOLEANS.get(raw.trim().toLowerCase());
@@ -254,6 +303,9 @@ function parseValue(spec: OptionSpec, raw: string, name: string): string | numbe
       return parseBytes(raw, name);
     case 'budget':
       return raw.trim().toLowerCase() === 'auto' ? heapShare(HEAP_SHARE_OF_HISTORY) : parseBytes(raw, name);
+    case 'retention':
+      // A flag holds one rule (its pattern may hold a comma); the environment holds a list.
+      return name.startsWith('--') ? [parseRetentionRule(raw, name)] : parseRetentionRules(raw, name);
   }
 }
 
@@ -263,7 +315,7 @@ function parseValue(spec: OptionSpec, raw: string, name: string): string | numbe
  */
 export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv = {}): HubConfig {
   const flagOptions: Record<string, { type: 'string'; multiple?: boolean }> = {};
-  for (const spec of OPTIONS) flagOptions[spec.flag] = spec.kind === 'repeated' ? { type: 'string', multiple: true } : { type: 'string' };
+  for (const spec of OPTIONS) flagOptions[spec.flag] = spec.kind === 'repeated' || spec.kind === 'retention' ? { type: 'string', multiple: true } : { type: 'string' };
   let values: Record<string, string | string[] | undefined>;
   try {
     ({ values } = parseArgs({ args: withBooleanValues(argv), options: flagOptions, strict: true, allowPositionals: false }) as {
@@ -272,11 +324,11 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   } catch (error) {
     throw new HubError(400, 'invalid_config', (error as Error).message);
   }
-  const config: Record<string, string | number | boolean | string[] | undefined> = {};
+  const config: Record<string, string | number | boolean | string[] | RetentionRule[] | undefined> = {};
   for (const spec of OPTIONS) {
     const fromFlag = values[spec.flag];
     const fromEnv = env[spec.env];
-    if (Array.isArray(fromFlag)) config[spec.key] = fromFlag.flatMap((value) => parseValue(spec, value, `--${spec.flag}`) as string[]);
+    if (Array.isArray(fromFlag)) config[spec.key] = (fromFlag as string[]).flatMap((value) => parseValue(spec, value, `--${spec.flag}`) as Array<string | RetentionRule>) as string[] | RetentionRule[];
     else if (fromFlag !== undefined) config[spec.key] = parseValue(spec, fromFlag, `--${spec.flag}`);
     else if (fromEnv !== undefined && fromEnv !== '') config[spec.key] = parseValue(spec, fromEnv, spec.env);
     else config[spec.key] = parseValue(spec, spec.default, `default of --${spec.flag}`);
@@ -293,6 +345,7 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   if (result.h2MaxStreams < 1) throw invalid('--h2-max-streams', '0', 'at least 1');
   if (result.tlsHandshakeTimeoutMs < 1) throw invalid('--tls-handshake-timeout', '0', 'above 0: a TLS handshake always has a deadline');
   checkTransport(result);
+  new TopicRetention(result); // the rules as every engine will read them: what it refuses, refused here at start
   if (result.jwtSecret !== undefined) checkHs256Secret(result.jwtSecret); // checked again where the verifier is made
   if (result.metricsListen !== undefined) parseListenAddress(result.metricsListen, '--metrics-listen');
   if (result.authUrl !== undefined) parseAuthUrl(result.authUrl); // and again where forward auth is made
@@ -380,7 +433,7 @@ export function defaultConfig(overrides: Partial<HubConfig> = {}): HubConfig {
 /** The options table as `--help` prints it. */
 export function describeOptions(): string {
   const rows = OPTIONS.map((spec) => {
-    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', repeated: 'value', duration: 'duration', bytes: 'bytes', budget: 'bytes|auto', boolean: 'true|false' }[spec.kind];
+    const placeholder = { port: 'n', count: 'n', string: 'value', optional: 'value', list: 'a,b', repeated: 'value', duration: 'duration', bytes: 'bytes', budget: 'bytes|auto', boolean: 'true|false', retention: 'pattern=n,age' }[spec.kind];
     const left = `  --${spec.flag} <${placeholder}>`;
     return `${left.padEnd(34)}${spec.help}\n${''.padEnd(34)}env ${spec.env}${spec.default === '' ? '' : `, default ${spec.default}`}`;
   });

@@ -9,7 +9,7 @@ export type { HistoryPage, HistoryQuery } from './hub/history.js';
 export type { NodeHandler } from './http/node/door.js';
 export type { FetchHandler, FetchInfo } from './http/fetch/door.js';
 export type { StreamSink, SinkOwner } from './hub/sink.js';
-export type { Selector } from './topics/index.js';
+export type { Selector, RetentionRule } from './topics/index.js';
 export { parseSelector, parseSubscribeSelector } from './topics/index.js';
 export { startHub, createLogger, type RunningHub, type StartOptions } from './start.js';
 export { loadConfig, defaultConfig, type HubConfig } from './config.js';

@@ -116,6 +116,24 @@ describe('configuration', () => {
     assert.equal(parseBytes('1 MiB'), 1_048_576);
   });
 
+  test('--retention: one rule per flag, pattern=events,age with either limit left out; SSEHUB_RETENTION separates rules with commas or newlines', () => {
+    assert.deepEqual(loadConfig([], {}).retention, []);
+    const flags = loadConfig(['--retention', 'chat/**=500,24h', '--retention', 'ai/**=,10m', '--retention', ' logs/*=0 ', '--retention', 'a,b=3'], {});
+    assert.deepEqual(flags.retention, [
+      { pattern: 'chat/**', maxEvents: 500, maxAgeMs: 86_400_000 },
+      { pattern: 'ai/**', maxAgeMs: 600_000 },
+      { pattern: 'logs/*', maxEvents: 0 },
+      { pattern: 'a,b', maxEvents: 3 },
+    ]);
+    const env = loadConfig([], { SSEHUB_RETENTION: 'chat/**=500,24h,ai/**=10000,10m\nlogs/*=7' });
+    assert.deepEqual(env.retention, [
+      { pattern: 'chat/**', maxEvents: 500, maxAgeMs: 86_400_000 },
+      { pattern: 'ai/**', maxEvents: 10_000, maxAgeMs: 600_000 },
+      { pattern: 'logs/*', maxEvents: 7 },
+    ]);
+    assert.deepEqual(loadConfig(['--retention', 'x=1'], { SSEHUB_RETENTION: 'y=2' }).retention, [{ pattern: 'x', maxEvents: 1 }], 'flags win');
+  });
+
   const invalid: Array<[string[], Record<string, string>, RegExp]> = [
     [['--port', '70000'], {}, /--port/],
     [['--port', 'eighty'], {}, /--port/],
@@ -130,6 +148,18 @@ describe('configuration', () => {
     [['--metrics-listen', '9090'], {}, /--metrics-listen/],
     [['--metrics-listen', '127.0.0.1:70000'], {}, /--metrics-listen/],
     [[], { SSEHUB_METRICS_LISTEN: '::1:9090' }, /--metrics-listen.*host:port/],
+    [['--retention', 'chat/**'], {}, /--retention: "chat\/\*\*" is not a retention rule pattern=events,age/],
+    [['--retention', 'chat/**='], {}, /--retention: "chat\/\*\*=".*names no limit/],
+    [['--retention', 'chat/**=,'], {}, /names no limit/],
+    [['--retention', 'chat/**=many'], {}, /"many" is not a whole number of events/],
+    [['--retention', 'chat/**=-1'], {}, /"-1" is not a whole number of events/],
+    [['--retention', 'chat/**=5,soon'], {}, /--retention "chat\/\*\*=5,soon": "soon" is not a duration/],
+    [['--retention', 'chat/**=5,0'], {}, /the age must be above 0/],
+    [['--retention', 'chat/**=5,1h,2'], {}, /--retention: "chat\/\*\*=5,1h,2" is not a retention rule/],
+    [['--retention', 'chat/ x=5'], {}, /"chat\/ x" is not a topic or pattern/],
+    [['--retention', '**/a=5'], {}, /"\*\*\/a" is not a topic or pattern/],
+    [['--retention', '$ssehub/presence/*=5'], {}, /the hub's own \$ topics have retention of their own/],
+    [[], { SSEHUB_RETENTION: 'chat/**=500,24h,ai/**' }, /SSEHUB_RETENTION: "chat\/\*\*=500,24h,ai\/\*\*" is not a retention rule/],
   ];
   for (const [argv, env, message] of invalid) {
     test(`refuses ${JSON.stringify(argv)} ${JSON.stringify(env)} naming the culprit`, () => {

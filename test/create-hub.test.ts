@@ -121,6 +121,32 @@ describe('createHub defaults', () => {
   });
 });
 
+describe('retention rules, as a library option', () => {
+  it('keeps what a topic\'s rule says, and history says what it dropped', async () => {
+    const hub = await createHub({ ...quiet, retention: [{ pattern: 'feed/*', maxEvents: 2 }] });
+    try {
+      const first = await hub.publish('feed/a', '0');
+      for (let i = 1; i < 4; i++) await hub.publish('feed/a', String(i));
+      await hub.publish('other', 'kept');
+      await hub.publish('other', 'too');
+      const feed = await hub.history({ topics: ['feed/a'], after: first.id });
+      assert.deepEqual(feed.events.map((event) => event.data), ['2', '3']);
+      assert.deepEqual([feed.complete, feed.reason], [false, 'history-exceeded']);
+      const other = await hub.history({ topics: ['other'] });
+      assert.deepEqual(other.events.map((event) => event.data), ['kept', 'too']);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('a bad rule is a clear invalid_config when the hub is made', async () => {
+    await assert.rejects(
+      createHub({ ...quiet, retention: [{ pattern: 'feed/*', maxEvents: -5 }] }),
+      (error: unknown) => error instanceof HubError && error.code === 'invalid_config' && /retention rule for "feed\/\*": maxEvents must be a whole number/.test(error.message),
+    );
+  });
+});
+
 describe('hub.handle behind the app’s middleware', () => {
   it('says so when a body parser in front of it read the publish body (500 body_already_read)', async () => {
     const hub = await createHub(quiet);

@@ -112,13 +112,6 @@ export interface AppendOptions {
    * exceeded rate. Given to no other engine: the hub charges before appending.
    */
   charge?: PublishCharge;
-  /**
-   * Keep at most this many events of the topics appended to (fewer than historyMaxEvents): for the
-   * hub's own messages between instances (presence, disconnects), which are delivered, never
-   * replayed. The memory engine (which keeps history in the hub's heap) honours it; the others keep
-   * them within their usual retention, on their server.
-   */
-  retainAtMost?: number;
 }
 
 /** What one publish costs its publisher against the publish rates (see auth/limits.ts). */

@@ -7,13 +7,14 @@
  * engine starts, so an id from before a restart (whose history is gone) is recognised as unknown
  * instead of being mistaken for a position in the new sequence.
  *
- * Retention: historyMaxEvents per topic, historyMaxAgeMs, and a byte budget for the whole engine
+ * Retention: each topic's limits (its retention rule, else historyMaxEvents and historyMaxAgeMs,
+ * fixed when its log is made: see topics/retention.ts), and a byte budget for the whole engine
  * (historyMaxBytes): past it, the engine's oldest events are evicted, whatever their topic, until
  * what is retained takes BUDGET_LOW_WATER of it. Every eviction is remembered per topic
  * (evictedUpTo), so a client whose resume needs an evicted event is told (history-exceeded).
  */
 import { randomBytes } from 'node:crypto';
-import { TopicTree, type Selector } from '../topics/index.js';
+import { TopicRetention, TopicTree, type RetentionLimits, type RetentionRule, type Selector } from '../topics/index.js';
 import {
   dedupeWindowOf,
   type AppendOptions,
@@ -37,6 +38,8 @@ export interface MemoryEngineOptions {
   historyMaxEvents: number;
   /** Age after which an event leaves history, in milliseconds. */
   historyMaxAgeMs: number;
+  /** Retention per topic, first match wins (topics/retention.ts). */
+  retention?: readonly RetentionRule[];
   /** Bytes all retained events may take (estimated: see retainedSize); 0 or absent: no budget. */
   historyMaxBytes?: number;
   /** Topics whose history emptied that are still remembered (to answer resumes exactly). */
@@ -76,6 +79,7 @@ class TopicLog {
   /** `topic` is the one string every event of the log refers to (not a copy per retained event). */
   constructor(
     readonly topic: string,
+    readonly limits: RetentionLimits,
     evictedUpTo: number,
   ) {
     this.evictedUpTo = evictedUpTo;
@@ -159,8 +163,12 @@ export class MemoryEngine implements Engine {
   private retainedBytes = 0;
   private readonly maxBytes: number;
   private evictedForBudget = 0;
-  /** No retained event is older than this (a lower bound, made exact by each age sweep): lets the sweep skip the scan. */
-  private retainedSince = Infinity;
+  /**
+   * No retained event expires before this (a lower bound on time + its topic's maxAgeMs, made exact
+   * by each age sweep): lets the sweep skip the scan of every topic until then.
+   */
+  private nextExpiry = Infinity;
+  private readonly retention: TopicRetention;
   private readonly listeners: DeliverListener[] = [];
   /** dedupe key -> the append that stored it, oldest first; expired records are dropped by the sweep (or replaced). */
   private readonly deduped = new Map<string, DedupeRecord>();
@@ -170,12 +178,13 @@ export class MemoryEngine implements Engine {
   private closed = false;
   readonly kv: MemoryKeyValueStore;
 
-  constructor(private readonly options: MemoryEngineOptions) {
+  constructor(options: MemoryEngineOptions) {
     this.now = options.now ?? Date.now;
     this.maxForgottenTopics = options.maxForgottenTopics ?? 10_000;
     this.maxBytes = options.historyMaxBytes ?? 0;
+    this.retention = new TopicRetention(options);
     this.kv = new MemoryKeyValueStore(this.now);
-    this.sweepTimer = setInterval(() => this.sweep(), Math.min(SWEEP_INTERVAL_MS, Math.max(options.historyMaxAgeMs, 10)));
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(SWEEP_INTERVAL_MS, Math.max(this.retention.shortestAgeMs, 10)));
     this.sweepTimer.unref();
   }
 
@@ -197,7 +206,7 @@ export class MemoryEngine implements Engine {
       const log = this.logOf(input.topic);
       const event: StoredEvent = { id: memoryId(this.epoch, seq), topic: log.topic, data: input.data, time };
       if (input.event !== undefined) event.event = input.event;
-      this.retain(log, seq, event, options.retainAtMost);
+      this.retain(log, seq, event);
       stored.push(event);
     }
     if (this.maxBytes > 0 && this.retainedBytes > this.maxBytes) this.evictForBudget();
@@ -308,7 +317,7 @@ export class MemoryEngine implements Engine {
     let log = this.logs.get(topic);
     if (!log) {
       // It may be a forgotten topic coming back, whose evictions must still show in a resume.
-      log = new TopicLog(topic, this.forgottenUpTo);
+      log = new TopicLog(topic, this.retention.limitsOf(topic), this.forgottenUpTo);
       this.logs.set(topic, log);
       this.tree.set(topic, log);
     } else if (log.size === 0) {
@@ -317,14 +326,14 @@ export class MemoryEngine implements Engine {
     return log;
   }
 
-  private retain(log: TopicLog, seq: number, event: StoredEvent, atMost = this.options.historyMaxEvents): void {
+  private retain(log: TopicLog, seq: number, event: StoredEvent): void {
     const size = retainedSize(event);
     log.push(seq, event, size);
     this.retained += 1;
     this.retainedBytes += size;
-    if (event.time < this.retainedSince) this.retainedSince = event.time;
-    const max = Math.min(atMost, this.options.historyMaxEvents);
-    while (log.size > max) this.evict(log);
+    const expiry = event.time + log.limits.maxAgeMs;
+    if (expiry < this.nextExpiry) this.nextExpiry = expiry;
+    while (log.size > log.limits.maxEvents) this.evict(log);
   }
 
   private evict(log: TopicLog): void {
@@ -332,7 +341,7 @@ export class MemoryEngine implements Engine {
     this.retained -= 1;
     // Times follow the wall clock, which may have stepped back: the next oldest can be older still.
     const next = log.oldestTime();
-    if (next !== undefined && next < this.retainedSince) this.retainedSince = next;
+    if (next !== undefined && next + log.limits.maxAgeMs < this.nextExpiry) this.nextExpiry = next + log.limits.maxAgeMs;
     if (log.size === 0) this.markEmptied(log.topic);
   }
 
@@ -380,19 +389,20 @@ export class MemoryEngine implements Engine {
     }
   }
 
-  /** Evicts what is past the age limit: a scan of every topic, only when some event may be that old. */
+  /** Evicts what is past its topic's age limit: a scan of every topic, only when some event may have expired. */
   private evictExpired(): void {
-    const cutoff = this.now() - this.options.historyMaxAgeMs;
-    if (this.retainedSince > cutoff) return;
-    let since = Infinity;
+    const now = this.now();
+    if (this.nextExpiry > now) return;
+    let next = Infinity;
     for (const log of this.logs.values()) {
+      const cutoff = now - log.limits.maxAgeMs;
       let oldest = log.oldestTime();
       while (oldest !== undefined && oldest <= cutoff) {
         this.evict(log);
         oldest = log.oldestTime();
       }
-      if (oldest !== undefined && oldest < since) since = oldest;
+      if (oldest !== undefined && oldest + log.limits.maxAgeMs < next) next = oldest + log.limits.maxAgeMs;
     }
-    this.retainedSince = since;
+    this.nextExpiry = next;
   }
 }

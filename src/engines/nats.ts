@@ -15,6 +15,15 @@
  *   more than historyMaxEvents + DELIVERY_SLACK events behind on one topic, or AGE_SLACK_MS past the
  *   age limit (it logs a warning when that happens). historyMaxEvents 0 therefore still stores up to
  *   DELIVERY_SLACK events per topic for delivery, but never answers them from history.
+ * - Retention per topic (topics/retention.ts): JetStream has one per-subject limit and one age for
+ *   the whole stream, and one stream is what keeps ids ordered across topics, so the stream is sized
+ *   for the largest rule (count and age) and history() applies each topic's own limits when it reads.
+ *   A topic whose rule keeps fewer events than the stream does per subject is trimmed on the server
+ *   too: after an append to it, a purge of its subject that keeps its count plus DELIVERY_SLACK
+ *   (TRIM_INTERVAL_MS later, once for all the appends meanwhile). A shorter age than the largest is
+ *   applied only when history is read: those messages stay on the server up to the stream's age.
+ *   Purging keeps the newest messages of the subject, and at least DELIVERY_SLACK of them, so what
+ *   is retained of a topic stays a suffix and never vanishes by it (the gap detection relies on both).
  * - Gap detection: every message carries the sequence of its topic's previous message (PREV_HEADER),
  *   kept exact under concurrent publishers by publishing with the expected last subject sequence and
  *   retrying when another instance got there first. Retention removes a topic's oldest messages
@@ -49,7 +58,7 @@ import {
   type StoredMsg,
 } from 'nats';
 import { HubError } from '../errors.js';
-import { selectorMatches, type Selector } from '../topics/index.js';
+import { selectorMatches, TopicRetention, type Selector } from '../topics/index.js';
 import type { AppendOptions, DeliverListener, DeliveryGapListener, Engine, EngineHealth, EngineStats, HistoryResult, NewEvent, StoredEvent } from './engine.js';
 import type { GapReason } from '../protocol/index.js';
 import { HealthProbe } from './health.js';
@@ -71,6 +80,8 @@ const MAX_PUBLISH_ATTEMPTS = 50;
 const MAX_REMEMBERED_SUBJECTS = 10_000;
 /** Topics read in parallel by one history() call. */
 const READ_CONCURRENCY = 16;
+/** How often subjects whose rule keeps fewer events than the stream are trimmed (see the header). */
+const TRIM_INTERVAL_MS = 1000;
 
 const PREV_HEADER = 'Ssehub-Prev';
 const EVENT_HEADER = 'Ssehub-Event';
@@ -159,6 +170,9 @@ export class NatsEngine implements Engine {
   private restarting: Promise<void> | undefined;
   private readonly direct: DirectGet;
   private readonly healthProbe: HealthProbe;
+  private readonly retention: TopicRetention;
+  /** Subjects appended to since the last trim whose rule keeps fewer than the stream does: subject -> messages to keep. */
+  private readonly toTrim = new Map<string, number>();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -175,6 +189,7 @@ export class NatsEngine implements Engine {
     this.localDelivery = new LocalDelivery('nats', logger, (a, b) => a - b);
     this.tasks = new BackgroundTasks('nats', logger);
     this.healthProbe = new HealthProbe('nats', () => this.ping());
+    this.retention = new TopicRetention(settings);
   }
 
   /** Connects, creates or updates the stream and the KV bucket, and starts delivery from the stream's end. */
@@ -205,18 +220,19 @@ export class NatsEngine implements Engine {
     this.cursor = info.state.last_seq;
     await this.startDelivery();
     this.tasks.every(STATS_INTERVAL_MS, () => this.refreshStats());
+    this.tasks.every(TRIM_INTERVAL_MS, () => this.trim());
     void this.refreshStats().catch(() => {});
   }
 
   private streamConfig(): Partial<StreamConfig> & { name: string } {
-    const maxAgeMs = this.settings.historyMaxAgeMs + AGE_SLACK_MS;
+    const maxAgeMs = this.retention.largest.maxAgeMs + AGE_SLACK_MS;
     return {
       name: this.stream,
       subjects: [`${this.subjectPrefix}>`],
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
-      max_msgs_per_subject: this.settings.historyMaxEvents + DELIVERY_SLACK,
+      max_msgs_per_subject: this.retention.largest.maxEvents + DELIVERY_SLACK,
       max_age: nanos(maxAgeMs),
       // The byte budget of history: past it the server drops the stream's oldest messages, which
       // history() and delivery then report as gaps like any other retention (-1: no limit).
@@ -282,7 +298,11 @@ export class NatsEngine implements Engine {
           expect: { lastSubjectSequence: expected, streamName: this.stream },
           ...(msgID === undefined ? {} : { msgID }),
         });
-        if (!ack.duplicate) this.rememberLastSequence(subject, ack.seq);
+        if (!ack.duplicate) {
+          this.rememberLastSequence(subject, ack.seq);
+          const keep = this.retention.limitsOf(event.topic).maxEvents + DELIVERY_SLACK;
+          if (keep < this.retention.largest.maxEvents + DELIVERY_SLACK) this.toTrim.set(subject, keep);
+        }
         const stored: StoredEvent = { id: this.idOf(ack.seq), topic: event.topic, data: event.data, time };
         if (event.event !== undefined) stored.event = event.event;
         return stored;
@@ -362,9 +382,10 @@ export class NatsEngine implements Engine {
     const upToPosition = messages.filter((message) => message.seq <= position);
     // Retention, exactly: events past the age limit and all but the newest historyMaxEvents up to
     // the position are no longer history (the stream keeps some longer for delivery's sake).
-    const cutoff = Date.now() - this.settings.historyMaxAgeMs;
+    const { maxEvents, maxAgeMs } = this.retention.limitsOf(this.topicOf(subject));
+    const cutoff = Date.now() - maxAgeMs;
     let kept = upToPosition.filter((message) => message.storedAt > cutoff);
-    if (kept.length > this.settings.historyMaxEvents) kept = kept.slice(kept.length - this.settings.historyMaxEvents);
+    if (kept.length > maxEvents) kept = kept.slice(kept.length - maxEvents);
     if (kept.length < upToPosition.length) gap = true;
     return { events: kept.map((message) => ({ seq: message.seq, event: this.eventOf(message) })), gap, vanished: false };
   }
@@ -559,7 +580,16 @@ export class NatsEngine implements Engine {
     this.noteEpoch(info);
     // The stream keeps DELIVERY_SLACK more per topic than history answers: count at most what history keeps.
     const { messages, num_subjects: topics = 0 } = info.state;
-    this.cachedStats = { topics, retainedEvents: Math.min(messages, topics * this.settings.historyMaxEvents) };
+    this.cachedStats = { topics, retainedEvents: Math.min(messages, topics * this.retention.largest.maxEvents) };
+  }
+
+  /** Trims the subjects appended to since the last pass to what their rule keeps (see the header). */
+  private async trim(): Promise<void> {
+    const subjects = [...this.toTrim];
+    this.toTrim.clear();
+    for (let i = 0; i < subjects.length && !this.closed; i += READ_CONCURRENCY) {
+      await Promise.all(subjects.slice(i, i + READ_CONCURRENCY).map(([filter, keep]) => this.jsm.streams.purge(this.stream, { filter, keep })));
+    }
   }
 
   private subjectOf(topic: string): string {

@@ -11,7 +11,8 @@
  *             the topic's evicted_id and its time is within the age limit; rows out of history stay
  *             for DELIVERY_GRACE_MS so that a lagging instance can still deliver them, then are pruned
  *   N_topics  one row per topic: evicted_id (newest id that left its history, for exact gap
- *             detection), kept (rows above evicted_id) and last_time (time of its newest event)
+ *             detection), kept (rows above evicted_id), last_time (time of its newest event) and
+ *             max_age (its retention's age, as of its last append: what the age sweep applies)
  *   N_kv      the shared key-value store, with expiry in milliseconds
  *   N_dedupe  appends made with a dedupe key: the ids they got (base+1..base+count) and their time,
  *             until expires_at. A table of its own rather than N_kv: publishOnce keeps its record in
@@ -63,6 +64,7 @@ export function postgresStatements(namespace: string) {
         kept integer NOT NULL,
         last_time bigint NOT NULL
       );
+      ALTER TABLE ${topics} ADD COLUMN IF NOT EXISTS max_age bigint;
       CREATE INDEX IF NOT EXISTS ${topics}_emptied ON ${topics} (last_time) WHERE kept = 0;
       CREATE TABLE IF NOT EXISTS ${kv} (
         key text PRIMARY KEY,
@@ -121,18 +123,19 @@ export function postgresStatements(namespace: string) {
 
     /**
      * Append, step 2 (same transaction, so it sees step 1's rows): count retention. When a topic holds
-     * more than $3 events, evicted_id moves to the newest of its oldest excess events.
-     * $1 topics, $2 events added per topic, $3 historyMaxEvents, $4 time.
+     * more than its max_events, evicted_id moves to the newest of its oldest excess events.
+     * $1 topics, $2 events added per topic, $3 each topic's max events, $4 time, $5 each topic's max age.
      */
     retainByCount: `
       UPDATE ${topics} t SET
-        evicted_id = CASE WHEN t.kept + b.added > $3::int THEN coalesce((
+        evicted_id = CASE WHEN t.kept + b.added > b.max_events THEN coalesce((
           SELECT e.id FROM ${events} e WHERE e.topic = t.topic AND e.id > t.evicted_id
-          ORDER BY e.id OFFSET t.kept + b.added - $3::int - 1 LIMIT 1
+          ORDER BY e.id OFFSET t.kept + b.added - b.max_events - 1 LIMIT 1
         ), t.evicted_id) ELSE t.evicted_id END,
-        kept = least(t.kept + b.added, $3::int),
-        last_time = $4::bigint
-      FROM unnest($1::text[], $2::int[]) AS b(topic, added)
+        kept = least(t.kept + b.added, b.max_events),
+        last_time = $4::bigint,
+        max_age = b.max_age
+      FROM unnest($1::text[], $2::int[], $3::int[], $5::bigint[]) AS b(topic, added, max_events, max_age)
       WHERE t.topic = b.topic`,
 
     /** The tail every instance delivers from. $1 cursor, $2 batch size. */
@@ -143,13 +146,13 @@ export function postgresStatements(namespace: string) {
     /**
      * One statement, so one snapshot: the topics' eviction records and their events agree. One row per
      * topic without events, one per event otherwise; the forgotten watermark on every row (and one row
-     * with a null topic when there are no topics). $1 topics, $2 after id, $3 position, $4 max age.
+     * with a null topic when there are no topics). $1 topics, $2 after id, $3 position, $4 each topic's max age.
      */
     history: `
       SELECT q.topic, t.topic IS NOT NULL AS known, t.evicted_id, m.forgotten_id,
-        e.id, e.event, e.data, e.time, e.time <= ${NOW_MS} - $4::bigint AS expired
+        e.id, e.event, e.data, e.time, e.time <= ${NOW_MS} - q.max_age AS expired
       FROM ${meta} m
-      LEFT JOIN unnest($1::text[]) AS q(topic) ON true
+      LEFT JOIN unnest($1::text[], $4::bigint[]) AS q(topic, max_age) ON true
       LEFT JOIN ${topics} t ON t.topic = q.topic
       LEFT JOIN LATERAL (
         SELECT id, event, data, time FROM ${events}
@@ -161,7 +164,7 @@ export function postgresStatements(namespace: string) {
     /**
      * Age retention for every topic, quiet ones included (under the advisory lock). Times do not
      * decrease with ids, so the expired events of a topic are the ones before its first live event.
-     * $1 max age.
+     * $1 the age of topics that have none recorded (appended to before max_age existed).
      */
     retainByAge: `
       WITH gone AS (
@@ -169,7 +172,7 @@ export function postgresStatements(namespace: string) {
           SELECT max(e.id) AS newest, count(*)::int AS n FROM ${events} e
           WHERE e.topic = t.topic AND e.id > t.evicted_id AND e.id < coalesce((
             SELECT f.id FROM ${events} f
-            WHERE f.topic = t.topic AND f.id > t.evicted_id AND f.time > ${NOW_MS} - $1::bigint
+            WHERE f.topic = t.topic AND f.id > t.evicted_id AND f.time > ${NOW_MS} - coalesce(t.max_age, $1::bigint)
             ORDER BY f.id LIMIT 1
           ), ${MAX_ID})
         ) x

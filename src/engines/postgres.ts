@@ -12,13 +12,15 @@
  * - History: the same table, filtered by each topic's eviction record and the age limit, after the
  *   client's id and up to this instance's delivery position (postgres-schema.ts has the details).
  *
- * Retention never deletes what delivery may still need: eviction only moves a topic's evicted_id
- * (the row leaves history at once), and rows out of history are deleted DELIVERY_GRACE_MS later.
+ * Retention follows each topic's limits (topics/retention.ts): its count when it is appended to,
+ * its age (recorded on its row) in the sweep and when history is read. It never deletes what
+ * delivery may still need: eviction only moves a topic's evicted_id (the row leaves history at
+ * once), and rows out of history are deleted DELIVERY_GRACE_MS later.
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { HubError } from '../errors.js';
-import { selectorMatches, type Selector } from '../topics/index.js';
+import { TopicRetention, selectorMatches, type Selector } from '../topics/index.js';
 import {
   dedupeWindowOf,
   type AppendOptions,
@@ -117,6 +119,7 @@ export class PostgresEngine implements Engine {
   private readAgain = false;
   private tailFailures = 0;
   private readonly healthProbe: HealthProbe;
+  private readonly retention: TopicRetention;
 
   private constructor(
     private readonly url: string,
@@ -130,6 +133,7 @@ export class PostgresEngine implements Engine {
     this.localDelivery = new LocalDelivery('postgres', logger, (a, b) => a - b);
     this.tasks = new BackgroundTasks('postgres', logger);
     this.healthProbe = new HealthProbe('postgres', () => this.ping());
+    this.retention = new TopicRetention(settings);
   }
 
   /** Creates the namespace's tables if needed, starts listening, and delivers from the newest committed id on. */
@@ -163,7 +167,7 @@ export class PostgresEngine implements Engine {
       await this.listen();
     });
     this.tasks.every(POLL_INTERVAL_MS, async () => this.requestRead());
-    const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.settings.historyMaxAgeMs / 2)));
+    const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.retention.shortestAgeMs / 2)));
     this.tasks.every(sweepMs, () => this.sweep());
     this.tasks.every(STATS_INTERVAL_MS, () => this.refreshStats());
     void this.refreshStats().catch(() => {});
@@ -193,7 +197,15 @@ export class PostgresEngine implements Engine {
           dedupeKey === undefined ? null : dedupeWindowOf(options),
         ]);
         const inserted = rows[0]!;
-        await client.query(this.sql.retainByCount, [[...added.keys()], [...added.values()], this.settings.historyMaxEvents, inserted.time]);
+        const appendedTo = [...added.keys()];
+        const limits = appendedTo.map((topic) => this.retention.limitsOf(topic));
+        await client.query(this.sql.retainByCount, [
+          appendedTo,
+          [...added.values()],
+          limits.map((limit) => limit.maxEvents),
+          inserted.time,
+          limits.map((limit) => limit.maxAgeMs),
+        ]);
         return { base: Number(inserted.base), count: events.length, time: Number(inserted.time), epoch: inserted.epoch };
       }),
     );
@@ -220,7 +232,7 @@ export class PostgresEngine implements Engine {
     const positionId = this.cursor;
     const topics = await this.topicsFor(selectors);
     const { rows } = await orUnavailable('postgres', () =>
-      this.pool.query<HistoryRow>(this.sql.history, [topics, from, positionId, this.settings.historyMaxAgeMs]),
+      this.pool.query<HistoryRow>(this.sql.history, [topics, from, positionId, topics.map((topic) => this.retention.limitsOf(topic).maxAgeMs)]),
     );
     const hasPattern = selectors.some((selector) => selector.kind === 'pattern');
     let mayBeForgotten = hasPattern;
@@ -437,7 +449,7 @@ export class PostgresEngine implements Engine {
     const { historyMaxAgeMs } = this.settings;
     await this.transaction(async (client) => {
       await client.query(this.sql.retainByAge, [historyMaxAgeMs]);
-      await client.query(this.sql.forgetTopics, [Math.max(historyMaxAgeMs, DELIVERY_GRACE_MS), SWEEP_BATCH]);
+      await client.query(this.sql.forgetTopics, [Math.max(this.retention.largest.maxAgeMs, DELIVERY_GRACE_MS), SWEEP_BATCH]);
     });
     // Outside the lock: it only deletes rows at or below evicted_id, which never decreases.
     await this.pool.query(this.sql.prune, [DELIVERY_GRACE_MS, SWEEP_BATCH]);

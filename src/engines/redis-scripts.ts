@@ -43,14 +43,14 @@ end
 
 /**
  * KEYS: log, topics, evicted, epoch, logged, and the dedupe key (P:dedupe:<key>) if the append has one.
- * ARGV: prefix, maxEvents, maxAgeMs, logMaxLen, newEpoch, dedupeWindowMs (0 without a dedupe key),
- * then (topic, event, data) per event; event '' means none.
+ * ARGV: prefix, logMaxLen, newEpoch, dedupeWindowMs (0 without a dedupe key), then (topic, event,
+ * data, maxEvents, maxAgeMs) per event, the last two the topic's retention; event '' means none.
  * Returns { epoch, replayed, id1, id2, ... }: replayed is 1 when the dedupe key was found, and then
  * nothing was appended and epoch and ids are those of the append that stored it.
  */
 export const APPEND_SCRIPT = `${ID_HELPERS}
 local log, topics, evicted, epochKey, logged, dedupeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local prefix, maxEvents, maxAge, logMax = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local prefix, logMax = ARGV[1], ARGV[2]
 -- Checked in the same script as the append, so of two instances appending with one key, one stores.
 if dedupeKey then
   local first = redis.call('GET', dedupeKey)
@@ -63,14 +63,14 @@ if dedupeKey then
 end
 local epoch = redis.call('GET', epochKey)
 if not epoch then
-  epoch = ARGV[5]
+  epoch = ARGV[3]
   redis.call('SET', epochKey, epoch)
 end
 local time = redis.call('TIME')
-local minid = tostring(tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) - maxAge)
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local result = { epoch, 0 }
-for i = 7, #ARGV, 3 do
-  local topic, event, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 5, #ARGV, 5 do
+  local topic, event, data, maxEvents, maxAge = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   local n = redis.call('INCR', logged)
   local id = redis.call('XADD', log, 'MAXLEN', '~', logMax, '*', 't', topic, 'e', event, 'd', data, 'n', n)
   local tkey = prefix .. ':topic:' .. topic
@@ -85,14 +85,14 @@ for i = 7, #ARGV, 3 do
       redis.call('XTRIM', tkey, 'MAXLEN', maxEvents - 1)
     end
     redis.call('XADD', tkey, id, 'e', event, 'd', data)
-    trim_by_age(evicted, tkey, topic, minid)
+    trim_by_age(evicted, tkey, topic, tostring(now - maxAge))
   end
   result[#result + 1] = id
 end
 if dedupeKey then
   local ids = { epoch }
   for i = 3, #result do ids[#ids + 1] = result[i] end
-  redis.call('SET', dedupeKey, table.concat(ids, ' '), 'PX', ARGV[6])
+  redis.call('SET', dedupeKey, table.concat(ids, ' '), 'PX', ARGV[4])
 end
 return result
 `;
@@ -100,17 +100,17 @@ return result
 /**
  * Age retention for quiet topics, and forgetting topics whose history emptied long ago (so that
  * the set of topics cannot grow without bound). KEYS: topics, evicted, forgotten. ARGV: prefix,
- * maxAgeMs, then topics. Returns the number of topics forgotten.
+ * then (topic, maxAgeMs) per topic, its retention's age. Returns the number of topics forgotten.
  */
 export const SWEEP_SCRIPT = `${ID_HELPERS}
 local topics, evicted, forgotten = KEYS[1], KEYS[2], KEYS[3]
-local prefix, maxAge = ARGV[1], tonumber(ARGV[2])
+local prefix = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local minid = tostring(now - maxAge)
 local forgot = 0
-for i = 3, #ARGV do
+for i = 2, #ARGV, 2 do
   local topic = ARGV[i]
+  local minid = tostring(now - tonumber(ARGV[i + 1]))
   local tkey = prefix .. ':topic:' .. topic
   trim_by_age(evicted, tkey, topic, minid)
   if redis.call('XLEN', tkey) == 0 then

@@ -10,13 +10,15 @@
  *   delivered. After a dropped connection or a Redis restart it simply continues from that id, so
  *   nothing appended meanwhile is skipped and nothing is delivered twice.
  * - History: the topic streams, after the client's id and up to this instance's delivery position.
+ * - Retention: each topic's limits (topics/retention.ts) travel with its events to the append script,
+ *   which trims the topic's stream by count and age as it appends; a sweep trims quiet topics by age.
  *
  * The command connection has no offline queue and never retries a command: a publish while Redis
  * is unreachable fails at once with 503, and an append is never silently sent twice.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { selectorMatches, type Selector } from '../topics/index.js';
+import { TopicRetention, selectorMatches, type Selector } from '../topics/index.js';
 import {
   dedupeWindowOf,
   type AppendOptions,
@@ -79,6 +81,7 @@ export class RedisEngine implements Engine {
   private cachedStats: EngineStats = { topics: 0, retainedEvents: 0 };
   private readerDone: Promise<void> = Promise.resolve();
   private readonly healthProbe: HealthProbe;
+  private readonly retention: TopicRetention;
 
   private constructor(
     private readonly commands: Redis,
@@ -99,6 +102,7 @@ export class RedisEngine implements Engine {
     this.localDelivery = new LocalDelivery('redis', logger, compareStreamIds);
     this.tasks = new BackgroundTasks('redis', logger);
     this.healthProbe = new HealthProbe('redis', () => this.ping());
+    this.retention = new TopicRetention(settings);
   }
 
   /** Connects both connections and starts delivery from the log's current end. */
@@ -148,7 +152,7 @@ export class RedisEngine implements Engine {
       this.lastNumber = number === undefined ? undefined : Number(number);
     });
     this.readerDone = this.readLoop();
-    const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.settings.historyMaxAgeMs / 2)));
+    const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.retention.shortestAgeMs / 2)));
     this.tasks.every(sweepMs, () => this.sweep());
     this.tasks.every(STATS_INTERVAL_MS, () => this.refreshStats());
     void this.refreshStats().catch(() => {}); // the timer tries again
@@ -159,13 +163,14 @@ export class RedisEngine implements Engine {
     const { dedupeKey } = options;
     const args: string[] = [
       this.settings.namespace,
-      String(this.settings.historyMaxEvents),
-      String(this.settings.historyMaxAgeMs),
       String(LOG_MAX_LENGTH),
       randomBytes(4).toString('hex'),
       dedupeKey === undefined ? '0' : String(dedupeWindowOf(options)),
     ];
-    for (const event of events) args.push(event.topic, event.event ?? '', event.data);
+    for (const event of events) {
+      const { maxEvents, maxAgeMs } = this.retention.limitsOf(event.topic);
+      args.push(event.topic, event.event ?? '', event.data, String(maxEvents), String(maxAgeMs));
+    }
     const { log, topics, evicted, epoch, logged } = this.keys;
     const keys = [log, topics, evicted, epoch, logged];
     if (dedupeKey !== undefined) keys.push(`${this.settings.namespace}:dedupe:${dedupeKey}`);
@@ -191,7 +196,7 @@ export class RedisEngine implements Engine {
     const from = after ?? { ms: 0, seq: 0 };
     const positionId = this.cursor;
     const topics = await this.topicsFor(selectors);
-    const cutoff = Date.now() - this.settings.historyMaxAgeMs;
+    const now = Date.now();
     const { found, evictions, forgotten } = await orUnavailable('redis', async () => {
       const pipeline = this.commands.pipeline();
       for (const topic of topics) pipeline.xrange(`${this.settings.namespace}:topic:${topic}`, `(${from.ms}-${from.seq}`, positionId);
@@ -213,6 +218,7 @@ export class RedisEngine implements Engine {
     const events: Array<{ at: StreamId; event: StoredEvent }> = [];
     topics.forEach((topic, t) => {
       if (reason === undefined && exceeded(evictions[t])) reason = 'history-exceeded';
+      const cutoff = now - this.retention.limitsOf(topic).maxAgeMs;
       for (const [id, fields] of found[t]!) {
         const at = parseStreamId(id)!;
         if (at.ms <= cutoff) {
@@ -369,7 +375,8 @@ export class RedisEngine implements Engine {
       cursor = next;
       if (batch.length > 0) {
         const { topics, evicted, forgotten } = this.keys;
-        await this.commands.eval(SWEEP_SCRIPT, 3, topics, evicted, forgotten, this.settings.namespace, String(this.settings.historyMaxAgeMs), ...batch);
+        const ages = batch.flatMap((topic) => [topic, String(this.retention.limitsOf(topic).maxAgeMs)]);
+        await this.commands.eval(SWEEP_SCRIPT, 3, topics, evicted, forgotten, this.settings.namespace, ...ages);
       }
     } while (cursor !== '0' && !this.closed);
   }

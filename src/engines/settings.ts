@@ -1,9 +1,16 @@
+import type { RetentionRule } from '../topics/index.js';
+
 /** What every engine is configured with (from config.ts, through start.ts). */
 export interface EngineSettings {
   /** Events kept per topic for resume; 0 keeps none. */
   historyMaxEvents: number;
   /** Age after which an event leaves history, in milliseconds. */
   historyMaxAgeMs: number;
+  /**
+   * Retention per topic, first match wins; topics no rule matches keep historyMaxEvents and
+   * historyMaxAgeMs (topics/retention.ts, which every engine asks).
+   */
+  retention?: readonly RetentionRule[];
   /**
    * Bytes all retained events may take; 0 or absent: no budget. The memory engine evicts its oldest events
    * past it; the NATS engine sets it as its stream's max_bytes.

@@ -43,8 +43,6 @@ export interface PublishOptions {
   dedupeKey?: string;
   /** How long the engine remembers dedupeKey (the idempotency window). */
   dedupeWindowMs?: number;
-  /** The hub's own messages between instances: keep at most this many per topic (AppendOptions.retainAtMost). */
-  retainAtMost?: number;
 }
 
 export interface SubscribeOptions {
@@ -512,12 +510,9 @@ export class Hub {
 
 const NO_APPEND_OPTIONS: AppendOptions = Object.freeze({});
 
-function appendOptionsOf({ dedupeKey, dedupeWindowMs, retainAtMost }: PublishOptions): AppendOptions {
-  if (dedupeKey === undefined && retainAtMost === undefined) return NO_APPEND_OPTIONS; // almost every publish
-  const options: AppendOptions = {};
-  if (dedupeKey !== undefined) Object.assign(options, { dedupeKey, dedupeWindowMs });
-  if (retainAtMost !== undefined) options.retainAtMost = retainAtMost;
-  return options;
+function appendOptionsOf({ dedupeKey, dedupeWindowMs }: PublishOptions): AppendOptions {
+  if (dedupeKey === undefined) return NO_APPEND_OPTIONS; // almost every publish
+  return { dedupeKey, dedupeWindowMs };
 }
 
 function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {

@@ -116,11 +116,10 @@ export class SystemBus {
   }
 
   private async publish(channel: SystemChannel, type: string, payload: string): Promise<StoredEvent> {
+    // Presence and disconnects are acted on as they arrive, never replayed: every engine keeps no
+    // history of them (BUILT_IN_RETENTION). The webhook queue is kept: its history is what is delivered.
     const [stored] = await this.hub.publish([{ topic: systemTopic(channel, this.instance), event: type, data: payload }], {
       allowReservedTopics: true,
-      // Presence and disconnects are acted on as they arrive, never replayed: the memory engine
-      // keeps none of them in the heap. The webhook queue is kept: its history is what is delivered.
-      ...(channel === 'webhooks' ? {} : { retainAtMost: 0 }),
     });
     return stored!;
   }

@@ -10,3 +10,4 @@ export {
 export { parseSelector, parseSubscribeSelector, selectorCovers, selectorMatches, type Selector } from './selector.js';
 export { TopicIndex } from './topic-index.js';
 export { TopicTree } from './topic-tree.js';
+export { BUILT_IN_RETENTION, TopicRetention, type RetentionLimits, type RetentionRule, type RetentionSettings } from './retention.js';

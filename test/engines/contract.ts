@@ -182,6 +182,66 @@ export function describeEngineContract(label: string, harness: EngineHarness): v
       assert.deepEqual(fromOld.events.map((event) => event.data), ['new']);
     });
 
+    test('retention per topic by count: a rule\'s topics keep what it says, the others the defaults', async () => {
+      const engine = await fresh({ historyMaxEvents: 100, retention: [{ pattern: 'short/*', maxEvents: 2 }] });
+      const delivered = recorder(engine);
+      const before = await engine.position();
+      const stored = await engine.append(Array.from({ length: 8 }, (_, i) => ({ topic: i % 2 === 0 ? 'short/a' : 'long', data: String(i) })));
+      await eventually(() => delivered.length === 8, 'delivery');
+      const short = await engine.history(sel('short/a'), stored[0]!.id);
+      assert.equal(short.complete, false, 'events 2 (and 0) left short/a: resuming after 0 misses 2');
+      assert.equal(short.reason, 'history-exceeded');
+      assert.deepEqual(short.events.map((event) => event.data), ['4', '6']);
+      const exact = await engine.history(sel('short/a'), stored[2]!.id);
+      assert.equal(exact.complete, true, 'nothing after event 2 left short/a');
+      assert.deepEqual(exact.events.map((event) => event.data), ['4', '6']);
+      const long = await engine.history(sel('long'), before);
+      assert.equal(long.complete, true, 'the rule does not apply to long');
+      assert.deepEqual(long.events.map((event) => event.data), ['1', '3', '5', '7']);
+      const pattern = await engine.history(sel('**'), stored[0]!.id);
+      assert.equal(pattern.complete, false, 'a pattern covering short/a sees its gap');
+      assert.deepEqual(pattern.events.map((event) => event.data), ['1', '3', '4', '5', '6', '7']);
+    });
+
+    test('retention per topic by age: a rule\'s shorter age drops its topics\' events, not the others\'', async () => {
+      const engine = await fresh({ historyMaxAgeMs: HOUR, retention: [{ pattern: 'short/*', maxAgeMs: 400 }] });
+      const delivered = recorder(engine);
+      const before = await engine.position();
+      await engine.append([{ topic: 'short/a', data: 'old' }, { topic: 'long', data: 'old' }]);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await engine.append([{ topic: 'short/a', data: 'new' }, { topic: 'long', data: 'new' }]);
+      await eventually(() => delivered.length === 4, 'delivery');
+      const short = await engine.history(sel('short/a'), before);
+      assert.deepEqual(short.events.map((event) => event.data), ['new']);
+      assert.equal(short.complete, false);
+      assert.equal(short.reason, 'history-exceeded');
+      const long = await engine.history(sel('long'), before);
+      assert.deepEqual(long.events.map((event) => event.data), ['old', 'new']);
+      assert.equal(long.complete, true);
+    });
+
+    test('the hub\'s presence and control topics keep no history; its webhook queue keeps its history', async () => {
+      const engine = await fresh();
+      const delivered = recorder(engine);
+      const before = await engine.position();
+      await engine.append([
+        { topic: '$ssehub/presence/i1', data: 'p' },
+        { topic: '$ssehub/control/i1', data: 'c' },
+        { topic: '$ssehub/webhooks/i1', data: 'w' },
+      ]);
+      await eventually(() => delivered.length === 3, 'delivery');
+      assert.deepEqual(delivered.map((event) => event.data), ['p', 'c', 'w'], 'every one is delivered live');
+      const system = (source: string) => [parseSelector(source, { allowReserved: true })];
+      for (const channel of ['presence', 'control']) {
+        const result = await engine.history(system(`$ssehub/${channel}/*`), before);
+        assert.deepEqual(result.events, [], channel);
+        assert.equal(result.complete, false, channel);
+      }
+      const webhooks = await engine.history(system('$ssehub/webhooks/*'), before);
+      assert.deepEqual(webhooks.events.map((event) => event.data), ['w']);
+      assert.equal(webhooks.complete, true);
+    });
+
     test('historyMaxEvents 0 keeps nothing, but still delivers live', async () => {
       const engine = await fresh({ historyMaxEvents: 0 });
       const delivered = recorder(engine);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MemoryEngine } from '../../src/engines/memory.js';
+import { memoryId } from '../../src/engines/memory-ids.js';
 import type { StoredEvent } from '../../src/engines/engine.js';
 import { parseSelector } from '../../src/topics/index.js';
 
@@ -287,16 +288,30 @@ describe('MemoryEngine pattern resumes', () => {
   });
 });
 
-describe('memory engine: retainAtMost', () => {
-  test('delivers every event, and keeps at most that many of the topic (0: none) in the heap', async () => {
-    const e = engine();
+describe('memory engine: retention per topic', () => {
+  test('delivers every event, and keeps of each topic what its rule says (the hub\'s presence topics: none) in the heap', async () => {
+    const e = engine({ retention: [{ pattern: 'kept', maxEvents: 2 }] });
     const delivered: StoredEvent[] = [];
     e.onDeliver((event) => delivered.push(event));
-    for (let i = 0; i < 3; i++) e.appendNow([{ topic: '$ssehub/presence/x', data: `m${i}` }], { retainAtMost: 0 });
-    for (let i = 0; i < 3; i++) e.appendNow([{ topic: 'kept', data: `k${i}` }], { retainAtMost: 2 });
+    for (let i = 0; i < 3; i++) e.appendNow([{ topic: '$ssehub/presence/x', data: `m${i}` }]);
+    for (let i = 0; i < 3; i++) e.appendNow([{ topic: 'kept', data: `k${i}` }]);
     assert.deepEqual(delivered.map((event) => event.data), ['m0', 'm1', 'm2', 'k0', 'k1', 'k2']);
     assert.deepEqual((await e.history([parseSelector('kept')], 'none')).events.map((event) => event.data), ['k1', 'k2']);
     assert.equal(e.stats().retainedEvents, 2);
     assert.equal(e.stats().retainedBytes, 2 * (2 + 200), 'nothing of the unkept events counts against the budget');
+  });
+
+  test('a rule\'s age applies to its topics only', async () => {
+    let now = 1000;
+    const e = engine({ historyMaxAgeMs: 60_000, retention: [{ pattern: 'short/*', maxAgeMs: 100 }], now: () => now });
+    e.appendNow([{ topic: 'short/a', data: 's' }, { topic: 'long', data: 'l' }]);
+    now += 100;
+    const start = memoryId(e.epoch, 0);
+    const short = await e.history([parseSelector('short/a')], start);
+    assert.deepEqual({ complete: short.complete, reason: short.reason, events: short.events }, { complete: false, reason: 'history-exceeded', events: [] });
+    const long = await e.history([parseSelector('long')], start);
+    assert.deepEqual(long.events.map((event) => event.data), ['l']);
+    assert.equal(long.complete, true);
+    assert.equal(e.stats().retainedEvents, 1);
   });
 });

@@ -10,6 +10,7 @@ import { natsService } from '../support/services.js';
 import { describeEngineContract, eventually } from './contract.js';
 import { describeDeliveryGap } from './delivery-gap.js';
 import { describeUnlessSkipped } from '../support/skip.js';
+import { untilValue } from '../support/wait.js';
 
 const service = await natsService();
 const namespaces: string[] = [];
@@ -46,6 +47,32 @@ describeUnlessSkipped('nats engine specifics', { skip: service.skipReason() }, (
       assert.equal(result.complete, false);
       assert.equal(result.reason, 'history-exceeded');
       assert.ok(result.events.length > 0 && result.events.length < 12, `${result.events.length} events kept`);
+    } finally {
+      await nc.close();
+      await engine.close();
+    }
+  });
+
+  test('retention per topic: the stream is sized for the largest rule, and a smaller rule\'s topics are trimmed on the server', async () => {
+    const namespace = unique();
+    namespaces.push(namespace);
+    const retention = [{ pattern: 'big/*', maxEvents: 500, maxAgeMs: 7_200_000 }, { pattern: 'small/*', maxEvents: 1 }];
+    const engine = await NatsEngine.open(service.url, { historyMaxEvents: 10, historyMaxAgeMs: 3_600_000, retention, namespace }, silentEngineLogger);
+    const nc = await connect({ servers: service.url });
+    try {
+      const jsm = await nc.jetstreamManager();
+      const { config } = await jsm.streams.info(namespace);
+      assert.equal(config.max_msgs_per_subject, 500 + 100, 'the largest rule, plus the delivery slack');
+      assert.equal(config.max_age, (7_200_000 + 60_000) * 1e6, 'the longest age, plus its slack');
+      const stored = await engine.append(Array.from({ length: 150 }, (_, i) => ({ topic: 'small/a', data: String(i) })));
+      const subject = `${namespace}.t.${Buffer.from('small/a').toString('base64url')}`;
+      const held = async () => (await jsm.streams.info(namespace, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
+      const count = await untilValue(held, (n) => n <= 101, 'the trim of small/a on the server');
+      assert.equal(count, 101, 'its count, plus the delivery slack, stays on the server');
+      const result = await engine.history([parseSelector('small/a')], stored[0]!.id);
+      assert.deepEqual(result.events.map((event) => event.data), ['149']);
+      assert.equal(result.complete, false);
+      assert.equal(result.reason, 'history-exceeded');
     } finally {
       await nc.close();
       await engine.close();

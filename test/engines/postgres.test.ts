@@ -12,6 +12,7 @@ import { postgresService } from '../support/services.js';
 import { describeEngineContract, eventually } from './contract.js';
 import { describeDeliveryGap } from './delivery-gap.js';
 import { describeUnlessSkipped } from '../support/skip.js';
+import { untilValue } from '../support/wait.js';
 
 const service = await postgresService();
 const namespaces: string[] = [];
@@ -133,6 +134,41 @@ describeUnlessSkipped('postgres engine', { skip: service.skipReason() }, () => {
       const fromGone = await engine.history([parseSelector('quiet')], gone!.id);
       assert.equal(fromGone.complete, true);
       assert.deepEqual(fromGone.events.map((event) => event.id), [back!.id]);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  test('retention per topic: the append keeps each topic\'s count, and the sweep reaches a quiet topic by its own age', async () => {
+    const namespace = namespaceFor();
+    const retention = [{ pattern: 'short/*', maxAgeMs: 300 }, { pattern: 'small/*', maxEvents: 2 }];
+    const engine = await open({ namespace, historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, retention });
+    opened.push(engine);
+    const admin = new pg.Client(service.url);
+    await admin.connect();
+    try {
+      for (let i = 0; i < 4; i++) {
+        await engine.append([
+          { topic: 'small/a', data: String(i) },
+          { topic: 'short/a', data: String(i) },
+          { topic: 'long', data: String(i) },
+          { topic: '$ssehub/presence/i1', data: String(i) },
+          { topic: '$ssehub/webhooks/i1', data: String(i) },
+        ]);
+      }
+      const rows = async () => {
+        const { rows } = await admin.query<{ topic: string; kept: number; max_age: string }>(`SELECT topic, kept, max_age FROM ${namespace}_topics ORDER BY topic`);
+        return Object.fromEntries(rows.map((row) => [row.topic, [row.kept, Number(row.max_age)]]));
+      };
+      // The background sweep (every second with a 300 ms rule) empties short/a; nothing else leaves.
+      const swept = await untilValue(rows, (found) => found['short/a']?.[0] === 0, 'the sweep to reach short/a');
+      assert.deepEqual(swept, {
+        '$ssehub/presence/i1': [0, 3_600_000],
+        '$ssehub/webhooks/i1': [4, 3_600_000],
+        long: [4, 3_600_000],
+        'short/a': [0, 300],
+        'small/a': [2, 3_600_000],
+      });
     } finally {
       await admin.end();
     }

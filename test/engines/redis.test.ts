@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { after } from 'node:test';
+import { after, test } from 'node:test';
 import { RedisEngine } from '../../src/engines/redis.js';
 import { silentEngineLogger } from '../../src/engines/settings.js';
 import { parseSelector } from '../../src/topics/index.js';
 import { redisService } from '../support/services.js';
 import { describeEngineContract, eventually } from './contract.js';
 import { describeDeliveryGap } from './delivery-gap.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 
 const service = await redisService();
 const namespaces: string[] = [];
@@ -85,3 +86,29 @@ describeDeliveryGap(
   },
 );
 
+
+describeUnlessSkipped('redis engine: retention per topic on the server', { skip: service.skipReason() }, () => {
+  test('each topic stream holds what its rule keeps: a rule\'s count, none of the hub\'s presence and control messages, all of its webhook queue', async () => {
+    const namespace = `t${randomBytes(5).toString('hex')}`;
+    namespaces.push(namespace);
+    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, retention: [{ pattern: 'small/*', maxEvents: 2 }], namespace }, silentEngineLogger);
+    const redis = new Redis(service.url);
+    try {
+      for (let i = 0; i < 5; i++) {
+        await engine.append([
+          { topic: 'small/a', data: String(i) },
+          { topic: 'other', data: String(i) },
+          { topic: '$ssehub/presence/i1', data: String(i) },
+          { topic: '$ssehub/control/i1', data: String(i) },
+          { topic: '$ssehub/webhooks/i1', data: String(i) },
+        ]);
+      }
+      const lengths: Record<string, number> = {};
+      for (const topic of ['small/a', 'other', '$ssehub/presence/i1', '$ssehub/control/i1', '$ssehub/webhooks/i1']) lengths[topic] = await redis.xlen(`${namespace}:topic:${topic}`);
+      assert.deepEqual(lengths, { 'small/a': 2, other: 5, '$ssehub/presence/i1': 0, '$ssehub/control/i1': 0, '$ssehub/webhooks/i1': 5 });
+    } finally {
+      redis.disconnect();
+      await engine.close();
+    }
+  });
+});

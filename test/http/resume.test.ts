@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { EventSource } from 'eventsource';
+import { loadConfig } from '../../src/config.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
+import { freshNamespace, removeNamespace, type EngineKind } from '../support/namespaces.js';
+import { SHARED_ENGINES } from '../support/services.js';
+import { describeUnlessSkipped } from '../support/skip.js';
 import { httpRequest, openStream, publish } from '../support/http.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -186,3 +190,49 @@ describe('resuming with Last-Event-ID', () => {
     }
   });
 });
+
+/** A resume across an event dropped by its topic's rule, through HTTP, on the engine at `url`. */
+function resumeUnderRule(engine: () => Promise<{ url: string; kind: EngineKind | undefined }>) {
+  return async () => {
+    const { url, kind } = await engine();
+    const namespace = freshNamespace('ret');
+    // The rule goes through the flag's parser, as `ssehub serve --retention ruled/*=2` would.
+    const { retention } = loadConfig(['--retention', 'ruled/*=2'], {});
+    const hub = await startTestHub({ retryMs: 100, historyMaxEvents: 100, retention, engine: url, namespace });
+    try {
+      const ruled: string[] = [];
+      const plain: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        ruled.push((await publish(hub.url, 'ruled/a', `r${i}`)).json().id);
+        plain.push((await publish(hub.url, 'plain', `p${i}`)).json().id);
+      }
+      const dropped = listen(`${hub.url}/topics/ruled/a?lastEventId=${encodeURIComponent(ruled[0]!)}`, ['ssehub.reset']);
+      await until(() => dropped.received.length >= 3, 'reset + the two retained events');
+      dropped.source.close();
+      assert.equal(dropped.received[0]!.type, 'ssehub.reset');
+      assert.deepEqual(JSON.parse(dropped.received[0]!.data), { reason: 'history-exceeded', lastEventId: ruled[0] });
+      assert.deepEqual(dropped.received.slice(1).map((e) => e.data), ['r2', 'r3']);
+
+      const kept = listen(`${hub.url}/topics/plain?lastEventId=${encodeURIComponent(plain[0]!)}`, ['ssehub.reset']);
+      await until(() => kept.received.length >= 3, 'the three events after the id');
+      kept.source.close();
+      assert.deepEqual(kept.received.map((e) => `${e.type}:${e.data}`), ['message:p1', 'message:p2', 'message:p3'], 'no reset (it would come first): nothing was dropped');
+    } finally {
+      await hub.close();
+      if (kind !== undefined) await removeNamespace(kind, url, namespace);
+    }
+  };
+}
+
+const RULE_TEST = 'a client resuming from an event its topic\'s rule dropped gets the reset; a topic under the defaults replays everything';
+
+describe('resuming under a topic\'s retention rule (--retention)', () => {
+  test(`${RULE_TEST}: memory`, resumeUnderRule(async () => ({ url: 'memory', kind: undefined })));
+});
+
+for (const [name, kind, service] of SHARED_ENGINES) {
+  const check = await service();
+  describeUnlessSkipped(`resuming under a topic's retention rule on ${name}`, { skip: check.skipReason() }, () => {
+    test(`${RULE_TEST}: ${name}`, resumeUnderRule(async () => ({ url: check.url, kind })));
+  });
+}
