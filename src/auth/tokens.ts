@@ -36,6 +36,12 @@ export interface TokenSettings {
 
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
+  /**
+   * The token's claims once its signature, algorithm, `iss`, `aud`, `nbf` and (when present)
+   * `exp` are checked, for a protocol that reads claims of its own (Mercure's `mercure` claim):
+   * the same keys and checks, without ssehub's required `sub` and `exp`.
+   */
+  verifyPayload(token: string): Promise<JWTPayload>;
   readonly algorithms: readonly string[];
 }
 
@@ -80,16 +86,18 @@ export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
     ...(settings.audience === undefined ? {} : { audience: settings.audience }),
   };
 
+  const verifyPayload = async (token: string): Promise<JWTPayload> => {
+    try {
+      return (await jwtVerify(token, getKey, options)).payload;
+    } catch (error) {
+      throw tokenError(error);
+    }
+  };
   return {
     algorithms: [...algorithms],
+    verifyPayload,
     async verify(token: string): Promise<Principal> {
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, getKey, options));
-      } catch (error) {
-        throw tokenError(error);
-      }
-      return principalOf(payload, settings.maxLifetimeSeconds ?? 0);
+      return principalOf(await verifyPayload(token), settings.maxLifetimeSeconds ?? 0);
     },
   };
 }
