@@ -78,6 +78,8 @@ export interface HubConfig {
   mercure: boolean;
   /** Mercure subscribers without a token may subscribe (to public updates), as Mercure's `anonymous` directive. */
   mercureAnonymous: boolean;
+  /** The Mercure subscriptions API and subscription events (Mercure's `subscriptions` directive), on presence. */
+  mercureSubscriptions: boolean;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   h2c: boolean;
@@ -164,6 +166,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'demos', flag: 'demos', env: 'SSEHUB_DEMOS', kind: 'boolean', default: 'false', help: 'Enable the demo API (POST /demos/api/jobs, /logs, /chat): the hub runs simulated jobs and a child process and publishes to demo/… topics on the caller\'s behalf.' },
   { key: 'mercure', flag: 'mercure', env: 'SSEHUB_MERCURE', kind: 'boolean', default: 'false', help: 'Serve the Mercure protocol at /.well-known/mercure (publish, subscribe, private updates, resume), with the hub\'s token keys and engine: see docs/mercure.md.' },
   { key: 'mercureAnonymous', flag: 'mercure-anonymous', env: 'SSEHUB_MERCURE_ANONYMOUS', kind: 'boolean', default: 'false', help: 'Let Mercure subscribers without a token subscribe (to public updates only), as Mercure\'s "anonymous" directive. A hub without token keys lets everyone in anyway.' },
+  { key: 'mercureSubscriptions', flag: 'mercure-subscriptions', env: 'SSEHUB_MERCURE_SUBSCRIPTIONS', kind: 'boolean', default: 'false', help: 'Serve Mercure\'s subscriptions API (GET /.well-known/mercure/subscriptions…) and publish its subscription events, as Mercure\'s "subscriptions" directive: each Mercure stream then counts in presence (a subscriber leaves after --presence-grace).' },
   { key: 'tlsCertFile', flag: 'tls-cert', env: 'SSEHUB_TLS_CERT', kind: 'optional', default: '', help: 'PEM file with the TLS certificate (chain). With --tls-key, the port serves HTTPS: HTTP/2, and HTTP/1.1 for clients that do not offer h2 (ALPN). "ssehub cert" makes one for local use.' },
   { key: 'tlsKeyFile', flag: 'tls-key', env: 'SSEHUB_TLS_KEY', kind: 'optional', default: '', help: 'PEM file with the TLS private key; required with --tls-cert.' },
   { key: 'h2c', flag: 'h2c', env: 'SSEHUB_H2C', kind: 'boolean', default: 'false', help: 'Serve cleartext HTTP/2 with prior knowledge (h2c), for a proxy that speaks it. The port then speaks HTTP/2 only: HTTP/1.1 clients cannot use it. Not with --tls-cert.' },

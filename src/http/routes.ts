@@ -18,6 +18,7 @@ import { page, PAGES, serveAsset } from './static.js';
 import { issueTicket } from './tickets.js';
 import { mercurePublish } from '../mercure/publish.js';
 import { mercureSubscribe } from '../mercure/subscribe.js';
+import { mercureSubscriptions, SUBSCRIPTIONS_PATH } from '../mercure/subscriptions.js';
 
 export interface Route {
   path: string;
@@ -56,6 +57,8 @@ export const ROUTES: readonly Route[] = [
   ...pageRoutes,
   // Asset names never need percent-encoding; raw, an encoded "/" or "." cannot even look like one.
   { path: '/assets/', prefix: true, raw: true, when: dashboard, methods: { GET: serveAsset, HEAD: serveAsset } },
+  // Raw: a topic in the path is percent-encoded, "/" included; the handler splits, then decodes.
+  { path: SUBSCRIPTIONS_PATH, prefix: true, raw: true, when: mercure, off: mercureOff, methods: { GET: mercureSubscriptions } },
   { path: '/.well-known/mercure', when: mercure, off: mercureOff, methods: { GET: mercureSubscribe, POST: mercurePublish } },
   { path: '/demos/api/jobs', when: demos, off: demosOff, methods: { POST: startJobs } },
   { path: '/demos/api/logs', when: demos, off: demosOff, methods: { POST: startLogs } },

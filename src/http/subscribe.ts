@@ -78,6 +78,8 @@ export interface StreamOpening {
   view?: StreamView<any> | undefined;
   /** Headers of the answer besides STREAM_HEADERS. */
   headers?: Readonly<Record<string, string>>;
+  /** Its presence membership, when its protocol names it (Mercure's subscriber ids); else its subject's on its exact topics. */
+  membership?: StreamMembership | undefined;
 }
 
 /**
@@ -90,7 +92,7 @@ export async function answerStream(request: RouteRequest, context: RouteContext,
   const { selectors } = subscription;
   // On HTTP/2, the request's socket stands for the connection's socket: the address is the client's either way.
   const remote = context.clientAddress(request);
-  const membership = membershipOf(principal, selectors, context.presence);
+  const membership = 'membership' in opening ? opening.membership : membershipOf(principal, selectors, context.presence);
   const watched = opening.watchPresence === true ? exactTopics(selectors) : undefined;
   const webhooks = subscriptionWebhooks(context.webhooks, principal.subject, subscription.topics, context.instance);
   const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger, context, membership, watched, webhooks);

@@ -1,16 +1,12 @@
 /**
  * Mercure topic selectors, as Mercure 0.24 matches them: `*` matches every topic, a selector
- * holding a `{` is an RFC 6570 URI template matched against the topic (uri-template-matcher does
- * the matching), and anything else matches the identical topic only. Subscribers name selectors in
- * `topic=`; tokens name them in `mercure.subscribe` and `mercure.publish`.
- *
- * Templates are matched by backtracking, so two rules keep a subscriber's template from costing the
- * hub more than a linear pass: a template may not put an expression right after another one whose
- * split is ambiguous (`{a}{b}`, `{+a}{+b}`: any split point would do, and trying them all is
- * exponential), and topics are at most MAX_MERCURE_TOPIC_LENGTH characters.
+ * holding a `{` is an RFC 6570 URI template matched against the topic (compiled to a regular
+ * expression: uri-template.ts, which also says what keeps that linear), and anything else matches
+ * the identical topic only. Subscribers name selectors in `topic=`; tokens name them in
+ * `mercure.subscribe` and `mercure.publish`. Topics are at most MAX_MERCURE_TOPIC_LENGTH characters.
  */
-import { UriTemplateMatcher } from 'uri-template-matcher';
 import { HubError } from '../errors.js';
+import { compileUriTemplate, UriTemplateError } from './uri-template.js';
 
 /** Longest topic IRI (and selector) taken, in characters. */
 export const MAX_MERCURE_TOPIC_LENGTH = 2048;
@@ -18,12 +14,9 @@ export const MAX_MERCURE_TOPIC_LENGTH = 2048;
 export type MercureSelector =
   | { kind: 'any'; source: string }
   | { kind: 'exact'; source: string }
-  | { kind: 'template'; source: string; matcher: UriTemplateMatcher };
+  | { kind: 'template'; source: string; pattern: RegExp };
 
 const ANY: MercureSelector = Object.freeze({ kind: 'any', source: '*' });
-
-/** Operators after which the next expression starts at a character of their own (/, ., ?, &, ;, #). */
-const DELIMITING_OPERATORS = new Set(['/', '.', '?', '&', ';', '#']);
 
 /**
  * Parses one selector. @throws HubError 400 `invalid_topic_selector` for an empty or too long one,
@@ -34,18 +27,14 @@ export function parseMercureSelector(source: string): MercureSelector {
   if (source === '') throw invalidSelector(source, 'it is empty');
   if (source.length > MAX_MERCURE_TOPIC_LENGTH) throw invalidSelector(source, `it is ${source.length} characters long; at most ${MAX_MERCURE_TOPIC_LENGTH} are taken`);
   if (!source.includes('{') && !source.includes('}')) return Object.freeze({ kind: 'exact', source });
-  const ambiguous = /\}\{([^}]?)/.exec(source);
-  if (ambiguous !== null && !DELIMITING_OPERATORS.has(ambiguous[1] ?? '')) {
-    throw invalidSelector(source, 'two expressions follow each other with nothing between them ("}{"), so where one ends is ambiguous; put a literal or an operator such as {/x} between them');
-  }
-  const matcher = new UriTemplateMatcher();
+  let pattern: RegExp;
   try {
-    matcher.add(source);
+    pattern = compileUriTemplate(source);
   } catch (error) {
-    throw invalidSelector(source, (error as Error).message.replace(/^Invalid template: .* - /, ''));
+    if (error instanceof UriTemplateError) throw invalidSelector(source, error.message);
+    throw error;
   }
-  if (/\{[^{}]*[^\w%.,*:+#./;?&=-][^{}]*\}|\}[^{]*\}/.test(source)) throw invalidSelector(source, 'it is not a URI template (a stray brace or a character not allowed in an expression)');
-  return Object.freeze({ kind: 'template', source, matcher });
+  return Object.freeze({ kind: 'template', source, pattern });
 }
 
 /** Parses the selectors of a request or a claim. */
@@ -61,7 +50,7 @@ export function mercureSelectorMatches(selector: MercureSelector, topic: string)
     case 'exact':
       return selector.source === topic;
     case 'template':
-      return topic.length <= MAX_MERCURE_TOPIC_LENGTH && (selector.source === topic || selector.matcher.match(topic) !== null);
+      return topic.length <= MAX_MERCURE_TOPIC_LENGTH && (selector.source === topic || selector.pattern.test(topic));
   }
 }
 

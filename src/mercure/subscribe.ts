@@ -17,6 +17,7 @@ import { parseSelector } from '../topics/index.js';
 import { mercureCredential } from './credential.js';
 import { MercureView } from './format.js';
 import { MAX_MERCURE_TOPIC_LENGTH, parseMercureSelector, type MercureSelector } from './selectors.js';
+import { subscriberMembership } from './subscriptions.js';
 import { MERCURE_TOPIC } from './update.js';
 
 /** The one ssehub selector of every Mercure stream. */
@@ -44,6 +45,8 @@ export const mercureSubscribe: Handler = async (request, context) => {
     rewind: earliest ? EVERY_RETAINED_EVENT : undefined,
     view: new MercureView(selectors, credential.subscribe),
     headers: { 'Last-Event-ID': position === '' ? EARLIEST : position },
+    // Mercure streams are presence members (each its own subscriber id) only for the subscriptions API.
+    membership: config.mercureSubscriptions ? subscriberMembership(selectors, credential.payload) : undefined,
   });
 };
 

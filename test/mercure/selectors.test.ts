@@ -51,8 +51,34 @@ describe('Mercure topic selectors', () => {
     });
   }
 
-  test('an expression after a delimiting operator is not ambiguous and is accepted', () => {
-    assert.equal(matches('https://example.com/books/{id}{.format}', 'https://example.com/books/1.json'), true);
+  test('an expression right after another is accepted when it starts with a character the other cannot hold', () => {
     assert.equal(matches('https://example.com/{a}{/b}', 'https://example.com/x/y'), true);
+    assert.equal(matches('https://example.com/{a}{?q}', 'https://example.com/x?q=1'), true);
+    assert.equal(matches('https://example.com/{a}.{format}', 'https://example.com/x.json'), true);
+    // "." may be in {id}'s value: where it ends would be a guess, and guessing costs backtracking.
+    assert.throws(() => parseMercureSelector('https://example.com/books/{id}{.format}'), (error: unknown) => error instanceof HubError && error.code === 'invalid_topic_selector');
+  });
+});
+
+describe('URI template matching stays linear', () => {
+  test('expressions separated by their operators match the protocol\'s subscriptions template, defined or not', () => {
+    const template = '/.well-known/mercure/subscriptions{/topic}{/subscriber}';
+    assert.equal(matches(template, '/.well-known/mercure/subscriptions'), true);
+    assert.equal(matches(template, `/.well-known/mercure/subscriptions/${encodeURIComponent('https://example.com/{id}')}`), true);
+    assert.equal(matches(template, `/.well-known/mercure/subscriptions/${encodeURIComponent('https://example.com/{id}')}/${encodeURIComponent('urn:uuid:1')}`), true);
+    assert.equal(matches(template, '/.well-known/mercure/subscriptions/a/b/c'), false);
+    assert.equal(matches(template, '/.well-known/mercure/other'), false);
+  });
+
+  test('a long hostile topic against many expressions is answered (no catastrophic backtracking)', () => {
+    const selector = parseMercureSelector('https://x/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/z');
+    assert.equal(mercureSelectorMatches(selector, `https://x/${'a/'.repeat(1000)}`), false);
+    const reserved = parseMercureSelector('{+a}/x/{+b}/y');
+    assert.equal(mercureSelectorMatches(reserved, '/x/'.repeat(600)), false);
+  });
+
+  test('more expressions than the bound, or more than two "+"/"#" ones, are refused', () => {
+    assert.throws(() => parseMercureSelector(`https://x${'/{a}'.repeat(11)}`), (error: unknown) => error instanceof HubError && error.code === 'invalid_topic_selector');
+    assert.throws(() => parseMercureSelector('{+a}/{+b}/{#c}'), (error: unknown) => error instanceof HubError && error.code === 'invalid_topic_selector');
   });
 });
