@@ -6,7 +6,7 @@
  * --jwks: auth/tokens.ts) and passes the hub's deny-list of revoked subjects and token ids.
  *
  * Mercure's tokens need neither `sub` nor `exp` (its own hub takes them without), so neither is
- * required here; with --jwt-max-lifetime, `exp` is, as for every token of the hub.
+ * required here; with --jwt-max-lifetime, `exp` is, as for every token of the hub (verifyPayload).
  */
 import type { JWTPayload } from 'jose';
 import type { Principal } from '../auth/principal.js';
@@ -45,7 +45,6 @@ export async function mercureCredential(request: RouteRequest, context: RouteCon
     return { principal: access.anonymous, publish: access.enabled ? undefined : OPEN_PUBLISH, subscribe: [], payload: undefined, authenticated: false };
   }
   const payload = await access.verifier.verifyPayload(token);
-  checkLifetime(payload, context.config.jwtMaxLifetimeMs);
   const claim = mercureClaim(payload);
   const principal: Principal = {
     authenticated: true,
@@ -101,16 +100,6 @@ function claimSelectors(value: unknown, name: 'publish' | 'subscribe'): MercureS
     return parseMercureSelectors(value);
   } catch (error) {
     throw invalidToken(`The token's "mercure.${name}" claim: ${(error as Error).message}`);
-  }
-}
-
-function checkLifetime(payload: JWTPayload, maxLifetimeMs: number): void {
-  if (maxLifetimeMs <= 0) return;
-  if (typeof payload.exp !== 'number') throw new HubError(401, 'token_missing_exp', 'The token has no "exp" claim, and this hub limits token lifetimes (--jwt-max-lifetime).');
-  const now = Date.now() / 1000;
-  const from = typeof payload.iat === 'number' && payload.iat < now ? payload.iat : now;
-  if ((payload.exp - from) * 1000 > maxLifetimeMs) {
-    throw new HubError(401, 'token_lifetime_exceeded', `The token's lifetime (exp − iat) is over the ${maxLifetimeMs / 1000} s this hub accepts (--jwt-max-lifetime).`);
   }
 }
 

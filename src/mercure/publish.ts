@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { HubError } from '../errors.js';
 import type { NewEvent } from '../engines/engine.js';
 import { clientKey } from '../http/authenticate.js';
+import { bodyTypeOf } from '../http/body.js';
 import type { Handler } from '../http/context.js';
 import { idempotencyKeyOf } from '../http/idempotency.js';
 import { publishEvents } from '../http/publish.js';
@@ -23,7 +24,7 @@ export const mercurePublish: Handler = async (request, context) => {
   // The token first: a publisher without one costs no upload.
   const credential = await mercureCredential(request, context);
   const allowed = requirePublisher(credential);
-  checkFormType(request.headers['content-type']);
+  bodyTypeOf(request, ['form']);
   const update = updateOfForm(new URLSearchParams(await request.readBody(context.config.maxBodyBytes)));
   const event: NewEvent = { topic: MERCURE_TOPIC, data: envelopeOf(update) };
   const idempotencyKey = update.id === undefined ? idempotencyKeyOf(request) : publisherIdKey(update.id);
@@ -57,15 +58,4 @@ function authorizeUpdate(allowed: readonly MercureSelector[], update: MercureUpd
 /** The publisher's id as an idempotency key: any text (an IRI, a UUID), hashed to the key's alphabet. */
 function publisherIdKey(id: string): string {
   return `mercure-id:${createHash('sha256').update(id).digest('base64url')}`;
-}
-
-function checkFormType(header: string | undefined): void {
-  const [mediaType = '', ...parameters] = (header ?? '').split(';').map((part) => part.trim().toLowerCase());
-  if (mediaType !== 'application/x-www-form-urlencoded') {
-    throw new HubError(415, 'unsupported_media_type', 'A Mercure publish is a form: send Content-Type: application/x-www-form-urlencoded.');
-  }
-  for (const parameter of parameters) {
-    const [name, value = ''] = parameter.split('=').map((part) => part.trim());
-    if (name === 'charset' && value.replace(/"/g, '') !== 'utf-8') throw new HubError(415, 'unsupported_media_type', `Only charset=utf-8 is accepted, not "${value}".`);
-  }
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createHub } from '../../src/create-hub.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
 import { httpRequest, openStream, type OpenStream } from '../support/http.js';
@@ -128,5 +129,30 @@ describe('Mercure publishing', () => {
     const before = (await httpRequest(`${open.url}/stats`)).json().eventsPublished;
     await publishUpdate(open.url, [['topic', 'urn:counted'], ['data', '1']]);
     assert.equal((await httpRequest(`${open.url}/stats`)).json().eventsPublished, before + 1);
+  });
+});
+
+describe('Mercure inside an app (createHub)', () => {
+  test('createHub({ mercure: true }) serves the endpoint through hub.fetch; --jwt-max-lifetime makes exp required', async () => {
+    const hub = await createHub({ mercure: true, mercureAnonymous: true, jwtSecret: SECRET, jwtMaxLifetimeMs: 3_600_000 });
+    try {
+      const stream = await hub.fetch(new Request('http://app.test/.well-known/mercure?topic=urn:embedded'));
+      assert.equal(stream.status, 200);
+      const reader = stream.body!.getReader();
+      const form = (token: string) =>
+        hub.fetch(new Request('http://app.test/.well-known/mercure', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Bearer ${token}` }, body: 'topic=urn:embedded&data=inside' }));
+      const forever = await form(await mercureToken(SECRET, { publish: ['*'] }));
+      assert.equal(forever.status, 401);
+      assert.equal((await forever.json()).error.code, 'token_missing_exp');
+      const published = await form(await mercureToken(SECRET, { publish: ['*'] }, { expiresInSeconds: 60 }));
+      assert.equal(published.status, 200);
+      const id = await published.text();
+      let text = '';
+      while (!text.includes('data: inside')) text += new TextDecoder().decode((await reader.read()).value);
+      assert.match(text, new RegExp(`id: ${id}\\ndata: inside\\n`));
+      await reader.cancel();
+    } finally {
+      await hub.close();
+    }
   });
 });
