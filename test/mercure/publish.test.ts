@@ -119,6 +119,8 @@ describe('Mercure publishing', () => {
     assert.equal(retry.status, 200);
     assert.equal(retry.text, first.text);
     assert.equal(retry.headers['idempotent-replayed'], 'true');
+    const reused = await publishUpdate(hub.url, [['topic', 'https://example.com/orders/7'], ['data', 'refunded'], ['id', fields[2]![1]]], auth);
+    assert.equal(reused.status, 422, reused.text);
     await publishUpdate(hub.url, [['topic', 'https://example.com/orders/7'], ['data', 'shipped']], auth);
     const events = await stream.waitForEvents(2);
     assert.deepEqual(events.map((event) => event.data), ['paid', 'shipped']);
