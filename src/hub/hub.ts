@@ -407,6 +407,8 @@ export class Hub {
       subscriber.end('history-unavailable');
       return;
     }
+    // The id of the last event written: a view may leave replayed events out, and their ids unsent.
+    let lastSent = lastEventId;
     for (let i = 0; i < replay.length; ) {
       await subscriber.roomAvailable();
       if (subscriber.state === 'closed') return;
@@ -424,6 +426,7 @@ export class Hub {
         batch.push(frame);
         bytes += frame.byteLength;
         if (countsAsTraffic(replay[i]!)) traffic += 1;
+        lastSent = replay[i]!.id;
         i += 1;
       }
       if (batch.length > 0) subscriber.writeNow(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
@@ -431,7 +434,6 @@ export class Hub {
     }
     if (subscriber.state === 'closed') return;
     // Tell the client where it stands even if nothing was sent, so that a reconnect resumes here.
-    const lastSent = replay.length > 0 ? replay[replay.length - 1]!.id : lastEventId;
     if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeEvent({ id: position, event: POSITION_EVENT, data: '' })));
     let released = 0;
     subscriber.goLive((event) => {

@@ -498,7 +498,7 @@ describe('Hub stream views (another protocol\'s streams)', () => {
   test('a replay (Last-Event-ID, rewind) passes through the view too', async () => {
     const hub = makeHub();
     const { view } = prefixFormat();
-    const [first] = await hub.publish([{ topic: 't', data: 'a1' }, { topic: 't', data: 'b1' }, { topic: 't', data: 'a2' }]);
+    const [first, , , last] = await hub.publish([{ topic: 't', data: 'a1' }, { topic: 't', data: 'b1' }, { topic: 't', data: 'a2' }, { topic: 't', data: 'b2' }]);
     const resumed = new RecordingSink();
     hub.subscribe(selectors('t'), resumed, { view: view('a'), lastEventId: first!.id });
     const everything = new RecordingSink();
@@ -506,5 +506,7 @@ describe('Hub stream views (another protocol\'s streams)', () => {
     await settle();
     assert.deepEqual(resumed.events.map((event) => event.data), ['A2']);
     assert.deepEqual(everything.events.map((event) => event.data), ['A1', 'A2']);
+    // The last replayed event was left out: the position marker still carries its id, so a reconnect resumes after it.
+    assert.deepEqual(resumed.positions, [last!.id]);
   });
 });
