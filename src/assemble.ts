@@ -24,6 +24,7 @@ import { listenForDisconnects } from './hub/disconnects.js';
 import { SystemBus } from './hub/system-bus.js';
 import { SystemStatsPublisher } from './hub/system-stats.js';
 import { Presence } from './presence/presence.js';
+import { publishSubscriptionEvents } from './mercure/subscriptions.js';
 import { PresenceWatchers } from './presence/watchers.js';
 import { DEFAULT_TOPIC_LIMITS, parseSubscribeSelector } from './topics/index.js';
 import { forwardPresence } from './webhooks/presence.js';
@@ -124,6 +125,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
     clientAddress: clientAddressResolver(config.trustedProxies),
   };
   presence.start();
+  if (config.mercure && config.mercureSubscriptions) publishSubscriptionEvents(presence, hub, logger);
   // Dashboards read $ssehub/stats: published only while the dashboard is served.
   const systemStats = config.dashboard ? new SystemStatsPublisher(hub, { intervalMs: config.statsIntervalMs, startedAt, instance }, logger) : undefined;
   systemStats?.start();

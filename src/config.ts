@@ -76,6 +76,12 @@ export interface HubConfig {
   /** "host:port" of the operator listener (parseListenAddress), or undefined: none. */
   metricsListen: string | undefined;
   demos: boolean;
+  /** Serve the Mercure protocol at /.well-known/mercure (src/mercure/). */
+  mercure: boolean;
+  /** Mercure subscribers without a token may subscribe (to public updates), as Mercure's `anonymous` directive. */
+  mercureAnonymous: boolean;
+  /** The Mercure subscriptions API and subscription events (Mercure's `subscriptions` directive), on presence. */
+  mercureSubscriptions: boolean;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   h2c: boolean;
@@ -163,6 +169,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'statsIntervalMs', flag: 'stats-interval', env: 'SSEHUB_STATS_INTERVAL', kind: 'duration', default: '1s', help: 'How often each instance publishes a "stats" event to $ssehub/stats while the dashboard is on (0 disables).' },
   { key: 'metricsListen', flag: 'metrics-listen', env: 'SSEHUB_METRICS_LISTEN', kind: 'optional', default: '', help: 'A second, plain HTTP listener (host:port, e.g. 10.0.0.5:9090) that serves GET /metrics, /stats, /livez and /healthz without a token, for a Prometheus scraper on a private interface. Empty: none. On the main port, /stats and /metrics need a token with the admin grant whenever a key is set. With --workers the workers share it as they share the main port: each answer is one worker\'s own numbers.' },
   { key: 'demos', flag: 'demos', env: 'SSEHUB_DEMOS', kind: 'boolean', default: 'false', help: 'Enable the demo API (POST /demos/api/jobs, /logs, /chat): the hub runs simulated jobs and a child process and publishes to demo/… topics on the caller\'s behalf.' },
+  { key: 'mercure', flag: 'mercure', env: 'SSEHUB_MERCURE', kind: 'boolean', default: 'false', help: 'Serve the Mercure protocol at /.well-known/mercure (publish, subscribe, private updates, resume), with the hub\'s token keys and engine: see docs/mercure.md.' },
+  { key: 'mercureAnonymous', flag: 'mercure-anonymous', env: 'SSEHUB_MERCURE_ANONYMOUS', kind: 'boolean', default: 'false', help: 'Let Mercure subscribers without a token subscribe (to public updates only), as Mercure\'s "anonymous" directive. A hub without token keys lets everyone in anyway.' },
+  { key: 'mercureSubscriptions', flag: 'mercure-subscriptions', env: 'SSEHUB_MERCURE_SUBSCRIPTIONS', kind: 'boolean', default: 'false', help: 'Serve Mercure\'s subscriptions API (GET /.well-known/mercure/subscriptions…) and publish its subscription events, as Mercure\'s "subscriptions" directive: each Mercure stream then counts in presence (a subscriber leaves after --presence-grace).' },
   { key: 'tlsCertFile', flag: 'tls-cert', env: 'SSEHUB_TLS_CERT', kind: 'optional', default: '', help: 'PEM file with the TLS certificate (chain). With --tls-key, the port serves HTTPS: HTTP/2, and HTTP/1.1 for clients that do not offer h2 (ALPN). "ssehub cert" makes one for local use.' },
   { key: 'tlsKeyFile', flag: 'tls-key', env: 'SSEHUB_TLS_KEY', kind: 'optional', default: '', help: 'PEM file with the TLS private key; required with --tls-cert.' },
   { key: 'h2c', flag: 'h2c', env: 'SSEHUB_H2C', kind: 'boolean', default: 'false', help: 'Serve cleartext HTTP/2 with prior knowledge (h2c), for a proxy that speaks it. The port then speaks HTTP/2 only: HTTP/1.1 clients cannot use it. Not with --tls-cert.' },

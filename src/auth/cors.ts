@@ -19,8 +19,8 @@ export interface CorsPolicy {
 }
 
 export const PREFLIGHT_MAX_AGE_SECONDS = 600;
-/** Response headers a browser client may read besides the safelisted ones: retry timing and idempotent replays. */
-const EXPOSED = 'Retry-After, Idempotent-Replayed';
+/** Response headers a browser client may read besides the safelisted ones: retry timing, idempotent replays and a Mercure stream's position. */
+const EXPOSED = 'Retry-After, Idempotent-Replayed, Last-Event-ID';
 /** No CORS headers: one shared object, since most requests (server-side publishers) send no Origin. */
 const NONE: Readonly<Record<string, string>> = Object.freeze({});
 

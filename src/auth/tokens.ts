@@ -36,6 +36,12 @@ export interface TokenSettings {
 
 export interface TokenVerifier {
   verify(token: string): Promise<Principal>;
+  /**
+   * The token's claims once its signature, algorithm, `iss`, `aud`, `nbf`, `exp` (when present)
+   * and lifetime (--jwt-max-lifetime, which requires `exp`) are checked, for a protocol that reads claims of its own (Mercure's `mercure` claim):
+   * the same keys and checks, without ssehub's required `sub` and `exp`.
+   */
+  verifyPayload(token: string): Promise<JWTPayload>;
   readonly algorithms: readonly string[];
 }
 
@@ -80,16 +86,22 @@ export function createTokenVerifier(settings: TokenSettings): TokenVerifier {
     ...(settings.audience === undefined ? {} : { audience: settings.audience }),
   };
 
+  const maxLifetimeSeconds = settings.maxLifetimeSeconds ?? 0;
+  const verifyPayload = async (token: string): Promise<JWTPayload> => {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, getKey, options));
+    } catch (error) {
+      throw tokenError(error);
+    }
+    checkLifetime(payload, maxLifetimeSeconds);
+    return payload;
+  };
   return {
     algorithms: [...algorithms],
+    verifyPayload,
     async verify(token: string): Promise<Principal> {
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, getKey, options));
-      } catch (error) {
-        throw tokenError(error);
-      }
-      return principalOf(payload, settings.maxLifetimeSeconds ?? 0);
+      return principalOf(await verifyPayload(token));
     },
   };
 }
@@ -131,17 +143,12 @@ function selectorsOf(value: unknown, claim: 'publish' | 'subscribe'): Selector[]
   }
 }
 
-/**
- * What jose leaves to the hub, checked after the signature: every token expires (`exp`), within
- * the configured maximum lifetime, and names its holder (`sub`), by which open streams and publish
- * rates are counted: a token without a string subject would escape both limits.
- */
-function checkRequiredClaims(payload: JWTPayload, maxLifetimeSeconds: number): asserts payload is JWTPayload & { exp: number; sub: string } {
-  // jose has refused an `exp` that is not a number; a missing one would make the token good forever.
-  if (payload.exp === undefined) {
-    throw new HubError(401, 'token_missing_exp', 'The token has no "exp" claim: tokens must expire.', challenge('missing exp'));
-  }
+const missingExp = (): HubError => new HubError(401, 'token_missing_exp', 'The token has no "exp" claim: tokens must expire.', challenge('missing exp'));
+
+/** With a maximum lifetime (--jwt-max-lifetime), every token has an `exp` within it. */
+function checkLifetime(payload: JWTPayload, maxLifetimeSeconds: number): void {
   if (maxLifetimeSeconds > 0) {
+    if (payload.exp === undefined) throw missingExp();
     // Counted from iat, or from now when iat is missing or in the future (it could not shorten a lifetime then).
     const now = Date.now() / 1000;
     const from = typeof payload.iat === 'number' && payload.iat < now ? payload.iat : now;
@@ -154,13 +161,23 @@ function checkRequiredClaims(payload: JWTPayload, maxLifetimeSeconds: number): a
       );
     }
   }
+}
+
+/**
+ * What jose leaves to the hub, checked after the signature: every token expires (`exp`, within
+ * the maximum lifetime: checkLifetime), and names its holder (`sub`), by which open streams and
+ * publish rates are counted: a token without a string subject would escape both limits.
+ */
+function checkRequiredClaims(payload: JWTPayload): asserts payload is JWTPayload & { exp: number; sub: string } {
+  // jose has refused an `exp` that is not a number; a missing one would make the token good forever.
+  if (payload.exp === undefined) throw missingExp();
   if (typeof payload.sub !== 'string' || payload.sub === '') {
     throw new HubError(401, 'invalid_token', 'The token needs a "sub" claim: a non-empty string naming its holder.', challenge('sub must be a string'));
   }
 }
 
-function principalOf(payload: JWTPayload, maxLifetimeSeconds: number): Principal {
-  checkRequiredClaims(payload, maxLifetimeSeconds);
+function principalOf(payload: JWTPayload): Principal {
+  checkRequiredClaims(payload);
   const grants = (payload[GRANTS_CLAIM] ?? {}) as Record<string, unknown>;
   if (typeof grants !== 'object' || grants === null) throw new HubError(401, 'invalid_token', `The token's "${GRANTS_CLAIM}" claim must be an object.`);
   if (grants.admin !== undefined && typeof grants.admin !== 'boolean') {

@@ -101,7 +101,7 @@ export function clientKey(req: RequestHead, principal: Principal, context: Route
 }
 
 /** The bearer token; another scheme is a 401, unless `strict` is off (the app may read that header). */
-function bearerToken(req: RequestHead, strict: boolean): string | undefined {
+export function bearerToken(req: RequestHead, strict: boolean): string | undefined {
   const header = req.headers.authorization;
   if (header === undefined) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -110,7 +110,8 @@ function bearerToken(req: RequestHead, strict: boolean): string | undefined {
   return match[1];
 }
 
-function cookieValue(header: string | undefined, name: string): string | undefined {
+/** The named cookie's value in a Cookie header, unquoted; undefined when absent or empty. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');

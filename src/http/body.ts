@@ -5,13 +5,17 @@
 import { HubError } from '../errors.js';
 import type { HubRequest, RequestHead } from './context.js';
 
-export type BodyType = 'json' | 'text';
+export type BodyType = 'json' | 'text' | 'form';
+
+/** The media type of each body type. */
+const MEDIA_TYPES: Record<BodyType, string> = { json: 'application/json', text: 'text/plain', form: 'application/x-www-form-urlencoded' };
 
 const COMMON_TYPES = new Map<string, BodyType>([
   ['application/json', 'json'],
   ['application/json; charset=utf-8', 'json'],
   ['text/plain', 'text'],
   ['text/plain; charset=utf-8', 'text'],
+  ['application/x-www-form-urlencoded', 'form'],
 ]);
 
 /** Which of the accepted types the request declares; 415 for anything else. */
@@ -20,7 +24,7 @@ export function bodyTypeOf(req: RequestHead, accepted: readonly BodyType[]): Bod
   // The values publishers send, known without parsing them (a publish's hot path).
   const common = header === undefined ? undefined : COMMON_TYPES.get(header);
   if (common !== undefined && accepted.includes(common)) return common;
-  const expected = accepted.map((type) => (type === 'json' ? 'application/json' : 'text/plain')).join(' or ');
+  const expected = accepted.map((type) => MEDIA_TYPES[type]).join(' or ');
   if (!header) throw new HubError(415, 'unsupported_media_type', `Send a Content-Type header: ${expected}.`);
   const [mediaType = '', ...parameters] = header.split(';').map((part) => part.trim().toLowerCase());
   for (const parameter of parameters) {
@@ -29,7 +33,7 @@ export function bodyTypeOf(req: RequestHead, accepted: readonly BodyType[]): Bod
       throw new HubError(415, 'unsupported_media_type', `Only charset=utf-8 is accepted, not "${value}".`);
     }
   }
-  const type: BodyType | undefined = mediaType === 'application/json' ? 'json' : mediaType === 'text/plain' ? 'text' : undefined;
+  const type = (Object.keys(MEDIA_TYPES) as BodyType[]).find((candidate) => MEDIA_TYPES[candidate] === mediaType);
   if (type === undefined || !accepted.includes(type)) {
     throw new HubError(415, 'unsupported_media_type', `Content-Type "${mediaType}" is not accepted here; use ${expected}.`);
   }

@@ -33,6 +33,16 @@ export interface Publisher {
   principal: Principal;
   /** Called only when the key is used (behind proxies the client's address is read from X-Forwarded-For). */
   key(): string;
+  /**
+   * A door that stores its events under a reserved topic of its own (Mercure: $mercure/…, which no
+   * grant names) and authorizes them by its own rules instead of the principal's publish grants.
+   */
+  door?: PublishingDoor;
+}
+
+export interface PublishingDoor {
+  /** Throws the HubError (403…) of events the publisher may not publish; called once they are valid. */
+  authorize(events: readonly NewEvent[]): void;
 }
 
 /**
@@ -48,14 +58,18 @@ export async function publishEvents(events: readonly NewEvent[], publisher: Publ
 
 /** What the hub is told of a publish: who may publish to the checked topics, whose rates it is charged to, and its dedupe key. */
 function publishOptions(context: RouteContext, publisher: Publisher, dedupeKey?: string): PublishOptions {
-  const options: PublishOptions = {
-    authorize: (checked) => {
-      authorizePublish(
-        publisher.principal,
-        checked.map((event) => event.topic),
-      );
-    },
-  };
+  const door = publisher.door;
+  const options: PublishOptions =
+    door === undefined
+      ? {
+          authorize: (checked) => {
+            authorizePublish(
+              publisher.principal,
+              checked.map((event) => event.topic),
+            );
+          },
+        }
+      : { authorize: (checked) => door.authorize(checked), allowReservedTopics: true };
   // The hub charges the key (events and bytes) once the events are valid and authorized, before
   // storing; a publisher with a subject only with --rate-limit-subjects (in process too: 'app').
   if (context.access.limits.chargesPublisher(publisher.principal.subject)) options.chargeTo = publisher.key();

@@ -16,6 +16,9 @@ import { preflight } from './preflight.js';
 import { streamEvents, streamTopic } from './subscribe.js';
 import { page, PAGES, serveAsset } from './static.js';
 import { issueTicket } from './tickets.js';
+import { mercurePublish } from '../mercure/publish.js';
+import { mercureSubscribe } from '../mercure/subscribe.js';
+import { mercureSubscriptions, SUBSCRIPTIONS_PATH } from '../mercure/subscriptions.js';
 
 export interface Route {
   path: string;
@@ -31,6 +34,8 @@ export interface Route {
 
 const dashboard = (config: HubConfig): boolean => config.dashboard;
 const demos = (config: HubConfig): boolean => config.demos;
+const mercure = (config: HubConfig): boolean => config.mercure;
+const mercureOff = (): HubError => new HubError(404, 'mercure_disabled', 'The Mercure protocol is off on this hub: start it with --mercure (or SSEHUB_MERCURE=true, or createHub({ mercure: true })).');
 const demosOff = (): HubError => new HubError(404, 'demos_disabled', 'The demo API is off on this hub: start it with --demos (or SSEHUB_DEMOS=true) to run the demos.');
 
 const pageRoutes: Route[] = (Object.keys(PAGES) as Array<keyof typeof PAGES>).map((path) => {
@@ -52,6 +57,9 @@ export const ROUTES: readonly Route[] = [
   ...pageRoutes,
   // Asset names never need percent-encoding; raw, an encoded "/" or "." cannot even look like one.
   { path: '/assets/', prefix: true, raw: true, when: dashboard, methods: { GET: serveAsset, HEAD: serveAsset } },
+  // Raw: a topic in the path is percent-encoded, "/" included; the handler splits, then decodes.
+  { path: SUBSCRIPTIONS_PATH, prefix: true, raw: true, when: mercure, off: mercureOff, methods: { GET: mercureSubscriptions } },
+  { path: '/.well-known/mercure', when: mercure, off: mercureOff, methods: { GET: mercureSubscribe, POST: mercurePublish } },
   { path: '/demos/api/jobs', when: demos, off: demosOff, methods: { POST: startJobs } },
   { path: '/demos/api/logs', when: demos, off: demosOff, methods: { POST: startLogs } },
   { path: '/demos/api/chat', when: demos, off: demosOff, methods: { POST: startChat } },

@@ -15,9 +15,10 @@ import { isReservedTopic, type Selector } from '../topics/index.js';
 import { subscriptionWebhooks, type SubscriptionWebhooks } from '../webhooks/subscriptions.js';
 import { readTopic } from './presence.js';
 import { answerHistory } from './history.js';
-import { authorizeSubscription, subscriptionOf } from './subscription.js';
+import { authorizeSubscription, subscriptionOf, type Subscription } from './subscription.js';
 import { checkedCount, MAX_REWIND } from '../hub/history.js';
 import type { Subscriber, SubscriberClosedListener } from '../hub/subscriber.js';
+import type { StreamView } from '../hub/hub.js';
 import type { Handler, RouteContext, RouteRequest, StreamAnswer } from './context.js';
 
 export const STREAM_HEADERS = {
@@ -57,17 +58,42 @@ export const streamEvents: Handler = (request, context) => {
 };
 
 async function openStream(request: RouteRequest, context: RouteContext, sources: string[]): Promise<StreamAnswer> {
-  const { hub, logger, access } = context;
   const subscription = subscriptionOf(sources, context);
-  const { selectors } = subscription;
   const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.get('lastEventId'));
   // Checked even when a Last-Event-ID makes it moot: a bad value is an error either way.
   const rewind = checkedCount(request.query.get('rewind'), 'rewind', 'invalid_rewind', MAX_REWIND);
   const principal = await authorizeSubscription(request, context, subscription);
+  return answerStream(request, context, { subscription, principal, lastEventId, rewind, watchPresence: presenceWanted(request.query.get('presence')) });
+}
+
+/** A stream about to be opened: what it reads, parsed, and who reads it, authorized. */
+export interface StreamOpening {
+  subscription: Subscription;
+  principal: Principal;
+  lastEventId?: string | undefined;
+  rewind?: number | undefined;
+  /** The stream asked to hear of its topics' presence (?presence=1). */
+  watchPresence?: boolean;
+  /** Which events it gets and how they are written, for another protocol's streams (Mercure). */
+  view?: StreamView<any> | undefined;
+  /** Headers of the answer besides STREAM_HEADERS. */
+  headers?: Readonly<Record<string, string>>;
+  /** Its presence membership, when its protocol names it (Mercure's subscriber ids); else its subject's on its exact topics. */
+  membership?: StreamMembership | undefined;
+}
+
+/**
+ * Opens an authorized stream, for every protocol's stream route: the per-client stream slots are
+ * taken, presence and webhooks told, and the hub subscribes it once the door has its sink.
+ */
+export async function answerStream(request: RouteRequest, context: RouteContext, opening: StreamOpening): Promise<StreamAnswer> {
+  const { hub, logger, access } = context;
+  const { subscription, principal, lastEventId, rewind, view } = opening;
+  const { selectors } = subscription;
   // On HTTP/2, the request's socket stands for the connection's socket: the address is the client's either way.
   const remote = context.clientAddress(request);
-  const membership = membershipOf(principal, selectors, context.presence);
-  const watched = presenceWanted(request.query.get('presence')) ? exactTopics(selectors) : undefined;
+  const membership = 'membership' in opening ? opening.membership : membershipOf(principal, selectors, context.presence);
+  const watched = opening.watchPresence === true ? exactTopics(selectors) : undefined;
   const webhooks = subscriptionWebhooks(context.webhooks, principal.subject, subscription.topics, context.instance);
   const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger, context, membership, watched, webhooks);
   // The client may have gone while its credential was checked and its slots taken: then there is nothing to open.
@@ -77,7 +103,7 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
   }
   return {
     status: 200,
-    headers: STREAM_HEADERS,
+    headers: opening.headers === undefined ? STREAM_HEADERS : { ...STREAM_HEADERS, ...opening.headers },
     cancel: () => slots.release(),
     // The answer's head is out by now: a failure must not become an error answer on the same
     // connection. Cut the stream instead.
@@ -87,6 +113,7 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
           ...(lastEventId === undefined ? {} : { lastEventId }),
           ...(rewind === undefined ? {} : { rewind }),
           ...(principal.expiresAt === undefined ? {} : { expiresAt: principal.expiresAt }),
+          ...(view === undefined ? {} : { view }),
           whenClosed: slots,
           holder: principal, // referenced, not copied: a disconnect matches its subject and token id
         });
@@ -178,7 +205,7 @@ function presenceWanted(value: string | null): boolean {
  * The header wins over the query parameter: a browser's EventSource keeps its original URL (with a
  * stale ?lastEventId) when it reconnects, but sends the newest id in the header.
  */
-function lastEventIdOf(header: string | string[] | undefined, query: string | null): string | undefined {
+export function lastEventIdOf(header: string | string[] | undefined, query: string | null): string | undefined {
   const value = (Array.isArray(header) ? header[0] : header) ?? query ?? undefined;
   if (value === undefined || value === '') return undefined;
   return value.slice(0, MAX_LAST_EVENT_ID_LENGTH);

@@ -21,7 +21,7 @@ import {
   RESET_EVENT,
   type ExpiredDetail,
 } from '../protocol/index.js';
-import { isReservedTopic, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
+import { SYSTEM_TOPIC_PREFIX, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
 import type { AppendOptions, Engine, NewEvent, PublishCharge, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
 import { Subscriber, type StreamHolder, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
@@ -53,8 +53,31 @@ export interface SubscribeOptions {
   whenClosed?: SubscriberClosedListener;
   /** Who holds the stream, for endStreams() to match by subject or token id. */
   holder?: StreamHolder;
-  /** Replay the newest N retained events first (?rewind=N); ignored when lastEventId is given. */
+  /** Replay the newest N retained events first (?rewind=N; EVERY_RETAINED_EVENT: all of them); ignored when lastEventId is given. */
   rewind?: number;
+  /** Which events the stream gets and how they are written, when not every matching event as is (see StreamView). */
+  view?: StreamView<any>;
+}
+
+/** A rewind that replays every retained event of the stream's selectors (Mercure's lastEventID=earliest). */
+export const EVERY_RETAINED_EVENT = Number.POSITIVE_INFINITY;
+
+/**
+ * How one kind of stream reads and writes events, for a protocol whose events are not ssehub's
+ * own (Mercure's updates, stored as envelopes: src/mercure/). An event is read and encoded once
+ * per format per dispatch, whatever the number of streams of that format, as native frames are.
+ */
+export interface StreamFormat<T> {
+  /** What the streams of this format need of the event (parsed once per dispatch). */
+  read(event: StoredEvent): T;
+  /** The event's frame on these streams. */
+  encode(event: StoredEvent, read: T): Uint8Array;
+}
+
+/** A stream's view: its format, and which events (already matched by its selectors) it gets. */
+export interface StreamView<T> {
+  readonly format: StreamFormat<T>;
+  accepts(read: T): boolean;
 }
 
 /** Which streams endStreams() ends: those of a subject, of a token id, or reading a topic. */
@@ -124,10 +147,17 @@ export interface TopicSummary {
 /**
  * Events on system topics ($ssehub/…, published by the hub itself, e.g. its stats every second)
  * are left out of eventsPublished and eventsDelivered, so that the counters, /stats, /metrics and
- * the dashboard's events per second describe the users' traffic only.
+ * the dashboard's events per second describe the users' traffic only. Other reserved topics carry
+ * users' events (Mercure's updates, $mercure/…) and count.
  */
 function countsAsTraffic(event: NewEvent): boolean {
-  return !isReservedTopic(event.topic);
+  return !event.topic.startsWith(SYSTEM_TOPIC_PREFIX);
+}
+
+/** An event as one format writes it, made once per dispatch (see Hub.dispatch). */
+interface FormattedEvent {
+  read: unknown;
+  frame: Uint8Array;
 }
 
 /**
@@ -279,7 +309,7 @@ export class Hub {
    */
   subscribe(selectors: readonly Selector[], sink: StreamSink, options: SubscribeOptions = {}): Subscriber {
     // An exact-size copy: the caller's array may have grown with spare room, and this one lives as long as the stream.
-    const subscriber = new Subscriber(selectors.slice(), sink, this.options.maxBufferBytes, this.hooks, options.whenClosed, options.holder);
+    const subscriber = new Subscriber(selectors.slice(), sink, this.options.maxBufferBytes, this.hooks, options.whenClosed, options.holder, options.view);
     this.subscribers.add(subscriber);
     for (const selector of selectors) this.index.add(selector, subscriber);
     if (options.expiresAt !== undefined) this.watchExpiry(subscriber, options.expiresAt);
@@ -375,6 +405,8 @@ export class Hub {
       subscriber.end('history-unavailable');
       return;
     }
+    // The id of the last event written: a view may leave replayed events out, and their ids unsent.
+    let lastSent = lastEventId;
     for (let i = 0; i < replay.length; ) {
       await subscriber.roomAvailable();
       if (subscriber.state === 'closed') return;
@@ -384,18 +416,22 @@ export class Hub {
       let bytes = 0;
       let traffic = 0;
       while (i < replay.length && (bytes === 0 || bytes < this.replaySliceBytes)) {
-        const frame = frameOf(replay[i]!);
+        const frame = viewedFrame(subscriber, replay[i]!);
+        if (frame === undefined) {
+          i += 1;
+          continue;
+        }
         batch.push(frame);
         bytes += frame.byteLength;
         if (countsAsTraffic(replay[i]!)) traffic += 1;
+        lastSent = replay[i]!.id;
         i += 1;
       }
-      subscriber.writeNow(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+      if (batch.length > 0) subscriber.writeNow(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
       this.counters.eventsDelivered += traffic;
     }
     if (subscriber.state === 'closed') return;
     // Tell the client where it stands even if nothing was sent, so that a reconnect resumes here.
-    const lastSent = replay.length > 0 ? replay[replay.length - 1]!.id : lastEventId;
     if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeEvent({ id: position, event: POSITION_EVENT, data: '' })));
     let released = 0;
     subscriber.goLive((event) => {
@@ -419,14 +455,28 @@ export class Hub {
 
   private dispatch(event: StoredEvent): void {
     if (this.subscribers.size === 0 || this.closing) return;
-    const frame = frameOf(event); // encoded once here, for every subscriber
+    let frame: Uint8Array | undefined; // encoded once here, for every subscriber, when one needs it
+    let formatted: Map<StreamFormat<unknown>, FormattedEvent> | undefined; // once per other format
     const stamp = ++this.dispatchCounter;
     let delivered = 0;
     const dirtyBefore = this.dirty.length;
     this.index.match(event.topic, (subscriber) => {
       if (subscriber.lastDispatch === stamp) return; // matched by two of its selectors: once is enough
       subscriber.lastDispatch = stamp;
-      subscriber.deliver(event, frame);
+      const view = subscriber.view;
+      if (view === undefined) {
+        subscriber.deliver(event, (frame ??= frameOf(event)));
+      } else {
+        formatted ??= new Map();
+        let form = formatted.get(view.format);
+        if (form === undefined) {
+          const read = view.format.read(event);
+          form = { read, frame: view.format.encode(event, read) };
+          formatted.set(view.format, form);
+        }
+        if (!view.accepts(form.read)) return;
+        subscriber.deliver(event, form.frame);
+      }
       if (subscriber.state === 'live') delivered += 1; // not if this very event cut it off
     });
     if (countsAsTraffic(event) && delivered > 0) {
@@ -513,6 +563,14 @@ const NO_APPEND_OPTIONS: AppendOptions = Object.freeze({});
 function appendOptionsOf({ dedupeKey, dedupeWindowMs }: PublishOptions): AppendOptions {
   if (dedupeKey === undefined) return NO_APPEND_OPTIONS; // almost every publish
   return { dedupeKey, dedupeWindowMs };
+}
+
+/** The event's frame for this subscriber, or undefined when its view leaves the event out (a replay: read per stream). */
+function viewedFrame(subscriber: Subscriber, event: StoredEvent): Uint8Array | undefined {
+  const view = subscriber.view;
+  if (view === undefined) return frameOf(event);
+  const read = view.format.read(event);
+  return view.accepts(read) ? view.format.encode(event, read) : undefined;
 }
 
 function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {

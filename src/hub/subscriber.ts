@@ -12,6 +12,7 @@
 import type { StoredEvent } from '../engines/engine.js';
 import type { Selector } from '../topics/index.js';
 import type { SinkOwner, StreamSink } from './sink.js';
+import type { StreamView } from './hub.js';
 
 /** The empty queue every idle subscriber shares: an array of its own per stream would be memory held by each. */
 const NO_FRAMES: readonly Uint8Array[] = Object.freeze([]);
@@ -75,6 +76,8 @@ export class Subscriber implements SinkOwner {
     private readonly hooks: SubscriberHooks,
     private readonly closedListener?: SubscriberClosedListener,
     readonly holder: StreamHolder = NO_HOLDER,
+    /** Which events the stream gets and how they are written; undefined (most streams): every matching event, as is. */
+    readonly view: StreamView<any> | undefined = undefined,
   ) {
     sink.attach(this);
   }

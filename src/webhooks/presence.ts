@@ -4,15 +4,17 @@
  * (causedHere, true on exactly one) emits it, so each is sent once per cluster.
  */
 import type { MemberChange, Presence, TopicChange } from '../presence/presence.js';
+import { isReservedTopic } from '../topics/index.js';
 import type { WebhookType } from './events.js';
 import type { Webhooks } from './webhooks.js';
 
 export function forwardPresence(presence: Presence, webhooks: Webhooks): void {
+  // Reserved topics' presence is the hub's own (Mercure's subscribers, $mercure/…): not the app's.
   const topicChange = (type: WebhookType) => ({ topic, causedHere }: TopicChange) => {
-    if (causedHere) void webhooks.emit(type, { topic }, { key: topic });
+    if (causedHere && !isReservedTopic(topic)) void webhooks.emit(type, { topic }, { key: topic });
   };
   const memberChange = (type: WebhookType) => ({ topic, member, causedHere }: MemberChange) => {
-    if (causedHere) void webhooks.emit(type, { topic, member }, { key: topic });
+    if (causedHere && !isReservedTopic(topic)) void webhooks.emit(type, { topic, member }, { key: topic });
   };
   // A type no --webhook wants gets no listener: no cost per change.
   if (webhooks.wants('topic.occupied')) presence.on('occupied', topicChange('topic.occupied'));

@@ -11,7 +11,7 @@ describe('CORS policy', () => {
     assert.deepEqual(policy.headersFor('https://app.example'), {
       'Access-Control-Allow-Origin': 'https://app.example',
       'Access-Control-Allow-Credentials': 'true',
-      'Access-Control-Expose-Headers': 'Retry-After, Idempotent-Replayed',
+      'Access-Control-Expose-Headers': 'Retry-After, Idempotent-Replayed, Last-Event-ID',
       Vary: 'Origin',
     });
     assert.equal(policy.headersFor('https://admin.example')['Access-Control-Allow-Origin'], 'https://admin.example');
@@ -35,7 +35,7 @@ describe('CORS policy', () => {
     const open = createCorsPolicy(['*', 'https://app.example']);
     assert.deepEqual(open.headersFor('https://anyone.example'), {
       'Access-Control-Allow-Origin': '*',
-      'Access-Control-Expose-Headers': 'Retry-After, Idempotent-Replayed',
+      'Access-Control-Expose-Headers': 'Retry-After, Idempotent-Replayed, Last-Event-ID',
     });
     assert.equal(open.headersFor('https://app.example')['Access-Control-Allow-Credentials'], 'true');
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Hub } from '../../src/hub/hub.js';
+import { EVERY_RETAINED_EVENT, Hub, type StreamFormat, type StreamView } from '../../src/hub/hub.js';
 import type { SinkOwner, StreamSink } from '../../src/hub/sink.js';
 import { MemoryEngine } from '../../src/engines/memory.js';
 import type { Engine, HistoryResult } from '../../src/engines/engine.js';
@@ -455,5 +455,58 @@ describe('Hub: why a stream ended', () => {
     await settle();
     await hub.close();
     assert.equal(last.endReason, 'shutdown', 'its sink closing afterwards does not make it the client\'s doing');
+  });
+});
+
+describe('Hub stream views (another protocol\'s streams)', () => {
+  /** A view that takes events whose data starts with its prefix, written upper-cased: reads and encodes counted. */
+  function prefixFormat() {
+    const counts = { reads: 0, encodes: 0 };
+    const format: StreamFormat<string> = {
+      read: (event) => {
+        counts.reads += 1;
+        return event.data;
+      },
+      encode: (event, data) => {
+        counts.encodes += 1;
+        return Buffer.from(`id: ${event.id}\ndata: ${data.toUpperCase()}\n\n`);
+      },
+    };
+    const view = (prefix: string): StreamView<string> => ({ format, accepts: (data) => data.startsWith(prefix) });
+    return { counts, view };
+  }
+
+  test('each stream gets the events its view accepts, in its format; the event is read and encoded once per format', async () => {
+    const hub = makeHub();
+    const { counts, view } = prefixFormat();
+    const a = new RecordingSink();
+    const b = new RecordingSink();
+    const native = new RecordingSink();
+    hub.subscribe(selectors('t'), a, { view: view('a') });
+    hub.subscribe(selectors('t'), b, { view: view('b') });
+    hub.subscribe(selectors('t'), native);
+    await settle();
+    await hub.publish([{ topic: 't', data: 'apple' }]);
+    await hub.publish([{ topic: 't', data: 'banana' }]);
+    await settle();
+    assert.deepEqual(a.events.map((event) => event.data), ['APPLE']);
+    assert.deepEqual(b.events.map((event) => event.data), ['BANANA']);
+    assert.deepEqual(native.events.map((event) => event.data), ['apple', 'banana']);
+    assert.deepEqual(counts, { reads: 2, encodes: 2 });
+  });
+
+  test('a replay (Last-Event-ID, rewind) passes through the view too', async () => {
+    const hub = makeHub();
+    const { view } = prefixFormat();
+    const [first, , , last] = await hub.publish([{ topic: 't', data: 'a1' }, { topic: 't', data: 'b1' }, { topic: 't', data: 'a2' }, { topic: 't', data: 'b2' }]);
+    const resumed = new RecordingSink();
+    hub.subscribe(selectors('t'), resumed, { view: view('a'), lastEventId: first!.id });
+    const everything = new RecordingSink();
+    hub.subscribe(selectors('t'), everything, { view: view('a'), rewind: EVERY_RETAINED_EVENT });
+    await settle();
+    assert.deepEqual(resumed.events.map((event) => event.data), ['A2']);
+    assert.deepEqual(everything.events.map((event) => event.data), ['A1', 'A2']);
+    // The last replayed event was left out: the position marker still carries its id, so a reconnect resumes after it.
+    assert.deepEqual(resumed.positions, [last!.id]);
   });
 });
