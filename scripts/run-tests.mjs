@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * `npm test`'s runner: every test/**\/*.test.ts file, in two passes of node's test runner. Files
- * that are safe next to others run two at a time; the files listed in SERIAL run afterwards, one at
- * a time, each for the reason given. Both passes always run. The output ends with the summary of
- * both together, in node's own "# pass N" form, the ten slowest files (scripts/test-file-times.mjs),
- * then "N passed, N failed" alone on a line; the exit code is non-zero if either pass failed.
+ * `npm test`'s runner: every test/**\/*.test.ts file, in passes of node's test runner. Files that
+ * are safe next to others run two at a time; then the files of LANES, in two lanes side by side,
+ * each a file at a time; then the ALONE files, one at a time; each listed file with its reason. Every
+ * pass always runs. The output ends with the summary of all together, in node's own "# pass N" form,
+ * the ten slowest files (scripts/test-file-times.mjs), then "N passed, N failed" alone on a line; the
+ * exit code is non-zero if any pass failed.
  *
  *   node scripts/run-tests.mjs [file …]     (no files: the whole suite)
  */
@@ -13,29 +14,42 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
-/** Files that must not share the machine with another test file, and why. */
-const SERIAL = {
+/**
+ * Files that must not run beside the parallel pass, and why. After the parallel pass, the two lanes
+ * run at the same time, each a file at a time: Chromium's pages next to the tests that start, kill
+ * and count hub, worker, nginx or engine-server processes of their own (each on its own spare ports;
+ * the two share nothing but the machine). The ALONE files run last, with nothing beside them.
+ */
+const LANES = {
+  browser: {
+    'test/e2e/cross-site.test.ts': 'Chromium',
+    'test/e2e/dashboard.test.ts': 'Chromium',
+    'test/e2e/demos.test.ts': 'Chromium',
+    'test/e2e/restart.test.ts': 'Chromium across a hub restart',
+    'test/e2e/six-connections.test.ts': 'Chromium',
+    'test/e2e/mercure.test.ts': 'Chromium',
+    'test/react/use-subscription.test.ts': 'Chromium',
+    'test/docs/readme-tour.test.ts': 'Chromium, and the CLI started several times',
+  },
+  processes: {
+    'test/integration/engine-restart.test.ts': 'kills and restarts its own Redis and NATS servers under load',
+    'test/integration/nginx.test.ts': 'nginx instances and failover through them under load',
+    'test/integration/cluster.test.ts': 'three hubs per engine, one killed under load',
+    'test/client/hub-restart.test.ts': 'a hub process restarted while publishing',
+    'test/cluster/worker.test.ts': 'worker processes killed and restarted',
+    'test/cluster/limits.test.ts': 'worker processes sharing limits: several hub processes at once',
+    'test/cli/serve.test.ts': 'npx-started hubs in a temp project; processes counted',
+    'test/cluster/primary.test.ts': 'worker processes killed and counted',
+    'test/integration/embedded-cluster.test.ts': 'app processes killed and resumed on Redis',
+  },
+};
+const ALONE = {
   'test/bench/run.test.ts': 'the benchmark: fixed ports from 18300, saturates both cores, writes bench/profiles/',
-  'test/integration/engine-restart.test.ts': 'kills and restarts Redis and NATS servers under load; its failover waits are timed',
-  'test/integration/nginx.test.ts': 'nginx instances and failover through them under load',
-  'test/integration/cluster.test.ts': 'three hubs per engine, failover timing',
-  'test/client/hub-restart.test.ts': 'a hub process restarted while publishing: reconnect timing',
-  'test/cluster/worker.test.ts': 'worker processes killed and restarted: respawn timing',
-  'test/cluster/limits.test.ts': 'worker processes sharing limits: several hub processes at once',
   'test/http/node/fast-publish.test.ts': 'keep-alive and headers timeouts measured, socket backpressure loops',
-  'test/e2e/cross-site.test.ts': 'Chromium',
-  'test/e2e/dashboard.test.ts': 'Chromium',
-  'test/e2e/demos.test.ts': 'Chromium',
-  'test/e2e/restart.test.ts': 'Chromium across a hub restart',
-  'test/e2e/six-connections.test.ts': 'Chromium',
-  'test/e2e/mercure.test.ts': 'Chromium',
-  'test/react/use-subscription.test.ts': 'Chromium',
-  'test/docs/readme-tour.test.ts': 'Chromium, and the CLI started several times',
-  'test/cli/serve.test.ts': 'npx-started hubs in a temp project; processes counted',
-  'test/cluster/primary.test.ts': 'worker processes killed and counted',
-  'test/integration/embedded-cluster.test.ts': 'app processes killed and resumed on Redis',
   'test/integration/history-budget.test.ts': 'floods a hub with 300 MiB and reads its RSS',
 };
+/** Every file kept out of the parallel pass. */
+const SERIAL = { ...LANES.browser, ...LANES.processes, ...ALONE };
 const CONCURRENCY = 2;
 /**
  * The parallel pass's longest files (see the slowest files printed at the end), started first: the
@@ -56,7 +70,7 @@ const allFiles = () =>
     .sort();
 
 const files = process.argv.length > 2 ? process.argv.slice(2) : allFiles();
-const serial = files.filter((file) => file in SERIAL);
+const inLane = (lane) => files.filter((file) => file in lane);
 const parallel = files.filter((file) => !(file in SERIAL)).sort((a, b) => rank(a) - rank(b));
 function rank(file) {
   const index = LONG_FIRST.indexOf(file);
@@ -69,15 +83,20 @@ const KEYS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo']
 const timesDir = mkdtempSync(join(tmpdir(), 'ssehub-test-times-'));
 const TIMES_REPORTER = new URL('./test-file-times.mjs', import.meta.url).href;
 
-/** Runs one pass; resolves with its exit code and the counts of its summary lines. */
-function pass(list, concurrency, name) {
+/**
+ * Runs one pass; resolves with its exit code, the counts of its summary lines and, when `buffered`,
+ * its output (else written as it comes).
+ */
+function pass(list, concurrency, name, buffered = false) {
   return new Promise((resolve) => {
-    if (list.length === 0) return resolve({ code: 0, counts: {} });
+    if (list.length === 0) return resolve({ code: 0, counts: {}, output: '' });
     const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${TIMES_REPORTER}`, `--test-reporter-destination=${join(timesDir, name)}`];
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...list], { stdio: ['ignore', 'pipe', 'inherit'] });
     let tail = '';
+    let output = '';
     child.stdout.on('data', (chunk) => {
-      process.stdout.write(chunk);
+      if (buffered) output += chunk.toString();
+      else process.stdout.write(chunk);
       tail = (tail + chunk.toString()).slice(-4096);
     });
     child.on('exit', (code, signal) => {
@@ -87,18 +106,21 @@ function pass(list, concurrency, name) {
         if (match) counts[key] = Number(match[1]);
       }
       // A pass that ended without its summary counts as failed.
-      resolve({ code: code ?? (signal ? 1 : 0), counts: counts.fail === undefined ? { ...counts, fail: (counts.fail ?? 0) + 1 } : counts });
+      resolve({ code: code ?? (signal ? 1 : 0), counts: counts.fail === undefined ? { ...counts, fail: (counts.fail ?? 0) + 1 } : counts, output });
     });
   });
 }
 
 const started = Date.now();
-const results = [await pass(parallel, CONCURRENCY, 'parallel'), await pass(serial, 1, 'serial')];
+const results = [await pass(parallel, CONCURRENCY, 'parallel')];
+const [processes, browser] = await Promise.all([pass(inLane(LANES.processes), 1, 'processes'), pass(inLane(LANES.browser), 1, 'browser', true)]);
+process.stdout.write(browser.output);
+results.push(processes, browser, await pass(inLane(ALONE), 1, 'alone'));
 const total = Object.fromEntries(KEYS.map((key) => [key, results.reduce((sum, result) => sum + (result.counts[key] ?? 0), 0)]));
-console.log(`# both passes: ${parallel.length} files ${CONCURRENCY} at a time, then ${serial.length} one at a time`);
+console.log(`# all passes: ${parallel.length} files ${CONCURRENCY} at a time; then ${inLane(LANES.processes).length} and ${inLane(LANES.browser).length} in two lanes, each a file at a time; then ${inLane(ALONE).length} alone`);
 for (const key of KEYS) console.log(`# ${key} ${total[key]}`);
 console.log(`# duration_ms ${Date.now() - started}`);
-console.log('# the slowest files (seconds of their top-level tests; the parallel pass shares the machine):');
+console.log('# the slowest files (seconds from start to end; the parallel pass shares the machine):');
 for (const line of slowestFiles(10)) console.log(`#   ${line}`);
 console.log(`${total.pass} passed, ${total.fail} failed`);
 rmSync(timesDir, { recursive: true, force: true });
@@ -107,7 +129,7 @@ process.exitCode = results.some((result) => result.code !== 0) || total.fail > 0
 /** "<seconds> <file>" for the `count` slowest files of both passes. */
 function slowestFiles(count) {
   const rows = [];
-  for (const name of ['parallel', 'serial']) {
+  for (const name of ['parallel', 'processes', 'browser', 'alone']) {
     let text = '';
     try {
       text = readFileSync(join(timesDir, name), 'utf8');
@@ -116,7 +138,7 @@ function slowestFiles(count) {
     }
     for (const line of text.split('\n').filter(Boolean)) {
       const [ms, file] = [Number(line.slice(0, line.indexOf(' '))), line.slice(line.indexOf(' ') + 1)];
-      rows.push({ ms, file: `${relative(process.cwd(), file)}${name === 'serial' ? ' (serial)' : ''}` });
+      rows.push({ ms, file: `${relative(process.cwd(), file)}${name === 'parallel' ? '' : ` (${name})`}` });
     }
   }
   return rows.sort((a, b) => b.ms - a.ms).slice(0, count).map((row) => `${(row.ms / 1000).toFixed(1).padStart(6)} ${row.file}`);
