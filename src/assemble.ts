@@ -20,6 +20,7 @@ import { clientAddressResolver } from './http/client-address.js';
 import type { RouteContext } from './http/context.js';
 import { createMetrics } from './http/metrics.js';
 import { Hub } from './hub/hub.js';
+import { Cancels } from './hub/cancels.js';
 import { listenForDisconnects } from './hub/disconnects.js';
 import { SystemBus } from './hub/system-bus.js';
 import { SystemStatsPublisher } from './hub/system-stats.js';
@@ -84,6 +85,8 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
       maxBufferBytes: config.maxBufferBytes,
       topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxLength: config.maxTopicLength },
       publishLimits: limits,
+      // An ended topic stays ended for its retention age: --history-max-age for every topic (for now).
+      endedForMs: config.historyMaxAgeMs,
     },
     logger,
   );
@@ -98,6 +101,8 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
   // The instances' channel to each other (presence, disconnects, the webhook queue), over the engine.
   const bus = new SystemBus(hub, instance, logger);
   listenForDisconnects(hub, bus, access.revocations, logger);
+  // Cancels of a topic's producer (POST /topics/{t}/cancel, hub.onCancel), over the same bus.
+  const cancels = new Cancels(hub, bus, logger);
   const presence = new Presence(
     bus,
     { topics: config.presence.map((source) => parseSubscribeSelector(source)), ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs },
@@ -117,6 +122,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
     startedAt,
     instance,
     bus,
+    cancels,
     presence,
     presenceStreams: new PresenceWatchers(presence),
     webhooks,
