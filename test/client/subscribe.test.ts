@@ -526,3 +526,34 @@ describe('subscribe() and a connection that goes silent (fake clock)', () => {
     }
   });
 });
+
+describe('subscribe() and topics that end', () => {
+  test('the iteration ends after the last event once every topic has ended; a pattern hears each end and goes on', async () => {
+    const hub = await startTestHub();
+    try {
+      const ends: string[] = [];
+      const states: StateChange[] = [];
+      const sub = subscribe({ url: hub.url, topics: ['gen/a', 'gen/b'], onEnd: (topic) => ends.push(topic), onStateChange: (change) => void states.push(change) });
+      const watching: string[] = [];
+      let patternOpen = false;
+      const pattern = subscribe({ url: hub.url, topics: ['gen/*'], onEnd: (topic) => watching.push(topic), onStateChange: (change) => void (patternOpen ||= change.state === 'open') });
+      await until(() => patternOpen && states.some((change) => change.state === 'open'), 5000, 'both open');
+      const post = (path: string, body: string) => fetch(`${hub.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body });
+      assert.equal((await post('/topics/gen/a', 'a1')).status, 201);
+      assert.equal((await post('/topics/gen/a?end=true', 'a2')).status, 201);
+      assert.equal((await post('/topics/gen/b?end=true', 'b1')).status, 201);
+      const seen: string[] = [];
+      for await (const item of sub) if (item.kind === 'event') seen.push(item.data);
+      assert.deepEqual(seen, ['a1', 'a2', 'b1'], 'every event, then the iteration ended by itself');
+      assert.deepEqual(ends, ['gen/a', 'gen/b']);
+      assert.equal(states.at(-1)!.reason, 'done');
+      assert.ok(!states.some((change) => change.state === 'reconnecting'), 'no reconnect after the end');
+      await sub.done;
+      await until(() => watching.length === 2, 5000, 'both ends on the pattern');
+      assert.equal(pattern.state, 'open', 'a pattern subscription stays open');
+      pattern.close();
+    } finally {
+      await hub.close();
+    }
+  });
+});

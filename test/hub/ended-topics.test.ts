@@ -80,7 +80,8 @@ function checkEnds(engine: () => Promise<{ url: string; kind: EngineKind | undef
       const resumed = await open(`${last}/topics/gen/x`, { 'Last-Event-ID': ids[1]! });
       assert.deepEqual(await untilClosed(resumed), [...tokens('three', 'four', 'five'), END('gen/x')]);
       // Opened after the end (no Last-Event-ID, or one from after it): the end at once, then closed.
-      for (const headers of [{}, { 'Last-Event-ID': endId }]) {
+      const lateHeaders: Array<Record<string, string>> = [{}, { 'Last-Event-ID': endId }];
+      for (const headers of lateHeaders) {
         const late = await open(`${last}/topics/gen/x`, headers);
         assert.deepEqual(await untilClosed(late), [END('gen/x')]);
       }
