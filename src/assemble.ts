@@ -96,13 +96,16 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
   const startedAt = Date.now();
   // One id per instance (per worker with --workers): /stats and the $ssehub/stats events both carry it.
   const instance = randomBytes(4).toString('hex');
-  // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
-  const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
   // The instances' channel to each other (presence, disconnects, the webhook queue), over the engine.
   const bus = new SystemBus(hub, instance, logger);
   listenForDisconnects(hub, bus, access.revocations, logger);
   // Cancels of a topic's producer (POST /topics/{t}/cancel, hub.onCancel), over the same bus.
   const cancels = new Cancels(hub, bus, logger);
+  // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
+  // A reader's cancel reaches a demo's task through the same cancels as any producer's.
+  const demos = config.demos
+    ? new DemoRunner((events) => hub.publish(events), logger, undefined, (topic, listener) => cancels.onCancel(topic, listener))
+    : undefined;
   const presence = new Presence(
     bus,
     { topics: config.presence.map((source) => parseSubscribeSelector(source)), ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs },
