@@ -108,8 +108,8 @@ interface CheckedPublish {
   events: NewEvent[];
   append: AppendOptions;
   charging: Promise<void> | undefined;
-  /** For each published event, its index in `events`; followed there by its topic's END_EVENT when it ends the topic. */
-  places: number[];
+  /** For each published event, its index in `events` (followed there by its topic's END_EVENT when it ends the topic); undefined when no event ends a topic (each is at its own index). */
+  places: number[] | undefined;
   /** Set (and nothing to store) when every event was the end of a topic that had already ended: the answer. */
   repeatedEnds?: PublishedEvent[];
 }
@@ -283,7 +283,7 @@ export class Hub {
   /** The published events, one per event given, with the ids of the ends they stored. */
   private publishedOf(stored: readonly StoredEvent[], checked: CheckedPublish): PublishedEvent[] {
     this.countPublished(stored);
-    if (stored.length === checked.places.length) return stored as PublishedEvent[]; // no end among them
+    if (checked.places === undefined) return stored as PublishedEvent[]; // no end among them
     return checked.places.map((place) => {
       const event: PublishedEvent = stored[place]!;
       const next = stored[place + 1];
@@ -344,12 +344,12 @@ export class Hub {
    * made only of ends of topics that had already ended is a repeat: nothing is stored, and the
    * answer is their ends (ending twice is idempotent).
    */
-  private withEnds(inputs: readonly EventToPublish[], checked: NewEvent[]): { toStore: NewEvent[]; places: number[]; repeatedEnds?: PublishedEvent[] } {
+  private withEnds(inputs: readonly EventToPublish[], checked: NewEvent[]): { toStore: NewEvent[]; places: number[] | undefined; repeatedEnds?: PublishedEvent[] } {
     let ends = false;
     for (const input of inputs) if (input.end === true) ends = true;
     // Almost every publish: no end in it, and no ended topic known on this instance.
     if (!ends && !this.anyEnded(checked)) {
-      return { toStore: checked, places: checked.map((_, i) => i) };
+      return { toStore: checked, places: undefined };
     }
     const repeats: PublishedEvent[] = [];
     for (let i = 0; i < checked.length; i++) {
@@ -358,7 +358,7 @@ export class Hub {
       if (inputs[i]!.end !== true) throw topicEnded(checked[i]!.topic, checked.length > 1 ? i : undefined);
       repeats.push(endAnswer(checked[i]!.topic, end));
     }
-    if (repeats.length === checked.length) return { toStore: [], places: [], repeatedEnds: repeats };
+    if (repeats.length === checked.length) return { toStore: [], places: undefined, repeatedEnds: repeats };
     if (repeats.length > 0) {
       const i = inputs.findIndex((input, j) => input.end === true && this.ended.endOf(checked[j]!.topic) !== undefined);
       throw topicEnded(checked[i]!.topic, i);
