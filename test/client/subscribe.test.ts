@@ -538,10 +538,11 @@ describe('subscribe() and topics that end', () => {
       let patternOpen = false;
       const pattern = subscribe({ url: hub.url, topics: ['gen/*'], onEnd: (topic) => watching.push(topic), onStateChange: (change) => void (patternOpen ||= change.state === 'open') });
       await until(() => patternOpen && states.some((change) => change.state === 'open'), 5000, 'both open');
-      const post = (path: string, body: string) => fetch(`${hub.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body });
-      assert.equal((await post('/topics/gen/a', 'a1')).status, 201);
-      assert.equal((await post('/topics/gen/a?end=true', 'a2')).status, 201);
-      assert.equal((await post('/topics/gen/b?end=true', 'b1')).status, 201);
+      await publish({ topic: 'gen/a', data: 'a1' }, { url: hub.url });
+      const lastOfA = await publish({ topic: 'gen/a', data: 'a2', end: true }, { url: hub.url });
+      assert.equal(typeof lastOfA.end, 'string', 'publish() gives the id of the end');
+      const lastOfB = await publish([{ topic: 'gen/b', data: 'b1', end: true }], { url: hub.url });
+      assert.deepEqual(Object.keys(lastOfB.ends ?? {}), ['gen/b']);
       const seen: string[] = [];
       for await (const item of sub) if (item.kind === 'event') seen.push(item.data);
       assert.deepEqual(seen, ['a1', 'a2', 'b1'], 'every event, then the iteration ended by itself');
