@@ -528,7 +528,7 @@ export class Hub {
     }
     if (subscriber.state === 'closed') return;
     // (A stream closed meanwhile takes no more writes: what follows does nothing to it.)
-    if (this.ended.mayHaveEnds && (await this.sendEnds(subscriber))) return subscriber.end('topics-ended');
+    if (this.ended.mayHaveEnds && (await this.sendEnds(subscriber, position))) return subscriber.end('topics-ended');
     // Tell the client where it stands even if nothing was sent, so that a reconnect resumes here.
     const lastSent = replay.length > 0 ? replay[replay.length - 1]!.id : lastEventId;
     if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeEvent({ id: position, event: POSITION_EVENT, data: '' })));
@@ -553,9 +553,10 @@ export class Hub {
    * a stream opened on an ended topic, without a Last-Event-ID or with one from after the end, or
    * one whose history lost the end, learns it at once instead of waiting for events that cannot
    * come. No id: it stands for an event of the log, and must not move the client's Last-Event-ID.
-   * True when every topic of the stream has ended.
+   * Only ends at or before `position`: a later one is among the live events held meanwhile, and
+   * comes after the events before it. True when every topic of the stream has ended.
    */
-  private async sendEnds(subscriber: Subscriber): Promise<boolean> {
+  private async sendEnds(subscriber: Subscriber, position: string): Promise<boolean> {
     let done = false;
     for (const selector of subscriber.selectors) {
       if (selector.kind !== 'exact' || subscriber.hadEndOf(selector.topic)) continue;
@@ -565,7 +566,7 @@ export class Hub {
       } catch (error) {
         this.logger.warn({ err: error, topic: selector.topic }, 'could not tell whether a topic has ended; the stream goes on');
       }
-      if (end === undefined || subscriber.state === 'closed') continue;
+      if (end === undefined || subscriber.state === 'closed' || this.engine.compareIds(end.endId, position) > 0) continue;
       subscriber.writeNow(Buffer.from(encodeEvent({ event: END_EVENT, data: JSON.stringify({ topic: selector.topic } satisfies EndDetail) })));
       done = subscriber.topicEnded(selector.topic);
     }

@@ -112,6 +112,14 @@ function checkEnds(engine: () => Promise<{ url: string; kind: EngineKind | undef
         assert.equal((await post(`${newcomer.url}/topics/gen/x`, 'six')).status, 409);
         assert.deepEqual(await untilClosed(await open(`${newcomer.url}/topics/gen/x`)), [END('gen/x')]);
       }
+      // The seam: streams resuming while the end is published, on the other instance, get the rest and one end.
+      for (let round = 0; round < 5; round++) {
+        const topic = `race/${round}`;
+        const first = (await post(`${hubs[0]!.url}/topics/${topic}`, 'r1')).json().id as string;
+        await post(`${hubs[0]!.url}/topics/${topic}`, 'r2');
+        const [stream] = await Promise.all([open(`${last}/topics/${topic}`, { 'Last-Event-ID': first }), post(`${hubs[0]!.url}/topics/${topic}?end=true`, 'r3')]);
+        assert.deepEqual(await untilClosed(stream), [...tokens('r2', 'r3'), END(topic)], `round ${round}`);
+      }
       // The ended topic's history holds every event once, and the end after them.
       const history = (await httpRequest(`${first}/topics/gen/x/history`)).json() as { events: Array<{ event?: string; data: string }> };
       assert.deepEqual(history.events.map((e) => e.event ?? e.data), ['one', 'two', 'three', 'four', 'five', 'ssehub.end']);
