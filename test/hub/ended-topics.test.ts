@@ -137,9 +137,16 @@ describe('streams that end', () => {
   test('an end lapses with the retention age: the topic takes events again', async () => {
     const running = await startTestHub({ historyMaxAgeMs: 1000 });
     try {
+      const before = (await post(`${running.url}/topics/t`, 'first')).json().id as string;
       assert.equal((await post(`${running.url}/topics/t?end=true`, 'last')).status, 201);
       assert.equal((await post(`${running.url}/topics/t`, 'again')).status, 409);
       await until(async () => (await post(`${running.url}/topics/t`, 'again')).status === 201, 'the end to lapse', 10_000, 100);
+      // A client back with an id from the lapsed history is told that history is gone, then gets the new topic's events.
+      const late = await openStream(`${running.url}/topics/t`, { 'Last-Event-ID': before });
+      await late.waitUntil(() => late.events.some((e) => e.data === 'again'), 10_000, 'the new event');
+      late.close();
+      assert.equal(late.events[0]!.type, 'ssehub.reset');
+      assert.ok(!late.events.some((e) => e.type === 'ssehub.end'), 'the lapsed end is not sent again');
     } finally {
       await running.close();
     }
