@@ -20,13 +20,15 @@ import { clientAddressResolver } from './http/client-address.js';
 import type { RouteContext } from './http/context.js';
 import { createMetrics } from './http/metrics.js';
 import { Hub } from './hub/hub.js';
+import { Cancels } from './hub/cancels.js';
 import { listenForDisconnects } from './hub/disconnects.js';
 import { SystemBus } from './hub/system-bus.js';
 import { SystemStatsPublisher } from './hub/system-stats.js';
 import { Presence } from './presence/presence.js';
 import { publishSubscriptionEvents } from './mercure/subscriptions.js';
 import { PresenceWatchers } from './presence/watchers.js';
-import { DEFAULT_TOPIC_LIMITS, parseSubscribeSelector } from './topics/index.js';
+import { DEFAULT_TOPIC_LIMITS, parseSubscribeSelector, TopicRetention } from './topics/index.js';
+import type { EndRetention } from './hub/ended-topics.js';
 import { forwardPresence } from './webhooks/presence.js';
 import { createWebhooks } from './webhooks/webhooks.js';
 
@@ -85,6 +87,8 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
       maxBufferBytes: config.maxBufferBytes,
       topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxLength: config.maxTopicLength },
       publishLimits: limits,
+      // An ended topic stays ended for its retention age: its --retention rule's, else --history-max-age.
+      endedFor: endRetentionOf(config),
     },
     logger,
   );
@@ -94,11 +98,16 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
   const startedAt = Date.now();
   // One id per instance (per worker with --workers): /stats and the $ssehub/stats events both carry it.
   const instance = randomBytes(4).toString('hex');
-  // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
-  const demos = config.demos ? new DemoRunner((events) => hub.publish(events), logger) : undefined;
   // The instances' channel to each other (presence, disconnects, the webhook queue), over the engine.
   const bus = new SystemBus(hub, instance, logger);
   listenForDisconnects(hub, bus, access.revocations, logger);
+  // Cancels of a topic's producer (POST /topics/{t}/cancel, hub.onCancel), over the same bus.
+  const cancels = new Cancels(hub, bus, logger);
+  // The demos publish as the hub; the HTTP routes check that the caller may publish there first.
+  // A reader's cancel reaches a demo's task through the same cancels as any producer's.
+  const demos = config.demos
+    ? new DemoRunner((events) => hub.publish(events), logger, undefined, (topic, listener) => cancels.onCancel(topic, listener))
+    : undefined;
   const presence = new Presence(
     bus,
     { topics: config.presence.map((source) => parseSubscribeSelector(source)), ttlMs: config.presenceTtlMs, graceMs: config.presenceGraceMs },
@@ -118,6 +127,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
     startedAt,
     instance,
     bus,
+    cancels,
     presence,
     presenceStreams: new PresenceWatchers(presence),
     webhooks,
@@ -176,4 +186,10 @@ export function limitSettingsOf(config: HubConfig): LimitSettings {
     publishBytesBurst: config.publishBytesBurst,
     rateLimitSubjects: config.rateLimitSubjects,
   };
+}
+
+/** How long each topic's end stays in force: the retention age its rule gives it, as the engines read the rules. */
+function endRetentionOf(config: HubConfig): EndRetention {
+  const retention = new TopicRetention(config);
+  return { ageOf: (topic) => retention.limitsOf(topic).maxAgeMs, longestMs: retention.largest.maxAgeMs };
 }

@@ -6,6 +6,7 @@
  * - `fetch(request)` for Fetch runtimes (Hono, Next.js route handlers, Bun, Deno);
  * - `publish(topic, data, options)` in process;
  * - `disconnect({ subject } | { topic } | { tokenId })` in process, as POST /admin/disconnect;
+ * - `onCancel(topic, listener)` and `cancel(topic)`, as POST /topics/{topic}/cancel;
  * - `history({ topics, after?, before?, limit? })` in process, as GET /history.
  * Every door goes through the same routes, and every publish through the same publishEvents.
  * The app's `authorize(request)` decides who a request is from its own session (auth/authorize.ts).
@@ -17,7 +18,6 @@ import type { Principal } from './auth/principal.js';
 import type { DisconnectCriterion } from './auth/revocation.js';
 import { assembleHub, type AssembleOptions } from './assemble.js';
 import { defaultConfig, type HubConfig } from './config.js';
-import type { NewEvent } from './engines/engine.js';
 import { HubError } from './errors.js';
 import { fetchDoor, type FetchHandler } from './http/fetch/door.js';
 import { nodeDoor, type NodeHandler } from './http/node/door.js';
@@ -26,7 +26,7 @@ import { publishEvents } from './http/publish.js';
 import { subscriptionOf } from './http/subscription.js';
 import { disconnect, type DisconnectResult } from './hub/disconnects.js';
 import type { HistoryPage, HistoryQuery } from './hub/history.js';
-import type { Hub } from './hub/hub.js';
+import type { EventToPublish, Hub } from './hub/hub.js';
 import type { Member, PresenceEvents } from './presence/presence.js';
 import { createLogger } from './start.js';
 import { parseSelector } from './topics/index.js';
@@ -57,6 +57,12 @@ export interface InProcessPublishOptions {
   idempotencyKey?: string;
   /** Whose publish rates this counts against (default "app"). */
   subject?: string;
+  /**
+   * This is the topic's last event: the hub stores the topic's end (ssehub.end) right after it;
+   * its streams get it and close, and publishing to the topic is refused (409 topic_ended) for its
+   * retention age. Ending an ended topic again stores nothing and answers with its end.
+   */
+  end?: boolean;
 }
 
 export interface PublishedEvent {
@@ -65,6 +71,8 @@ export interface PublishedEvent {
   event?: string;
   /** True when the idempotency key had been used: nothing was stored again. */
   replayed: boolean;
+  /** With the end option: the id of the topic's ssehub.end (for a repeated end, `id` is that id too and `event` is "ssehub.end"). */
+  end?: string;
 }
 
 export interface TopicPresence {
@@ -109,6 +117,14 @@ export interface EmbeddedHub {
    */
   disconnect(criterion: DisconnectCriterion): Promise<DisconnectResult>;
   /**
+   * Calls `listener` when a reader cancels the topic (POST /topics/{topic}/cancel, or cancel()),
+   * on any instance of the cluster: the producer's cue to stop. Returns the function that stops
+   * listening.
+   */
+  onCancel(topic: string, listener: (topic: string) => void): () => void;
+  /** Sends the cancel of a topic to its producers on every instance, as POST /topics/{topic}/cancel does (the app is trusted: no grant is checked). */
+  cancel(topic: string): Promise<void>;
+  /**
    * One page of the topics' retained events, as GET /history answers it: without `after`, the
    * newest `limit` (default 100, at most 1000) in id order; with it, the oldest after it, and
    * `next` for the following page. Open a stream with the answer's `lastEventId` to go on from it
@@ -137,13 +153,15 @@ export async function createHub<R = any>(options: CreateHubOptions<R> = {}, inte
   const doorOptions = basePath === undefined ? {} : { basePath };
 
   const publish = async (topic: string, data: unknown, publishOptions: InProcessPublishOptions = {}): Promise<PublishedEvent> => {
-    const event: NewEvent = { topic, data: dataText(data) };
+    const event: EventToPublish = { topic, data: dataText(data) };
     if (publishOptions.event !== undefined) event.event = publishOptions.event;
+    if (publishOptions.end === true) event.end = true;
     const subject = publishOptions.subject ?? 'app';
     const principal: Principal = { authenticated: true, subject, publish: [ANY_TOPIC], subscribe: [], expiresAt: undefined, admin: false };
     const { stored, replayed } = await publishEvents([event], { principal, key: () => `sub:${subject}` }, checkedIdempotencyKey(publishOptions.idempotencyKey), context);
     const published: PublishedEvent = { id: stored[0]!.id, topic: stored[0]!.topic, replayed };
     if (stored[0]!.event !== undefined) published.event = stored[0]!.event;
+    if (stored[0]!.endId !== undefined) published.end = stored[0]!.endId;
     return published;
   };
 
@@ -155,6 +173,8 @@ export async function createHub<R = any>(options: CreateHubOptions<R> = {}, inte
     on: context.presence.on.bind(context.presence),
     off: context.presence.off.bind(context.presence),
     disconnect: (criterion) => disconnect(criterion, context.hub, context.bus, context.access.revocations),
+    onCancel: (topic, listener) => context.cancels.onCancel(topic, listener),
+    cancel: (topic) => context.cancels.cancel(topic),
     history: async ({ topics, ...query }) => {
       if (topics.length === 0) throw new HubError(400, 'invalid_topic', 'Name at least one topic: history({ topics: ["a", "b/*"] }).');
       return context.hub.history(subscriptionOf(topics, context).selectors, query);

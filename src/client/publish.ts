@@ -18,6 +18,8 @@ export interface PublishEvent {
   data: unknown;
   /** The event name subscribers see (`addEventListener(name, …)`); "message" when absent. */
   event?: string;
+  /** The topic's last event: the hub ends the topic after it (ssehub.end; see docs/http-api.md, "Ending a topic"). */
+  end?: boolean;
 }
 
 export interface PublishOptions {
@@ -47,11 +49,15 @@ export interface PublishedEvent {
   event?: string;
   /** True when the hub answered from an earlier attempt of the same key (nothing stored again). */
   replayed: boolean;
+  /** With `end`: the id of the topic's ssehub.end. */
+  end?: string;
 }
 
 export interface PublishedBatch {
   ids: string[];
   replayed: boolean;
+  /** The topics the batch ended, with the ids of their ssehub.end. */
+  ends?: Record<string, string>;
 }
 
 const RETRYABLE_STATUSES = new Set([408, 425, 429, 502, 503, 504]);
@@ -90,10 +96,10 @@ export async function publish(input: PublishEvent | readonly PublishEvent[], opt
       if (token !== undefined) headers.Authorization = `Bearer ${token}`;
       const response = await fetchImpl(request.url, { method: 'POST', headers, body: request.body, signal });
       if (response.ok) {
-        const body = (await response.json()) as { id?: string; topic?: string; event?: string; ids?: string[] };
+        const body = (await response.json()) as { id?: string; topic?: string; event?: string; end?: string; ids?: string[]; ends?: Record<string, string> };
         const replayed = response.headers.get('idempotent-replayed') === 'true';
-        if (isBatch(input)) return { ids: body.ids ?? [], replayed };
-        return { id: body.id!, topic: body.topic!, ...(body.event === undefined ? {} : { event: body.event }), replayed };
+        if (isBatch(input)) return { ids: body.ids ?? [], replayed, ...(body.ends === undefined ? {} : { ends: body.ends }) };
+        return { id: body.id!, topic: body.topic!, ...(body.event === undefined ? {} : { event: body.event }), replayed, ...(body.end === undefined ? {} : { end: body.end }) };
       }
       const failure = await responseError(response);
       const expiredToken = response.status === 401 && failure.code === 'token_expired' && typeof options.token === 'function' && !expiredTokenRetried;
@@ -146,6 +152,7 @@ function dataText(data: unknown): string {
 function singleRequest(event: PublishEvent, base: string): PreparedRequest {
   const url = hubUrl(base, topicPath(event.topic));
   if (event.event !== undefined) url.searchParams.set('event', event.event);
+  if (event.end === true) url.searchParams.set('end', 'true');
   const isText = typeof event.data === 'string';
   return { url, contentType: isText ? 'text/plain; charset=utf-8' : 'application/json', body: dataText(event.data) };
 }
@@ -153,7 +160,12 @@ function singleRequest(event: PublishEvent, base: string): PreparedRequest {
 function batchRequest(events: readonly PublishEvent[], base: string): PreparedRequest {
   const body = events.map((event) => {
     dataText(event.data); // rejects undefined, functions and the like before anything is sent
-    return event.event === undefined ? { topic: event.topic, data: event.data } : { topic: event.topic, event: event.event, data: event.data };
+    return {
+      topic: event.topic,
+      ...(event.event === undefined ? {} : { event: event.event }),
+      data: event.data,
+      ...(event.end === true ? { end: true } : {}),
+    };
   });
   return { url: hubUrl(base, 'publish'), contentType: 'application/json', body: JSON.stringify(body) };
 }

@@ -6,10 +6,12 @@
  * no (401, 403, 404, any other 4xx, a response that is not an event stream, a stream ended with
  * ssehub.revoked), the hub's reset
  * signal as its own typed item, and connection state changes. Every reconnect sends the last
- * event id, so nothing is missed across drops.
+ * event id, so nothing is missed across drops. When every topic of the subscription has ended
+ * (ssehub.end: exact topics only, a pattern never ends), the subscription closes with reason
+ * 'done' and the iteration ends after the last event.
  */
 import { HEARTBEAT_ANNOUNCEMENT } from '../protocol/announcements.js';
-import { isReservedEventName, RESET_EVENT, REVOKED_EVENT, type GapReason, type ResetDetail, type RevokedDetail } from '../protocol/control-events.js';
+import { END_EVENT, isReservedEventName, RESET_EVENT, REVOKED_EVENT, type GapReason, type ResetDetail, type RevokedDetail } from '../protocol/control-events.js';
 import { EventStreamParser, type ParsedEvent } from '../protocol/parse.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
@@ -103,6 +105,8 @@ export interface SubscribeOptions<M extends EventMap = TextEventMap> {
    */
   onEvent?: (event: HubEvent<M>) => void;
   onReset?: (signal: ResetSignal) => void;
+  /** Told when a topic ended (its publisher's last event came before): each topic once, a pattern's topics included. */
+  onEnd?: (topic: string) => void;
   onStateChange?: (change: StateChange) => void;
   /**
    * Reconnect (with Last-Event-ID) when nothing at all arrives for this long (ms), not even the
@@ -181,6 +185,8 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
   #readingPaused = false;
   /** A 401 token_expired was answered since the last open stream (and retried once with a fresh token). */
   #expiredTokenRetried = false;
+  /** The topics whose end (ssehub.end) arrived. */
+  readonly #ended = new Set<string>();
   /** Re-checks the current connection's idle timer (when the hub has announced its heartbeat). */
   #recheckIdle: (() => void) | undefined;
   readonly done: Promise<void>;
@@ -445,11 +451,24 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
       // Final, like a refusal: the hub was told to end this stream, so reconnecting would defy it.
       this.#finish('error', new RevokedError(revokedCriterion(parsed.data)));
       return;
+    } else if (parsed.type === END_EVENT) {
+      const topic = endedTopic(parsed.data);
+      const first = !this.#ended.has(topic);
+      this.#ended.add(topic);
+      try {
+        if (first) this.#options.onEnd?.(topic);
+      } catch (error) {
+        this.#finish('error', error);
+        return;
+      }
+      this.#movePosition(parsed.lastEventId);
+      // Nothing more can come once every topic has ended: done, after the events already queued.
+      if (this.#allTopicsEnded()) this.#finish('done');
+      return;
     } else if (isReservedEventName(parsed.type)) {
       // The hub's other control events carry no application data: their ids move the position only
       // (a position marker moves the resume point, but only past what the application has taken).
-      if (this.#queue === undefined || this.#queue.length === 0) this.#deliveredId = parsed.lastEventId;
-      else this.#queue.push({ id: parsed.lastEventId });
+      this.#movePosition(parsed.lastEventId);
       return;
     } else {
       let data: unknown;
@@ -475,6 +494,19 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
     } else {
       this.#deliveredId = parsed.lastEventId;
     }
+  }
+
+  /** Moves the resume point to a control event's id, but only past what the application has taken. */
+  #movePosition(id: string): void {
+    if (this.#queue === undefined || this.#queue.length === 0) this.#deliveredId = id;
+    else this.#queue.push({ id });
+  }
+
+  /** Every topic is an exact one (no `*`) and has ended. */
+  #allTopicsEnded(): boolean {
+    const { topics } = this.#options;
+    const list = typeof topics === 'string' ? [topics] : topics;
+    return list.length > 0 && list.every((topic) => !topic.includes('*') && this.#ended.has(topic));
   }
 
   #wake(): void {
@@ -520,6 +552,16 @@ class ClientSubscription<M extends EventMap> implements Subscription<M> {
 interface Queued<M extends EventMap> {
   item?: SubscriptionItem<M>;
   id: string;
+}
+
+/** The topic a ssehub.end event names; "" when it cannot be read. */
+function endedTopic(data: string): string {
+  try {
+    const detail = JSON.parse(data) as { topic?: unknown };
+    return typeof detail.topic === 'string' ? detail.topic : '';
+  } catch {
+    return '';
+  }
 }
 
 /** The criterion of a ssehub.revoked event's data; {} when it cannot be read. */

@@ -1,12 +1,15 @@
 /**
- * The chat demo: a simulated language model that streams its reply token by token, the way real
- * model APIs are consumed over SSE. On `demo/chat/<id>`: `token` events whose data is the token's
- * text including its leading space (so concatenating them gives the reply), one about every 40 ms
- * after a short "thinking" pause, then `done` with `{"tokens": n}`.
+ * The AI demo: a simulated language model that streams a generation token by token, the way real
+ * model APIs are consumed over SSE. One topic per generation, `ai/<id>`: `token` events whose data
+ * is the token's text (one to three words, each with its leading space, so concatenating them
+ * gives the reply), one every 30 to 50 ms after a short "thinking" pause, then `done` with
+ * `{"tokens": n, "cancelled": bool}` as the topic's last event (it ends the topic: ssehub.end
+ * follows). A reader's cancel (POST /topics/ai/<id>/cancel) stops it before its next token.
+ * Being an ordinary topic, a generation resumes after a page reload from its last event id.
  */
 import type { DemoTask } from './runner.js';
 
-export const CHAT_TOPIC_PREFIX = 'demo/chat/';
+export const CHAT_TOPIC_PREFIX = 'ai/';
 export const MAX_PROMPT_LENGTH = 500;
 
 const REPLIES: ReadonlyArray<(keyword: string) => string> = [
@@ -33,26 +36,39 @@ export function keywordOf(prompt: string): string {
   return best.length >= 3 ? `"${best}"` : 'that';
 }
 
-/** A canned reply that depends a little on the prompt: which template, and the keyword it echoes. */
+/** A canned reply that depends a little on the prompt: which templates, and the keyword it echoes. */
 export function cannedReply(prompt: string): string {
   let hash = 0;
   for (let i = 0; i < prompt.length; i++) hash = (hash * 31 + prompt.charCodeAt(i)) >>> 0;
-  return REPLIES[hash % REPLIES.length]!(keywordOf(prompt));
+  const keyword = keywordOf(prompt);
+  // Two paragraphs: long enough (some 60 tokens, two to three seconds) to stop or reload in the middle.
+  return `${REPLIES[hash % REPLIES.length]!(keyword)} ${REPLIES[(hash + 1) % REPLIES.length]!(keyword)}`;
 }
 
-/** The reply split into tokens: each word with the whitespace before it. */
+/** The reply split into tokens of one to three words, each word with the whitespace before it (the same split for the same reply). */
 export function tokensOf(reply: string): string[] {
-  return reply.match(/\s*\S+/g) ?? [];
+  const words = reply.match(/\s*\S+/g) ?? [];
+  const tokens: string[] = [];
+  for (let i = 0, n = 0; i < words.length; n++) {
+    const size = 1 + (n % 3);
+    tokens.push(words.slice(i, i + size).join(''));
+    i += size;
+  }
+  return tokens;
 }
 
+/** A generation: a token every 30 to 50 ms (by default) until the reply is out or a reader cancels, then done, ending the topic. */
 export function chatTask(prompt: string, tokenMs = 40, thinkingMs = 300): DemoTask {
   const tokens = tokensOf(cannedReply(prompt));
-  return async ({ publish, sleep }) => {
+  return async ({ publish, sleep, cancelled }) => {
     await sleep(thinkingMs);
+    let sent = 0;
     for (const token of tokens) {
+      if (cancelled()) break;
       await publish('token', token);
+      sent += 1;
       await sleep(Math.round(tokenMs * (0.75 + Math.random() * 0.5)));
     }
-    await publish('done', { tokens: tokens.length });
+    await publish('done', { tokens: sent, cancelled: sent < tokens.length }, { end: true });
   };
 }

@@ -9,9 +9,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HubError } from '../errors.js';
-import type { NewEvent } from '../engines/engine.js';
+import type { EventToPublish } from '../hub/hub.js';
 
-export type DemoPublisher = (events: NewEvent[]) => Promise<unknown>;
+export type DemoPublisher = (events: EventToPublish[]) => Promise<unknown>;
+
+/** Where a task hears that a reader cancelled its topic (hub/cancels.ts); returns what stops listening. */
+export type DemoCancels = (topic: string, listener: () => void) => () => void;
 
 export interface DemoLogger {
   warn(object: object, message?: string): void;
@@ -21,8 +24,10 @@ export interface DemoLogger {
 export interface DemoContext {
   readonly topic: string;
   readonly signal: AbortSignal;
-  /** Publishes one event to the task's topic; `data` that is not a string is sent as JSON. */
-  publish(event: string, data: unknown): Promise<void>;
+  /** Publishes one event to the task's topic; `data` that is not a string is sent as JSON. `end`: the topic's last event. */
+  publish(event: string, data: unknown, options?: { end?: boolean }): Promise<void>;
+  /** Whether a reader cancelled the task's topic (POST /topics/{topic}/cancel): the task's cue to wind up. */
+  cancelled(): boolean;
   /** Waits, or rejects with an AbortError when the task is stopped. */
   sleep(ms: number): Promise<void>;
 }
@@ -46,6 +51,7 @@ export class DemoRunner {
     private readonly publisher: DemoPublisher,
     private readonly logger: DemoLogger,
     readonly limits: DemoLimits = DEFAULT_DEMO_LIMITS,
+    private readonly onCancel?: DemoCancels,
   ) {}
 
   get runningCount(): number {
@@ -66,14 +72,19 @@ export class DemoRunner {
     }
     for (const { topic, run } of tasks) {
       const controller = new AbortController();
-      const context = this.contextFor(topic, controller.signal);
+      let cancelled = false;
+      const stopListening = this.onCancel?.(topic, () => (cancelled = true));
+      const context = this.contextFor(topic, controller.signal, () => cancelled);
       const entry = { controller, process: options.process ?? false, done: Promise.resolve() };
       entry.done = run(context)
         .catch((error: unknown) => {
           if (controller.signal.aborted) return; // stopped on purpose
           this.logger.warn({ err: error, topic }, 'demo stopped early');
         })
-        .finally(() => this.running.delete(entry));
+        .finally(() => {
+          stopListening?.();
+          this.running.delete(entry);
+        });
       this.running.add(entry);
     }
   }
@@ -86,13 +97,16 @@ export class DemoRunner {
     await Promise.all(entries.map((entry) => entry.done));
   }
 
-  private contextFor(topic: string, signal: AbortSignal): DemoContext {
+  private contextFor(topic: string, signal: AbortSignal, cancelled: () => boolean): DemoContext {
     return {
       topic,
       signal,
-      publish: async (event, data) => {
+      cancelled,
+      publish: async (event, data, options = {}) => {
         signal.throwIfAborted();
-        await this.publisher([{ topic, event, data: typeof data === 'string' ? data : JSON.stringify(data) }]);
+        const published: EventToPublish = { topic, event, data: typeof data === 'string' ? data : JSON.stringify(data) };
+        if (options.end === true) published.end = true;
+        await this.publisher([published]);
       },
       sleep: (ms) => sleep(ms, undefined, { signal }),
     };

@@ -12,6 +12,7 @@ import type { HubConfig } from '../config.js';
 import type { DemoRunner } from '../demos/runner.js';
 import type { Hub } from '../hub/hub.js';
 import type { StreamSink } from '../hub/sink.js';
+import type { Cancels } from '../hub/cancels.js';
 import type { SystemBus } from '../hub/system-bus.js';
 import type { Presence } from '../presence/presence.js';
 import type { PresenceWatchers } from '../presence/watchers.js';
@@ -29,6 +30,8 @@ export interface RouteContext {
   instance: string;
   /** Messages between the instances of a cluster (this one included), over the engine. */
   bus: SystemBus;
+  /** Cancels of topics' producers, cluster-wide (POST /topics/{t}/cancel, hub.onCancel). */
+  cancels: Cancels;
   /** Who is subscribed where, cluster-wide. */
   presence: Presence;
   /** The streams opened with ?presence=1. */

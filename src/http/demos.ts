@@ -4,7 +4,7 @@
  *
  * Authorization: the caller is held to the publish rules, as if it published to the demo's topic
  * itself (authorizePublish on the exact topic, its id generated here). An open hub lets anyone run
- * demos; with tokens, a publish grant such as `demo/**` is needed. So demos never let anyone
+ * demos; with tokens, a publish grant such as `demo/**` (`ai/*` for the AI demo) is needed. So demos never let anyone
  * publish where they could not already, and need no separate switch for authorization.
  *
  * Every answer (202) carries `lastEventId`: the hub's position before the demo's first event.

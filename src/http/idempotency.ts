@@ -8,7 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { HubError } from '../errors.js';
-import type { KeyValueStore, NewEvent, StoredEvent } from '../engines/engine.js';
+import type { KeyValueStore } from '../engines/engine.js';
+import type { EventToPublish, PublishedEvent } from '../hub/hub.js';
 import type { RequestHead } from './context.js';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -28,10 +29,12 @@ interface Record {
   ids?: string[];
   topics?: string[];
   events?: Array<string | null>;
+  /** The ids of the ends the events stored (null for an event that ended nothing); absent when none did. */
+  ends?: Array<string | null>;
 }
 
 export interface IdempotentResult {
-  stored: StoredEvent[];
+  stored: PublishedEvent[];
   replayed: boolean;
 }
 
@@ -60,15 +63,15 @@ export async function publishOnce(
   scope: string,
   key: string,
   windowMs: number,
-  events: readonly NewEvent[],
-  publish: (dedupeKey: string) => Promise<StoredEvent[]>,
+  events: readonly EventToPublish[],
+  publish: (dedupeKey: string) => Promise<PublishedEvent[]>,
 ): Promise<IdempotentResult> {
   const storeKey = `idem:${scope}:${key}`;
-  const fingerprint = createHash('sha256').update(JSON.stringify(events.map((e) => [e.topic, e.event ?? null, e.data]))).digest('base64url');
+  const fingerprint = createHash('sha256').update(JSON.stringify(events.map((e) => (e.end === true ? [e.topic, e.event ?? null, e.data, 'end'] : [e.topic, e.event ?? null, e.data])))).digest('base64url');
   const pending: Record = { state: 'pending', fingerprint };
   for (let attempt = 0; attempt < 2; attempt++) {
     if (await kv.setOnce(storeKey, JSON.stringify(pending), Math.min(windowMs, PENDING_TTL_MS))) {
-      let stored: StoredEvent[];
+      let stored: PublishedEvent[];
       try {
         stored = await publish(storeKey);
       } catch (error) {
@@ -82,6 +85,7 @@ export async function publishOnce(
         topics: stored.map((event) => event.topic),
         events: stored.map((event) => event.event ?? null),
       };
+      if (stored.some((event) => event.endId !== undefined)) done.ends = stored.map((event) => event.endId ?? null);
       await kv.set(storeKey, JSON.stringify(done), windowMs);
       return { stored, replayed: false };
     }
@@ -97,9 +101,11 @@ export async function publishOnce(
       });
     }
     const stored = record.ids!.map((id, i) => {
-      const event: StoredEvent = { id, topic: record.topics![i]!, data: events[i]!.data, time: 0 };
+      const event: PublishedEvent = { id, topic: record.topics![i]!, data: events[i]!.data, time: 0 };
       const name = record.events![i];
       if (name !== null && name !== undefined) event.event = name;
+      const endId = record.ends?.[i];
+      if (endId !== null && endId !== undefined) event.endId = endId;
       return event;
     });
     return { stored, replayed: true };

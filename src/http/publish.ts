@@ -5,8 +5,9 @@
  */
 import { authorizePublish, type Principal } from '../auth/principal.js';
 import { HubError } from '../errors.js';
-import type { NewEvent, StoredEvent } from '../engines/engine.js';
-import type { PublishOptions } from '../hub/hub.js';
+import type { NewEvent } from '../engines/engine.js';
+import type { EventToPublish, PublishedEvent, PublishOptions } from '../hub/hub.js';
+import { cancelledTopic, cancelTopic } from './cancel.js';
 import { authenticateWithBody, clientKey, principalWithoutVerifying } from './authenticate.js';
 import { bodyTypeOf, decodeBody, parseJson, type BodyType } from './body.js';
 import type { Handler, RequestHead, RouteContext } from './context.js';
@@ -17,7 +18,7 @@ import { jsonAnswer } from './respond.js';
  * An HTTP publish: the credential (before the body is read, unless the app must be told the
  * topics: see authenticateWithBody), the events, then publishEvents.
  */
-async function publishAs(req: RequestHead, context: RouteContext, read: () => Promise<NewEvent[]>): Promise<IdempotentResult> {
+async function publishAs(req: RequestHead, context: RouteContext, read: () => Promise<EventToPublish[]>): Promise<IdempotentResult> {
   const { principal, value } = await authenticateWithBody(
     req,
     context,
@@ -50,7 +51,7 @@ export interface PublishingDoor {
  * authorized after the hub has validated them, then the publisher's rates charged (events and
  * bytes), then stored, once per Idempotency-Key when one is given, all before anything is stored.
  */
-export async function publishEvents(events: readonly NewEvent[], publisher: Publisher, idempotencyKey: string | undefined, context: RouteContext): Promise<IdempotentResult> {
+export async function publishEvents(events: readonly EventToPublish[], publisher: Publisher, idempotencyKey: string | undefined, context: RouteContext): Promise<IdempotentResult> {
   const publish = (dedupeKey?: string) => context.hub.publish(events, publishOptions(context, publisher, dedupeKey));
   if (idempotencyKey === undefined) return { stored: await publish(), replayed: false };
   return publishOnce(context.hub.engine.kv, publisher.key(), idempotencyKey, context.config.idempotencyWindowMs, events, publish);
@@ -85,7 +86,10 @@ const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const REPLAYED_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'Idempotent-Replayed': 'true' });
 const replayHeaders = (replayed: boolean): Readonly<Record<string, string>> => (replayed ? REPLAYED_HEADERS : NO_HEADERS);
 
+/** POST /topics/{topic}: a publish; POST /topics/{topic}/cancel: a cancel (cancel.ts). */
 export const publishToTopic: Handler = async (request, context) => {
+  const cancelled = cancelledTopic(request.rest);
+  if (cancelled !== undefined) return cancelTopic(request, context, cancelled);
   const { status, body, headers } = await publishOneEvent(request, request.rest, request.query, () => request.readBody(context.config.maxBodyBytes), context);
   return jsonAnswer(status, body, headers);
 };
@@ -130,18 +134,31 @@ export function publishOneEventNow(req: RequestHead, topic: string, query: URLSe
 }
 
 /** The event of POST /topics/{topic}: JSON data is validated and published as sent. */
-function topicEvent(topic: string, query: URLSearchParams, data: string, type: BodyType): NewEvent {
+function topicEvent(topic: string, query: URLSearchParams, data: string, type: BodyType): EventToPublish {
   if (type === 'json') parseJson(data);
-  const event: NewEvent = { topic, data };
+  const event: EventToPublish = { topic, data };
   const name = query.get('event');
   if (name !== null) event.event = name;
+  if (endOf(query.get('end'), 'end')) event.end = true;
   return event;
 }
 
-function publishedAnswer(stored: StoredEvent, replayed: boolean): PublishAnswer {
-  const body: { id: string; topic: string; event?: string } = { id: stored.id, topic: stored.topic };
+/** `end` as given (?end=true, a batch item's "end"): true, false or absent, else 400 invalid_end. */
+function endOf(value: unknown, where: string): boolean {
+  if (value === null || value === undefined || value === false || value === 'false') return false;
+  if (value === true || value === 'true') return true;
+  throw new HubError(400, 'invalid_end', `${where} must be true or false.`);
+}
+
+/**
+ * 201 {id, topic, event?}, with `end` (the id of the topic's END_EVENT) for a publish that ended
+ * the topic; a repeated end stores nothing and answers 200 with the end: {id, topic, event: "ssehub.end", end}.
+ */
+function publishedAnswer(stored: PublishedEvent, replayed: boolean): PublishAnswer {
+  const body: { id: string; topic: string; event?: string; end?: string } = { id: stored.id, topic: stored.topic };
   if (stored.event) body.event = stored.event;
-  return { status: 201, body, headers: replayHeaders(replayed) };
+  if (stored.endId !== undefined) body.end = stored.endId;
+  return { status: stored.alreadyEnded === true ? 200 : 201, body, headers: replayHeaders(replayed) };
 }
 
 export const publishBatch: Handler = async (request, context) => {
@@ -156,19 +173,23 @@ export const publishBatch: Handler = async (request, context) => {
     }
     return body.map((item: unknown, i) => batchItem(item, i));
   });
-  return jsonAnswer(201, { ids: stored.map((event) => event.id) }, replayHeaders(replayed));
+  // "ends": each topic the batch ended, with the id of its END_EVENT. A batch made only of repeated ends stores nothing: 200.
+  const answer: { ids: string[]; ends?: Record<string, string> } = { ids: stored.map((event) => event.id) };
+  for (const event of stored) if (event.endId !== undefined) (answer.ends ??= {})[event.topic] = event.endId;
+  return jsonAnswer(stored.every((event) => event.alreadyEnded === true) ? 200 : 201, answer, replayHeaders(replayed));
 };
 
 /** A string is published as is; any other JSON value as its JSON text. */
-function batchItem(item: unknown, i: number): NewEvent {
+function batchItem(item: unknown, i: number): EventToPublish {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     throw new HubError(400, 'invalid_batch', `events[${i}] must be an object {topic, data, event?}.`);
   }
-  const { topic, data, event } = item as Record<string, unknown>;
+  const { topic, data, event, end } = item as Record<string, unknown>;
   if (typeof topic !== 'string') throw new HubError(400, 'invalid_topic', `events[${i}].topic must be a string.`);
   if (data === undefined) throw new HubError(400, 'invalid_batch', `events[${i}].data is missing.`);
   if (event !== undefined && typeof event !== 'string') throw new HubError(400, 'invalid_event_name', `events[${i}].event must be a string.`);
-  const result: NewEvent = { topic, data: typeof data === 'string' ? data : JSON.stringify(data) };
+  const result: EventToPublish = { topic, data: typeof data === 'string' ? data : JSON.stringify(data) };
   if (event !== undefined) result.event = event;
+  if (endOf(end, `events[${i}].end`)) result.end = true;
   return result;
 }

@@ -14,11 +14,13 @@ import {
   encodeComment,
   encodeEvent,
   encodeRetry,
+  END_EVENT,
   EXPIRED_EVENT,
   EXPIRED_REASON,
   HEARTBEAT_ANNOUNCEMENT,
   POSITION_EVENT,
   RESET_EVENT,
+  type EndDetail,
   type ExpiredDetail,
 } from '../protocol/index.js';
 import { SYSTEM_TOPIC_PREFIX, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
@@ -28,6 +30,22 @@ import { Subscriber, type StreamHolder, type SubscriberClosedListener, type Subs
 import { checkNewEvent } from './event-rules.js';
 import { createDeliveryLatency } from './latency.js';
 import { newestEvents, readHistory, type HistoryPage, type HistoryQuery } from './history.js';
+import { EndedTopics, type EndRetention, type TopicEnd } from './ended-topics.js';
+
+/** An event to publish. `end: true` makes it its topic's last: the hub stores the topic's END_EVENT right after it. */
+export interface EventToPublish extends NewEvent {
+  end?: boolean;
+}
+
+/**
+ * A published event as publish() answers it. For an event published with `end`: `endId`, the id of
+ * its topic's END_EVENT; and `alreadyEnded` when the topic had ended before (a repeated end, which
+ * stores nothing: the answer then stands for the end itself, its id the END_EVENT's).
+ */
+export interface PublishedEvent extends StoredEvent {
+  endId?: string;
+  alreadyEnded?: boolean;
+}
 
 export interface PublishOptions {
   /** System topics ("$…") may be published to only by the hub itself. */
@@ -96,6 +114,11 @@ export interface HubOptions {
   topicLimits: TopicLimits;
   /** Where publishes with PublishOptions.chargeTo are charged; absent: nowhere. */
   publishLimits?: PublishLimits;
+  /**
+   * How long an ended topic stays ended (refusing publishes, answering streams with its end): its
+   * retention age. Default: 1 h for every topic.
+   */
+  endedFor?: EndRetention;
 }
 
 /** Charges publishes to their publishers' rates (auth/limits.ts's ClientLimits is one). */
@@ -109,6 +132,10 @@ interface CheckedPublish {
   events: NewEvent[];
   append: AppendOptions;
   charging: Promise<void> | undefined;
+  /** For each published event, its index in `events` (followed there by its topic's END_EVENT when it ends the topic); undefined when no event ends a topic (each is at its own index). */
+  places: number[] | undefined;
+  /** Set (and nothing to store) when every event was the end of a topic that had already ended: the answer. */
+  repeatedEnds?: PublishedEvent[];
 }
 
 export interface HubLogger {
@@ -189,6 +216,8 @@ export class Hub {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Publish-to-delivery latency of the users' events handed to streams here (see latency.ts). */
   readonly deliveryLatency = createDeliveryLatency();
+  /** The topics that have ended, learned from delivery: publish checks them without a round trip. */
+  readonly ended: EndedTopics;
 
   private readonly hooks: SubscriberHooks = {
     markDirty: (subscriber) => this.markDirty(subscriber),
@@ -219,6 +248,8 @@ export class Hub {
     // connection for dead, and one told 0 knows that silence means nothing.
     const greeting = `ok\n${HEARTBEAT_ANNOUNCEMENT}${Math.max(0, options.heartbeatMs)}`;
     this.preamble = Buffer.from(encodeComment(greeting) + encodeRetry(options.retryMs));
+    // An engine that stores in this process started empty with this hub: no end can predate it.
+    this.ended = new EndedTopics(engine.appendNow === undefined ? engine.kv : undefined, options.endedFor ?? { ageOf: () => 3_600_000, longestMs: 3_600_000 });
     engine.onDeliver((event) => this.dispatch(event));
     engine.onDeliveryGap((detail) => this.endStreamsAfterGap(detail));
     if (options.heartbeatMs > 0) {
@@ -231,10 +262,18 @@ export class Hub {
    * Checks every event, then stores them all (ids assigned in order) and delivers them everywhere.
    * One invalid event refuses the whole batch: nothing of it is stored.
    */
-  async publish(events: readonly NewEvent[], options: PublishOptions = {}): Promise<StoredEvent[]> {
+  async publish(events: readonly EventToPublish[], options: PublishOptions = {}): Promise<PublishedEvent[]> {
+    // Only in an instance's first retention age, on a shared engine: ends stored before it started (see ended-topics.ts).
+    if (this.ended.mayNeedLookups) await this.lookUpEnds(events);
     const checked = this.checkForPublish(events, options);
+    if (checked.repeatedEnds !== undefined) return checked.repeatedEnds;
     if (checked.charging !== undefined) await checked.charging;
-    return this.countPublished(await this.engine.append(checked.events, checked.append));
+    const stored = await this.engine.append(checked.events, checked.append);
+    const published = this.publishedOf(stored, checked);
+    for (const event of published) {
+      if (event.endId !== undefined) await this.ended.record(event.topic, { endId: event.endId, endedAt: endTimeOf(stored, event) });
+    }
+    return published;
   }
 
   /**
@@ -242,15 +281,46 @@ export class Hub {
    * publishesWithoutWaiting): the events are stored and delivered when it returns.
    * @throws Error when the engine must wait for a server; use publish() then.
    */
-  publishNow(events: readonly NewEvent[], options: PublishOptions = {}): StoredEvent[] {
+  publishNow(events: readonly EventToPublish[], options: PublishOptions = {}): PublishedEvent[] {
     const engine = this.engine;
     if (engine.appendNow === undefined) throw new Error(`the ${engine.name} engine cannot store without waiting; use publish()`);
     const checked = this.checkForPublish(events, options);
+    if (checked.repeatedEnds !== undefined) return checked.repeatedEnds;
     if (checked.charging !== undefined) {
       checked.charging.catch(() => {});
       throw new Error('the publish rates are kept in another process; use publish()');
     }
-    return this.countPublished(engine.appendNow(checked.events, checked.append));
+    const stored = engine.appendNow(checked.events, checked.append);
+    const published = this.publishedOf(stored, checked);
+    for (const event of published) {
+      // The engine stores in this process: the end is recorded here, at once (no store to write to).
+      if (event.endId !== undefined) void this.ended.record(event.topic, { endId: event.endId, endedAt: endTimeOf(stored, event) });
+    }
+    return published;
+  }
+
+  /** The topic's end while it is in force (asking the engine's store only in this instance's first retention age). */
+  endOf(topic: string): Promise<TopicEnd | undefined> {
+    return this.ended.lookup(topic);
+  }
+
+  /** Asks the engine's store about the topics this instance has no answer for (see EndedTopics.lookup). */
+  private async lookUpEnds(events: readonly EventToPublish[]): Promise<void> {
+    const topics = new Set<string>();
+    for (const event of events) if (typeof event.topic === 'string' && event.topic.length <= this.options.topicLimits.maxLength) topics.add(event.topic);
+    await Promise.all([...topics].map((topic) => this.ended.lookup(topic)));
+  }
+
+  /** The published events, one per event given, with the ids of the ends they stored. */
+  private publishedOf(stored: readonly StoredEvent[], checked: CheckedPublish): PublishedEvent[] {
+    this.countPublished(stored);
+    if (checked.places === undefined) return stored as PublishedEvent[]; // no end among them
+    return checked.places.map((place) => {
+      const event: PublishedEvent = stored[place]!;
+      const next = stored[place + 1];
+      if (next !== undefined && next.event === END_EVENT && next.topic === event.topic) return { ...event, endId: next.id };
+      return event;
+    });
   }
 
   /** Whether publishNow() can store: the engine stores in this process. */
@@ -262,7 +332,7 @@ export class Hub {
    * The events as the engine is to store them, once every rule and the caller's authorize() passed,
    * charged to their publisher: here, or by the engine with the append (checksPublishCharges).
    */
-  private checkForPublish(events: readonly NewEvent[], options: PublishOptions): CheckedPublish {
+  private checkForPublish(events: readonly EventToPublish[], options: PublishOptions): CheckedPublish {
     const rules = { topicLimits: this.options.topicLimits, allowReservedTopics: options.allowReservedTopics ?? false };
     const checked = events.map((event, i) => {
       try {
@@ -289,15 +359,63 @@ export class Hub {
       );
     }
     options.authorize?.(checked);
+    const { toStore, places, repeatedEnds } = this.withEnds(events, checked);
     const append = appendOptionsOf(options);
+    if (repeatedEnds !== undefined) return { events: [], append, charging: undefined, places, repeatedEnds };
     const limits = this.options.publishLimits;
-    if (options.chargeTo === undefined || limits === undefined) return { events: checked, append, charging: undefined };
+    if (options.chargeTo === undefined || limits === undefined) return { events: toStore, append, charging: undefined, places };
     const charge: PublishCharge = { key: options.chargeTo, events: checked.length, bytes };
-    if (this.engine.checksPublishCharges === true) return { events: checked, append: { ...append, charge }, charging: undefined };
-    return { events: checked, append, charging: limits.chargePublish(charge) ?? undefined };
+    if (this.engine.checksPublishCharges === true) return { events: toStore, append: { ...append, charge }, charging: undefined, places };
+    return { events: toStore, append, charging: limits.chargePublish(charge) ?? undefined, places };
   }
 
-  private countPublished(stored: StoredEvent[]): StoredEvent[] {
+  /**
+   * The events to store: each event published with `end` followed by its topic's END_EVENT. 409
+   * topic_ended for an event to a topic that has ended (here, or earlier in the batch); a publish
+   * made only of ends of topics that had already ended is a repeat: nothing is stored, and the
+   * answer is their ends (ending twice is idempotent).
+   */
+  private withEnds(inputs: readonly EventToPublish[], checked: NewEvent[]): { toStore: NewEvent[]; places: number[] | undefined; repeatedEnds?: PublishedEvent[] } {
+    let ends = false;
+    for (const input of inputs) if (input.end === true) ends = true;
+    // Almost every publish: no end in it, and no ended topic known on this instance.
+    if (!ends && !this.anyEnded(checked)) {
+      return { toStore: checked, places: undefined };
+    }
+    const repeats: PublishedEvent[] = [];
+    for (let i = 0; i < checked.length; i++) {
+      const end = this.ended.endOf(checked[i]!.topic);
+      if (end === undefined) continue;
+      if (inputs[i]!.end !== true) throw topicEnded(checked[i]!.topic, checked.length > 1 ? i : undefined);
+      repeats.push(endAnswer(checked[i]!.topic, end));
+    }
+    if (repeats.length === checked.length) return { toStore: [], places: undefined, repeatedEnds: repeats };
+    if (repeats.length > 0) {
+      const i = inputs.findIndex((input, j) => input.end === true && this.ended.endOf(checked[j]!.topic) !== undefined);
+      throw topicEnded(checked[i]!.topic, i);
+    }
+    const toStore: NewEvent[] = [];
+    const places: number[] = [];
+    const endedHere = new Set<string>();
+    for (let i = 0; i < checked.length; i++) {
+      const event = checked[i]!;
+      if (endedHere.has(event.topic)) throw topicEnded(event.topic, i);
+      places.push(toStore.length);
+      toStore.push(event);
+      if (inputs[i]!.end !== true) continue;
+      endedHere.add(event.topic);
+      toStore.push({ topic: event.topic, event: END_EVENT, data: JSON.stringify({ topic: event.topic } satisfies EndDetail) });
+    }
+    return { toStore, places };
+  }
+
+  private anyEnded(events: readonly NewEvent[]): boolean {
+    if (this.ended.isEmpty) return false;
+    for (const event of events) if (this.ended.endOf(event.topic) !== undefined) return true;
+    return false;
+  }
+
+  private countPublished(stored: readonly StoredEvent[]): readonly StoredEvent[] {
     for (const event of stored) if (countsAsTraffic(event)) this.counters.eventsPublished += 1;
     return stored;
   }
@@ -373,6 +491,18 @@ export class Hub {
     return count;
   }
 
+  /**
+   * Writes a control frame (no id: not an event of the log) to this instance's streams whose
+   * selectors match the topic; returns how many. Collected first: a write may cut a slow stream
+   * off, which would change the index under its walk.
+   */
+  signalStreams(topic: string, frame: Uint8Array): number {
+    const streams = new Set<Subscriber>();
+    this.index.match(topic, (subscriber) => void streams.add(subscriber));
+    for (const subscriber of streams) subscriber.enqueue(frame);
+    return streams.size;
+  }
+
   /** Ends every open stream (clients reconnect elsewhere) and stops the heartbeat. */
   async close(): Promise<void> {
     this.closing = true;
@@ -415,31 +545,66 @@ export class Hub {
       const batch: Uint8Array[] = [];
       let bytes = 0;
       let traffic = 0;
-      while (i < replay.length && (bytes === 0 || bytes < this.replaySliceBytes)) {
-        const frame = viewedFrame(subscriber, replay[i]!);
-        if (frame === undefined) {
-          i += 1;
-          continue;
-        }
+      let done = false;
+      while (i < replay.length && (bytes === 0 || bytes < this.replaySliceBytes) && !done) {
+        const event = replay[i]!;
+        i += 1;
+        const frame = viewedFrame(subscriber, event);
+        if (frame === undefined) continue;
         batch.push(frame);
         bytes += frame.byteLength;
-        if (countsAsTraffic(replay[i]!)) traffic += 1;
-        lastSent = replay[i]!.id;
-        i += 1;
+        if (countsAsTraffic(event)) traffic += 1;
+        lastSent = event.id;
+        if (event.event === END_EVENT) done = subscriber.topicEnded(event.topic);
       }
       if (batch.length > 0) subscriber.writeNow(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
       this.counters.eventsDelivered += traffic;
+      if (done) return subscriber.end('topics-ended'); // every topic of the stream ended: nothing more can come
     }
     if (subscriber.state === 'closed') return;
+    // (A stream closed meanwhile takes no more writes: what follows does nothing to it.)
+    if (this.ended.mayHaveEnds && (await this.sendEnds(subscriber, position))) return subscriber.end('topics-ended');
     // Tell the client where it stands even if nothing was sent, so that a reconnect resumes here.
     if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeEvent({ id: position, event: POSITION_EVENT, data: '' })));
     let released = 0;
+    let done = false;
     subscriber.goLive((event) => {
-      const after = this.engine.compareIds(event.id, position) > 0;
+      if (done) return false;
+      let after = this.engine.compareIds(event.id, position) > 0;
+      if (after && event.event === END_EVENT) {
+        if (subscriber.hadEndOf(event.topic)) after = false; // already sent by sendEnds()
+        else done = subscriber.topicEnded(event.topic);
+      }
       if (after && countsAsTraffic(event)) released += 1;
       return after;
     });
     this.counters.eventsDelivered += released;
+    if (done) subscriber.end('topics-ended');
+  }
+
+  /**
+   * Sends the end of each exact topic of the stream that has ended, unless the replay carried it:
+   * a stream opened on an ended topic, without a Last-Event-ID or with one from after the end, or
+   * one whose history lost the end, learns it at once instead of waiting for events that cannot
+   * come. No id: it stands for an event of the log, and must not move the client's Last-Event-ID.
+   * Only ends at or before `position`: a later one is among the live events held meanwhile, and
+   * comes after the events before it. True when every topic of the stream has ended.
+   */
+  private async sendEnds(subscriber: Subscriber, position: string): Promise<boolean> {
+    let done = false;
+    for (const selector of subscriber.selectors) {
+      if (selector.kind !== 'exact' || subscriber.hadEndOf(selector.topic)) continue;
+      let end: TopicEnd | undefined;
+      try {
+        end = await this.ended.lookup(selector.topic);
+      } catch (error) {
+        this.logger.warn({ err: error, topic: selector.topic }, 'could not tell whether a topic has ended; the stream goes on');
+      }
+      if (end === undefined || subscriber.state === 'closed' || this.engine.compareIds(end.endId, position) > 0) continue;
+      subscriber.writeNow(Buffer.from(encodeEvent({ event: END_EVENT, data: JSON.stringify({ topic: selector.topic } satisfies EndDetail) })));
+      done = subscriber.topicEnded(selector.topic);
+    }
+    return done;
   }
 
   /**
@@ -454,15 +619,20 @@ export class Hub {
   }
 
   private dispatch(event: StoredEvent): void {
+    // Only the hub stores END_EVENTs (publishers may not use the name): every instance learns each end here.
+    const end = event.event === END_EVENT;
+    if (end) this.ended.learn(event);
     if (this.subscribers.size === 0 || this.closing) return;
     let frame: Uint8Array | undefined; // encoded once here, for every subscriber, when one needs it
     let formatted: Map<StreamFormat<unknown>, FormattedEvent> | undefined; // once per other format
     const stamp = ++this.dispatchCounter;
     let delivered = 0;
+    let done: Subscriber[] | undefined;
     const dirtyBefore = this.dirty.length;
     this.index.match(event.topic, (subscriber) => {
       if (subscriber.lastDispatch === stamp) return; // matched by two of its selectors: once is enough
       subscriber.lastDispatch = stamp;
+      if (end && subscriber.hadEndOf(event.topic)) return;
       const view = subscriber.view;
       if (view === undefined) {
         subscriber.deliver(event, (frame ??= frameOf(event)));
@@ -477,7 +647,11 @@ export class Hub {
         if (!view.accepts(form.read)) return;
         subscriber.deliver(event, form.frame);
       }
-      if (subscriber.state === 'live') delivered += 1; // not if this very event cut it off
+      if (subscriber.state === 'live') {
+        delivered += 1; // not if this very event cut it off
+        // Ended after the index's walk, which a closing stream would change under it.
+        if (end && subscriber.topicEnded(event.topic)) (done ??= []).push(subscriber);
+      }
     });
     if (countsAsTraffic(event) && delivered > 0) {
       this.counters.eventsDelivered += delivered;
@@ -494,6 +668,8 @@ export class Hub {
     if (fresh > 0 && fresh <= WRITE_THROUGH_FAN_OUT) {
       for (let i = dirtyBefore; i < this.dirty.length; i++) this.dirty[i]!.flush();
     }
+    // Every topic of these streams has ended: each is closed after the end (end() writes what is queued first).
+    if (done !== undefined) for (const subscriber of done) subscriber.end('topics-ended');
   }
 
   private markDirty(subscriber: Subscriber): void {
@@ -559,6 +735,23 @@ export class Hub {
 }
 
 const NO_APPEND_OPTIONS: AppendOptions = Object.freeze({});
+
+/** 409 topic_ended: the topic's last event was published (see END_EVENT); `index` names the event of a batch. */
+function topicEnded(topic: string, index: number | undefined): HubError {
+  const where = index === undefined ? '' : `events[${index}]: `;
+  return new HubError(409, 'topic_ended', `${where}Topic "${topic}" has ended: its last event was published with end. It takes events again once its history has expired.`);
+}
+
+/** The answer to a repeated end: the topic's END_EVENT, nothing stored. */
+function endAnswer(topic: string, end: TopicEnd): PublishedEvent {
+  return { id: end.endId, topic, event: END_EVENT, data: JSON.stringify({ topic } satisfies EndDetail), time: end.endedAt, endId: end.endId, alreadyEnded: true };
+}
+
+/** When the engine stored the END_EVENT that follows `event` (now, for a deduplicated append that reports no time). */
+function endTimeOf(stored: readonly StoredEvent[], event: PublishedEvent): number {
+  const end = stored.find((e) => e.id === event.endId);
+  return end !== undefined && end.time > 0 ? end.time : Date.now();
+}
 
 function appendOptionsOf({ dedupeKey, dedupeWindowMs }: PublishOptions): AppendOptions {
   if (dedupeKey === undefined) return NO_APPEND_OPTIONS; // almost every publish

@@ -19,8 +19,8 @@ const NO_FRAMES: readonly Uint8Array[] = Object.freeze([]);
 
 export type SubscriberState = 'catching-up' | 'live' | 'closed';
 
-/** Why a stream ended: its client went, the hub shut down, the credential expired or was revoked, the client fell behind, or the engine lost events. */
-export type StreamEndReason = 'client-closed' | 'shutdown' | 'token-expired' | 'revoked' | 'slow-consumer' | 'history-gap' | 'history-unavailable';
+/** Why a stream ended: its client went, the hub shut down, the credential expired or was revoked, the client fell behind, the engine lost events, or every topic of the stream ended. */
+export type StreamEndReason = 'client-closed' | 'shutdown' | 'token-expired' | 'revoked' | 'slow-consumer' | 'history-gap' | 'history-unavailable' | 'topics-ended';
 
 export interface SubscriberHooks {
   /** Asks the hub to flush this subscriber at the end of the current turn. */
@@ -68,6 +68,8 @@ export class Subscriber implements SinkOwner {
   dirty = false;
   /** Why the stream ended: the first reason given wins; a connection that just closed is the client's doing. */
   endReason: StreamEndReason | undefined;
+  /** The exact topics of this stream whose end it had; made at the first one (most streams never get one). */
+  private ends: Set<string> | undefined;
 
   constructor(
     readonly selectors: readonly Selector[],
@@ -143,6 +145,24 @@ export class Subscriber implements SinkOwner {
       }
     }
     return released;
+  }
+
+  /**
+   * The stream got `topic`'s end (END_EVENT). True when nothing more can come: every topic it
+   * names is exact and has ended. A stream with a pattern is never done (the pattern may match
+   * topics yet to come).
+   */
+  topicEnded(topic: string): boolean {
+    let named = false;
+    for (const selector of this.selectors) if (selector.kind === 'exact' && selector.topic === topic) named = true;
+    if (named) (this.ends ??= new Set()).add(topic);
+    const ends = this.ends;
+    return ends !== undefined && this.selectors.every((selector) => selector.kind === 'exact' && ends.has(selector.topic));
+  }
+
+  /** Whether the stream already had the end of `topic`, one of the exact topics it names. */
+  hadEndOf(topic: string): boolean {
+    return this.ends?.has(topic) === true;
   }
 
   /** Resolves once the connection has room again (used while replaying history). */

@@ -99,3 +99,31 @@ export interface RevokedDetail {
   topic?: string;
   tokenId?: string;
 }
+
+/**
+ * The end of a topic: the publisher's last event was published with `end` (POST
+ * /topics/{t}?end=true, `end: true` in a batch, hub.publish's end option). Unlike the other control
+ * events it is stored IN the topic's log, right after that last event, with an id: every engine
+ * keeps and delivers it in order, so a client resuming from before the end gets the rest and then
+ * the end, on any instance. A stream whose topics have all ended (exact topics, no pattern) is
+ * closed by the hub after it; a pattern stream hears it for each topic and stays open. Its data is
+ * an {@link EndDetail} as JSON. Final: ssehub's client stops reading the topic after it.
+ */
+export const END_EVENT = `${RESERVED_EVENT_PREFIX}end` as const;
+
+/** The data of an {@link END_EVENT}: which topic ended. */
+export interface EndDetail {
+  topic: string;
+}
+
+/**
+ * A reader asked the producer of a topic to stop (POST /topics/{t}/cancel): sent to every stream
+ * subscribed to the topic, on every instance, with no id (it is a signal, not part of the topic's
+ * history: never stored, never replayed). Its data is a {@link CancelDetail} as JSON.
+ */
+export const CANCEL_EVENT = `${RESERVED_EVENT_PREFIX}cancel` as const;
+
+/** The data of a {@link CANCEL_EVENT}: which topic's producer is asked to stop. */
+export interface CancelDetail {
+  topic: string;
+}

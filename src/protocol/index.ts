@@ -27,6 +27,8 @@ export {
   EXPIRED_REASON,
   REVOKED_EVENT,
   REVOKED_REASON,
+  END_EVENT,
+  CANCEL_EVENT,
 } from './control-events.js';
-export type { GapReason, ResetDetail, ExpiredDetail, RevokedDetail, PresenceMember, PresenceDetail, MemberDetail } from './control-events.js';
+export type { GapReason, ResetDetail, ExpiredDetail, RevokedDetail, PresenceMember, PresenceDetail, MemberDetail, EndDetail, CancelDetail } from './control-events.js';
 export type { ParsedEvent, ParserCallbacks } from './parse.js';

@@ -526,3 +526,35 @@ describe('subscribe() and a connection that goes silent (fake clock)', () => {
     }
   });
 });
+
+describe('subscribe() and topics that end', () => {
+  test('the iteration ends after the last event once every topic has ended; a pattern hears each end and goes on', async () => {
+    const hub = await startTestHub();
+    try {
+      const ends: string[] = [];
+      const states: StateChange[] = [];
+      const sub = subscribe({ url: hub.url, topics: ['gen/a', 'gen/b'], onEnd: (topic) => ends.push(topic), onStateChange: (change) => void states.push(change) });
+      const watching: string[] = [];
+      let patternOpen = false;
+      const pattern = subscribe({ url: hub.url, topics: ['gen/*'], onEnd: (topic) => watching.push(topic), onStateChange: (change) => void (patternOpen ||= change.state === 'open') });
+      await until(() => patternOpen && states.some((change) => change.state === 'open'), 5000, 'both open');
+      await publish({ topic: 'gen/a', data: 'a1' }, { url: hub.url });
+      const lastOfA = await publish({ topic: 'gen/a', data: 'a2', end: true }, { url: hub.url });
+      assert.equal(typeof lastOfA.end, 'string', 'publish() gives the id of the end');
+      const lastOfB = await publish([{ topic: 'gen/b', data: 'b1', end: true }], { url: hub.url });
+      assert.deepEqual(Object.keys(lastOfB.ends ?? {}), ['gen/b']);
+      const seen: string[] = [];
+      for await (const item of sub) if (item.kind === 'event') seen.push(item.data);
+      assert.deepEqual(seen, ['a1', 'a2', 'b1'], 'every event, then the iteration ended by itself');
+      assert.deepEqual(ends, ['gen/a', 'gen/b']);
+      assert.equal(states.at(-1)!.reason, 'done');
+      assert.ok(!states.some((change) => change.state === 'reconnecting'), 'no reconnect after the end');
+      await sub.done;
+      await until(() => watching.length === 2, 5000, 'both ends on the pattern');
+      assert.equal(pattern.state, 'open', 'a pattern subscription stays open');
+      pattern.close();
+    } finally {
+      await hub.close();
+    }
+  });
+});

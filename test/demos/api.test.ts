@@ -158,7 +158,7 @@ describe('demo API with tokens', () => {
   test('a token allowed to publish to the demo topic may start it', async () => {
     const jobs = await postDemo(hub.url, 'jobs', { jobs: 2 }, await bearer(['demo/jobs/*']));
     assert.equal(jobs.status, 202, jobs.text);
-    const chat = await postDemo(hub.url, 'chat', { prompt: 'hi there' }, await bearer(['demo/**']));
+    const chat = await postDemo(hub.url, 'chat', { prompt: 'hi there' }, await bearer(['ai/*']));
     assert.equal(chat.status, 202, chat.text);
     const wrongKind = await postDemo(hub.url, 'chat', { prompt: 'hi there' }, await bearer(['demo/jobs/*']));
     assert.equal(wrongKind.status, 403);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { cannedReply } from '../../src/demos/chat.js';
 import type { RunningHub } from '../../src/start.js';
 import { chromiumSkipReason, launchChromium, pageErrors, screenshot } from '../support/browser.js';
 import { startTestHub } from '../support/hub.js';
@@ -109,8 +110,50 @@ describeUnlessSkipped('the demos', { skip: chromiumSkipReason() }, () => {
       assert.ok(shown[i]!.startsWith(shown[i - 1]!) && /^(\s+\S+)+$/.test(shown[i]!.slice(shown[i - 1]!.length)), `${JSON.stringify(shown[i - 1])} then ${JSON.stringify(shown[i])}`);
     }
     assert.ok(shown.length >= 5, `the reply appeared in ${shown.length} steps: ${JSON.stringify(shown)}`);
+    assert.equal(full, cannedReply('What is server-sent events?'));
     assert.equal(await page.isEnabled('#send'), true);
+    assert.equal(await page.isHidden('#stop'), true);
     await screenshot(page, 'demo-chat');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('AI generations: a reload in the middle resumes, and the final text is complete with no token twice', async () => {
+    const page = await browser.newPage();
+    const errors = pageErrors(page);
+    await page.goto(`${hub.url}/demos/chat`);
+    const question = 'How do resumable generations work?';
+    await page.fill('#prompt', question);
+    await page.click('#send');
+    await page.waitForFunction(() => (document.querySelector('.bubble.model.streaming')?.textContent ?? '').split(' ').length >= 6);
+    await page.reload();
+    // After the reload: the question and the text so far are back at once, and the rest streams on.
+    await page.waitForSelector('.bubble.model.streaming');
+    assert.equal(await page.textContent('.bubble.user'), question);
+    assert.ok(((await page.textContent('.bubble.model')) ?? '').split(' ').length >= 6, 'the text so far is shown again');
+    await page.waitForSelector('.bubble.model:not(.streaming)', { timeout: 20_000 });
+    assert.equal(await page.textContent('.bubble.model'), cannedReply(question), 'every token once, in order');
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'nothing kept once the generation ended');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('AI generations: Stop ends the generation in the middle', async () => {
+    const page = await browser.newPage();
+    const errors = pageErrors(page);
+    await page.goto(`${hub.url}/demos/chat`);
+    const question = 'Please stop me early';
+    await page.fill('#prompt', question);
+    await page.click('#send');
+    await page.waitForFunction(() => (document.querySelector('.bubble.model.streaming')?.textContent ?? '').split(' ').length >= 4);
+    await page.click('#stop');
+    await page.waitForSelector('.bubble.model .stopped', { timeout: 10_000 });
+    const text = (await page.textContent('.bubble.model'))!.replace(/ \(stopped\)$/, '');
+    const whole = cannedReply(question);
+    assert.ok(whole.startsWith(text) && text.length < whole.length, `stopped part-way: ${JSON.stringify(text)}`);
+    assert.equal(await page.isEnabled('#send'), true);
+    assert.equal(await page.isHidden('#stop'), true);
+    await screenshot(page, 'demo-chat-stopped');
     assert.deepEqual(errors, []);
     await page.close();
   });

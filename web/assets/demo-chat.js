@@ -1,7 +1,13 @@
-// AI token streaming: the server's (simulated) model streams its reply as token events.
+// AI generations: the server's (simulated) model streams a reply as token events on its own topic,
+// ai/<id>. Stop cancels it (POST /topics/ai/<id>/cancel); a reload in the middle picks up where the
+// page was: the generation, its text so far and its last event id are kept in sessionStorage, and
+// the stream is opened again from that id, so no token is missed or shown twice.
 const chat = document.getElementById('chat');
 const prompt = document.getElementById('prompt');
 const send = document.getElementById('send');
+const stop = document.getElementById('stop');
+
+const KEPT = 'ssehub-demo-generation';
 
 document.getElementById('ask').addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -18,22 +24,58 @@ document.getElementById('ask').addEventListener('submit', async (e) => {
     send.disabled = false;
     return;
   }
+  const generation = { topic: body.topic, prompt: prompt.value, text: '', lastEventId: body.lastEventId };
   prompt.value = '';
-  const { topic, lastEventId } = body;
-  const answer = bubble('model streaming', '');
+  follow(generation, bubble('model streaming', ''));
+});
 
-  const source = new EventSource(`/topics/${topic}?lastEventId=${encodeURIComponent(lastEventId)}`);
+// A generation under way when the page was left (a reload): show it as it was, and go on.
+const kept = JSON.parse(sessionStorage.getItem(KEPT) ?? 'null');
+if (kept !== null) {
+  bubble('user', kept.prompt);
+  send.disabled = true;
+  follow(kept, bubble('model streaming', kept.text));
+}
+
+function follow(generation, answer) {
+  const keep = () => sessionStorage.setItem(KEPT, JSON.stringify(generation));
+  keep();
+  stop.hidden = false;
+  stop.disabled = false;
+  stop.onclick = async () => {
+    stop.disabled = true;
+    await fetch(`/topics/${generation.topic}/cancel`, { method: 'POST' });
+  };
+  // lastEventId in the query: the hub replays what came after it (EventSource itself resumes with Last-Event-ID on a drop).
+  const source = new EventSource(`/topics/${generation.topic}?lastEventId=${encodeURIComponent(generation.lastEventId)}`);
   source.addEventListener('token', (e) => {
     answer.textContent += e.data; // each token carries its own leading space
+    generation.text = answer.textContent;
+    generation.lastEventId = e.lastEventId;
+    keep();
     chat.scrollTop = chat.scrollHeight;
   });
-  source.addEventListener('done', () => {
-    answer.classList.remove('streaming');
+  source.addEventListener('done', (e) => {
+    if (JSON.parse(e.data).cancelled) answer.dataset.stopped = 'true';
+  });
+  // The topic's end: nothing more will come. Closing keeps EventSource from reconnecting.
+  source.addEventListener('ssehub.end', () => {
     source.close();
+    sessionStorage.removeItem(KEPT);
+    answer.classList.remove('streaming');
+    if (answer.dataset.stopped) answer.append(stoppedNote());
+    stop.hidden = true;
     send.disabled = false;
     prompt.focus();
   });
-});
+}
+
+function stoppedNote() {
+  const note = document.createElement('span');
+  note.className = 'muted stopped';
+  note.textContent = ' (stopped)';
+  return note;
+}
 
 function bubble(kind, text) {
   const element = document.createElement('div');

@@ -28,6 +28,7 @@ import type { Socket } from 'node:net';
 import { HubError } from '../../errors.js';
 import { decodeBody } from '../body.js';
 import type { RequestHead, RouteContext } from '../context.js';
+import { cancelledTopic } from '../cancel.js';
 import { publishOneEvent, publishOneEventNow, publishToTopic, type PublishAnswer } from '../publish.js';
 import { asHubError, errorJson, KEEP_ALIVE_MS, rawErrorResponse, rawJsonResponse } from '../respond.js';
 import { resolveTarget, type ResolvedRoute } from '../routes.js';
@@ -322,7 +323,7 @@ class FastConnection {
       // The route's own refusals (a topic that is not valid percent-encoding).
       return this.answerHere(request, bytes, errorAnswer(error, context));
     }
-    if (route.handler !== publishToTopic) return this.handToNodeHttp();
+    if (route.handler !== publishToTopic || cancelledTopic(route.rest) !== undefined) return this.handToNodeHttp();
     const { rest, query } = route;
     let answerNow: PublishAnswer | undefined;
     try {
