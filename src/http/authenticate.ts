@@ -110,7 +110,7 @@ function bearerToken(req: RequestHead, strict: boolean): string | undefined {
   return match[1];
 }
 
-function cookieValue(header: string | undefined, name: string): string | undefined {
+export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');

@@ -15,7 +15,7 @@ import { isReservedTopic, type Selector } from '../topics/index.js';
 import { subscriptionWebhooks, type SubscriptionWebhooks } from '../webhooks/subscriptions.js';
 import { readTopic } from './presence.js';
 import { answerHistory } from './history.js';
-import { authorizeSubscription, subscriptionOf } from './subscription.js';
+import { authorizeSubscription, subscriptionOf, type Subscription } from './subscription.js';
 import { checkedCount, MAX_REWIND } from '../hub/history.js';
 import type { Subscriber, SubscriberClosedListener } from '../hub/subscriber.js';
 import type { Handler, RouteContext, RouteRequest, StreamAnswer } from './context.js';
@@ -57,21 +57,46 @@ export const streamEvents: Handler = (request, context) => {
 };
 
 async function openStream(request: RouteRequest, context: RouteContext, sources: string[]): Promise<StreamAnswer> {
-  const { hub, logger, access } = context;
   const subscription = subscriptionOf(sources, context);
-  const { selectors } = subscription;
   const lastEventId = lastEventIdOf(request.headers['last-event-id'], request.query.get('lastEventId'));
   // Checked even when a Last-Event-ID makes it moot: a bad value is an error either way.
   const rewind = checkedCount(request.query.get('rewind'), 'rewind', 'invalid_rewind', MAX_REWIND);
   const principal = await authorizeSubscription(request, context, subscription);
   // On HTTP/2, the request's socket stands for the connection's socket: the address is the client's either way.
   const remote = context.clientAddress(request);
+  const wanted = { lastEventId, rewind, presence: presenceWanted(request.query.get('presence')) };
+  return authorizedStream(principal, subscription, wanted, remote, context, () => request.gone());
+}
+
+/** What a stream asks for besides its topics: where to start, and whether to hear of presence. */
+export interface StreamStart {
+  lastEventId?: string | undefined;
+  rewind?: number | undefined;
+  /** Tell the stream who is on its presence topics (?presence=1). */
+  presence: boolean;
+}
+
+/**
+ * A stream whose credential grants its topics (authorizeSubscription, or a WebSocket's own check
+ * of its connection's principal): its per-client slots taken, its presence membership and webhooks
+ * prepared, opened on the sink its door makes. Every stream, over SSE or a WebSocket, opens here.
+ */
+export async function authorizedStream(
+  principal: Principal,
+  subscription: Subscription,
+  { lastEventId, rewind, presence }: StreamStart,
+  remote: string,
+  context: RouteContext,
+  gone: () => boolean,
+): Promise<StreamAnswer> {
+  const { hub, logger, access } = context;
+  const { selectors } = subscription;
   const membership = membershipOf(principal, selectors, context.presence);
-  const watched = presenceWanted(request.query.get('presence')) ? exactTopics(selectors) : undefined;
+  const watched = presence ? exactTopics(selectors) : undefined;
   const webhooks = subscriptionWebhooks(context.webhooks, principal.subject, subscription.topics, context.instance);
   const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger, context, membership, watched, webhooks);
   // The client may have gone while its credential was checked and its slots taken: then there is nothing to open.
-  if (request.gone()) {
+  if (gone()) {
     slots.release();
     throw new HubError(400, 'request_aborted', 'The client went away before its stream opened.');
   }
@@ -91,7 +116,7 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
           holder: principal, // referenced, not copied: a disconnect matches its subject and token id
         });
         slots.opened(subscriber);
-        logger.info({ topics: subscription.topics, lastEventId, rewind, subject: principal.subject, remote }, 'stream opened');
+        logger.info({ topics: subscription.topics, lastEventId, rewind, subject: principal.subject, remote, format: subscriber.format }, 'stream opened');
       } catch (error) {
         logger.error({ err: error }, 'could not open the stream');
         sink.destroy();

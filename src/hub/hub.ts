@@ -12,7 +12,6 @@
 import { HubError } from '../errors.js';
 import {
   encodeComment,
-  encodeEvent,
   encodeRetry,
   EXPIRED_EVENT,
   EXPIRED_REASON,
@@ -28,6 +27,14 @@ import { Subscriber, type StreamHolder, type SubscriberClosedListener, type Subs
 import { checkNewEvent } from './event-rules.js';
 import { createDeliveryLatency } from './latency.js';
 import { newestEvents, readHistory, type HistoryPage, type HistoryQuery } from './history.js';
+import { ControlFrames, controlFrame, eventFrame, type ControlMessage, type WireFormat } from './wire-format.js';
+
+/**
+ * Where ephemeral events travel: `$ssehub/ephemeral/<topic>`. A reserved topic, so no history read
+ * of a user's topics or patterns ever returns one (patterns never match `$…` topics), and no
+ * publisher may write there directly; the hub delivers each to the subscribers of `<topic>`.
+ */
+export const EPHEMERAL_TOPIC_PREFIX = '$ssehub/ephemeral/';
 
 export interface PublishOptions {
   /** System topics ("$…") may be published to only by the hub itself. */
@@ -45,6 +52,12 @@ export interface PublishOptions {
   dedupeWindowMs?: number;
   /** The hub's own messages between instances: keep at most this many per topic (AppendOptions.retainAtMost). */
   retainAtMost?: number;
+  /**
+   * Deliver to the streams open now on every instance, never to a later reader: the events go over
+   * the engine (which is what reaches the other instances) under EPHEMERAL_TOPIC_PREFIX, kept by
+   * none of the memory engine's history, and arrive without an id. For typing indicators, cursors.
+   */
+  ephemeral?: boolean;
 }
 
 export interface SubscribeOptions {
@@ -137,8 +150,8 @@ function countsAsTraffic(event: NewEvent): boolean {
  * (and, as a WeakMap, cost each publish an ephemeron for the collector), while a replay re-encodes
  * only what a reconnecting client missed.
  */
-function frameOf(event: StoredEvent): Uint8Array {
-  return Buffer.from(encodeEvent(event.event === undefined ? { id: event.id, data: event.data } : event));
+function frameOf(event: StoredEvent, format: WireFormat): Uint8Array {
+  return eventFrame(format, event);
 }
 
 const silentLogger: HubLogger = { info() {}, warn() {}, error() {} };
@@ -152,7 +165,7 @@ export class Hub {
   private readonly heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly preamble: Uint8Array;
   private readonly heartbeatFrame = Buffer.from(encodeComment(''));
-  private readonly expiredFrame = Buffer.from(encodeEvent({ event: EXPIRED_EVENT, data: JSON.stringify({ reason: EXPIRED_REASON } satisfies ExpiredDetail) }));
+  private readonly expiredFrames = new ControlFrames({ event: EXPIRED_EVENT, data: JSON.stringify({ reason: EXPIRED_REASON } satisfies ExpiredDetail) });
   private closing = false;
   private readonly replaySliceBytes: number;
   private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0, streamsExpired: 0, streamsRevoked: 0, streamsEndedByGap: 0 };
@@ -261,7 +274,12 @@ export class Hub {
       );
     }
     options.authorize?.(checked);
-    const append = appendOptionsOf(options);
+    if (options.ephemeral === true) {
+      // Checked and authorized under their own topics above; stored nowhere a history read looks.
+      for (const event of checked) event.topic = EPHEMERAL_TOPIC_PREFIX + event.topic;
+    }
+    // Memory keeps none of them (the shared engines keep them within their usual retention, where nothing reads them).
+    const append = appendOptionsOf(options.ephemeral === true ? { ...options, retainAtMost: 0 } : options);
     const limits = this.options.publishLimits;
     if (options.chargeTo === undefined || limits === undefined) return { events: checked, append, charging: undefined };
     const charge: PublishCharge = { key: options.chargeTo, events: checked.length, bytes };
@@ -285,7 +303,8 @@ export class Hub {
     this.subscribers.add(subscriber);
     for (const selector of selectors) this.index.add(selector, subscriber);
     if (options.expiresAt !== undefined) this.watchExpiry(subscriber, options.expiresAt);
-    subscriber.writeNow(this.preamble);
+    // The SSE greeting (heartbeat announcement, retry); a WebSocket has its own (src/ws/).
+    if (subscriber.format === 'sse') subscriber.writeNow(this.preamble);
     void this.catchUp(subscriber, options.lastEventId, options.rewind);
     return subscriber;
   }
@@ -322,10 +341,11 @@ export class Hub {
   /**
    * Ends this instance's streams that match: by the holder's subject or token id, or by a selector
    * that matches the topic (the topic itself, or a pattern over it). `lastFrame` is written on
-   * each just before its end. Returns how many were ended. A pass over every stream for a subject
+   * each just before its end (`last`, encoded for each stream's format). Returns how many were ended. A pass over every stream for a subject
    * or token id (disconnects are rare; nothing is indexed per stream for them).
    */
-  endStreams(match: StreamMatch, lastFrame: Uint8Array): number {
+  endStreams(match: StreamMatch, last: ControlMessage): number {
+    const lastFrames = new ControlFrames(last);
     const ended: Subscriber[] = [];
     if ('topic' in match) {
       this.index.match(match.topic, (subscriber) => void ended.push(subscriber));
@@ -337,7 +357,7 @@ export class Hub {
     let count = 0;
     for (const subscriber of new Set(ended)) {
       if (subscriber.state === 'closed') continue;
-      subscriber.enqueue(lastFrame);
+      subscriber.enqueue(lastFrames.for(subscriber.format));
       subscriber.end('revoked');
       count += 1;
     }
@@ -367,9 +387,7 @@ export class Hub {
         position = history.position;
         replay = history.events;
         if (!history.complete) {
-          subscriber.writeNow(
-            Buffer.from(encodeEvent({ event: RESET_EVENT, data: JSON.stringify({ reason: history.reason, lastEventId }) })),
-          );
+          subscriber.writeNow(controlFrame(subscriber.format, { event: RESET_EVENT, data: JSON.stringify({ reason: history.reason, lastEventId }) }));
         }
       }
     } catch (error) {
@@ -386,7 +404,7 @@ export class Hub {
       let bytes = 0;
       let traffic = 0;
       while (i < replay.length && (bytes === 0 || bytes < this.replaySliceBytes)) {
-        const frame = frameOf(replay[i]!);
+        const frame = frameOf(replay[i]!, subscriber.format);
         batch.push(frame);
         bytes += frame.byteLength;
         if (countsAsTraffic(replay[i]!)) traffic += 1;
@@ -398,7 +416,7 @@ export class Hub {
     if (subscriber.state === 'closed') return;
     // Tell the client where it stands even if nothing was sent, so that a reconnect resumes here.
     const lastSent = replay.length > 0 ? replay[replay.length - 1]!.id : lastEventId;
-    if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeEvent({ id: position, event: POSITION_EVENT, data: '' })));
+    if (lastSent !== position) subscriber.writeNow(controlFrame(subscriber.format, { id: position, event: POSITION_EVENT, data: '' }));
     let released = 0;
     subscriber.goLive((event) => {
       const after = this.engine.compareIds(event.id, position) > 0;
@@ -421,13 +439,18 @@ export class Hub {
 
   private dispatch(event: StoredEvent): void {
     if (this.subscribers.size === 0 || this.closing) return;
-    const frame = frameOf(event); // encoded once here, for every subscriber
+    const ephemeral = event.topic.startsWith(EPHEMERAL_TOPIC_PREFIX);
+    const topic = ephemeral ? event.topic.slice(EPHEMERAL_TOPIC_PREFIX.length) : event.topic;
+    // Encoded once here per format in use, for every subscriber of that format.
+    let sse: Uint8Array | undefined;
+    let json: Uint8Array | undefined;
     const stamp = ++this.dispatchCounter;
     let delivered = 0;
     const dirtyBefore = this.dirty.length;
-    this.index.match(event.topic, (subscriber) => {
+    this.index.match(topic, (subscriber) => {
       if (subscriber.lastDispatch === stamp) return; // matched by two of its selectors: once is enough
       subscriber.lastDispatch = stamp;
+      const frame = subscriber.format === 'sse' ? (sse ??= eventFrame('sse', event, topic, ephemeral)) : (json ??= eventFrame('json', event, topic, ephemeral));
       subscriber.deliver(event, frame);
       if (subscriber.state === 'live') delivered += 1; // not if this very event cut it off
     });
@@ -493,7 +516,7 @@ export class Hub {
     for (const [subscriber, expiresAt] of this.expiring) {
       if (expiresAt > now) continue;
       this.counters.streamsExpired += 1;
-      subscriber.enqueue(this.expiredFrame);
+      subscriber.enqueue(this.expiredFrames.for(subscriber.format));
       subscriber.end('token-expired');
     }
     if (this.expiring.size === 0 && this.expiryTimer) {
@@ -504,7 +527,8 @@ export class Hub {
 
   private heartbeat(): void {
     for (const subscriber of this.subscribers) {
-      if (subscriber.state === 'live' && !subscriber.active) subscriber.enqueue(this.heartbeatFrame);
+      // WebSocket connections keep alive with ping frames of their own (src/ws/heartbeat.ts).
+      if (subscriber.format === 'sse' && subscriber.state === 'live' && !subscriber.active) subscriber.enqueue(this.heartbeatFrame);
       subscriber.active = false;
     }
   }

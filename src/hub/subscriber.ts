@@ -12,6 +12,7 @@
 import type { StoredEvent } from '../engines/engine.js';
 import type { Selector } from '../topics/index.js';
 import type { SinkOwner, StreamSink } from './sink.js';
+import type { WireFormat } from './wire-format.js';
 
 /** The empty queue every idle subscriber shares: an array of its own per stream would be memory held by each. */
 const NO_FRAMES: readonly Uint8Array[] = Object.freeze([]);
@@ -67,6 +68,8 @@ export class Subscriber implements SinkOwner {
   dirty = false;
   /** Why the stream ended: the first reason given wins; a connection that just closed is the client's doing. */
   endReason: StreamEndReason | undefined;
+  /** The sink's wire format: which encoding of each event this subscriber is given. */
+  readonly format: WireFormat;
 
   constructor(
     readonly selectors: readonly Selector[],
@@ -76,6 +79,7 @@ export class Subscriber implements SinkOwner {
     private readonly closedListener?: SubscriberClosedListener,
     readonly holder: StreamHolder = NO_HOLDER,
   ) {
+    this.format = sink.format ?? 'sse';
     sink.attach(this);
   }
 
