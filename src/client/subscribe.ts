@@ -523,7 +523,7 @@ interface Queued<M extends EventMap> {
 }
 
 /** The criterion of a ssehub.revoked event's data; {} when it cannot be read. */
-function revokedCriterion(data: string): RevokedError['criterion'] {
+export function revokedCriterion(data: string): RevokedError['criterion'] {
   let detail: { [K in keyof RevokedDetail]?: unknown } = {};
   try {
     detail = JSON.parse(data) as typeof detail;

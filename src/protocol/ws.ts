@@ -13,7 +13,7 @@ export const WS_SUBPROTOCOL = 'ssehub.v1';
 
 /** What a client sends. */
 export type WsClientMessage =
-  | { type: 'auth'; token?: string }
+  | { type: 'auth'; token?: string; ref?: string }
   /** `sub` names the subscription (the hub numbers it when absent); its events carry the name. */
   | { type: 'subscribe'; topics: string[]; sub?: string; lastEventId?: string; rewind?: number; presence?: boolean; ref?: string }
   /** Ends the subscription named `sub`, or every one that names one of `topics`. */
@@ -42,8 +42,8 @@ export type WsServerMessage =
   | { type: 'ready'; subject?: string; heartbeatMs: number }
   /** A subscribe (then `sub`) or unsubscribe was done, or a publish stored (then `id`, absent when ephemeral). */
   | { type: 'ack'; ref?: string; sub?: string; id?: string; topic?: string; replayed?: boolean }
-  /** A message was refused: the same stable codes as the HTTP API's errors. */
-  | { type: 'error'; ref?: string; code: string; message: string }
+  /** A message was refused: the same stable codes (and HTTP status) as the HTTP API's errors. */
+  | { type: 'error'; ref?: string; code: string; message: string; status?: number }
   | WsEventMessage;
 
 /**

@@ -131,7 +131,12 @@ export class WsConnection implements SinkSocket {
     this.principal = principal;
     if (this.authTimer !== undefined) clearTimeout(this.authTimer);
     this.watchExpiry();
-    this.send({ type: 'ready', ...(principal.subject === undefined ? {} : { subject: principal.subject }), heartbeatMs: this.context.config.heartbeatMs });
+    this.sendReady();
+  }
+
+  private sendReady(): void {
+    const subject = this.principal?.subject;
+    this.send({ type: 'ready', ...(subject === undefined ? {} : { subject }), heartbeatMs: this.context.config.heartbeatMs });
   }
 
   /** A connection whose credential expires is closed then, subscriptions or not (the hub ends theirs as well). */
@@ -166,6 +171,8 @@ export class WsConnection implements SinkSocket {
       }
       switch (message.type) {
         case 'auth':
+          // A client that sends `auth` after a credential at the upgrade is told it is ready (again).
+          if (message.token === undefined) return this.sendReady();
           throw new HubError(400, 'already_authenticated', 'This connection is authenticated already; open a new one for another credential.');
         case 'subscribe':
           await this.subscribe(message, ref);
@@ -186,9 +193,9 @@ export class WsConnection implements SinkSocket {
 
   private refuse(error: unknown, ref: string | undefined): void {
     if (!isHubError(error)) this.context.logger.error({ err: error }, 'WebSocket message failed');
-    const { code, message } = isHubError(error) ? error : { code: 'internal_error', message: 'The message could not be handled.' };
+    const { code, message, status } = isHubError(error) ? error : { code: 'internal_error', message: 'The message could not be handled.', status: 500 };
     this.stats.errors += 1;
-    this.send({ type: 'error', ...refField(ref), code, message });
+    this.send({ type: 'error', ...refField(ref), code, message, status });
     this.errorsInARow += 1;
     if (this.errorsInARow >= this.settings.maxErrors) this.close(WS_CLOSE.PROTOCOL_ERROR, `${this.errorsInARow} refused messages in a row`);
   }

@@ -126,7 +126,7 @@ describe('the WebSocket door', () => {
     ws.send('{not json');
     assert.equal((await ws.next((m) => m.type === 'error', 'an error')).code, 'invalid_json');
     ws.send({ type: 'shout', ref: 'x' });
-    assert.deepEqual(await ws.next((m) => m.ref === 'x', 'an error'), { type: 'error', ref: 'x', code: 'unknown_type', message: 'Unknown message type "shout": send auth, subscribe, unsubscribe or publish.' });
+    assert.deepEqual(await ws.next((m) => m.ref === 'x', 'an error'), { type: 'error', ref: 'x', code: 'unknown_type', message: 'Unknown message type "shout": send auth, subscribe, unsubscribe or publish.', status: 400 });
     ws.send({ type: 'publish', topic: 'bad topic//', data: 'x', ref: 't' });
     assert.equal((await ws.next((m) => m.ref === 't', 'an error')).code, 'invalid_topic');
     ws.socket.send(Buffer.from([1, 2, 3]), { binary: true });
