@@ -169,6 +169,9 @@ export class WsConnection implements SinkSocket {
         if (message.type !== 'auth') return this.close(WS_CLOSE.UNAUTHORIZED, 'send {"type":"auth"} first');
         return await this.authenticateWith(message.token);
       }
+      // A disconnect may have revoked the credential since the upgrade: checked before every
+      // subscribe and publish, as every HTTP request is (a connection with no stream has no other way to hear of it).
+      if (message.type !== 'auth') await this.context.access.revocations.check(this.principal);
       switch (message.type) {
         case 'auth':
           // A client that sends `auth` after a credential at the upgrade is told it is ready (again).
@@ -187,6 +190,7 @@ export class WsConnection implements SinkSocket {
       }
       this.errorsInARow = 0;
     } catch (error) {
+      if (isHubError(error) && error.code === 'token_revoked') return this.close(WS_CLOSE.REVOKED, 'the credential was revoked');
       this.refuse(error, ref ?? refOfText(text));
     }
   }

@@ -106,5 +106,13 @@ describe('WebSocket auth', () => {
     assert.equal(answer.status, 202);
     assert.equal((await revoked.closed).code, 4003);
     assert.equal(revoked.events().at(-1).event, 'ssehub.revoked');
+
+    // A connection of the subject without a stream learns it at its next message.
+    const idle = await connectWs(hub.url, { headers: { authorization: `Bearer ${await token({ publish: ['chat/*'] }, 'erin')}` } });
+    await idle.next((m) => m.type === 'ready', 'ready');
+    await httpRequest(`${hub.url}/admin/disconnect`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{"subject":"erin"}' });
+    idle.send({ type: 'publish', topic: 'chat/1', data: 'after', ref: 'late' });
+    assert.equal((await idle.closed).code, 4003);
+    assert.equal(idle.messages.some((m) => m.ref === 'late'), false, 'nothing published after the revocation');
   });
 });
