@@ -25,6 +25,7 @@ const SERIAL = {
   'test/e2e/cross-site.test.ts': 'Chromium',
   'test/e2e/dashboard.test.ts': 'Chromium',
   'test/e2e/demos.test.ts': 'Chromium',
+  'test/e2e/client-connect.test.ts': 'Chromium',
   'test/e2e/restart.test.ts': 'Chromium across a hub restart',
   'test/e2e/six-connections.test.ts': 'Chromium',
   'test/react/use-subscription.test.ts': 'Chromium',

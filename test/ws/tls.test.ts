@@ -26,7 +26,7 @@ after(async () => {
 });
 
 test('a wss:// client subscribes and gets a published event', async () => {
-  const socket = new WebSocket(`${hub.url.replace('https', 'wss')}/ws`, [WS_SUBPROTOCOL], { ca, servername: 'localhost' });
+  const socket = new WebSocket(`${hub.url.replace('https', 'wss')}/ws`, [WS_SUBPROTOCOL], { ca });
   const messages: any[] = [];
   socket.on('message', (data) => messages.push(JSON.parse(data.toString())));
   await new Promise((resolve, reject) => {
