@@ -66,6 +66,8 @@ export const WS_CLOSE = {
   UNSUPPORTED_PROTOCOL: 4005,
   /** The client read too slowly: more than --max-buffer was waiting for it. */
   SLOW_CONSUMER: 4008,
+  /** The client sent faster than the hub answers: too many of its messages were waiting. */
+  TOO_MANY_PENDING: 4009,
   /** The hub lost events for this connection or could not read history: reconnect and resume with the last id. */
   RESUME: 4010,
   /** The hub is shutting down: reconnect (to another instance). */

@@ -31,6 +31,8 @@ export interface ConnectionSettings {
   maxErrors: number;
   /** Ephemeral publishes per second per connection (its burst too). */
   ephemeralPerSecond: number;
+  /** Messages received and not yet answered past which the connection is closed (4009): a client must wait for acks. */
+  maxPending: number;
   /** How long a closing connection may take to say goodbye before it is cut. */
   closeGraceMs: number;
 }
@@ -54,6 +56,8 @@ export class WsConnection implements SinkSocket {
   private nextName = 1;
   private errorsInARow = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** Messages received and not yet handled: what the tail holds, bounded by settings.maxPending. */
+  private pending = 0;
   private closing = false;
   private authTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -153,8 +157,13 @@ export class WsConnection implements SinkSocket {
 
   private received(data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
     if (this.closing) return;
-    const text = isBinary ? undefined : (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)).toString();
-    this.tail = this.tail.then(() => this.handle(text)).catch((error: unknown) => this.context.logger.error({ err: error }, 'WebSocket message failed'));
+    // Messages are handled one after the other; what waits is the client's, and bounded here.
+    if (++this.pending > this.settings.maxPending) return this.close(WS_CLOSE.TOO_MANY_PENDING, `more than ${this.settings.maxPending} messages waiting for an answer`);
+    const text = isBinary ? undefined : (Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)).toString();
+    this.tail = this.tail
+      .then(() => this.handle(text))
+      .catch((error: unknown) => this.context.logger.error({ err: error }, 'WebSocket message failed'))
+      .finally(() => (this.pending -= 1));
   }
 
   private async handle(text: string | undefined): Promise<void> {
@@ -221,7 +230,9 @@ export class WsConnection implements SinkSocket {
   /** Opens a subscription, acknowledged (`acked`, with the ref) before anything of it is sent. */
   private async subscribe(message: SubscribeMessage, ref: string | undefined, acked = true): Promise<void> {
     const principal = this.principal!;
-    const name = message.sub ?? String(this.nextName++);
+    let name = message.sub;
+    // The hub's numbering skips names the client chose itself.
+    while (name === undefined || (message.sub === undefined && this.subscriptions.has(name))) name = String(this.nextName++);
     if (this.subscriptions.has(name)) throw new HubError(409, 'already_subscribed', `A subscription named ${JSON.stringify(name)} is open on this connection.`);
     const subscription = subscriptionOf(message.topics, this.context);
     checkSubscriptionGrant(principal, subscription, this.context);

@@ -48,6 +48,7 @@ export function createWebSocketDoor(context: RouteContext): WebSocketDoor {
   const settings: ConnectionSettings = {
     authTimeoutMs: config.wsAuthTimeoutMs,
     maxErrors: 10,
+    maxPending: 256,
     ephemeralPerSecond: config.wsEphemeralRate,
     closeGraceMs: 2000,
   };

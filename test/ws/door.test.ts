@@ -136,6 +136,14 @@ describe('the WebSocket door', () => {
     assert.equal((await ws.closed).code, 4000);
   });
 
+  test('a client that does not wait for answers is closed with 4009 once 256 messages are waiting', async () => {
+    const ws = await connectWs(hub.url);
+    await ws.next((m) => m.type === 'ready', 'ready');
+    for (let i = 0; i < 2000; i++) ws.send({ type: 'publish', topic: 'flood/1', data: `${i}`, ref: `${i}` });
+    assert.equal((await ws.closed).code, 4009);
+    assert.ok(ws.messages.filter((m) => m.type === 'ack').length < 2000, 'not every message was handled');
+  });
+
   test('refused upgrades: no subprotocol (400), another path (404); a message past --max-body closes with 1009', async () => {
     assert.deepEqual(await refusedUpgrade(connectWs(hub.url, { protocols: [] })), { status: 400, code: 'unsupported_protocol' });
     assert.deepEqual(await refusedUpgrade(connectWs(hub.url, { path: '/elsewhere' })), { status: 404, code: 'not_found' });
