@@ -17,6 +17,7 @@ import { Publisher, type PublishResult } from './load/publisher.js';
 import { processCost } from './proc.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { SERVERS, type ServerKind, type StartOptions } from './servers.js';
+import { runWebSocketBench, WS_SERVERS, wsTable } from './ws/run.js';
 
 /** Connections per load process: well under the 20,000 open files a process may have. */
 const CONNECTIONS_PER_LOAD_PROCESS = 5000;
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
       'from-source': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      websocket: { type: 'string', default: WS_SERVERS.map((server) => server.name).join(',') },
       help: { type: 'boolean', default: false },
     },
   });
@@ -76,7 +78,8 @@ async function main(): Promise<void> {
     process.stdout.write(
       'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
         '                       [--workers N] [--nagle] [--node-http-publish] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
-        '                       [--from-source] [--profile] [--baseline CHECKOUT]\n' +
+        '                       [--from-source] [--profile] [--baseline CHECKOUT] [--websocket ssehub,ws-broadcast,socket.io]\n' +
+        '--websocket names the servers of the WebSocket scenarios (e) and (f) (bench/ws/run.ts); --websocket "" skips them.\n' +
         '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n' +
         '--baseline CHECKOUT also runs ssehub from CHECKOUT/dist (another commit, built there), as "ssehub (baseline)".\n',
     );
@@ -142,7 +145,11 @@ async function main(): Promise<void> {
     console.log(`\n${table(scenario, rows)}\n`);
   }
   await fleet.close();
-  if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), argv: process.argv.slice(2), results }, null, 2));
+  // The WebSocket scenarios, on free ports of their own, after the SSE ones.
+  const wsServers = values.websocket.split(',').filter((name) => name !== '');
+  const websocket = wsServers.length === 0 ? [] : await runWebSocketBench({ quick, fromSource: values['from-source'], servers: wsServers });
+  if (websocket.length > 0) console.log(`WebSocket: (e) fan-out beside (a), (f) publish round trip\n\n${wsTable(websocket)}\n`);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), argv: process.argv.slice(2), results, websocket }, null, 2));
 }
 
 function loadProcessesFor(scenario: Scenario, server: string): number {

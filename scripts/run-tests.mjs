@@ -28,6 +28,7 @@ const LANES = {
     'test/e2e/restart.test.ts': 'Chromium across a hub restart',
     'test/e2e/six-connections.test.ts': 'Chromium',
     'test/e2e/mercure.test.ts': 'Chromium',
+    'test/e2e/client-connect.test.ts': 'Chromium',
     'test/react/use-subscription.test.ts': 'Chromium',
     'test/docs/readme-tour.test.ts': 'Chromium, and the CLI started several times',
   },

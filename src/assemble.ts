@@ -19,6 +19,7 @@ import { HubError } from './errors.js';
 import { clientAddressResolver } from './http/client-address.js';
 import type { RouteContext } from './http/context.js';
 import { createMetrics } from './http/metrics.js';
+import { createWebSocketDoor, type WebSocketDoor } from './ws/door.js';
 import { Hub } from './hub/hub.js';
 import { Cancels } from './hub/cancels.js';
 import { listenForDisconnects } from './hub/disconnects.js';
@@ -44,6 +45,8 @@ export interface AssembleOptions {
 export interface HubCore {
   /** What every door serves requests with. */
   context: RouteContext;
+  /** The WebSocket door (GET /ws), for the server that carries the upgrades. */
+  websockets: WebSocketDoor;
   /**
    * Stops the demos and the stats, ends every stream (clients reconnect elsewhere), waits for
    * `drain` (the server's connections, when the hub owns one), then closes the engine.
@@ -134,6 +137,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
     demos,
     clientAddress: clientAddressResolver(config.trustedProxies),
   };
+  const websockets = createWebSocketDoor(context);
   presence.start();
   if (config.mercure && config.mercureSubscriptions) publishSubscriptionEvents(presence, hub, logger);
   // Dashboards read $ssehub/stats: published only while the dashboard is served.
@@ -146,12 +150,13 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
       await presence.close(); // the others drop this instance's streams now (a reconnect elsewhere within the grace period is no leave)
       await demos?.close(); // timers cancelled, child processes killed
       await hub.close(); // ends every stream, on either protocol: clients reconnect to another instance
+      await websockets.close(); // and the WebSockets without a subscription
       await drain?.();
       await webhooks?.close(); // after the streams' subscription.closed are queued, before the engine goes
       await engine.close();
       logger.flush();
     })());
-  return { context, close };
+  return { context, websockets, close };
 }
 
 /** The token keys of the configuration, read once; undefined when none is configured. */

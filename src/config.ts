@@ -62,6 +62,8 @@ export interface HubConfig {
   corsOrigins: string[];
   trustedProxies: string[];
   ticketTtlMs: number;
+  wsAuthTimeoutMs: number;
+  wsEphemeralRate: number;
   idempotencyWindowMs: number;
   maxStreamsPerIp: number;
   maxStreamsPerSubject: number;
@@ -124,7 +126,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'historyMaxAgeMs', flag: 'history-max-age', env: 'SSEHUB_HISTORY_MAX_AGE', kind: 'duration', default: '1h', help: 'How long an event stays in history (e.g. 90s, 15m, 1h).' },
   { key: 'historyMaxBytes', flag: 'history-max-bytes', env: 'SSEHUB_HISTORY_MAX_BYTES', kind: 'budget', default: 'auto', help: 'Bytes all retained events may take together (0: no limit). Past it the oldest events are evicted first, whatever their topic, and a client that resumes from before them gets the reset signal. "auto": a quarter of the heap limit of the process that keeps the events (the primary with --workers). The memory engine counts each event\'s text plus 200 bytes; the NATS engine makes it its stream\'s max_bytes.' },
   { key: 'retention', flag: 'retention', env: 'SSEHUB_RETENTION', kind: 'retention', default: '', help: 'Retention for the topics a pattern matches, as pattern=events,age: `chat/**=500,24h` keeps the last 500 events of each chat topic for at most 24 hours. Leave out either limit to keep the default of --history-max-events or --history-max-age: `chat/**=500` or `ai/**=,10m`; `ai/**=0` keeps none (live delivery only). Give the flag once per rule; the first rule that matches a topic wins, and topics no rule matches keep the defaults. In the environment, separate rules with commas or newlines. A client that resumes from an event its topic\'s rule dropped gets the reset signal. Every instance of a cluster needs the same rules.' },
-  { key: 'heartbeatMs', flag: 'heartbeat', env: 'SSEHUB_HEARTBEAT', kind: 'duration', default: '15s', help: 'Comment heartbeat on idle streams, so proxies keep them open (0 disables).' },
+  { key: 'heartbeatMs', flag: 'heartbeat', env: 'SSEHUB_HEARTBEAT', kind: 'duration', default: '15s', help: 'Comment heartbeat on idle streams, so proxies keep them open, and ping on WebSocket connections: one that has not answered the previous ping is cut (0 disables both).' },
   { key: 'retryMs', flag: 'retry', env: 'SSEHUB_RETRY', kind: 'duration', default: '2s', help: 'Reconnect delay sent to clients in the initial "retry:" field.' },
   { key: 'maxBufferBytes', flag: 'max-buffer', env: 'SSEHUB_MAX_BUFFER', kind: 'bytes', default: '1MiB', help: 'Outbound buffer per stream; a client that falls further behind is disconnected.' },
   { key: 'tcpNoDelay', flag: 'tcp-nodelay', env: 'SSEHUB_TCP_NODELAY', kind: 'boolean', default: 'true', help: 'Send what a stream writes at once (TCP_NODELAY). false lets the kernel hold a small write while the previous one is unacknowledged and send them together (Nagle): less CPU per delivery when a stream gets events faster than its client acknowledges, for up to about 40 ms more latency. Plain HTTP/1.1 streams only (TLS and HTTP/2 connections keep it on).' },
@@ -156,6 +158,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'corsOrigins', flag: 'cors-origins', env: 'SSEHUB_CORS_ORIGINS', kind: 'list', default: '', help: 'Comma-separated origins allowed cross-origin, with credentials (`http://localhost:*`: any port; "*": any origin, without credentials).' },
   { key: 'trustedProxies', flag: 'trusted-proxies', env: 'SSEHUB_TRUSTED_PROXIES', kind: 'list', default: '', help: 'Comma-separated addresses or CIDR ranges of your proxies (e.g. 127.0.0.1,10.0.0.0/8). A request from one of them is taken to come from the address its X-Forwarded-For names: the last one there that is not a trusted proxy. Per-IP stream limits, anonymous publish rates and the "stream opened" log line then see the real client. Empty: the connection\'s address is the client\'s.' },
   { key: 'ticketTtlMs', flag: 'ticket-ttl', env: 'SSEHUB_TICKET_TTL', kind: 'duration', default: '30s', help: 'How long a stream ticket stays valid (it is good for one use).' },
+  { key: 'wsAuthTimeoutMs', flag: 'ws-auth-timeout', env: 'SSEHUB_WS_AUTH_TIMEOUT', kind: 'duration', default: '5s', help: 'How long a WebSocket opened without a credential (no ticket, cookie or Authorization header) has to send its {"type":"auth"} message; then it is closed with 4002. Nothing else is accepted before it.' },
+  { key: 'wsEphemeralRate', flag: 'ws-ephemeral-rate', env: 'SSEHUB_WS_EPHEMERAL_RATE', kind: 'count', default: '20', help: 'Ephemeral publishes (typing indicators, cursors: delivered to the streams open now, never stored or replayed) per second on one WebSocket connection; more are refused with 429 rate_limited.' },
   { key: 'idempotencyWindowMs', flag: 'idempotency-window', env: 'SSEHUB_IDEMPOTENCY_WINDOW', kind: 'duration', default: '10m', help: 'How long a publish\'s Idempotency-Key is remembered: a retry within it is answered without storing the events again.' },
   { key: 'maxStreamsPerIp', flag: 'max-streams-per-ip', env: 'SSEHUB_MAX_STREAMS_PER_IP', kind: 'count', default: '1000', help: 'Open streams allowed per client IP (0: no limit).' },
   { key: 'maxStreamsPerSubject', flag: 'max-streams-per-subject', env: 'SSEHUB_MAX_STREAMS_PER_SUBJECT', kind: 'count', default: '100', help: 'Open streams allowed per token subject (0: no limit).' },

@@ -4,6 +4,7 @@
  * doors:
  * - `handle(req, res, next?)` for node:http, Express, Connect and Fastify (through reply.hijack);
  * - `fetch(request)` for Fetch runtimes (Hono, Next.js route handlers, Bun, Deno);
+ * - `upgrade(req, socket, head)`: WebSockets at `<basePath>/ws`, on node:http's 'upgrade' event;
  * - `publish(topic, data, options)` in process;
  * - `disconnect({ subject } | { topic } | { tokenId })` in process, as POST /admin/disconnect;
  * - `onCancel(topic, listener)` and `cancel(topic)`, as POST /topics/{topic}/cancel;
@@ -24,6 +25,8 @@ import { nodeDoor, type NodeHandler } from './http/node/door.js';
 import { checkedIdempotencyKey } from './http/idempotency.js';
 import { publishEvents } from './http/publish.js';
 import { subscriptionOf } from './http/subscription.js';
+import { mountPath } from './http/routes.js';
+import { WS_PATH, type UpgradeListener } from './ws/door.js';
 import { disconnect, type DisconnectResult } from './hub/disconnects.js';
 import type { HistoryPage, HistoryQuery } from './hub/history.js';
 import type { EventToPublish, Hub } from './hub/hub.js';
@@ -91,6 +94,14 @@ export interface EmbeddedHub {
   readonly handle: NodeHandler;
   /** Fetch runtimes: `(request, { clientAddress? }) => Response`. */
   readonly fetch: FetchHandler;
+  /**
+   * WebSockets (docs/websocket.md): node:http's 'upgrade' listener for `<basePath>/ws`, as
+   * `server.on('upgrade', hub.upgrade)`. It returns false, leaving the socket alone, for any other
+   * path (the app's own WebSockets). Fetch runtimes have no upgrade to hand over.
+   */
+  readonly upgrade: UpgradeListener;
+  /** The 'upgrade' listener for WebSockets at another path (Express mounted at "/realtime": `hub.upgradeAt('/realtime/ws')`). */
+  upgradeAt(path: string): UpgradeListener;
   /**
    * Publishes one event from the app itself: data that is not a string is JSON-encoded. The same
    * validation, idempotency and limits as an HTTP publish; rejects with a HubError and its code.
@@ -168,6 +179,8 @@ export async function createHub<R = any>(options: CreateHubOptions<R> = {}, inte
   return {
     handle: nodeDoor(context, { takeOverStreams: false, ...doorOptions }),
     fetch: fetchDoor(context, doorOptions),
+    upgrade: core.websockets.upgradeAt(mountPath(basePath) + WS_PATH),
+    upgradeAt: (path) => core.websockets.upgradeAt(path),
     publish,
     presence: (topic) => ({ topic, subscribers: context.presence.subscribers(topic), members: context.presence.members(topic) }),
     on: context.presence.on.bind(context.presence),

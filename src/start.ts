@@ -11,6 +11,7 @@ import { checkTransport, parseListenAddress, type HubConfig } from './config.js'
 import { HubError } from './errors.js';
 import type { Hub } from './hub/hub.js';
 import { createHttpServer, createOperatorServer, type HttpListener, type TlsCredentials } from './http/node/server.js';
+import { WS_PATH } from './ws/door.js';
 
 export { limitSettingsOf } from './assemble.js';
 
@@ -46,7 +47,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   const tls = tlsCredentials(config);
   const core = await assembleHub(config, logger, options);
   const { context } = core;
-  const listener = createHttpServer(context, tls);
+  const listener = createHttpServer(context, tls, core.websockets.upgradeAt(WS_PATH));
   // The operator listener: /metrics and /stats without a token, on an address of its own.
   const operator = operatorAt === undefined ? undefined : createOperatorServer(context);
   let port: number;

@@ -20,7 +20,11 @@ declare global {
 
 export async function startApp(port: number, options: CreateHubOptions<Request> = {}): Promise<{ url: string; hub: EmbeddedHub; close(): Promise<void> }> {
   const hub = await createHub<Request>({
-    authorize: (req) => (req.user === undefined ? null : grantFor(req.user)),
+    // A WebSocket upgrade never passes through Express's middleware: its request has no req.user, so the session is read from the cookie there.
+    authorize: (req) => {
+      const user = req.user ?? userOf(req.headers.cookie);
+      return user === undefined ? null : grantFor(user);
+    },
     ...options,
   });
   const app = express();
@@ -45,6 +49,8 @@ export async function startApp(port: number, options: CreateHubOptions<Request> 
   const server = await new Promise<Server>((resolve) => {
     const listening = app.listen(port, '127.0.0.1', () => resolve(listening));
   });
+  // WebSockets never pass through Express: the server's 'upgrade' event takes them, at the mount path.
+  server.on('upgrade', hub.upgradeAt('/realtime/ws'));
   const { port: bound } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${bound}`,

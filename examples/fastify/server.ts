@@ -61,6 +61,8 @@ export async function startApp(port: number, options: CreateHubOptions<IncomingM
     return hub.publish(`users/${request.user}/orders`, { order: request.params.id, status: 'paid' }, { event: 'order' });
   });
 
+  // WebSockets at /realtime/ws: upgrades reach node's server, not Fastify's routes.
+  app.server.on('upgrade', hub.upgrade);
   const url = await app.listen({ port, host: '127.0.0.1' });
   return {
     url,

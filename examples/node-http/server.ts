@@ -50,6 +50,8 @@ export async function startApp(port: number, options: CreateHubOptions<IncomingM
       }),
     ),
   );
+  // WebSockets at /realtime/ws (basePath + /ws); other upgrades are left to the app.
+  server.on('upgrade', hub.upgrade);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

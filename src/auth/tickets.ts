@@ -20,6 +20,10 @@ export interface TicketStore {
 interface TicketRecord {
   subject: string | null;
   topics: string[];
+  /** Topics it may publish to over the WebSocket it opens (none unless issued so: the demo's chat room). */
+  publish?: string[];
+  /** The presence info of the principal it was issued for. */
+  presence?: unknown;
   expiresAt: number | null;
   /** The token it was issued from, so that revoking that token refuses the ticket too. */
   token?: { id: string | null; issuedAt: number | null };
@@ -33,14 +37,19 @@ export class TicketOffice {
     private readonly ttlMs: number,
   ) {}
 
-  /** Issues a ticket for exactly these topics (the caller has checked the principal may read them). */
-  async issue(principal: Principal, topics: readonly Selector[]): Promise<{ ticket: string; expiresInSeconds: number }> {
+  /**
+   * Issues a ticket for exactly these topics (the caller has checked the principal may read them),
+   * and to publish to `publish` (the caller has checked that too; POST /tickets gives none).
+   */
+  async issue(principal: Principal, topics: readonly Selector[], publish: readonly Selector[] = []): Promise<{ ticket: string; expiresInSeconds: number }> {
     const ticket = randomBytes(32).toString('base64url');
     const record: TicketRecord = {
       subject: principal.subject ?? null,
       topics: topics.map((selector) => selector.source),
       expiresAt: principal.expiresAt ?? null,
     };
+    if (publish.length > 0) record.publish = publish.map((selector) => selector.source);
+    if (principal.presence !== undefined) record.presence = principal.presence;
     if (principal.token !== undefined) record.token = { id: principal.token.id ?? null, issuedAt: principal.token.issuedAt ?? null };
     await this.kv.setOnce(keyOf(ticket), JSON.stringify(record), this.ttlMs);
     return { ticket, expiresInSeconds: Math.round(this.ttlMs / 1000) };
@@ -54,7 +63,8 @@ export class TicketOffice {
     return {
       authenticated: true,
       subject: record.subject ?? undefined,
-      publish: [],
+      publish: (record.publish ?? []).map((source) => parseSelector(source)),
+      ...(record.presence === undefined ? {} : { presence: record.presence }),
       subscribe: record.topics.map((source) => parseSelector(source, { allowReserved: true })),
       // A ticket opens streams only; the operator endpoints need the token itself.
       admin: false,

@@ -24,3 +24,5 @@ export type { BackoffOptions } from './backoff.js';
 export type { Clock } from './clock.js';
 export type { TokenSource } from './http.js';
 export type { GapReason } from '../protocol/control-events.js';
+export { connect } from './connect.js';
+export type { Connection, ConnectOptions, WebSocketConstructor, WebSocketLike, WsPublished, WsPublishOptions, WsSubscribeOptions, WsSubscription } from './connect.js';

@@ -565,7 +565,7 @@ function endedTopic(data: string): string {
 }
 
 /** The criterion of a ssehub.revoked event's data; {} when it cannot be read. */
-function revokedCriterion(data: string): RevokedError['criterion'] {
+export function revokedCriterion(data: string): RevokedError['criterion'] {
   let detail: { [K in keyof RevokedDetail]?: unknown } = {};
   try {
     detail = JSON.parse(data) as typeof detail;

@@ -35,7 +35,7 @@ export function refuseCrossSiteCookie(req: RequestHead, cors: CorsPolicy, cookie
  * Compared without the scheme, which the hub cannot know behind a proxy that ends TLS; the host is
  * read with the Origin's scheme, so that a default port is left out of both alike.
  */
-function isSameOrigin(origin: string, host: string | undefined): boolean {
+export function isSameOrigin(origin: string, host: string | undefined): boolean {
   if (host === undefined || !HOST.test(host)) return false;
   const from = parseUrl(origin);
   if (from === undefined || (from.protocol !== 'http:' && from.protocol !== 'https:')) return false;
@@ -46,7 +46,7 @@ function isSameOrigin(origin: string, host: string | undefined): boolean {
 /** A host name or address with an optional port: nothing that would read as a path or user. */
 const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
-function hostOf(req: RequestHead): string | undefined {
+export function hostOf(req: RequestHead): string | undefined {
   return firstValue(req.headers[':authority']) ?? req.headers.host;
 }
 

@@ -13,7 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { authorizePublish } from '../auth/principal.js';
-import { CHAT_TOPIC_PREFIX, chatTask, MAX_PROMPT_LENGTH } from '../demos/chat.js';
+import { CHAT_NAME, CHAT_ROOM_TOPIC, CHAT_TOPIC_PREFIX, chatTask, MAX_PROMPT_LENGTH } from '../demos/chat.js';
+import { parseSelector, parseSubscribeSelector } from '../topics/index.js';
 import { JOBS_TOPIC_PREFIX, jobTask, MAX_JOBS_PER_REQUEST } from '../demos/jobs.js';
 import { LOGS_TOPIC_PREFIX, logsTask } from '../demos/logs.js';
 import type { DemoRunner, DemoTask } from '../demos/runner.js';
@@ -63,6 +64,24 @@ export const startChat: Handler = async (req, context) => {
   authorizePublish(principal, [topic]);
   const lastEventId = await run(context, [{ topic, run: chatTask(prompt) }]);
   return jsonAnswer(202, { conversation: id, topic, lastEventId });
+};
+
+/**
+ * POST /demos/api/chat/join {"name"}: a one-shot ticket for the chat room's WebSocket (GET
+ * /ws?ticket=…), whose holder is `name` (a member of the room, with its name as presence info),
+ * may publish to the room and read it and the model's replies. The caller must be allowed to
+ * publish to the room itself: a demo never grants more than its caller has.
+ */
+export const joinChat: Handler = async (req, context) => {
+  const caller = await authenticate(req, context, { action: 'publish', topics: [CHAT_ROOM_TOPIC] });
+  authorizePublish(caller, [CHAT_ROOM_TOPIC]);
+  const { name } = await readDemoBody(req);
+  if (typeof name !== 'string' || !CHAT_NAME.test(name)) throw badRequest('"name" must be 1 to 32 letters, digits, - or _.');
+  if (context.demos === undefined) throw new HubError(404, 'not_found', 'The demo API is off (--demos).');
+  const room = parseSelector(CHAT_ROOM_TOPIC);
+  const member = { authenticated: true, subject: name, publish: [room], subscribe: [room], presence: { name }, admin: false, expiresAt: caller.expiresAt };
+  const { ticket } = await context.access.tickets.issue(member, [room, parseSubscribeSelector(`${CHAT_TOPIC_PREFIX}*`)], [room]);
+  return jsonAnswer(200, { ticket, room: CHAT_ROOM_TOPIC });
 };
 
 /** Takes the hub's position, then starts the tasks (or throws 429 demo_busy); returns the position. */

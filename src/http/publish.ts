@@ -51,8 +51,14 @@ export interface PublishingDoor {
  * authorized after the hub has validated them, then the publisher's rates charged (events and
  * bytes), then stored, once per Idempotency-Key when one is given, all before anything is stored.
  */
-export async function publishEvents(events: readonly EventToPublish[], publisher: Publisher, idempotencyKey: string | undefined, context: RouteContext): Promise<IdempotentResult> {
-  const publish = (dedupeKey?: string) => context.hub.publish(events, publishOptions(context, publisher, dedupeKey));
+export async function publishEvents(
+  events: readonly EventToPublish[],
+  publisher: Publisher,
+  idempotencyKey: string | undefined,
+  context: RouteContext,
+  how: Pick<PublishOptions, 'ephemeral'> = {},
+): Promise<IdempotentResult> {
+  const publish = (dedupeKey?: string) => context.hub.publish(events, { ...publishOptions(context, publisher, dedupeKey), ...how });
   if (idempotencyKey === undefined) return { stored: await publish(), replayed: false };
   return publishOnce(context.hub.engine.kv, publisher.key(), idempotencyKey, context.config.idempotencyWindowMs, events, publish);
 }

@@ -7,7 +7,7 @@
 import type { HubConfig } from '../config.js';
 import { HubError } from '../errors.js';
 import type { Handler } from './context.js';
-import { startChat, startJobs, startLogs } from './demos.js';
+import { joinChat, startChat, startJobs, startLogs } from './demos.js';
 import { disconnectStreams } from './disconnect.js';
 import { historyEvents } from './history.js';
 import { adminOnly, healthz, livez, metrics, stats } from './observability.js';
@@ -63,6 +63,7 @@ export const ROUTES: readonly Route[] = [
   { path: '/demos/api/jobs', when: demos, off: demosOff, methods: { POST: startJobs } },
   { path: '/demos/api/logs', when: demos, off: demosOff, methods: { POST: startLogs } },
   { path: '/demos/api/chat', when: demos, off: demosOff, methods: { POST: startChat } },
+  { path: '/demos/api/chat/join', when: demos, off: demosOff, methods: { POST: joinChat } },
 ];
 
 /**

@@ -21,6 +21,7 @@ export const PAGES = {
   '/demos/logs': 'demos/logs.html',
   '/demos/notifications': 'demos/notifications.html',
   '/demos/chat': 'demos/chat.html',
+  '/demos/ai': 'demos/ai.html',
 } as const satisfies Record<string, string>;
 
 /** A file directly in web/assets/: no separators, no leading dot (so never "." or ".."). */

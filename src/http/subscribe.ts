@@ -63,7 +63,20 @@ async function openStream(request: RouteRequest, context: RouteContext, sources:
   // Checked even when a Last-Event-ID makes it moot: a bad value is an error either way.
   const rewind = checkedCount(request.query.get('rewind'), 'rewind', 'invalid_rewind', MAX_REWIND);
   const principal = await authorizeSubscription(request, context, subscription);
-  return answerStream(request, context, { subscription, principal, lastEventId, rewind, watchPresence: presenceWanted(request.query.get('presence')) });
+  const opening = { subscription, principal, lastEventId, rewind, watchPresence: presenceWanted(request.query.get('presence')) };
+  return answerStream(opening, streamClientOf(request, context), context);
+}
+
+/** Who asks for a stream, as answerStream needs to know it: its address, and whether it has gone. */
+export interface StreamClient {
+  remote: string;
+  gone(): boolean;
+}
+
+/** An HTTP request's client. */
+export function streamClientOf(request: RouteRequest, context: RouteContext): StreamClient {
+  // On HTTP/2, the request's socket stands for the connection's socket: the address is the client's either way.
+  return { remote: context.clientAddress(request), gone: () => request.gone() };
 }
 
 /** A stream about to be opened: what it reads, parsed, and who reads it, authorized. */
@@ -83,21 +96,21 @@ export interface StreamOpening {
 }
 
 /**
- * Opens an authorized stream, for every protocol's stream route: the per-client stream slots are
- * taken, presence and webhooks told, and the hub subscribes it once the door has its sink.
+ * Opens an authorized stream, for every door and protocol (SSE, a WebSocket's subscription,
+ * Mercure): the per-client stream slots are taken, presence and webhooks told, and the hub
+ * subscribes it once the door has its sink (whose wire format the stream then speaks).
  */
-export async function answerStream(request: RouteRequest, context: RouteContext, opening: StreamOpening): Promise<StreamAnswer> {
+export async function answerStream(opening: StreamOpening, client: StreamClient, context: RouteContext): Promise<StreamAnswer> {
   const { hub, logger, access } = context;
   const { subscription, principal, lastEventId, rewind, view } = opening;
   const { selectors } = subscription;
-  // On HTTP/2, the request's socket stands for the connection's socket: the address is the client's either way.
-  const remote = context.clientAddress(request);
+  const remote = client.remote;
   const membership = 'membership' in opening ? opening.membership : membershipOf(principal, selectors, context.presence);
   const watched = opening.watchPresence === true ? exactTopics(selectors) : undefined;
   const webhooks = subscriptionWebhooks(context.webhooks, principal.subject, subscription.topics, context.instance);
   const slots = new StreamSlots(await access.limits.openStream(remote, principal.subject), logger, context, membership, watched, webhooks);
   // The client may have gone while its credential was checked and its slots taken: then there is nothing to open.
-  if (request.gone()) {
+  if (client.gone()) {
     slots.release();
     throw new HubError(400, 'request_aborted', 'The client went away before its stream opened.');
   }
@@ -118,7 +131,7 @@ export async function answerStream(request: RouteRequest, context: RouteContext,
           holder: principal, // referenced, not copied: a disconnect matches its subject and token id
         });
         slots.opened(subscriber);
-        logger.info({ topics: subscription.topics, lastEventId, rewind, subject: principal.subject, remote }, 'stream opened');
+        logger.info({ topics: subscription.topics, lastEventId, rewind, subject: principal.subject, remote, format: subscriber.format }, 'stream opened');
       } catch (error) {
         logger.error({ err: error }, 'could not open the stream');
         sink.destroy();

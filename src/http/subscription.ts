@@ -38,9 +38,17 @@ export function subscriptionOf(sources: readonly string[], context: Pick<RouteCo
  */
 export async function authorizeSubscription(request: RouteRequest, context: RouteContext, subscription: Subscription): Promise<Principal> {
   const principal = await authenticate(request, context, { action: 'subscribe', topics: subscription.topics }, request.query.get('ticket'));
+  checkSubscriptionGrant(principal, subscription, context);
+  return principal;
+}
+
+/**
+ * Whether a principal already known (a WebSocket's, authenticated when it connected) may read the
+ * subscription: its grant covers every topic and pattern, and it has not expired.
+ */
+export function checkSubscriptionGrant(principal: Principal, subscription: Subscription, context: Pick<RouteContext, 'access'>): void {
   authorizeSubscribe(principal, subscription.selectors, context.access.publicTopics);
   if (principal.expiresAt !== undefined && principal.expiresAt <= Date.now()) {
     throw new HubError(401, 'token_expired', 'The credential has expired.');
   }
-  return principal;
 }

@@ -6,7 +6,7 @@
  * streams reading the topic (a producer listening over HTTP). Nothing is stored for replay: a
  * cancel is a signal to whoever listens now.
  */
-import { CANCEL_EVENT, encodeEvent, type CancelDetail } from '../protocol/index.js';
+import { CANCEL_EVENT, type CancelDetail } from '../protocol/index.js';
 import { parseTopic } from '../topics/index.js';
 import type { Hub, HubLogger } from './hub.js';
 import type { SystemBus } from './system-bus.js';
@@ -63,7 +63,7 @@ export class Cancels {
         this.logger.error({ err: error, topic }, 'a cancel listener failed');
       }
     }
-    const signalled = this.hub.signalStreams(topic, Buffer.from(encodeEvent({ event: CANCEL_EVENT, data: JSON.stringify({ topic } satisfies CancelDetail) })));
+    const signalled = this.hub.signalStreams(topic, { event: CANCEL_EVENT, data: JSON.stringify({ topic } satisfies CancelDetail) });
     this.logger.info({ topic, streams: signalled }, 'cancel delivered');
   }
 }

@@ -6,7 +6,7 @@
  * matching streams with the ssehub.revoked control event.
  */
 import { parseDisconnectCriterion, type DisconnectCriterion, type RevocationList } from '../auth/revocation.js';
-import { encodeEvent, REVOKED_EVENT, REVOKED_REASON, type RevokedDetail } from '../protocol/index.js';
+import { REVOKED_EVENT, REVOKED_REASON, type RevokedDetail } from '../protocol/index.js';
 import type { Hub, HubLogger } from './hub.js';
 import type { SystemBus } from './system-bus.js';
 
@@ -45,7 +45,7 @@ export function listenForDisconnects(hub: Hub, bus: SystemBus, revocations: Revo
     }
     revocations.forget(criterion);
     const detail: RevokedDetail = { reason: REVOKED_REASON, ...criterion };
-    const ended = hub.endStreams(criterion, Buffer.from(encodeEvent({ event: REVOKED_EVENT, data: JSON.stringify(detail) })));
+    const ended = hub.endStreams(criterion, { event: REVOKED_EVENT, data: JSON.stringify(detail) });
     logger.info({ ...criterion, ended, from: message.instance }, 'streams disconnected');
   });
 }

@@ -12,7 +12,6 @@
 import { HubError } from '../errors.js';
 import {
   encodeComment,
-  encodeEvent,
   encodeRetry,
   END_EVENT,
   EXPIRED_EVENT,
@@ -46,6 +45,14 @@ export interface PublishedEvent extends StoredEvent {
   endId?: string;
   alreadyEnded?: boolean;
 }
+import { ControlFrames, controlFrame, eventFrame, type ControlMessage, type WireFormat } from './wire-format.js';
+
+/**
+ * Where ephemeral events travel: `$ssehub/ephemeral/<topic>`. A reserved topic, so no history read
+ * of a user's topics or patterns ever returns one (patterns never match `$…` topics), and no
+ * publisher may write there directly; the hub delivers each to the subscribers of `<topic>`.
+ */
+export const EPHEMERAL_TOPIC_PREFIX = '$ssehub/ephemeral/';
 
 export interface PublishOptions {
   /** System topics ("$…") may be published to only by the hub itself. */
@@ -61,6 +68,12 @@ export interface PublishOptions {
   dedupeKey?: string;
   /** How long the engine remembers dedupeKey (the idempotency window). */
   dedupeWindowMs?: number;
+  /**
+   * Deliver to the streams open now on every instance, never to a later reader: the events go over
+   * the engine (which is what reaches the other instances) under EPHEMERAL_TOPIC_PREFIX, which no
+   * engine keeps (topics/retention.ts), and arrive without an id. For typing indicators, cursors.
+   */
+  ephemeral?: boolean;
 }
 
 export interface SubscribeOptions {
@@ -192,8 +205,8 @@ interface FormattedEvent {
  * (and, as a WeakMap, cost each publish an ephemeron for the collector), while a replay re-encodes
  * only what a reconnecting client missed.
  */
-function frameOf(event: StoredEvent): Uint8Array {
-  return Buffer.from(encodeEvent(event.event === undefined ? { id: event.id, data: event.data } : event));
+function frameOf(event: StoredEvent, format: WireFormat, topic: string = event.topic, ephemeral = false): Uint8Array {
+  return eventFrame(format, event, topic, ephemeral);
 }
 
 const silentLogger: HubLogger = { info() {}, warn() {}, error() {} };
@@ -207,7 +220,7 @@ export class Hub {
   private readonly heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly preamble: Uint8Array;
   private readonly heartbeatFrame = Buffer.from(encodeComment(''));
-  private readonly expiredFrame = Buffer.from(encodeEvent({ event: EXPIRED_EVENT, data: JSON.stringify({ reason: EXPIRED_REASON } satisfies ExpiredDetail) }));
+  private readonly expiredFrames = new ControlFrames({ event: EXPIRED_EVENT, data: JSON.stringify({ reason: EXPIRED_REASON } satisfies ExpiredDetail) });
   private closing = false;
   private readonly replaySliceBytes: number;
   private readonly counters = { eventsPublished: 0, eventsDelivered: 0, slowConsumersDropped: 0, streamsExpired: 0, streamsRevoked: 0, streamsEndedByGap: 0 };
@@ -359,6 +372,10 @@ export class Hub {
       );
     }
     options.authorize?.(checked);
+    if (options.ephemeral === true) {
+      // Checked and authorized under their own topics above; kept by no engine, read by no history.
+      for (const event of checked) event.topic = EPHEMERAL_TOPIC_PREFIX + event.topic;
+    }
     const { toStore, places, repeatedEnds } = this.withEnds(events, checked);
     const append = appendOptionsOf(options);
     if (repeatedEnds !== undefined) return { events: [], append, charging: undefined, places, repeatedEnds };
@@ -431,7 +448,8 @@ export class Hub {
     this.subscribers.add(subscriber);
     for (const selector of selectors) this.index.add(selector, subscriber);
     if (options.expiresAt !== undefined) this.watchExpiry(subscriber, options.expiresAt);
-    subscriber.writeNow(this.preamble);
+    // The SSE greeting (heartbeat announcement, retry); a WebSocket has its own (src/ws/).
+    if (subscriber.format === 'sse') subscriber.writeNow(this.preamble);
     void this.catchUp(subscriber, options.lastEventId, options.rewind);
     return subscriber;
   }
@@ -468,10 +486,11 @@ export class Hub {
   /**
    * Ends this instance's streams that match: by the holder's subject or token id, or by a selector
    * that matches the topic (the topic itself, or a pattern over it). `lastFrame` is written on
-   * each just before its end. Returns how many were ended. A pass over every stream for a subject
+   * each just before its end (`last`, encoded for each stream's format). Returns how many were ended. A pass over every stream for a subject
    * or token id (disconnects are rare; nothing is indexed per stream for them).
    */
-  endStreams(match: StreamMatch, lastFrame: Uint8Array): number {
+  endStreams(match: StreamMatch, last: ControlMessage): number {
+    const lastFrames = new ControlFrames(last);
     const ended: Subscriber[] = [];
     if ('topic' in match) {
       this.index.match(match.topic, (subscriber) => void ended.push(subscriber));
@@ -483,7 +502,7 @@ export class Hub {
     let count = 0;
     for (const subscriber of new Set(ended)) {
       if (subscriber.state === 'closed') continue;
-      subscriber.enqueue(lastFrame);
+      subscriber.enqueue(lastFrames.for(subscriber.format));
       subscriber.end('revoked');
       count += 1;
     }
@@ -492,14 +511,15 @@ export class Hub {
   }
 
   /**
-   * Writes a control frame (no id: not an event of the log) to this instance's streams whose
-   * selectors match the topic; returns how many. Collected first: a write may cut a slow stream
-   * off, which would change the index under its walk.
+   * Writes a control event (no id: not an event of the log) to this instance's streams whose
+   * selectors match the topic, in each stream's format; returns how many. Collected first: a write
+   * may cut a slow stream off, which would change the index under its walk.
    */
-  signalStreams(topic: string, frame: Uint8Array): number {
+  signalStreams(topic: string, message: ControlMessage): number {
+    const frames = new ControlFrames(message);
     const streams = new Set<Subscriber>();
     this.index.match(topic, (subscriber) => void streams.add(subscriber));
-    for (const subscriber of streams) subscriber.enqueue(frame);
+    for (const subscriber of streams) subscriber.enqueue(frames.for(subscriber.format));
     return streams.size;
   }
 
@@ -525,9 +545,7 @@ export class Hub {
         position = history.position;
         replay = history.events;
         if (!history.complete) {
-          subscriber.writeNow(
-            Buffer.from(encodeEvent({ event: RESET_EVENT, data: JSON.stringify({ reason: history.reason, lastEventId }) })),
-          );
+          subscriber.writeNow(controlFrame(subscriber.format, { event: RESET_EVENT, data: JSON.stringify({ reason: history.reason, lastEventId }) }));
         }
       }
     } catch (error) {
@@ -565,7 +583,7 @@ export class Hub {
     // (A stream closed meanwhile takes no more writes: what follows does nothing to it.)
     if (this.ended.mayHaveEnds && (await this.sendEnds(subscriber, position))) return subscriber.end('topics-ended');
     // Tell the client where it stands even if nothing was sent, so that a reconnect resumes here.
-    if (lastSent !== position) subscriber.writeNow(Buffer.from(encodeEvent({ id: position, event: POSITION_EVENT, data: '' })));
+    if (lastSent !== position) subscriber.writeNow(controlFrame(subscriber.format, { id: position, event: POSITION_EVENT, data: '' }));
     let released = 0;
     let done = false;
     subscriber.goLive((event) => {
@@ -601,7 +619,7 @@ export class Hub {
         this.logger.warn({ err: error, topic: selector.topic }, 'could not tell whether a topic has ended; the stream goes on');
       }
       if (end === undefined || subscriber.state === 'closed' || this.engine.compareIds(end.endId, position) > 0) continue;
-      subscriber.writeNow(Buffer.from(encodeEvent({ event: END_EVENT, data: JSON.stringify({ topic: selector.topic } satisfies EndDetail) })));
+      subscriber.writeNow(controlFrame(subscriber.format, { event: END_EVENT, data: JSON.stringify({ topic: selector.topic } satisfies EndDetail) }));
       done = subscriber.topicEnded(selector.topic);
     }
     return done;
@@ -623,19 +641,25 @@ export class Hub {
     const end = event.event === END_EVENT;
     if (end) this.ended.learn(event);
     if (this.subscribers.size === 0 || this.closing) return;
-    let frame: Uint8Array | undefined; // encoded once here, for every subscriber, when one needs it
-    let formatted: Map<StreamFormat<unknown>, FormattedEvent> | undefined; // once per other format
+    const ephemeral = event.topic.startsWith(EPHEMERAL_TOPIC_PREFIX);
+    const topic = ephemeral ? event.topic.slice(EPHEMERAL_TOPIC_PREFIX.length) : event.topic;
+    // Encoded once here per wire format in use (SSE, WebSocket JSON), for every subscriber of that
+    // format; once per view format (Mercure's) for the streams with a view.
+    let sse: Uint8Array | undefined;
+    let json: Uint8Array | undefined;
+    let formatted: Map<StreamFormat<unknown>, FormattedEvent> | undefined;
     const stamp = ++this.dispatchCounter;
     let delivered = 0;
     let done: Subscriber[] | undefined;
     const dirtyBefore = this.dirty.length;
-    this.index.match(event.topic, (subscriber) => {
+    this.index.match(topic, (subscriber) => {
       if (subscriber.lastDispatch === stamp) return; // matched by two of its selectors: once is enough
       subscriber.lastDispatch = stamp;
       if (end && subscriber.hadEndOf(event.topic)) return;
       const view = subscriber.view;
       if (view === undefined) {
-        subscriber.deliver(event, (frame ??= frameOf(event)));
+        const frame = subscriber.format === 'sse' ? (sse ??= frameOf(event, 'sse', topic, ephemeral)) : (json ??= frameOf(event, 'json', topic, ephemeral));
+        subscriber.deliver(event, frame);
       } else {
         formatted ??= new Map();
         let form = formatted.get(view.format);
@@ -717,7 +741,7 @@ export class Hub {
     for (const [subscriber, expiresAt] of this.expiring) {
       if (expiresAt > now) continue;
       this.counters.streamsExpired += 1;
-      subscriber.enqueue(this.expiredFrame);
+      subscriber.enqueue(this.expiredFrames.for(subscriber.format));
       subscriber.end('token-expired');
     }
     if (this.expiring.size === 0 && this.expiryTimer) {
@@ -728,7 +752,8 @@ export class Hub {
 
   private heartbeat(): void {
     for (const subscriber of this.subscribers) {
-      if (subscriber.state === 'live' && !subscriber.active) subscriber.enqueue(this.heartbeatFrame);
+      // WebSocket connections keep alive with ping frames of their own (src/ws/heartbeat.ts).
+      if (subscriber.format === 'sse' && subscriber.state === 'live' && !subscriber.active) subscriber.enqueue(this.heartbeatFrame);
       subscriber.active = false;
     }
   }
@@ -761,7 +786,7 @@ function appendOptionsOf({ dedupeKey, dedupeWindowMs }: PublishOptions): AppendO
 /** The event's frame for this subscriber, or undefined when its view leaves the event out (a replay: read per stream). */
 function viewedFrame(subscriber: Subscriber, event: StoredEvent): Uint8Array | undefined {
   const view = subscriber.view;
-  if (view === undefined) return frameOf(event);
+  if (view === undefined) return frameOf(event, subscriber.format);
   const read = view.format.read(event);
   return view.accepts(read) ? view.format.encode(event, read) : undefined;
 }

@@ -2,7 +2,11 @@
  * What a subscriber writes to: one open event stream. The HTTP layer adapts a node:http response
  * (and later an HTTP/2 stream) to this, so the hub never depends on a transport.
  */
+import type { WireFormat } from './wire-format.js';
+
 export interface StreamSink {
+  /** What the stream speaks: text/event-stream (absent: every HTTP sink) or JSON lines (the WebSocket sink). */
+  readonly format?: WireFormat;
   /** Queues bytes on the connection; false means its buffer is full and 'drain' will follow. */
   write(chunk: Uint8Array): boolean;
   /** Bytes accepted by write() that the connection has not yet handed to the kernel. */
@@ -27,4 +31,6 @@ export interface SinkOwner {
   sinkDrained(): void;
   /** The connection went away, whoever closed it. Called once. */
   sinkClosed(): void;
+  /** Why the stream ended, once it has (read by a sink that tells its client, such as a WebSocket's close code). */
+  readonly endReason?: string | undefined;
 }

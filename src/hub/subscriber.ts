@@ -13,6 +13,7 @@ import type { StoredEvent } from '../engines/engine.js';
 import type { Selector } from '../topics/index.js';
 import type { SinkOwner, StreamSink } from './sink.js';
 import type { StreamView } from './hub.js';
+import type { WireFormat } from './wire-format.js';
 
 /** The empty queue every idle subscriber shares: an array of its own per stream would be memory held by each. */
 const NO_FRAMES: readonly Uint8Array[] = Object.freeze([]);
@@ -70,6 +71,8 @@ export class Subscriber implements SinkOwner {
   endReason: StreamEndReason | undefined;
   /** The exact topics of this stream whose end it had; made at the first one (most streams never get one). */
   private ends: Set<string> | undefined;
+  /** The sink's wire format: which encoding of each event this subscriber is given. */
+  readonly format: WireFormat;
 
   constructor(
     readonly selectors: readonly Selector[],
@@ -81,6 +84,7 @@ export class Subscriber implements SinkOwner {
     /** Which events the stream gets and how they are written; undefined (most streams): every matching event, as is. */
     readonly view: StreamView<any> | undefined = undefined,
   ) {
+    this.format = sink.format ?? 'sse';
     sink.attach(this);
   }
 

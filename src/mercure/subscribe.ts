@@ -11,7 +11,7 @@
 import { tokenRequired } from '../auth/principal.js';
 import { HubError } from '../errors.js';
 import type { Handler } from '../http/context.js';
-import { answerStream, lastEventIdOf } from '../http/subscribe.js';
+import { answerStream, streamClientOf, lastEventIdOf } from '../http/subscribe.js';
 import { EVERY_RETAINED_EVENT } from '../hub/hub.js';
 import { parseSelector } from '../topics/index.js';
 import { mercureCredential } from './credential.js';
@@ -38,7 +38,7 @@ export const mercureSubscribe: Handler = async (request, context) => {
   const requested = lastEventIdOf(request.headers['last-event-id'], request.query.get('lastEventID') ?? request.query.get('lastEventId'));
   const earliest = requested === EARLIEST;
   const position = await context.hub.engine.position();
-  return answerStream(request, context, {
+  const opening = {
     subscription: { selectors: MERCURE_STREAM, topics: selectors.map((selector) => selector.source) },
     principal,
     lastEventId: earliest ? undefined : requested,
@@ -47,7 +47,8 @@ export const mercureSubscribe: Handler = async (request, context) => {
     headers: { 'Last-Event-ID': position === '' ? EARLIEST : position },
     // Mercure streams are presence members (each its own subscriber id) only for the subscriptions API.
     membership: config.mercureSubscriptions ? subscriberMembership(selectors, credential.payload) : undefined,
-  });
+  };
+  return answerStream(opening, streamClientOf(request, context), context);
 };
 
 /** The stream's selectors: `topic=` (exact, URI template or `*`) and `match=` (exact, 1.0 draft). */

@@ -5,7 +5,8 @@
  * fresh ssehub.presence instead of a replay.
  */
 import type { Subscriber } from '../hub/subscriber.js';
-import { encodeEvent, JOIN_EVENT, LEAVE_EVENT, PRESENCE_EVENT, type MemberDetail, type PresenceDetail } from '../protocol/index.js';
+import { ControlFrames, controlFrame } from '../hub/wire-format.js';
+import { JOIN_EVENT, LEAVE_EVENT, PRESENCE_EVENT, type MemberDetail, type PresenceDetail } from '../protocol/index.js';
 import type { MemberChange, Presence } from './presence.js';
 
 export class PresenceWatchers {
@@ -23,7 +24,7 @@ export class PresenceWatchers {
       if (watchers === undefined) this.byTopic.set(topic, (watchers = new Set()));
       watchers.add(subscriber);
       const detail: PresenceDetail = { topic, members: this.presence.members(topic) };
-      subscriber.enqueue(Buffer.from(encodeEvent({ event: PRESENCE_EVENT, data: JSON.stringify(detail) })));
+      subscriber.enqueue(controlFrame(subscriber.format, { event: PRESENCE_EVENT, data: JSON.stringify(detail) }));
     }
   }
 
@@ -39,7 +40,7 @@ export class PresenceWatchers {
     const watchers = this.byTopic.get(topic);
     if (watchers === undefined) return;
     const detail: MemberDetail = { topic, member };
-    const frame = Buffer.from(encodeEvent({ event, data: JSON.stringify(detail) }));
-    for (const subscriber of watchers) subscriber.enqueue(frame);
+    const frames = new ControlFrames({ event, data: JSON.stringify(detail) });
+    for (const subscriber of watchers) subscriber.enqueue(frames.for(subscriber.format));
   }
 }

@@ -32,3 +32,5 @@ export {
 } from './control-events.js';
 export type { GapReason, ResetDetail, ExpiredDetail, RevokedDetail, PresenceMember, PresenceDetail, MemberDetail, EndDetail, CancelDetail } from './control-events.js';
 export type { ParsedEvent, ParserCallbacks } from './parse.js';
+export { WS_SUBPROTOCOL, WS_CLOSE, WS_FINAL_CLOSE_CODES, WS_EVENT_PREFIX, WS_EVENT_ID_PREFIX, encodeWsEvent } from './ws.js';
+export type { WsClientMessage, WsServerMessage, WsEventMessage } from './ws.js';

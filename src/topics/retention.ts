@@ -36,12 +36,15 @@ export interface RetentionLimits {
 
 /**
  * The hub's presence and control messages (system-bus.ts) are acted on as they arrive, never
- * replayed: no history is kept for them on any engine. The webhook queue (`$ssehub/webhooks/*`)
- * is not listed: its history is what the dispatcher delivers, so it keeps the defaults.
+ * replayed, and ephemeral events (typing indicators: hub.ts EPHEMERAL_TOPIC_PREFIX) reach only the
+ * streams open when they are published: no history is kept for them on any engine. The webhook
+ * queue (`$ssehub/webhooks/*`) is not listed: its history is what the dispatcher delivers, so it
+ * keeps the defaults.
  */
 export const BUILT_IN_RETENTION: readonly RetentionRule[] = Object.freeze([
   { pattern: `${SYSTEM_TOPIC_PREFIX}presence/*`, maxEvents: 0 },
   { pattern: `${SYSTEM_TOPIC_PREFIX}control/*`, maxEvents: 0 },
+  { pattern: `${SYSTEM_TOPIC_PREFIX}ephemeral/**`, maxEvents: 0 },
 ]);
 
 /** Topics whose limits one cache generation remembers (topics are unbounded, memory is not). */

@@ -22,7 +22,7 @@ describe('demo API: off by default', () => {
   after(() => hub.close());
 
   test('without --demos every demo route is 404 demos_disabled, whatever the method, saying to start with --demos', async () => {
-    for (const path of ['jobs', 'logs', 'chat']) {
+    for (const path of ['jobs', 'logs', 'chat', 'chat/join']) {
       for (const method of ['POST', 'GET']) {
         const reply = await httpRequest(`${hub.url}/demos/api/${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: method === 'POST' ? '{"prompt":"x"}' : undefined });
         assert.equal(reply.status, 404, `${method} ${path}`);
@@ -144,7 +144,7 @@ describe('demo API with tokens', () => {
   const bearer = async (publish: string[]) => ({ Authorization: `Bearer ${await mintToken({ secret: SECRET, subject: 'demo-user', lifetimeSeconds: 600, publish })}` });
 
   test('no token: 401; a token that may not publish to demo/…: 403; nothing runs', async () => {
-    for (const path of ['jobs', 'logs', 'chat']) {
+    for (const path of ['jobs', 'logs', 'chat', 'chat/join']) {
       const anonymous = await postDemo(hub.url, path, { prompt: 'hi' });
       assert.equal(anonymous.status, 401, path);
       assert.equal(anonymous.json().error.code, 'token_required');

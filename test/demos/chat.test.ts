@@ -10,6 +10,7 @@ import type { RunningHub } from '../../src/start.js';
 import { httpRequest, openStream, type OpenStream } from '../support/http.js';
 import { startTestHub } from '../support/hub.js';
 import { follow, postDemo } from './support.js';
+import { connectWs } from '../support/ws.js';
 
 async function generate(base: string, prompt: string): Promise<{ topic: string; stream: OpenStream; lastEventId: string }> {
   const reply = await postDemo(base, 'chat', { prompt });
@@ -88,5 +89,27 @@ describe('demo: AI generations', () => {
     const whole = await openStream(`${hub.url}/topics/${first.topic}`, { 'Last-Event-ID': first.lastEventId });
     const { tokens: all } = await toTheEnd(whole);
     assert.deepEqual([...before.map((e) => e.data), ...tokens], all);
+  });
+
+  test('joining the room: a one-shot ticket for a WebSocket whose holder is the name, a member of the room who may publish there only', async () => {
+    const refused = await postDemo(hub.url, 'chat/join', { name: 'not a name!' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.json().error.code, 'invalid_demo_request');
+    const joined = await postDemo(hub.url, 'chat/join', { name: 'alice' });
+    assert.equal(joined.status, 200, joined.text);
+    const { ticket, room } = joined.json() as { ticket: string; room: string };
+    assert.equal(room, 'demo/chat/room/lobby');
+    const ws = await connectWs(hub.url, { query: `?ticket=${ticket}` });
+    assert.equal((await ws.next((m) => m.type === 'ready', 'ready')).subject, 'alice');
+    ws.send({ type: 'subscribe', topics: [room], presence: true });
+    // The snapshot comes first; the holder's own arrival follows as a join once the cluster knows of it.
+    await ws.next((m) => m.event === 'ssehub.presence', 'the members');
+    const joinedRoom = await ws.next((m) => m.event === 'ssehub.join', 'alice joining');
+    assert.deepEqual(JSON.parse(joinedRoom.data).member, { subject: 'alice', info: { name: 'alice' }, connections: 1 });
+    ws.send({ type: 'publish', topic: room, event: 'message', data: { text: 'hi' }, ref: 'ok' });
+    assert.equal((await ws.next((m) => m.ref === 'ok', 'the ack')).type, 'ack');
+    ws.send({ type: 'publish', topic: 'demo/chat/elsewhere', data: 'x', ref: 'no' });
+    assert.equal((await ws.next((m) => m.ref === 'no', 'the refusal')).code, 'forbidden');
+    ws.close();
   });
 });

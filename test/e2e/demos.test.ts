@@ -16,7 +16,7 @@ describeUnlessSkipped('the demos', { skip: chromiumSkipReason() }, () => {
   let hub: RunningHub;
   let browser: Browser;
   before(async () => {
-    hub = await startTestHub({ demos: true });
+    hub = await startTestHub({ demos: true, presenceGraceMs: 200 });
     browser = await launchChromium();
   });
   after(async () => {
@@ -84,25 +84,42 @@ describeUnlessSkipped('the demos', { skip: chromiumSkipReason() }, () => {
     await context.close();
   });
 
-  test('AI token streaming: the reply grows word by word, then the input is back', async () => {
-    const page = await browser.newPage();
-    const errors = pageErrors(page);
-    await page.goto(`${hub.url}/demos/chat`);
+  test('chat over WebSocket: members listed, typing shown, messages exchanged; the model\'s reply grows word by word', async () => {
+    const alice = await browser.newPage();
+    const bob = await (await browser.newContext()).newPage();
+    const errors = [...pageErrors(alice), ...pageErrors(bob)];
+    for (const [page, name] of [[alice, 'alice'], [bob, 'bob']] as const) {
+      await page.goto(`${hub.url}/demos/chat`);
+      await page.fill('#name', name);
+      await page.click('#enter');
+    }
+    // Presence: each page lists both members, whoever joined first.
+    for (const page of [alice, bob]) await page.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
+    assert.deepEqual(await alice.$$eval('#members li', (items) => items.map((item) => item.textContent)), ['alice (you)', 'bob']);
+    // Typing is an ephemeral event: shown on the other page, never stored.
+    await bob.type('#prompt', 'hello alice');
+    await alice.waitForSelector('#typing:has-text("bob is typing")');
+    await bob.click('#send');
+    await alice.waitForSelector('.bubble.model:has-text("hello alice")');
+    await alice.waitForFunction(() => document.getElementById('typing')!.textContent === '');
+    const history = await (await fetch(`${hub.url}/history?topic=demo/chat/room/lobby`)).json();
+    assert.deepEqual(history.events.map((event: { event: string }) => event.event), ['message'], 'the message is history, the typing is not');
+
     // Every text the reply bubble shows, in order, as the page changes it.
-    await page.evaluate(() => {
+    await alice.evaluate(() => {
       const shown: string[] = [];
       (window as unknown as { shown: string[] }).shown = shown;
       new MutationObserver(() => {
-        const text = document.querySelector('.bubble.model')?.textContent ?? '';
+        const text = document.querySelector('.bubble.reply')?.textContent ?? '';
         if (text !== '' && text !== shown.at(-1)) shown.push(text);
       }).observe(document.body, { subtree: true, childList: true, characterData: true });
     });
-    await page.fill('#prompt', 'What is server-sent events?');
-    await page.click('#send');
-    await page.waitForSelector('.bubble.model.streaming');
-    await page.waitForSelector('.bubble.model:not(.streaming)', { timeout: 20_000 });
-    const full = (await page.textContent('.bubble.model'))!;
-    const shown = await page.evaluate(() => (window as unknown as { shown: string[] }).shown);
+    await alice.fill('#prompt', '/ask What is server-sent events?');
+    await alice.click('#send');
+    await alice.waitForSelector('.bubble.reply.streaming');
+    await alice.waitForSelector('.bubble.reply:not(.streaming)', { timeout: 20_000 });
+    const full = (await alice.textContent('.bubble.reply'))!;
+    const shown = await alice.evaluate(() => (window as unknown as { shown: string[] }).shown);
     assert.equal(shown.at(-1), full);
     // Word by word: each text is the one before plus whole words (a busy page may show a few at
     // once), and the reply took many steps, not one.
@@ -110,18 +127,20 @@ describeUnlessSkipped('the demos', { skip: chromiumSkipReason() }, () => {
       assert.ok(shown[i]!.startsWith(shown[i - 1]!) && /^(\s+\S+)+$/.test(shown[i]!.slice(shown[i - 1]!.length)), `${JSON.stringify(shown[i - 1])} then ${JSON.stringify(shown[i])}`);
     }
     assert.ok(shown.length >= 5, `the reply appeared in ${shown.length} steps: ${JSON.stringify(shown)}`);
-    assert.equal(full, cannedReply('What is server-sent events?'));
-    assert.equal(await page.isEnabled('#send'), true);
-    assert.equal(await page.isHidden('#stop'), true);
-    await screenshot(page, 'demo-chat');
+    assert.equal(await alice.isEnabled('#send'), true);
+    await screenshot(alice, 'demo-chat');
+
+    // Bob leaves: alice's member list follows (after the presence grace period).
+    await bob.context().close();
+    await alice.waitForFunction(() => document.querySelectorAll('#members li').length === 1, undefined, { timeout: 15_000 });
     assert.deepEqual(errors, []);
-    await page.close();
+    await alice.close();
   });
 
   test('AI generations: a reload in the middle resumes, and the final text is complete with no token twice', async () => {
     const page = await browser.newPage();
     const errors = pageErrors(page);
-    await page.goto(`${hub.url}/demos/chat`);
+    await page.goto(`${hub.url}/demos/ai`);
     const question = 'How do resumable generations work?';
     await page.fill('#prompt', question);
     await page.click('#send');
@@ -141,7 +160,7 @@ describeUnlessSkipped('the demos', { skip: chromiumSkipReason() }, () => {
   test('AI generations: Stop ends the generation in the middle', async () => {
     const page = await browser.newPage();
     const errors = pageErrors(page);
-    await page.goto(`${hub.url}/demos/chat`);
+    await page.goto(`${hub.url}/demos/ai`);
     const question = 'Please stop me early';
     await page.fill('#prompt', question);
     await page.click('#send');
@@ -153,7 +172,7 @@ describeUnlessSkipped('the demos', { skip: chromiumSkipReason() }, () => {
     assert.ok(whole.startsWith(text) && text.length < whole.length, `stopped part-way: ${JSON.stringify(text)}`);
     assert.equal(await page.isEnabled('#send'), true);
     assert.equal(await page.isHidden('#stop'), true);
-    await screenshot(page, 'demo-chat-stopped');
+    await screenshot(page, 'demo-ai-stopped');
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -5,7 +5,7 @@ import { startApp } from '../../examples/express/server.js';
 import { openStream } from '../support/http.js';
 import { churn, login, servedExampleSuite, started, userStreamPath, waitForNoConnections, type RunningExample } from './support.js';
 
-servedExampleSuite('Express', startApp);
+servedExampleSuite('Express', startApp, { websocket: true });
 
 describe('the Express example under connection churn', () => {
   const LIMIT = 50;

@@ -5,7 +5,7 @@ import { startApp } from '../../examples/fastify/server.js';
 import { httpRequest } from '../support/http.js';
 import { login, servedExampleSuite, type RunningExample } from './support.js';
 
-servedExampleSuite('Fastify', startApp);
+servedExampleSuite('Fastify', startApp, { websocket: true });
 
 describe('the Fastify example’s publish bodies', () => {
   let app: RunningExample;

@@ -2,4 +2,4 @@
 import { startApp } from '../../examples/node-http/server.js';
 import { servedExampleSuite } from './support.js';
 
-servedExampleSuite('node:http', startApp);
+servedExampleSuite('node:http', startApp, { websocket: true });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CreateHubOptions, EmbeddedHub } from '../../src/index.js';
 import { httpRequest, openStream, type OpenStream } from '../support/http.js';
+import { connectWs, refusedUpgrade } from '../support/ws.js';
 
 export interface RunningExample {
   url: string;
@@ -57,13 +58,28 @@ export async function churn(open: () => Promise<{ close(): void }>, cycles: numb
   }
 }
 
-export function servedExampleSuite(name: string, start: StartExample): void {
+export function servedExampleSuite(name: string, start: StartExample, { websocket = false } = {}): void {
   describe(`the ${name} example`, () => {
     let app: RunningExample;
     before(async () => {
       app = await start(0, { logLevel: 'silent' });
     });
     after(() => app.close());
+
+    if (websocket) {
+      it('serves WebSockets at /realtime/ws to the session: subscribe, the app\'s publish arrives, a page of another site is refused', async () => {
+        const cookie = await login(app.url, 'alice');
+        const ws = await connectWs(app.url, { path: '/realtime/ws', headers: { cookie, origin: app.url } });
+        assert.equal((await ws.next((m) => m.type === 'ready', 'ready')).subject, 'alice');
+        ws.send({ type: 'subscribe', topics: ['users/alice/**'], ref: 's' });
+        await ws.next((m) => m.event === 'ssehub.position', 'the position');
+        const paid = await httpRequest(`${app.url}/orders/7/pay`, { method: 'POST', headers: { Cookie: cookie, Origin: app.url } });
+        const order = await ws.next((m) => m.event === 'order', 'the order event');
+        assert.deepEqual([order.id, order.topic, JSON.parse(order.data)], [paid.json().id, 'users/alice/orders', { order: '7', status: 'paid' }]);
+        ws.close();
+        assert.deepEqual(await refusedUpgrade(connectWs(app.url, { path: '/realtime/ws', headers: { cookie, origin: 'https://evil.example' } })), { status: 403, code: 'origin_not_allowed' });
+      });
+    }
 
     it('streams to the session: an in-process publish and an HTTP publish arrive, and Last-Event-ID resumes', async () => {
       const cookie = await login(app.url, 'alice');

@@ -444,7 +444,7 @@ describe('Hub: why a stream ended', () => {
 
     const revoked = hub.subscribe(selectors('a'), new RecordingSink(), { holder: { subject: 'mallory' } });
     await settle();
-    assert.equal(hub.endStreams({ subject: 'mallory' }, new Uint8Array()), 1);
+    assert.equal(hub.endStreams({ subject: 'mallory' }, { event: 'ssehub.revoked', data: '' }), 1);
     assert.equal(revoked.endReason, 'revoked');
 
     const lost = hub.subscribe(selectors('a'), new RecordingSink());

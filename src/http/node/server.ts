@@ -11,7 +11,8 @@
  * The slow-client guards: node:http's own for HTTP/1.1 (below), http2-timeouts.ts for HTTP/2, and
  * a deadline for the TLS handshake.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   createSecureServer,
   createServer as createH2cServer,
@@ -31,6 +32,7 @@ import { OPERATOR_ROUTES, ROUTES, type Route } from '../routes.js';
 import { serveSimplePublishes } from './fast-publish.js';
 import { guardHttp2 } from './http2-timeouts.js';
 import { destroyTakenOverSockets } from './stream-sink.js';
+import type { UpgradeListener } from '../../ws/door.js';
 
 /** PEM text of the certificate (chain) and its private key. */
 export interface TlsCredentials {
@@ -70,12 +72,25 @@ interface Http1Settings {
   maxHeaderSize: number;
 }
 
-export function createHttpServer(context: RouteContext, tls?: TlsCredentials): HttpListener {
+/**
+ * `upgrade`: the WebSocket door's listener (ws/door.ts), on the HTTP/1.1 connections of the port
+ * (plain or TLS; HTTP/2 has no upgrade, and h2c serves no WebSocket). An upgrade it does not take
+ * is answered 404.
+ */
+export function createHttpServer(context: RouteContext, tls?: TlsCredentials, upgrade?: UpgradeListener): HttpListener {
   const { config } = context;
   const http1 = http1Settings(config);
-  if (tls !== undefined) return secureListener(context, tls, http1);
+  if (tls !== undefined) return withUpgrades(secureListener(context, tls, http1), upgrade);
   if (config.h2c) return h2cListener(context);
-  return plainListener(context, http1, ROUTES, config.fastPublish);
+  return withUpgrades(plainListener(context, http1, ROUTES, config.fastPublish), upgrade);
+}
+
+function withUpgrades(listener: HttpListener, upgrade: UpgradeListener | undefined): HttpListener {
+  if (upgrade === undefined) return listener;
+  listener.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!upgrade(req, socket, head)) socket.end(rawErrorResponse(new HubError(404, 'not_found', `No WebSocket at ${(req.url ?? '/').split('?')[0]}.`)));
+  });
+  return listener;
 }
 
 /**
