@@ -15,7 +15,7 @@ export const MAX_PROMPT_LENGTH = 500;
  * The chat room the page joins over a WebSocket: its members (presence), their messages, and their
  * typing indicators (ephemeral events). The model's replies stream on topics of their own.
  */
-export const CHAT_ROOM_TOPIC = `${CHAT_TOPIC_PREFIX}room/lobby`;
+export const CHAT_ROOM_TOPIC = 'demo/chat/room/lobby';
 /** A member's name in the room: what the demo's ticket makes its subject. */
 export const CHAT_NAME = /^[A-Za-z0-9_-]{1,32}$/;
 
