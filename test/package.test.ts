@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.js';
-import './support/cli.js'; // refuses a missing or stale dist/, which the pack ships
+import { builtCli } from './support/cli.js';
 import { startScriptServeArgs } from './support/start-script.js';
 
 const run = promisify(execFile);
@@ -44,6 +44,7 @@ describe('npm pack', () => {
   let tarball: string;
   let files: string[];
   before(async () => {
+    builtCli(); // the pack ships dist/: a missing or stale one is refused
     work = mkdtempSync(join(tmpdir(), 'ssehub-pack-'));
     // The pack of the dist/ that npm test has just built (checked fresh above). Without
     // --ignore-scripts, "prepare" would rebuild dist/ under the feet of the tests running beside this one.

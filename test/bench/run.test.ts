@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { exactlyOnceFaults } from '../../bench/load/delivery-count.js';
 import type { Row } from '../../bench/run.js';
-import '../support/cli.js'; // refuses a missing or stale dist/, which the quick run starts
+import { builtCli } from '../support/cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const nchanMissing = !existsSync('/usr/sbin/nginx') || !existsSync('/usr/lib/nginx/modules/ngx_nchan_module.so');
@@ -32,6 +32,7 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
   let output = '';
 
   before(async () => {
+    builtCli(); // refuses a missing or stale dist/, which the quick run starts
     const json = join(dir, 'quick.json');
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--duration', '0.5', '--workers', '2', '--nagle', '--node-http-publish', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -13,7 +13,9 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { connectH2, h2Request, https1Request } from '../support/h2.js';
 import { spawnHub } from '../support/hub.js';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 const run = promisify(execFile);
 const ssehub = (args: string[], env: NodeJS.ProcessEnv = process.env) => run(process.execPath, [CLI, ...args], { env });

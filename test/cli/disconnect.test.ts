@@ -6,7 +6,9 @@ import { mintToken } from '../../src/auth/tokens.js';
 import type { RunningHub } from '../../src/start.js';
 import { openStream } from '../support/http.js';
 import { startTestHub } from '../support/hub.js';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 const SECRET = 'cli-disconnect-secret-cli-disconnect!';
 

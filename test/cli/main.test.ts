@@ -3,7 +3,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 const run = promisify(execFile);
 const ssehub = (...args: string[]) => run(process.execPath, [CLI, ...args]);

@@ -9,7 +9,9 @@ import type { ParsedEvent } from '../../src/protocol/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
 import { openStream, type OpenStream } from '../support/http.js';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 
 interface Result {

@@ -5,7 +5,9 @@ import { colorEnabled, LineSplitter, styleFor } from '../../src/cli/common.js';
 import type { RunningHub } from '../../src/start.js';
 import { freePort, startTestHub } from '../support/hub.js';
 import { openStream, type OpenStream } from '../support/http.js';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 
 interface Result {

@@ -11,7 +11,9 @@ import { describe, test } from 'node:test';
 import { OPTIONS } from '../../src/config.js';
 import { freePort, processAlive, spawnHub } from '../support/hub.js';
 import { httpRequest, openStream, publish } from '../support/http.js';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 const run = promisify(execFile);
 const ssehub = (...args: string[]) => run(process.execPath, [CLI, ...args]);

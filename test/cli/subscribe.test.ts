@@ -7,7 +7,9 @@ import { formatItem } from '../../src/cli/subscribe.js';
 import type { RunningHub } from '../../src/start.js';
 import { freePort, startTestHub } from '../support/hub.js';
 import { httpRequest } from '../support/http.js';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 
 interface Result {

@@ -13,7 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import { makeCertificate } from '../../src/cli/cert.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 const execFileAsync = promisify(execFile);
 

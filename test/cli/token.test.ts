@@ -5,7 +5,9 @@ import { describe, test } from 'node:test';
 import { createTokenVerifier } from '../../src/auth/tokens.js';
 import { spawnHub, startTestHub } from '../support/hub.js';
 import { httpRequest } from '../support/http.js';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 const run = promisify(execFile);
 const ssehub = (args: string[], env: Record<string, string> = {}) =>

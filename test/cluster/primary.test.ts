@@ -18,7 +18,9 @@ import { checkExactlyOnceInOrder } from '../support/cluster.js';
 import { httpRequest, openStream, publish } from '../support/http.js';
 import { childPids, processAlive, spawnHub, type HubProcess } from '../support/hub.js';
 import { InstanceWatcher, publishUntilStored, ResumingSubscriber, subscribersOf } from '../support/workers.js';
-import { CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
+
+const CLI = builtCli();
 
 const started: HubProcess[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -42,7 +42,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CLI as BUILT_CLI } from '../support/cli.js';
+import { builtCli } from '../support/cli.js';
 import { freePort } from '../support/hub.js';
 import { documentationFiles, parse, readDoc, ROOT, type Fence } from './markdown.js';
 
@@ -51,7 +51,7 @@ const PORTS = [8080, 8081, 8082, 8083, 8443];
 
 /** tsx by its path: blocks run in folders of their own, where `--import tsx` would not find it. */
 const TSX = import.meta.resolve('tsx');
-export const CLI = `node ${BUILT_CLI}`;
+export const CLI = `node ${builtCli()}`;
 
 /** The info strings a block may carry; `not run: …` is checked apart. */
 export const KNOWN = ['sh run', 'sh run background', 'sh run background each', 'text output', 'text output background', 'ts check', 'js check', 'ts run', 'ts run background', 'js run browser'];

@@ -53,7 +53,7 @@ describe('dashboard static files', () => {
   test('each demo page is web/demos/<name>.html', async () => {
     // Every demo has its page, and every page in web/demos/ is served.
     const pages = readdirSync(new URL('demos/', WEB)).filter((name) => name.endsWith('.html')).map((name) => name.slice(0, -'.html'.length));
-    assert.deepEqual(pages.sort(), ['chat', 'jobs', 'logs', 'notifications']);
+    assert.deepEqual(pages.sort(), ['ai', 'chat', 'jobs', 'logs', 'notifications']);
     for (const name of pages) {
       const reply = await getBytes(`${hub.url}/demos/${name}`);
       const expected = webFile(`demos/${name}.html`);

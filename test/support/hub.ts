@@ -8,7 +8,7 @@ import { defaultConfig, type HubConfig } from '../../src/config.js';
 import type { Hub } from '../../src/hub/hub.js';
 import { startHub, type RunningHub } from '../../src/start.js';
 import { parseSubscribeSelector } from '../../src/topics/index.js';
-import { CLI } from './cli.js';
+import { builtCli } from './cli.js';
 
 /**
  * A hub on a free port of 127.0.0.1 with default settings, quiet logs (unless a test passes its
@@ -41,7 +41,7 @@ export interface HubProcess {
  * `env` is added to this process's environment (SSEHUB_… settings; a flag wins over it).
  */
 export async function spawnHub(args: string[] = [], options: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<HubProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'serve', '--port', '0', '--log-level', 'warn', '--stats-interval', '0', ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), builtCli(), 'serve', '--port', '0', '--log-level', 'warn', '--stats-interval', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
