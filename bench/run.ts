@@ -14,6 +14,7 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SubscriberFleet } from './load/fleet.js';
 import { Publisher, type PublishResult } from './load/publisher.js';
+import { comparisonText, progressText } from './compare.js';
 import { processCost } from './proc.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { SERVERS, type ServerKind, type StartOptions } from './servers.js';
@@ -121,8 +122,11 @@ async function main(): Promise<void> {
   const fleet = await SubscriberFleet.start(needed);
   const results: Record<string, { scenario: Scenario; rows: Row[] }> = {};
   let port = BASE_PORT;
-  for (const template of scenarios) {
-    const scenario = template.sized(quick, values.duration === undefined ? undefined : Number(values.duration) * 1000);
+  const sizedScenarios = scenarios.map((template) => template.sized(quick, values.duration === undefined ? undefined : Number(values.duration) * 1000));
+  const totalMeasurements = repeat * sizedScenarios.reduce((sum, scenario) => sum + contenders.reduce((n, c) => n + scenario.subscriberCounts(c.kind.name).length, 0), 0);
+  let measurements = 0;
+  const runStarted = performance.now();
+  for (const scenario of sizedScenarios) {
     // Servers take turns within each round, so a slow spell of a shared machine hits them alike.
     const runs = new Map<string, Row[]>();
     for (let round = 1; round <= repeat; round++) {
@@ -130,7 +134,7 @@ async function main(): Promise<void> {
         for (const subscribers of scenario.subscriberCounts(contender.kind.name)) {
           port += 1;
           const label = subscribers === scenario.subscribers ? contender.label : `${contender.label} (${subscribers})`;
-          process.stdout.write(`(${scenario.key}${repeat > 1 ? ` round ${round}` : ''}) ${label}: `);
+          process.stdout.write(`${progressText(measurements++, totalMeasurements, performance.now() - runStarted)} (${scenario.key}${repeat > 1 ? ` round ${round}` : ''}) ${label}: `);
           const row = await measure({ ...scenario, subscribers }, contender.kind, { ...contender.options, port }, label, fleet);
           console.log(summary(row));
           runs.set(label, [...(runs.get(label) ?? []), row]);
@@ -280,8 +284,8 @@ function table(scenario: Scenario, rows: Row[]): string {
   const baseline = rows.filter((row) => row.server === BASELINE_LABEL);
   const others = rows.filter((row) => !row.server.startsWith('ssehub'));
   for (const hub of rows.filter((row) => row.server.startsWith('ssehub') && row.server !== BASELINE_LABEL)) {
-    const ratios = [...baseline, ...others].map((row) => `${scenario.ratio.name} ${fixed(scenario.ratio.of(hub, row), 2)}× ${row.server}'s`);
-    if (ratios.length) lines.push('', `${hub.server}: ${ratios.join(', ')}.`);
+    const ratios = [...baseline, ...others].map((row) => comparisonText(scenario.ratio, hub, row));
+    if (ratios.length) lines.push('', `${hub.server}: ${ratios.join('; ')}.`);
   }
   return lines.join('\n');
 }
