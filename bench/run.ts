@@ -70,6 +70,8 @@ async function main(): Promise<void> {
       'from-source': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      engine: { type: 'string' },
+      subscribers: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -77,9 +79,11 @@ async function main(): Promise<void> {
     process.stdout.write(
       'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
         '                       [--workers N] [--nagle] [--node-http-publish] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
-        '                       [--from-source] [--profile] [--baseline CHECKOUT]\n' +
+        '                       [--from-source] [--profile] [--baseline CHECKOUT] [--engine URL] [--subscribers N]\n' +
         '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n' +
-        '--baseline CHECKOUT also runs ssehub from CHECKOUT/dist (another commit, built there), as "ssehub (baseline)".\n',
+        '--baseline CHECKOUT also runs ssehub from CHECKOUT/dist (another commit, built there), as "ssehub (baseline)".\n' +
+        '--engine URL runs every ssehub row on that engine (redis://, nats://, postgres://), each run in a namespace of its own.\n' +
+        '--subscribers N sets every scenario\'s subscriber count (scenario c: N subscribers on N topics).\n',
     );
     return;
   }
@@ -92,7 +96,7 @@ async function main(): Promise<void> {
     if (!kind) throw new Error(`unknown server ${name}; known: ${SERVERS.map((server) => server.name).join(', ')}`);
     return kind;
   });
-  const base: StartOptions = { port: BASE_PORT, workers: 1, tcpNoDelay: true, fastPublish: true, fromSource: values['from-source'], profile: values.profile };
+  const base: StartOptions = { port: BASE_PORT, workers: 1, tcpNoDelay: true, fastPublish: true, fromSource: values['from-source'], profile: values.profile, engine: values.engine };
   // With --workers N, ssehub also runs as N workers; with --nagle, also with Nagle's algorithm on;
   // with --node-http-publish, also with every publish going through node:http; with --baseline,
   // also as built in another checkout (a change against the commit before it, in one table).
@@ -115,14 +119,16 @@ async function main(): Promise<void> {
 
   console.log(`ssehub benchmark${quick ? ' (--quick: small numbers, a smoke check, not a measurement)' : ''}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
-  console.log(`servers: ${contenders.map((c) => c.label).join(', ')}\n`);
+  console.log(`servers: ${contenders.map((c) => c.label).join(', ')}${values.engine === undefined ? '' : `; ssehub's engine: ${values.engine}`}\n`);
 
   // Load processes are started once and reused by every measurement (each starts clean).
-  const needed = Math.max(...scenarios.map((scenario) => Math.max(...SERVERS.map((kind) => loadProcessesFor(scenario.sized(quick), kind.name)))));
+  const sizedScenarios = scenarios.map((template) =>
+    template.sized(quick, values.duration === undefined ? undefined : Number(values.duration) * 1000, values.subscribers === undefined ? undefined : Number(values.subscribers)),
+  );
+  const needed = Math.max(...sizedScenarios.map((scenario) => Math.max(...SERVERS.map((kind) => loadProcessesFor(scenario, kind.name)))));
   const fleet = await SubscriberFleet.start(needed);
   const results: Record<string, { scenario: Scenario; rows: Row[] }> = {};
   let port = BASE_PORT;
-  const sizedScenarios = scenarios.map((template) => template.sized(quick, values.duration === undefined ? undefined : Number(values.duration) * 1000));
   const totalMeasurements = repeat * sizedScenarios.reduce((sum, scenario) => sum + contenders.reduce((n, c) => n + scenario.subscriberCounts(c.kind.name).length, 0), 0);
   let measurements = 0;
   const runStarted = performance.now();

@@ -26,7 +26,8 @@ export interface Scenario {
   /** The figure ssehub is compared on (stated as ssehub's over the other server's, see compare.ts). */
   ratio: Comparison;
   describe(): string;
-  sized(quick: boolean, durationMs?: number): Scenario;
+  /** Scaled down for --quick, or to another duration or subscriber count (--duration, --subscribers). */
+  sized(quick: boolean, durationMs?: number, subscribers?: number): Scenario;
 }
 
 function scenario(spec: Omit<Scenario, 'sized' | 'subscriberCounts'> & { quickSubscribers: number; quickRate?: number; extraHubCount?: number }): Scenario {
@@ -35,7 +36,7 @@ function scenario(spec: Omit<Scenario, 'sized' | 'subscriberCounts'> & { quickSu
     const built: Scenario = {
       ...rest,
       subscriberCounts: (server) => (server === 'ssehub' && extraHubCount !== undefined && built.subscribers < extraHubCount ? [built.subscribers, extraHubCount] : [built.subscribers]),
-      sized: (quick, durationMs) => {
+      sized: (quick, durationMs, subscribers) => {
         const sized: Partial<Scenario> = quick
           ? {
               subscribers: quickSubscribers,
@@ -49,7 +50,7 @@ function scenario(spec: Omit<Scenario, 'sized' | 'subscriberCounts'> & { quickSu
           : durationMs === undefined
             ? {}
             : { durationMs };
-        const next = make(sized);
+        const next = make(subscribers === undefined ? sized : { ...sized, subscribers });
         // --quick never tries the 19,000-subscriber line.
         if (quick) next.subscriberCounts = () => [next.subscribers];
         return next;
