@@ -85,20 +85,29 @@ export function postgresStatements(namespace: string) {
     lastId: `SELECT last_id FROM ${meta}`,
 
     /**
-     * Append, step 0, only with a dedupe key (under the advisory lock, so no append can store the key
-     * between this lookup and step 1): the append that stored the key within its window, if any.
-     * $1 key. Returns base, count, time, epoch.
+     * The first statement of an append's (and a sweep's) transaction: the meta row, which holds the id
+     * counter, locked to the commit. It serializes the appends of every instance, so that ids become
+     * visible in id order, and keeps sweeps from interleaving with them.
      */
-    findDedupe: `
-      SELECT d.base, d.count, d.time, m.epoch FROM ${dedupe} d, ${meta} m
-      WHERE d.key = $1 AND d.expires_at > ${NOW_MS}`,
+    lockMeta: `SELECT 1 FROM ${meta} FOR UPDATE`,
 
     /**
-     * Append, step 1 (under the advisory lock): takes ids base+1..base+n from the counter, inserts the
-     * events, creates missing topic rows, records the dedupe key if any (replacing an expired row of
-     * it: step 0 found no live one) and queues the wake-up. A topic created anew starts with
-     * evicted_id = forgotten_id: it may be a forgotten topic coming back, whose old gaps must still show.
-     * $1 count, $2 topics, $3 event names, $4 data, $5 channel, $6 dedupe key or null, $7 its window.
+     * Append, step 0, only with dedupe keys (under the meta row lock, so no append can store a key
+     * between this lookup and step 1): the appends that stored the keys within their window, if any.
+     * $1 keys. Returns key, base, count, time, epoch.
+     */
+    findDedupe: `
+      SELECT d.key, d.base, d.count, d.time, m.epoch FROM ${dedupe} d, ${meta} m
+      WHERE d.key = ANY($1::text[]) AND d.expires_at > ${NOW_MS}`,
+
+    /**
+     * Append, step 1 (under the meta row lock): takes ids base+1..base+n from the counter, inserts the
+     * events of a group of appends, creates missing topic rows, records the dedupe keys of the appends
+     * that have one (replacing an expired row: step 0 found no live one; the keys are distinct) and
+     * queues the wake-up. A topic created anew starts with evicted_id = forgotten_id: it may be a
+     * forgotten topic coming back, whose old gaps must still show.
+     * $1 count, $2 topics, $3 event names, $4 data, $5 channel, then per append with a dedupe key:
+     * $6 the key, $7 the offset of its first event in the group, $8 its event count, $9 its window.
      * Returns base, time, epoch.
      */
     insertEvents: `
@@ -115,7 +124,8 @@ export function postgresStatements(namespace: string) {
         ON CONFLICT (topic) DO NOTHING
       ), deduped AS (
         INSERT INTO ${dedupe} (key, base, count, time, expires_at)
-        SELECT $6::text, m.base, $1::int, m.time, ${NOW_MS} + $7::bigint FROM m WHERE $6::text IS NOT NULL
+        SELECT d.key, m.base + d.first, d.count, m.time, ${NOW_MS} + d.window_ms
+        FROM m, unnest($6::text[], $7::bigint[], $8::int[], $9::bigint[]) AS d(key, first, count, window_ms)
         ON CONFLICT (key) DO UPDATE SET
           base = excluded.base, count = excluded.count, time = excluded.time, expires_at = excluded.expires_at
       )
@@ -162,7 +172,7 @@ export function postgresStatements(namespace: string) {
       ORDER BY e.id NULLS FIRST`,
 
     /**
-     * Age retention for every topic, quiet ones included (under the advisory lock). Times do not
+     * Age retention for every topic, quiet ones included (under the meta row lock). Times do not
      * decrease with ids, so the expired events of a topic are the ones before its first live event.
      * $1 the age of topics that have none recorded (appended to before max_age existed).
      */
@@ -181,7 +191,7 @@ export function postgresStatements(namespace: string) {
       UPDATE ${topics} t SET evicted_id = gone.newest, kept = t.kept - gone.n FROM gone WHERE t.topic = gone.topic`,
 
     /**
-     * Drops topics whose history emptied long ago (under the advisory lock), with their remaining
+     * Drops topics whose history emptied long ago (under the meta row lock), with their remaining
      * rows, and raises the forgotten watermark so that resumes across them still report a gap.
      * $1 how long ago the topic's newest event must be (at least DELIVERY_GRACE_MS), $2 batch size.
      */
@@ -235,7 +245,7 @@ export function postgresStatements(namespace: string) {
     },
 
     /**
-     * Expired dedupe rows, outside the advisory lock. The outer expiry check is evaluated again on a
+     * Expired dedupe rows, outside the meta row lock. The outer expiry check is evaluated again on a
      * row an append renewed meanwhile (PostgreSQL rechecks the updated row), so a live one is kept. $1 batch size.
      */
     sweepDedupe: `
