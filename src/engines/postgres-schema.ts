@@ -29,13 +29,34 @@ export const DELIVERY_GRACE_MS = 10 * 60_000;
 const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 const MAX_ID = '9223372036854775807';
 
+/**
+ * The body of the append function: the lock, then step 1 and step 2 as they are written below, with
+ * step 2's parameters moved after step 1's ($1-$5 become $10, $11, $12, step 1's time, $13).
+ */
+function appendFunction(name: string, lockMeta: string, insertEvents: string, retainByCount: string): string {
+  const retainParams: Record<string, string> = { '1': '$10', '2': '$11', '3': '$12', '4': 'inserted."time"', '5': '$13' };
+  const retain = retainByCount.replace(/\$([1-5])\b/g, (_, n: string) => retainParams[n]!);
+  return `
+      CREATE OR REPLACE FUNCTION ${name}(
+        bigint, text[], text[], bytea[], text, text[], bigint[], integer[], bigint[], text[], integer[], integer[], bigint[]
+      ) RETURNS TABLE (appended_base bigint, appended_time bigint, appended_epoch text) LANGUAGE plpgsql AS $append$
+      DECLARE inserted record;
+      BEGIN
+        ${lockMeta};
+        ${insertEvents.trim()} INTO inserted;
+        ${retain.trim()};
+        RETURN QUERY SELECT inserted.base, inserted."time", inserted.epoch;
+      END $append$;`;
+}
+
 export function postgresStatements(namespace: string) {
   const meta = `${namespace}_meta`;
   const events = `${namespace}_events`;
   const topics = `${namespace}_topics`;
   const kv = `${namespace}_kv`;
   const dedupe = `${namespace}_dedupe`;
-  return {
+  const append = `${namespace}_append`;
+  const statements = {
     tables: [meta, events, topics, kv, dedupe],
     /** NOTIFY channel: carries only a wake-up, never a payload (NOTIFY payloads are limited to 8000 bytes). */
     channel: `${namespace}_wake`,
@@ -80,6 +101,20 @@ export function postgresStatements(namespace: string) {
         expires_at bigint NOT NULL
       );
       CREATE INDEX IF NOT EXISTS ${dedupe}_expires_at ON ${dedupe} (expires_at);`,
+
+    /** The append function's name (created by the schema, see appendFunction). */
+    appendFunction: append,
+
+    /**
+     * Append, steps 1 and 2 in one round trip: the function takes the meta row lock, then runs both
+     * (the lock is already held when the transaction looked dedupe keys up first). Outside a
+     * transaction it is one implicit transaction: the lock is held from the function's start to its
+     * commit, and never across a round trip to this instance.
+     * $1-$9 step 1's parameters, $10-$13 step 2's $1, $2, $3 and $5. Returns base, time, epoch.
+     */
+    append: `
+      SELECT appended_base AS base, appended_time AS time, appended_epoch AS epoch
+      FROM ${append}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 
     meta: `SELECT epoch, last_id FROM ${meta}`,
     lastId: `SELECT last_id FROM ${meta}`,
@@ -132,7 +167,7 @@ export function postgresStatements(namespace: string) {
       SELECT base, time, epoch, pg_notify($5, '') FROM m`,
 
     /**
-     * Append, step 2 (same transaction, so it sees step 1's rows): count retention. When a topic holds
+     * Append, step 2 (same transaction, a later statement, so it sees step 1's rows): count retention. When a topic holds
      * more than its max_events, evicted_id moves to the newest of its oldest excess events.
      * $1 topics, $2 events added per topic, $3 each topic's max events, $4 time, $5 each topic's max age.
      */
@@ -252,6 +287,9 @@ export function postgresStatements(namespace: string) {
       DELETE FROM ${dedupe}
       WHERE key IN (SELECT key FROM ${dedupe} WHERE expires_at <= ${NOW_MS} LIMIT $1::int) AND expires_at <= ${NOW_MS}`,
   };
+  // The schema also (re)creates the append function from the statements it runs.
+  statements.schema += appendFunction(append, statements.lockMeta.replace('SELECT', 'PERFORM'), statements.insertEvents, statements.retainByCount);
+  return statements;
 }
 
 export type PostgresStatements = ReturnType<typeof postgresStatements>;

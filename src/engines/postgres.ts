@@ -257,53 +257,19 @@ export class PostgresEngine implements Engine {
     let outcome: { found: Map<string, Found>; fresh: PendingAppend[]; base: number; time: number; epoch: string };
     try {
       if (this.closed) throw new Error('the engine is closed');
-      outcome = await this.transaction(this.sql.lockMeta, async (client) => {
-        const keys = group.flatMap((append) => (append.dedupeKey === undefined ? [] : [append.dedupeKey]));
-        const found = new Map<string, Found>();
-        if (keys.length > 0) {
-          // Under the meta row lock: no append can store one of these keys between the lookup and insertEvents.
+      const keys = group.flatMap((append) => (append.dedupeKey === undefined ? [] : [append.dedupeKey]));
+      if (keys.length === 0) {
+        // One round trip, one implicit transaction: the append function takes the meta row lock itself.
+        outcome = { found: new Map(), fresh: group, ...(await this.store(this.pool, group)) };
+      } else {
+        outcome = await this.transaction(this.sql.lockMeta, async (client) => {
+          // Under the meta row lock: no append can store one of these keys between the lookup and the store.
+          const found = new Map<string, Found>();
           for (const row of (await client.query<Found>(this.sql.findDedupe, [keys])).rows) found.set(row.key, row);
-        }
-        const fresh = group.filter((append) => append.dedupeKey === undefined || !found.has(append.dedupeKey));
-        if (fresh.length === 0) return { found, fresh, base: 0, time: 0, epoch: '' };
-        const events = fresh.flatMap((append) => append.events);
-        const deduped: { keys: string[]; offsets: number[]; counts: number[]; windows: number[] } = { keys: [], offsets: [], counts: [], windows: [] };
-        let offset = 0;
-        for (const append of fresh) {
-          if (append.dedupeKey !== undefined) {
-            deduped.keys.push(append.dedupeKey);
-            deduped.offsets.push(offset);
-            deduped.counts.push(append.events.length);
-            deduped.windows.push(append.dedupeWindowMs);
-          }
-          offset += append.events.length;
-        }
-        const topics = events.map((event) => event.topic);
-        const { rows } = await client.query<{ base: string; time: string; epoch: string }>(this.sql.insertEvents, [
-          events.length,
-          topics,
-          events.map((event) => event.event ?? null),
-          events.map((event) => Buffer.from(event.data, 'utf8')),
-          this.sql.channel,
-          deduped.keys,
-          deduped.offsets,
-          deduped.counts,
-          deduped.windows,
-        ]);
-        const inserted = rows[0]!;
-        const added = new Map<string, number>();
-        for (const topic of topics) added.set(topic, (added.get(topic) ?? 0) + 1);
-        const appendedTo = [...added.keys()];
-        const limits = appendedTo.map((topic) => this.retention.limitsOf(topic));
-        await client.query(this.sql.retainByCount, [
-          appendedTo,
-          [...added.values()],
-          limits.map((limit) => limit.maxEvents),
-          inserted.time,
-          limits.map((limit) => limit.maxAgeMs),
-        ]);
-        return { found, fresh, base: Number(inserted.base), time: Number(inserted.time), epoch: inserted.epoch };
-      });
+          const fresh = group.filter((append) => append.dedupeKey === undefined || !found.has(append.dedupeKey));
+          return { found, fresh, ...(fresh.length === 0 ? { base: 0, time: 0, epoch: '' } : await this.store(client, fresh)) };
+        });
+      }
     } catch (error) {
       if (group.length > 1 && refusedStatement(error)) {
         // One append may hold what the server refused: each is retried alone, so the others still go through.
@@ -326,6 +292,43 @@ export class PostgresEngine implements Engine {
         next += append.events.length;
       }
     }
+  }
+
+  /** Stores the appends' events (the append function: steps 1 and 2 of postgres-schema.ts) and applies count retention. */
+  private async store(db: pg.Pool | pg.PoolClient, appends: PendingAppend[]): Promise<{ base: number; time: number; epoch: string }> {
+    const events = appends.flatMap((append) => append.events);
+    const deduped: { keys: string[]; firsts: number[]; counts: number[]; windows: number[] } = { keys: [], firsts: [], counts: [], windows: [] };
+    let first = 0;
+    for (const append of appends) {
+      if (append.dedupeKey !== undefined) {
+        deduped.keys.push(append.dedupeKey);
+        deduped.firsts.push(first);
+        deduped.counts.push(append.events.length);
+        deduped.windows.push(append.dedupeWindowMs);
+      }
+      first += append.events.length;
+    }
+    const added = new Map<string, number>();
+    for (const event of events) added.set(event.topic, (added.get(event.topic) ?? 0) + 1);
+    const appendedTo = [...added.keys()];
+    const limits = appendedTo.map((topic) => this.retention.limitsOf(topic));
+    const { rows } = await db.query<{ base: string; time: string; epoch: string }>(this.sql.append, [
+      events.length,
+      events.map((event) => event.topic),
+      events.map((event) => event.event ?? null),
+      events.map((event) => Buffer.from(event.data, 'utf8')),
+      this.sql.channel,
+      deduped.keys,
+      deduped.firsts,
+      deduped.counts,
+      deduped.windows,
+      appendedTo,
+      [...added.values()],
+      limits.map((limit) => limit.maxEvents),
+      limits.map((limit) => limit.maxAgeMs),
+    ]);
+    const stored = rows[0]!;
+    return { base: Number(stored.base), time: Number(stored.time), epoch: stored.epoch };
   }
 
   /**
