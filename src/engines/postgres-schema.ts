@@ -38,7 +38,7 @@ function appendFunction(name: string, lockMeta: string, insertEvents: string, re
   const retain = retainByCount.replace(/\$([1-5])\b/g, (_, n: string) => retainParams[n]!);
   return `
       CREATE OR REPLACE FUNCTION ${name}(
-        bigint, text[], text[], bytea[], text, text[], bigint[], integer[], bigint[], text[], integer[], integer[], bigint[]
+        bigint, text[], text[], bytea, text, text[], bigint[], integer[], bigint[], text[], integer[], integer[], bigint[], integer[]
       ) RETURNS TABLE (appended_base bigint, appended_time bigint, appended_epoch text) LANGUAGE plpgsql AS $append$
       DECLARE inserted record;
       BEGIN
@@ -110,11 +110,11 @@ export function postgresStatements(namespace: string) {
      * (the lock is already held when the transaction looked dedupe keys up first). Outside a
      * transaction it is one implicit transaction: the lock is held from the function's start to its
      * commit, and never across a round trip to this instance.
-     * $1-$9 step 1's parameters, $10-$13 step 2's $1, $2, $3 and $5. Returns base, time, epoch.
+     * $1-$9 and $14 step 1's parameters, $10-$13 step 2's $1, $2, $3 and $5. Returns base, time, epoch.
      */
     append: `
       SELECT appended_base AS base, appended_time AS time, appended_epoch AS epoch
-      FROM ${append}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      FROM ${append}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 
     meta: `SELECT epoch, last_id FROM ${meta}`,
     lastId: `SELECT last_id FROM ${meta}`,
@@ -141,9 +141,10 @@ export function postgresStatements(namespace: string) {
      * that have one (replacing an expired row: step 0 found no live one; the keys are distinct) and
      * queues the wake-up. A topic created anew starts with evicted_id = forgotten_id: it may be a
      * forgotten topic coming back, whose old gaps must still show.
-     * $1 count, $2 topics, $3 event names, $4 data, $5 channel, then per append with a dedupe key:
-     * $6 the key, $7 the offset of its first event in the group, $8 its event count, $9 its window.
-     * Returns base, time, epoch.
+     * $1 count, $2 topics, $3 event names, $4 the events' data one after the other (one bytea, sent
+     * in binary: an array of them would travel hex-encoded), $14 each one's size in bytes, $5 channel,
+     * then per append with a dedupe key: $6 the key, $7 the offset of its first event in the group,
+     * $8 its event count, $9 its window. Returns base, time, epoch.
      */
     insertEvents: `
       WITH m AS (
@@ -151,8 +152,11 @@ export function postgresStatements(namespace: string) {
         RETURNING last_id - $1::bigint AS base, last_time AS time, epoch, forgotten_id
       ), inserted AS (
         INSERT INTO ${events} (id, topic, event, data, time)
-        SELECT m.base + u.ord, u.topic, u.event, u.data, m.time
-        FROM m, unnest($2::text[], $3::text[], $4::bytea[]) WITH ORDINALITY AS u(topic, event, data, ord)
+        SELECT m.base + u.ord, u.topic, u.event, substring($4::bytea FROM u.start::int + 1 FOR u.size), m.time
+        FROM m, (
+          SELECT u.*, sum(u.size) OVER (ORDER BY u.ord) - u.size AS start
+          FROM unnest($2::text[], $3::text[], $14::int[]) WITH ORDINALITY AS u(topic, event, size, ord)
+        ) u
       ), new_topics AS (
         INSERT INTO ${topics} (topic, evicted_id, kept, last_time)
         SELECT DISTINCT u.topic, m.forgotten_id, 0, m.time FROM m, unnest($2::text[]) AS u(topic)
