@@ -301,8 +301,11 @@ export class PostgresEngine implements Engine {
         // One append may hold what the server refused: each is retried alone, so the others still go through.
         this.pending.unshift(...group.map((append) => ({ ...append, alone: true })));
       } else {
+        // The appends queued behind this group fail with it: they waited on a server that did not
+        // answer, and starting them now would hold their publishers for a second deadline.
         const failure = error instanceof HubError ? error : new EngineUnavailableError('postgres', error);
-        for (const append of group) append.reject(failure);
+        const waiting = refusedStatement(error) ? [] : this.pending.splice(0);
+        for (const append of [...group, ...waiting]) append.reject(failure);
       }
       return;
     }
