@@ -14,10 +14,11 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SubscriberFleet } from './load/fleet.js';
 import { Publisher, type PublishResult } from './load/publisher.js';
+import { comparisonText, progressText } from './compare.js';
 import { processCost } from './proc.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { SERVERS, type ServerKind, type StartOptions } from './servers.js';
-import { runWebSocketBench, WS_SERVERS, wsTable } from './ws/run.js';
+import { runWebSocketBench, WS_SERVERS, wsSummary, wsTable } from './ws/run.js';
 
 /** Connections per load process: well under the 20,000 open files a process may have. */
 const CONNECTIONS_PER_LOAD_PROCESS = 5000;
@@ -71,6 +72,8 @@ async function main(): Promise<void> {
       profile: { type: 'boolean', default: false },
       baseline: { type: 'string' },
       websocket: { type: 'string', default: WS_SERVERS.map((server) => server.name).join(',') },
+      engine: { type: 'string' },
+      subscribers: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -78,10 +81,13 @@ async function main(): Promise<void> {
     process.stdout.write(
       'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
         '                       [--workers N] [--nagle] [--node-http-publish] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
-        '                       [--from-source] [--profile] [--baseline CHECKOUT] [--websocket ssehub,ws-broadcast,socket.io]\n' +
+        '                       [--from-source] [--profile] [--baseline CHECKOUT] [--engine URL] [--subscribers N]\n' +
+        '                       [--websocket ssehub,ws-broadcast,socket.io]\n' +
         '--websocket names the servers of the WebSocket scenarios (e) and (f) (bench/ws/run.ts); --websocket "" skips them.\n' +
         '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n' +
-        '--baseline CHECKOUT also runs ssehub from CHECKOUT/dist (another commit, built there), as "ssehub (baseline)".\n',
+        '--baseline CHECKOUT also runs ssehub from CHECKOUT/dist (another commit, built there), as "ssehub (baseline)".\n' +
+        '--engine URL runs every ssehub row on that engine (redis://, nats://, postgres://), each run in a namespace of its own.\n' +
+        '--subscribers N sets every scenario\'s subscriber count (scenario c: N subscribers on N topics).\n',
     );
     return;
   }
@@ -94,7 +100,7 @@ async function main(): Promise<void> {
     if (!kind) throw new Error(`unknown server ${name}; known: ${SERVERS.map((server) => server.name).join(', ')}`);
     return kind;
   });
-  const base: StartOptions = { port: BASE_PORT, workers: 1, tcpNoDelay: true, fastPublish: true, fromSource: values['from-source'], profile: values.profile };
+  const base: StartOptions = { port: BASE_PORT, workers: 1, tcpNoDelay: true, fastPublish: true, fromSource: values['from-source'], profile: values.profile, engine: values.engine };
   // With --workers N, ssehub also runs as N workers; with --nagle, also with Nagle's algorithm on;
   // with --node-http-publish, also with every publish going through node:http; with --baseline,
   // also as built in another checkout (a change against the commit before it, in one table).
@@ -117,15 +123,20 @@ async function main(): Promise<void> {
 
   console.log(`ssehub benchmark${quick ? ' (--quick: small numbers, a smoke check, not a measurement)' : ''}`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
-  console.log(`servers: ${contenders.map((c) => c.label).join(', ')}\n`);
+  console.log(`servers: ${contenders.map((c) => c.label).join(', ')}${values.engine === undefined ? '' : `; ssehub's engine: ${values.engine}`}\n`);
 
   // Load processes are started once and reused by every measurement (each starts clean).
-  const needed = Math.max(...scenarios.map((scenario) => Math.max(...SERVERS.map((kind) => loadProcessesFor(scenario.sized(quick), kind.name)))));
+  const sizedScenarios = scenarios.map((template) =>
+    template.sized(quick, values.duration === undefined ? undefined : Number(values.duration) * 1000, values.subscribers === undefined ? undefined : Number(values.subscribers)),
+  );
+  const needed = Math.max(...sizedScenarios.map((scenario) => Math.max(...SERVERS.map((kind) => loadProcessesFor(scenario, kind.name)))));
   const fleet = await SubscriberFleet.start(needed);
   const results: Record<string, { scenario: Scenario; rows: Row[] }> = {};
   let port = BASE_PORT;
-  for (const template of scenarios) {
-    const scenario = template.sized(quick, values.duration === undefined ? undefined : Number(values.duration) * 1000);
+  const totalMeasurements = repeat * sizedScenarios.reduce((sum, scenario) => sum + contenders.reduce((n, c) => n + scenario.subscriberCounts(c.kind.name).length, 0), 0);
+  let measurements = 0;
+  const runStarted = performance.now();
+  for (const scenario of sizedScenarios) {
     // Servers take turns within each round, so a slow spell of a shared machine hits them alike.
     const runs = new Map<string, Row[]>();
     for (let round = 1; round <= repeat; round++) {
@@ -133,7 +144,7 @@ async function main(): Promise<void> {
         for (const subscribers of scenario.subscriberCounts(contender.kind.name)) {
           port += 1;
           const label = subscribers === scenario.subscribers ? contender.label : `${contender.label} (${subscribers})`;
-          process.stdout.write(`(${scenario.key}${repeat > 1 ? ` round ${round}` : ''}) ${label}: `);
+          process.stdout.write(`${progressText(measurements++, totalMeasurements, performance.now() - runStarted)} (${scenario.key}${repeat > 1 ? ` round ${round}` : ''}) ${label}: `);
           const row = await measure({ ...scenario, subscribers }, contender.kind, { ...contender.options, port }, label, fleet);
           console.log(summary(row));
           runs.set(label, [...(runs.get(label) ?? []), row]);
@@ -148,7 +159,7 @@ async function main(): Promise<void> {
   // The WebSocket scenarios, on free ports of their own, after the SSE ones.
   const wsServers = values.websocket.split(',').filter((name) => name !== '');
   const websocket = wsServers.length === 0 ? [] : await runWebSocketBench({ quick, fromSource: values['from-source'], servers: wsServers });
-  if (websocket.length > 0) console.log(`WebSocket: (e) fan-out beside (a), (f) publish round trip\n\n${wsTable(websocket)}\n`);
+  if (websocket.length > 0) console.log(`WebSocket: (e) fan-out beside (a), (f) publish round trip\n\n${wsTable(websocket)}\n\n${wsSummary(websocket).join('\n')}\n`);
   if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), argv: process.argv.slice(2), results, websocket }, null, 2));
 }
 
@@ -287,8 +298,8 @@ function table(scenario: Scenario, rows: Row[]): string {
   const baseline = rows.filter((row) => row.server === BASELINE_LABEL);
   const others = rows.filter((row) => !row.server.startsWith('ssehub'));
   for (const hub of rows.filter((row) => row.server.startsWith('ssehub') && row.server !== BASELINE_LABEL)) {
-    const ratios = [...baseline, ...others].map((row) => `${scenario.ratio.name} ${fixed(scenario.ratio.of(hub, row), 2)}× ${row.server}'s`);
-    if (ratios.length) lines.push('', `${hub.server}: ${ratios.join(', ')}.`);
+    const ratios = [...baseline, ...others].map((row) => comparisonText(scenario.ratio, hub, row));
+    if (ratios.length) lines.push('', `${hub.server}: ${ratios.join('; ')}.`);
   }
   return lines.join('\n');
 }

@@ -2,7 +2,7 @@
  * The benchmark's scenarios. Each one is a number of subscribers, how they spread over topics, and
  * how events are published; `sized` scales it down for --quick.
  */
-import type { Row } from './run.js';
+import type { Comparison } from './compare.js';
 
 export interface Scenario {
   key: string;
@@ -23,10 +23,11 @@ export interface Scenario {
   quietMs: number;
   /** The run's subscriber counts for a server (the idle scenario also tries ssehub at 19,000). */
   subscriberCounts(server: string): number[];
-  /** The figure ssehub is compared on: how many times better than the other server. */
-  ratio: { name: string; of(hub: Row, other: Row): number };
+  /** The figure ssehub is compared on (stated as ssehub's over the other server's, see compare.ts). */
+  ratio: Comparison;
   describe(): string;
-  sized(quick: boolean, durationMs?: number): Scenario;
+  /** Scaled down for --quick, or to another duration or subscriber count (--duration, --subscribers). */
+  sized(quick: boolean, durationMs?: number, subscribers?: number): Scenario;
 }
 
 function scenario(spec: Omit<Scenario, 'sized' | 'subscriberCounts'> & { quickSubscribers: number; quickRate?: number; extraHubCount?: number }): Scenario {
@@ -35,7 +36,7 @@ function scenario(spec: Omit<Scenario, 'sized' | 'subscriberCounts'> & { quickSu
     const built: Scenario = {
       ...rest,
       subscriberCounts: (server) => (server === 'ssehub' && extraHubCount !== undefined && built.subscribers < extraHubCount ? [built.subscribers, extraHubCount] : [built.subscribers]),
-      sized: (quick, durationMs) => {
+      sized: (quick, durationMs, subscribers) => {
         const sized: Partial<Scenario> = quick
           ? {
               subscribers: quickSubscribers,
@@ -49,7 +50,7 @@ function scenario(spec: Omit<Scenario, 'sized' | 'subscriberCounts'> & { quickSu
           : durationMs === undefined
             ? {}
             : { durationMs };
-        const next = make(sized);
+        const next = make(subscribers === undefined ? sized : { ...sized, subscribers });
         // --quick never tries the 19,000-subscriber line.
         if (quick) next.subscriberCounts = () => [next.subscribers];
         return next;
@@ -77,7 +78,7 @@ export const SCENARIOS: Scenario[] = [
     idleMs: 2000,
     settleMs: 15_000,
     quietMs: 2000,
-    ratio: { name: 'CPU per delivery', of: (hub, other) => other.cpuMicrosPerDelivery / hub.cpuMicrosPerDelivery },
+    ratio: { name: 'server CPU per delivery', unit: 'µs', better: 'lower', figure: (row) => row.cpuMicrosPerDelivery },
     describe() {
       return `${this.subscribers} subscribers on one topic; ${this.publish!.mode === 'paced' ? this.publish!.rate : 0} events/s for ${this.durationMs / 1000} s.`;
     },
@@ -95,7 +96,7 @@ export const SCENARIOS: Scenario[] = [
     idleMs: 2000,
     settleMs: 30_000,
     quietMs: 2000,
-    ratio: { name: 'deliveries per second', of: (hub, other) => hub.deliveriesPerSecond / other.deliveriesPerSecond },
+    ratio: { name: 'deliveries per second', unit: '/s', better: 'higher', figure: (row) => row.deliveriesPerSecond },
     describe() {
       return `${this.subscribers} subscribers on one topic; ${this.publish!.mode === 'paced' ? this.publish!.rate : 0} events/s offered for ${this.durationMs / 1000} s; late deliveries are waited for up to ${this.settleMs / 1000} s, and deliveries/s counts until the last one.`;
     },
@@ -115,7 +116,7 @@ export const SCENARIOS: Scenario[] = [
     idleMs: 2000,
     settleMs: 10_000,
     quietMs: 2000,
-    ratio: { name: 'publishes per second', of: (hub, other) => hub.publishesPerSecond / other.publishesPerSecond },
+    ratio: { name: 'publishes per second', unit: '/s', better: 'higher', figure: (row) => row.publishesPerSecond },
     describe() {
       return `${this.subscribers} subscribers, one topic each; 16 publishers send one event each to topics in turn, each as soon as its last was answered, for ${this.durationMs / 1000} s.`;
     },
@@ -133,7 +134,7 @@ export const SCENARIOS: Scenario[] = [
     idleMs: 5000,
     settleMs: 0,
     quietMs: 0,
-    ratio: { name: 'memory per subscriber', of: (hub, other) => other.rssBytesPerSubscriber / hub.rssBytesPerSubscriber },
+    ratio: { name: 'RSS per subscriber', unit: 'KiB', better: 'lower', figure: (row) => row.rssBytesPerSubscriber / 1024 },
     describe() {
       return `${this.subscribers} subscribers over 100 topics, nothing published; resident memory (RSS) growth from before the first connection, divided by the subscribers, after ${this.idleMs / 1000} s idle.`;
     },

@@ -38,6 +38,8 @@ export interface StartOptions {
   profile: boolean;
   /** ssehub only: the checkout whose dist/ runs (--baseline), instead of this one. */
   checkout?: string;
+  /** ssehub only: its --engine (a Redis, NATS or PostgreSQL URL) instead of the memory engine. */
+  engine?: string;
 }
 
 export interface ServerKind {
@@ -62,7 +64,7 @@ export const SERVERS: ServerKind[] = [
       if (checkout !== undefined) return existsSync(join(checkout, 'dist/cli/main.js')) ? undefined : `${checkout}/dist/ is not built (run \`npm run build\` there)`;
       return fromSource || existsSync(join(ROOT, 'dist/cli/main.js')) ? undefined : 'dist/ is not built (run `npm run build`)';
     },
-    start: ({ port, workers, tcpNoDelay, fastPublish, fromSource, profile, checkout }) => {
+    start: ({ port, workers, tcpNoDelay, fastPublish, fromSource, profile, checkout, engine }) => {
       // Node's flags as the shipped systemd units and `npm start` give them (see docs/deployment.md).
       const entry = [
         ...SSEHUB_NODE_FLAGS,
@@ -78,6 +80,7 @@ export const SERVERS: ServerKind[] = [
       if (workers > 1) args.push('--workers', String(workers));
       if (!tcpNoDelay) args.push('--tcp-nodelay', 'false');
       if (!fastPublish) args.push('--fast-publish', 'false');
+      args.push(...engineArgs(engine, port));
       // The byte rate by its variable, not a flag: a --baseline checkout from before the byte rate ignores it.
       return spawnServer(process.execPath, [...entry, ...args], port, { SSEHUB_PUBLISH_BYTES_RATE: '0' });
     },
@@ -165,4 +168,13 @@ function accepts(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/**
+ * The flags of a run on a shared engine: the engine and a namespace of its own for each run (fresh
+ * tables, keys or stream; left behind, named bench_*, for a look afterwards).
+ */
+export function engineArgs(engine: string | undefined, port: number): string[] {
+  if (engine === undefined || engine === 'memory') return [];
+  return ['--engine', engine, '--namespace', `bench_${Date.now().toString(36)}_${port}`];
 }

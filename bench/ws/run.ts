@@ -14,6 +14,7 @@ import { LatencyHistogram } from '../load/histogram.js';
 import { processCost } from '../proc.js';
 import { SSEHUB_NODE_FLAGS } from '../servers.js';
 import { connectClient, type BenchClient, type ClientProtocol } from './clients.js';
+import { comparisonText, type Comparison } from '../compare.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -142,6 +143,31 @@ async function measure(kind: WsServerKind, options: WsBenchOptions, shape: Shape
     for (const client of clients) client.close();
     await server.stop();
   }
+}
+
+/** What (e) and (f) compare servers on: ssehub's figure over the other's, and which way is better. */
+const WS_COMPARISONS: Record<WsRow['scenario'], ReadonlyArray<Comparison<WsRow>>> = {
+  e: [
+    { name: '(e) server CPU per delivery', unit: 'µs', better: 'lower', figure: (row) => row.cpuMicrosPerDelivery },
+    { name: '(e) p99 latency', unit: 'ms', better: 'lower', figure: (row) => row.p99Ms },
+  ],
+  f: [
+    { name: '(f) round trip p50', unit: 'ms', better: 'lower', figure: (row) => row.p50Ms },
+    { name: '(f) round trip p99', unit: 'ms', better: 'lower', figure: (row) => row.p99Ms },
+  ],
+};
+
+/** One line per other server and scenario: "ssehub: (e) server CPU per delivery 3.10 / 4.20 µs = 0.74× socket.io's (lower is better); …". */
+export function wsSummary(rows: readonly WsRow[]): string[] {
+  const lines: string[] = [];
+  for (const scenario of ['e', 'f'] as const) {
+    const hub = rows.find((row) => row.scenario === scenario && row.server === 'ssehub');
+    if (hub === undefined) continue;
+    for (const other of rows.filter((row) => row.scenario === scenario && row.server !== 'ssehub')) {
+      lines.push(`ssehub: ${WS_COMPARISONS[scenario].map((comparison) => comparisonText(comparison, hub, other)).join('; ')}.`);
+    }
+  }
+  return lines;
 }
 
 /** The WebSocket rows as a table for the bench's output and RESULTS.md. */

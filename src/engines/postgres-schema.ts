@@ -29,13 +29,34 @@ export const DELIVERY_GRACE_MS = 10 * 60_000;
 const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 const MAX_ID = '9223372036854775807';
 
+/**
+ * The body of the append function: the lock, then step 1 and step 2 as they are written below, with
+ * step 2's parameters moved after step 1's ($1-$5 become $10, $11, $12, step 1's time, $13).
+ */
+function appendFunction(name: string, lockMeta: string, insertEvents: string, retainByCount: string): string {
+  const retainParams: Record<string, string> = { '1': '$10', '2': '$11', '3': '$12', '4': 'inserted."time"', '5': '$13' };
+  const retain = retainByCount.replace(/\$([1-5])\b/g, (_, n: string) => retainParams[n]!);
+  return `
+      CREATE OR REPLACE FUNCTION ${name}(
+        bigint, text[], text[], bytea, text, text[], bigint[], integer[], bigint[], text[], integer[], integer[], bigint[], integer[]
+      ) RETURNS TABLE (appended_base bigint, appended_time bigint, appended_epoch text) LANGUAGE plpgsql AS $append$
+      DECLARE inserted record;
+      BEGIN
+        ${lockMeta};
+        ${insertEvents.trim()} INTO inserted;
+        ${retain.trim()};
+        RETURN QUERY SELECT inserted.base, inserted."time", inserted.epoch;
+      END $append$;`;
+}
+
 export function postgresStatements(namespace: string) {
   const meta = `${namespace}_meta`;
   const events = `${namespace}_events`;
   const topics = `${namespace}_topics`;
   const kv = `${namespace}_kv`;
   const dedupe = `${namespace}_dedupe`;
-  return {
+  const append = `${namespace}_append`;
+  const statements = {
     tables: [meta, events, topics, kv, dedupe],
     /** NOTIFY channel: carries only a wake-up, never a payload (NOTIFY payloads are limited to 8000 bytes). */
     channel: `${namespace}_wake`,
@@ -81,25 +102,49 @@ export function postgresStatements(namespace: string) {
       );
       CREATE INDEX IF NOT EXISTS ${dedupe}_expires_at ON ${dedupe} (expires_at);`,
 
+    /** The append function's name (created by the schema, see appendFunction). */
+    appendFunction: append,
+
+    /**
+     * Append, steps 1 and 2 in one round trip: the function takes the meta row lock, then runs both
+     * (the lock is already held when the transaction looked dedupe keys up first). Outside a
+     * transaction it is one implicit transaction: the lock is held from the function's start to its
+     * commit, and never across a round trip to this instance.
+     * $1-$9 and $14 step 1's parameters, $10-$13 step 2's $1, $2, $3 and $5. Returns base, time, epoch.
+     */
+    append: `
+      SELECT appended_base AS base, appended_time AS time, appended_epoch AS epoch
+      FROM ${append}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+
     meta: `SELECT epoch, last_id FROM ${meta}`,
     lastId: `SELECT last_id FROM ${meta}`,
 
     /**
-     * Append, step 0, only with a dedupe key (under the advisory lock, so no append can store the key
-     * between this lookup and step 1): the append that stored the key within its window, if any.
-     * $1 key. Returns base, count, time, epoch.
+     * The first statement of an append's (and a sweep's) transaction: the meta row, which holds the id
+     * counter, locked to the commit. It serializes the appends of every instance, so that ids become
+     * visible in id order, and keeps sweeps from interleaving with them.
      */
-    findDedupe: `
-      SELECT d.base, d.count, d.time, m.epoch FROM ${dedupe} d, ${meta} m
-      WHERE d.key = $1 AND d.expires_at > ${NOW_MS}`,
+    lockMeta: `SELECT 1 FROM ${meta} FOR UPDATE`,
 
     /**
-     * Append, step 1 (under the advisory lock): takes ids base+1..base+n from the counter, inserts the
-     * events, creates missing topic rows, records the dedupe key if any (replacing an expired row of
-     * it: step 0 found no live one) and queues the wake-up. A topic created anew starts with
-     * evicted_id = forgotten_id: it may be a forgotten topic coming back, whose old gaps must still show.
-     * $1 count, $2 topics, $3 event names, $4 data, $5 channel, $6 dedupe key or null, $7 its window.
-     * Returns base, time, epoch.
+     * Append, step 0, only with dedupe keys (under the meta row lock, so no append can store a key
+     * between this lookup and step 1): the appends that stored the keys within their window, if any.
+     * $1 keys. Returns key, base, count, time, epoch.
+     */
+    findDedupe: `
+      SELECT d.key, d.base, d.count, d.time, m.epoch FROM ${dedupe} d, ${meta} m
+      WHERE d.key = ANY($1::text[]) AND d.expires_at > ${NOW_MS}`,
+
+    /**
+     * Append, step 1 (under the meta row lock): takes ids base+1..base+n from the counter, inserts the
+     * events of a group of appends, creates missing topic rows, records the dedupe keys of the appends
+     * that have one (replacing an expired row: step 0 found no live one; the keys are distinct) and
+     * queues the wake-up. A topic created anew starts with evicted_id = forgotten_id: it may be a
+     * forgotten topic coming back, whose old gaps must still show.
+     * $1 count, $2 topics, $3 event names, $4 the events' data one after the other (one bytea, sent
+     * in binary: an array of them would travel hex-encoded), $14 each one's size in bytes, $5 channel,
+     * then per append with a dedupe key: $6 the key, $7 the offset of its first event in the group,
+     * $8 its event count, $9 its window. Returns base, time, epoch.
      */
     insertEvents: `
       WITH m AS (
@@ -107,22 +152,26 @@ export function postgresStatements(namespace: string) {
         RETURNING last_id - $1::bigint AS base, last_time AS time, epoch, forgotten_id
       ), inserted AS (
         INSERT INTO ${events} (id, topic, event, data, time)
-        SELECT m.base + u.ord, u.topic, u.event, u.data, m.time
-        FROM m, unnest($2::text[], $3::text[], $4::bytea[]) WITH ORDINALITY AS u(topic, event, data, ord)
+        SELECT m.base + u.ord, u.topic, u.event, substring($4::bytea FROM u.start::int + 1 FOR u.size), m.time
+        FROM m, (
+          SELECT u.*, sum(u.size) OVER (ORDER BY u.ord) - u.size AS start
+          FROM unnest($2::text[], $3::text[], $14::int[]) WITH ORDINALITY AS u(topic, event, size, ord)
+        ) u
       ), new_topics AS (
         INSERT INTO ${topics} (topic, evicted_id, kept, last_time)
         SELECT DISTINCT u.topic, m.forgotten_id, 0, m.time FROM m, unnest($2::text[]) AS u(topic)
         ON CONFLICT (topic) DO NOTHING
       ), deduped AS (
         INSERT INTO ${dedupe} (key, base, count, time, expires_at)
-        SELECT $6::text, m.base, $1::int, m.time, ${NOW_MS} + $7::bigint FROM m WHERE $6::text IS NOT NULL
+        SELECT d.key, m.base + d.first, d.count, m.time, ${NOW_MS} + d.window_ms
+        FROM m, unnest($6::text[], $7::bigint[], $8::int[], $9::bigint[]) AS d(key, first, count, window_ms)
         ON CONFLICT (key) DO UPDATE SET
           base = excluded.base, count = excluded.count, time = excluded.time, expires_at = excluded.expires_at
       )
       SELECT base, time, epoch, pg_notify($5, '') FROM m`,
 
     /**
-     * Append, step 2 (same transaction, so it sees step 1's rows): count retention. When a topic holds
+     * Append, step 2 (same transaction, a later statement, so it sees step 1's rows): count retention. When a topic holds
      * more than its max_events, evicted_id moves to the newest of its oldest excess events.
      * $1 topics, $2 events added per topic, $3 each topic's max events, $4 time, $5 each topic's max age.
      */
@@ -162,7 +211,7 @@ export function postgresStatements(namespace: string) {
       ORDER BY e.id NULLS FIRST`,
 
     /**
-     * Age retention for every topic, quiet ones included (under the advisory lock). Times do not
+     * Age retention for every topic, quiet ones included (under the meta row lock). Times do not
      * decrease with ids, so the expired events of a topic are the ones before its first live event.
      * $1 the age of topics that have none recorded (appended to before max_age existed).
      */
@@ -181,7 +230,7 @@ export function postgresStatements(namespace: string) {
       UPDATE ${topics} t SET evicted_id = gone.newest, kept = t.kept - gone.n FROM gone WHERE t.topic = gone.topic`,
 
     /**
-     * Drops topics whose history emptied long ago (under the advisory lock), with their remaining
+     * Drops topics whose history emptied long ago (under the meta row lock), with their remaining
      * rows, and raises the forgotten watermark so that resumes across them still report a gap.
      * $1 how long ago the topic's newest event must be (at least DELIVERY_GRACE_MS), $2 batch size.
      */
@@ -235,13 +284,16 @@ export function postgresStatements(namespace: string) {
     },
 
     /**
-     * Expired dedupe rows, outside the advisory lock. The outer expiry check is evaluated again on a
+     * Expired dedupe rows, outside the meta row lock. The outer expiry check is evaluated again on a
      * row an append renewed meanwhile (PostgreSQL rechecks the updated row), so a live one is kept. $1 batch size.
      */
     sweepDedupe: `
       DELETE FROM ${dedupe}
       WHERE key IN (SELECT key FROM ${dedupe} WHERE expires_at <= ${NOW_MS} LIMIT $1::int) AND expires_at <= ${NOW_MS}`,
   };
+  // The schema also (re)creates the append function from the statements it runs.
+  statements.schema += appendFunction(append, statements.lockMeta.replace('SELECT', 'PERFORM'), statements.insertEvents, statements.retainByCount);
+  return statements;
 }
 
 export type PostgresStatements = ReturnType<typeof postgresStatements>;

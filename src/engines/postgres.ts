@@ -1,14 +1,19 @@
 /**
  * The PostgreSQL engine: several hub instances share one database (node-postgres).
  *
- * - Append: one transaction per batch holding the namespace's advisory lock. Ids come from a counter
- *   in the meta row, so they are gapless and, since appends are serialized, become visible in id
- *   order: a reader tailing `id > cursor` can never skip a lower id that commits later. An append
- *   with a dedupe key looks it up and records it in that transaction, so a repeat within its window
- *   (from any instance) stores nothing and gets the first ids.
+ * - Append (group commit): the appends an instance receives while its previous transaction is in
+ *   flight are stored together, in one transaction, in the order they were called. The transaction
+ *   first locks the meta row, which holds the id counter, and keeps it to the commit: appends from
+ *   every instance are serialized by that one row lock (no advisory lock), so ids are gapless and
+ *   become visible in id order: a reader tailing `id > cursor` can never skip a lower id that
+ *   commits later. An append with a dedupe key looks it up and records it in that transaction, so a
+ *   repeat within its window (from any instance) stores nothing and gets the first ids; two appends
+ *   with one key never share a transaction (the second waits for the next one and finds the first).
  * - Delivery: each instance tails the events table from the last id it delivered, one read at a
- *   time, woken by NOTIFY (sent inside the append transaction, without payload) and by a poll every
- *   second as a safety net. After a dropped connection it simply reads on from its cursor.
+ *   time, woken by NOTIFY (sent inside the append transaction, without payload: only a wake-up) and
+ *   by a poll every second as a safety net. After a dropped connection it simply reads on from its
+ *   cursor. The instance that committed a group delivers it from memory when its cursor stands
+ *   right before the group (nothing from elsewhere in between), and ignores its own wake-ups.
  * - History: the same table, filtered by each topic's eviction record and the age limit, after the
  *   client's id and up to this instance's delivery position (postgres-schema.ts has the details).
  *
@@ -54,6 +59,16 @@ const CONNECT_TIMEOUT_MS = 5000;
  * which rolls it back. Generous next to a sweep of SWEEP_BATCH rows; Redis has 5 s (commandTimeout).
  */
 const QUERY_TIMEOUT_MS = 10_000;
+/** Most events stored by one group commit; an append is never split, so a larger one goes alone. */
+const GROUP_MAX_EVENTS = 5000;
+/**
+ * Longest wait for the appends answered by the last group to come back before the next group
+ * starts without them: half the last group's statement time, within these bounds. Publishers that
+ * wait for each answer come back together; starting the moment the first of them is back would
+ * alternate groups of one and of all the others, halving the rate. Waiting up to half a statement
+ * costs a first append less than the next statement would.
+ */
+const GROUP_GATHER_MS = { least: 1, most: 10 };
 const CLOSE_TIMEOUT_MS = 3000;
 
 const NAMESPACE_PATTERN = /^[a-z_][a-z0-9_]{0,40}$/;
@@ -76,6 +91,25 @@ interface HistoryRow {
   data: Buffer | null;
   time: string | null;
   expired: boolean | null;
+}
+
+/** An append waiting for its group's transaction. */
+interface PendingAppend {
+  events: readonly NewEvent[];
+  dedupeKey: string | undefined;
+  dedupeWindowMs: number;
+  /** Retried in a transaction of its own, after its group's statement was refused. */
+  alone: boolean;
+  resolve(stored: { base: number; count: number; time: number; epoch: string }): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * True when PostgreSQL refused a statement (an error with a SQLSTATE), as opposed to a lost or
+ * unusable connection (classes 08, 53 and 57), where retrying each append alone would only wait longer.
+ */
+function refusedStatement(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && typeof error.code === 'string' && !/^(08|53|57)/.test(error.code);
 }
 
 /** A signed 64-bit advisory lock key of the namespace, as SQL text. */
@@ -120,6 +154,16 @@ export class PostgresEngine implements Engine {
   private tailFailures = 0;
   private readonly healthProbe: HealthProbe;
   private readonly retention: TopicRetention;
+  /** Appends waiting for the next group commit, in call order. */
+  private pending: PendingAppend[] = [];
+  private committing = false;
+  /** Appends in the last group, and the wait for as many to gather (see GROUP_GATHER_MS). */
+  private lastGroupSize = 0;
+  private lastStatementMs = 0;
+  private gatherTimer: NodeJS.Timeout | undefined;
+  private gathered = false;
+  /** Backend process ids of this instance's pool: their NOTIFYs are this instance's own appends. */
+  private readonly ownBackends = new Set<number>();
 
   private constructor(
     private readonly url: string,
@@ -134,6 +178,11 @@ export class PostgresEngine implements Engine {
     this.tasks = new BackgroundTasks('postgres', logger);
     this.healthProbe = new HealthProbe('postgres', () => this.ping());
     this.retention = new TopicRetention(settings);
+    pool.on('connect', (client) => {
+      const { processID } = client as unknown as { processID: number | null };
+      if (processID !== null) this.ownBackends.add(processID);
+    });
+    pool.on('remove', (client) => this.ownBackends.delete((client as unknown as { processID: number }).processID));
   }
 
   /** Creates the namespace's tables if needed, starts listening, and delivers from the newest committed id on. */
@@ -160,7 +209,7 @@ export class PostgresEngine implements Engine {
 
   private async start(): Promise<void> {
     await orUnavailable('postgres', async () => {
-      await this.transaction((client) => client.query(this.sql.schema));
+      await this.transaction(`SELECT pg_advisory_xact_lock(${this.lockKey})`, (client) => client.query(this.sql.schema));
       const { rows } = await this.pool.query<{ epoch: string; last_id: string }>(this.sql.meta);
       this.epoch = rows[0]!.epoch;
       this.cursor = Number(rows[0]!.last_id);
@@ -175,46 +224,165 @@ export class PostgresEngine implements Engine {
 
   async append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
-    const { dedupeKey } = options;
-    const topics = events.map((event) => event.topic);
-    const added = new Map<string, number>();
-    for (const topic of topics) added.set(topic, (added.get(topic) ?? 0) + 1);
-    const { base, count, time, epoch } = await orUnavailable('postgres', () =>
-      this.transaction(async (client) => {
-        if (dedupeKey !== undefined) {
-          // Under the advisory lock: no append can store this key between the lookup and insertEvents.
-          const { rows: found } = await client.query<{ base: string; count: number; time: string; epoch: string }>(this.sql.findDedupe, [dedupeKey]);
-          const first = found[0];
-          if (first) return { base: Number(first.base), count: first.count, time: Number(first.time), epoch: first.epoch };
-        }
-        const { rows } = await client.query<{ base: string; time: string; epoch: string }>(this.sql.insertEvents, [
-          events.length,
-          topics,
-          events.map((event) => event.event ?? null),
-          events.map((event) => Buffer.from(event.data, 'utf8')),
-          this.sql.channel,
-          dedupeKey ?? null,
-          dedupeKey === undefined ? null : dedupeWindowOf(options),
-        ]);
-        const inserted = rows[0]!;
-        const appendedTo = [...added.keys()];
-        const limits = appendedTo.map((topic) => this.retention.limitsOf(topic));
-        await client.query(this.sql.retainByCount, [
-          appendedTo,
-          [...added.values()],
-          limits.map((limit) => limit.maxEvents),
-          inserted.time,
-          limits.map((limit) => limit.maxAgeMs),
-        ]);
-        return { base: Number(inserted.base), count: events.length, time: Number(inserted.time), epoch: inserted.epoch };
-      }),
-    );
+    if (this.closed) throw new EngineUnavailableError('postgres', new Error('the engine is closed'));
+    const { base, count, time, epoch } = await new Promise<{ base: number; count: number; time: number; epoch: string }>((resolve, reject) => {
+      const { dedupeKey } = options;
+      this.pending.push({ events, dedupeKey, dedupeWindowMs: dedupeKey === undefined ? 0 : dedupeWindowOf(options), alone: false, resolve, reject });
+      this.commitPending();
+    });
     this.noteEpoch(epoch);
     const stored = storedEvents('postgres', events, Array.from({ length: count }, (_, i) => `${epoch}-${base + i + 1}`), time);
     // Delivered here before append() returns, like the memory engine: this instance's listeners and
     // position() already cover the batch. The events are stored either way, so a slow tail is not a failure.
-    await this.deliveredUpTo(base + events.length).catch(() => {});
+    await this.deliveredUpTo(base + count).catch(() => {});
     return stored;
+  }
+
+  /** Starts the next group commit unless one is in flight (its end starts the next). */
+  private commitPending(): void {
+    if (this.committing || this.pending.length === 0) return;
+    if (this.pending.length < this.lastGroupSize && !this.gathered && !this.closed) {
+      this.gatherTimer ??= setTimeout(() => {
+        this.gatherTimer = undefined;
+        this.gathered = true;
+        this.commitPending();
+      }, Math.min(GROUP_GATHER_MS.most, Math.max(GROUP_GATHER_MS.least, this.lastStatementMs / 2)));
+      return;
+    }
+    clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
+    this.gathered = false;
+    const group: PendingAppend[] = [];
+    const later: PendingAppend[] = [];
+    const keys = new Set<string>();
+    let size = 0;
+    for (const append of this.pending) {
+      const fits = group.length === 0 || (!append.alone && !group[0]!.alone && size + append.events.length <= GROUP_MAX_EVENTS);
+      // Two appends with one dedupe key: the second must find the first's record, so it waits for the next transaction.
+      if (!fits || (append.dedupeKey !== undefined && keys.has(append.dedupeKey))) {
+        later.push(append);
+        continue;
+      }
+      group.push(append);
+      size += append.events.length;
+      if (append.dedupeKey !== undefined) keys.add(append.dedupeKey);
+    }
+    this.pending = later;
+    this.lastGroupSize = group.length;
+    this.committing = true;
+    void this.commitGroup(group).finally(() => {
+      this.committing = false;
+      this.commitPending();
+    });
+  }
+
+  /** Stores a group of appends in one transaction, delivers it here when it can, and answers each append. */
+  private async commitGroup(group: PendingAppend[]): Promise<void> {
+    const started = performance.now();
+    type Found = { key: string; base: string; count: number; time: string; epoch: string };
+    let outcome: { found: Map<string, Found>; fresh: PendingAppend[]; base: number; time: number; epoch: string };
+    try {
+      if (this.closed) throw new Error('the engine is closed');
+      const keys = group.flatMap((append) => (append.dedupeKey === undefined ? [] : [append.dedupeKey]));
+      if (keys.length === 0) {
+        // One round trip, one implicit transaction: the append function takes the meta row lock itself.
+        outcome = { found: new Map(), fresh: group, ...(await this.store(this.pool, group)) };
+      } else {
+        outcome = await this.transaction(this.sql.lockMeta, async (client) => {
+          // Under the meta row lock: no append can store one of these keys between the lookup and the store.
+          const found = new Map<string, Found>();
+          for (const row of (await client.query<Found>(this.sql.findDedupe, [keys])).rows) found.set(row.key, row);
+          const fresh = group.filter((append) => append.dedupeKey === undefined || !found.has(append.dedupeKey));
+          return { found, fresh, ...(fresh.length === 0 ? { base: 0, time: 0, epoch: '' } : await this.store(client, fresh)) };
+        });
+      }
+    } catch (error) {
+      if (group.length > 1 && refusedStatement(error)) {
+        // One append may hold what the server refused: each is retried alone, so the others still go through.
+        this.pending.unshift(...group.map((append) => ({ ...append, alone: true })));
+      } else {
+        // The appends queued behind this group fail with it: they waited on a server that did not
+        // answer, and starting them now would hold their publishers for a second deadline.
+        const failure = error instanceof HubError ? error : new EngineUnavailableError('postgres', error);
+        const waiting = refusedStatement(error) ? [] : this.pending.splice(0);
+        for (const append of [...group, ...waiting]) append.reject(failure);
+      }
+      return;
+    }
+    this.lastStatementMs = performance.now() - started;
+    const { found, fresh, base, time, epoch } = outcome;
+    if (fresh.length > 0) this.deliverCommitted(base, epoch, time, fresh);
+    let next = base;
+    for (const append of group) {
+      const first = append.dedupeKey === undefined ? undefined : found.get(append.dedupeKey);
+      if (first) {
+        append.resolve({ base: Number(first.base), count: first.count, time: Number(first.time), epoch: first.epoch });
+      } else {
+        append.resolve({ base: next, count: append.events.length, time, epoch });
+        next += append.events.length;
+      }
+    }
+  }
+
+  /** Stores the appends' events (the append function: steps 1 and 2 of postgres-schema.ts) and applies count retention. */
+  private async store(db: pg.Pool | pg.PoolClient, appends: PendingAppend[]): Promise<{ base: number; time: number; epoch: string }> {
+    const events = appends.flatMap((append) => append.events);
+    const data = events.map((event) => Buffer.from(event.data, 'utf8'));
+    const deduped: { keys: string[]; firsts: number[]; counts: number[]; windows: number[] } = { keys: [], firsts: [], counts: [], windows: [] };
+    let first = 0;
+    for (const append of appends) {
+      if (append.dedupeKey !== undefined) {
+        deduped.keys.push(append.dedupeKey);
+        deduped.firsts.push(first);
+        deduped.counts.push(append.events.length);
+        deduped.windows.push(append.dedupeWindowMs);
+      }
+      first += append.events.length;
+    }
+    const added = new Map<string, number>();
+    for (const event of events) added.set(event.topic, (added.get(event.topic) ?? 0) + 1);
+    const appendedTo = [...added.keys()];
+    const limits = appendedTo.map((topic) => this.retention.limitsOf(topic));
+    const { rows } = await db.query<{ base: string; time: string; epoch: string }>(this.sql.append, [
+      events.length,
+      events.map((event) => event.topic),
+      events.map((event) => event.event ?? null),
+      Buffer.concat(data),
+      this.sql.channel,
+      deduped.keys,
+      deduped.firsts,
+      deduped.counts,
+      deduped.windows,
+      appendedTo,
+      [...added.values()],
+      limits.map((limit) => limit.maxEvents),
+      limits.map((limit) => limit.maxAgeMs),
+      data.map((bytes) => bytes.length),
+    ]);
+    const stored = rows[0]!;
+    return { base: Number(stored.base), time: Number(stored.time), epoch: stored.epoch };
+  }
+
+  /**
+   * Delivers a group this instance just committed (ids base+1 on) without reading it back, when
+   * every earlier id has been delivered here: the meta row lock committed those before this group,
+   * so nothing can come between. Otherwise the tail read delivers it, after what comes first.
+   */
+  private deliverCommitted(base: number, epoch: string, time: number, appends: PendingAppend[]): void {
+    if (this.closed || this.cursor !== base || epoch !== this.epoch) {
+      this.requestRead();
+      return;
+    }
+    let id = base;
+    for (const append of appends) {
+      for (const input of append.events) {
+        id += 1;
+        const event: StoredEvent = { id: `${epoch}-${id}`, topic: input.topic, data: input.data, time };
+        if (input.event !== undefined) event.event = input.event;
+        this.cursor = id;
+        this.localDelivery.deliver(id, event);
+      }
+    }
   }
 
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
@@ -302,6 +470,7 @@ export class PostgresEngine implements Engine {
     this.closed = true;
     this.tasks.stop();
     clearTimeout(this.listenRetry);
+    this.commitPending(); // fails the appends still waiting to gather
     this.localDelivery.close(); // fails whoever waits, and no listener hears of anything after this
     const listenClient = this.listenClient;
     this.listenClient = undefined;
@@ -323,13 +492,16 @@ export class PostgresEngine implements Engine {
     this.epoch = epoch;
   }
 
-  /** Runs work in a transaction holding the namespace's advisory lock: appends, sweeps and schema changes never interleave. */
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs work in a transaction that first takes `lock`: the meta row (lockMeta) for appends and
+   * sweeps, which never interleave; the advisory lock for the schema, which creates the meta table.
+   */
+  private async transaction<T>(lock: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     const ignore = () => {}; // a connection lost mid-transaction is reported by the query that fails
     client.on('error', ignore);
     try {
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${this.lockKey})`);
+      await client.query(`BEGIN; ${lock}`);
       const result = await work(client);
       await client.query('COMMIT');
       client.removeListener('error', ignore);
@@ -346,7 +518,10 @@ export class PostgresEngine implements Engine {
   /** Connects the dedicated LISTEN connection; on loss it reconnects with backoff and catches up. */
   private async listen(): Promise<void> {
     const client = new pg.Client({ ...connectionOptions(this.url), application_name: 'ssehub-listen' });
-    client.on('notification', () => this.requestRead());
+    // This instance's own appends are delivered by commitGroup: only other instances' wake it.
+    client.on('notification', (message) => {
+      if (!this.ownBackends.has(message.processId)) this.requestRead();
+    });
     client.on('error', (error) => this.listenLost(client, error));
     client.on('end', () => this.listenLost(client, new Error('the connection ended')));
     try {
@@ -405,7 +580,7 @@ export class PostgresEngine implements Engine {
       let rows: EventRow[];
       do {
         ({ rows } = await this.pool.query<EventRow>(this.sql.tail, [this.cursor, TAIL_BATCH]));
-        for (const row of rows) this.deliver(row);
+        for (const row of rows) if (Number(row.id) > this.cursor) this.deliver(row); // commitGroup may have delivered it meanwhile
       } while (rows.length === TAIL_BATCH && !this.closed);
       this.tailFailures = 0;
     } catch (error) {
@@ -430,6 +605,7 @@ export class PostgresEngine implements Engine {
 
   /** Resolves once this instance has delivered the id, reading the table now rather than at the next wake-up. */
   private deliveredUpTo(target: number): Promise<void> {
+    if (target <= this.cursor) return Promise.resolve(); // no read: an append delivered by commitGroup costs no query
     const delivered = this.localDelivery.until(target, this.cursor, 'this instance is behind the events table');
     this.requestRead();
     return delivered;
@@ -447,7 +623,7 @@ export class PostgresEngine implements Engine {
   /** Age retention for topics nobody publishes to, forgetting long-empty topics, pruning, expired keys and dedupe rows; each instance helps. */
   private async sweep(): Promise<void> {
     const { historyMaxAgeMs } = this.settings;
-    await this.transaction(async (client) => {
+    await this.transaction(this.sql.lockMeta, async (client) => {
       await client.query(this.sql.retainByAge, [historyMaxAgeMs]);
       await client.query(this.sql.forgetTopics, [Math.max(this.retention.largest.maxAgeMs, DELIVERY_GRACE_MS), SWEEP_BATCH]);
     });

@@ -132,7 +132,7 @@ describe('npm run bench -- --baseline', { timeout: 120_000 }, () => {
       const rows = (JSON.parse(readFileSync(json, 'utf8')).results.c.rows as Row[]);
       assert.deepEqual(rows.map((row) => row.server), ['ssehub', 'ssehub (baseline)']);
       for (const row of rows) assert.deepEqual(exactlyOnceFaults(row), [], `${row.server}: received ${row.received} of ${row.expected}`);
-      assert.match(output, /^ssehub: publishes per second [\d.]+× ssehub \(baseline\)'s\.$/m);
+      assert.match(output, /^ssehub: publishes per second [\d,.]+ \/ [\d,.]+ \/s = [\d.]+× ssehub \(baseline\)'s \(higher is better\)\.$/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

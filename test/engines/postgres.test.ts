@@ -79,6 +79,66 @@ describeUnlessSkipped('postgres engine', { skip: service.skipReason() }, () => {
     assert.equal((await engine.history([parseSelector('n')], before)).events[0]!.data, 'a\u0000b');
   });
 
+  test('appends made at once share a transaction, yet keep their call order, ids and delivery to every instance', async () => {
+    const namespace = namespaceFor();
+    const a = await instance(namespace);
+    const b = await instance(namespace);
+    const onA: StoredEvent[] = [];
+    const onB: StoredEvent[] = [];
+    a.onDeliver((event) => onA.push(event));
+    b.onDeliver((event) => onB.push(event));
+    // From both instances at once: A's appends are grouped, and B's interleave with A's groups.
+    const calls = Array.from({ length: 40 }, (_, i) =>
+      (i % 4 === 3 ? b : a).append([
+        { topic: `g${i % 3}`, data: `${i}.0` },
+        { topic: `g${(i + 1) % 3}`, data: `${i}.1` },
+      ]),
+    );
+    const results = await Promise.all(calls);
+    const aIds = results.filter((_, i) => i % 4 !== 3).flat().map((event) => event.id);
+    for (let i = 1; i < aIds.length; i++) assert.ok(a.compareIds(aIds[i - 1]!, aIds[i]!) < 0, `A's appends got ids in call order: ${aIds[i - 1]} then ${aIds[i]}`);
+    const all = results.flat();
+    assert.equal(new Set(all.map((event) => event.id)).size, 80, 'every event has an id of its own');
+    await eventually(() => onA.length === 80 && onB.length === 80, 'every event delivered to both instances');
+    const expected = [...all].sort((x, y) => a.compareIds(x.id, y.id)).map((event) => `${event.id} ${event.data}`);
+    assert.deepEqual(onA.map((event) => `${event.id} ${event.data}`), expected, 'A: exactly once, in id order');
+    assert.deepEqual(onB.map((event) => `${event.id} ${event.data}`), expected, 'B: exactly once, in id order');
+  });
+
+  test('appends with one dedupe key at the same moment are stored once, and each gets the first ids', async () => {
+    const engine = await instance(namespaceFor());
+    const delivered: StoredEvent[] = [];
+    engine.onDeliver((event) => delivered.push(event));
+    const results = await Promise.all([
+      engine.append([{ topic: 'd', data: 'plain' }]),
+      engine.append([{ topic: 'd', data: 'once' }], { dedupeKey: 'k1' }),
+      engine.append([{ topic: 'd', data: 'once' }], { dedupeKey: 'k1' }),
+      engine.append([{ topic: 'd', data: 'other' }], { dedupeKey: 'k2' }),
+      engine.append([{ topic: 'd', data: 'once' }], { dedupeKey: 'k1' }),
+    ]);
+    assert.equal(results[1]![0]!.id, results[2]![0]!.id);
+    assert.equal(results[1]![0]!.id, results[4]![0]!.id);
+    await eventually(() => delivered.length >= 3, 'delivery');
+    assert.deepEqual(delivered.map((event) => event.data), ['plain', 'once', 'other'], 'the repeats stored nothing');
+  });
+
+  test('an append the server refuses fails alone; the appends grouped with it are stored', async () => {
+    const engine = await instance(namespaceFor());
+    const delivered: StoredEvent[] = [];
+    engine.onDeliver((event) => delivered.push(event));
+    const outcomes = await Promise.allSettled([
+      engine.append([{ topic: 'r', data: '1' }]),
+      engine.append([{ topic: 'r\u0000', data: 'a topic text cannot hold' }]),
+      engine.append([{ topic: 'r', data: '2' }]),
+    ]);
+    assert.equal(outcomes[0]!.status, 'fulfilled');
+    assert.equal(outcomes[2]!.status, 'fulfilled');
+    assert.equal(outcomes[1]!.status, 'rejected');
+    assert.ok((outcomes[1] as PromiseRejectedResult).reason instanceof HubError);
+    await eventually(() => delivered.length === 2, 'delivery of the stored two');
+    assert.deepEqual(delivered.map((event) => event.data), ['1', '2']);
+  });
+
   test('delivery continues after the LISTEN connection is killed, and the listener comes back', async () => {
     const namespace = namespaceFor();
     const a = await instance(namespace);

@@ -44,6 +44,7 @@ export async function removeNamespace(kind: EngineKind, url: string, namespace: 
           [namespace],
         );
         if (rows.length > 0) await admin.query(`DROP TABLE IF EXISTS ${rows.map((row) => row.tablename).join(', ')}`);
+        await admin.query(`DROP FUNCTION IF EXISTS ${namespace}_append`); // the engine's append function (postgres-schema.ts)
       } finally {
         await admin.end();
       }
