@@ -103,6 +103,7 @@ describeUnlessSkipped('postgres engine', { skip: service.skipReason() }, () => {
     const expected = [...all].sort((x, y) => a.compareIds(x.id, y.id)).map((event) => `${event.id} ${event.data}`);
     assert.deepEqual(onA.map((event) => `${event.id} ${event.data}`), expected, 'A: exactly once, in id order');
     assert.deepEqual(onB.map((event) => `${event.id} ${event.data}`), expected, 'B: exactly once, in id order');
+    await Promise.all([a.close(), b.close()]); // their connections back now: this file comes near the server's max_connections
   });
 
   test('appends with one dedupe key at the same moment are stored once, and each gets the first ids', async () => {
@@ -120,6 +121,7 @@ describeUnlessSkipped('postgres engine', { skip: service.skipReason() }, () => {
     assert.equal(results[1]![0]!.id, results[4]![0]!.id);
     await eventually(() => delivered.length >= 3, 'delivery');
     assert.deepEqual(delivered.map((event) => event.data), ['plain', 'once', 'other'], 'the repeats stored nothing');
+    await engine.close();
   });
 
   test('an append the server refuses fails alone; the appends grouped with it are stored', async () => {
@@ -137,6 +139,7 @@ describeUnlessSkipped('postgres engine', { skip: service.skipReason() }, () => {
     assert.ok((outcomes[1] as PromiseRejectedResult).reason instanceof HubError);
     await eventually(() => delivered.length === 2, 'delivery of the stored two');
     assert.deepEqual(delivered.map((event) => event.data), ['1', '2']);
+    await engine.close();
   });
 
   test('delivery continues after the LISTEN connection is killed, and the listener comes back', async () => {
