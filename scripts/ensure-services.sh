@@ -86,3 +86,16 @@ if ! psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1; then
   psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null
   echo "services: PostgreSQL trusts local TCP connections; database test exists"
 fi
+
+# Each hub instance on PostgreSQL holds up to 11 connections (a pool of 10 and one to LISTEN); the
+# suite runs two files at a time, several with three hubs or more, and the engine's contract tests
+# open engines side by side: PostgreSQL's default of 100 connections is too few for that.
+MIN_PG_CONNECTIONS=300
+if [ "$(psql -h 127.0.0.1 -U postgres -d test -Atc 'show max_connections')" -lt "$MIN_PG_CONNECTIONS" ]; then
+  version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  psql -h 127.0.0.1 -U postgres -d test -qc "alter system set max_connections = $MIN_PG_CONNECTIONS"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main restart
+  wait_for 5432 PostgreSQL
+  for _ in $(seq 1 60); do psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1 && break; sleep 0.5; done
+  echo "services: PostgreSQL takes $(psql -h 127.0.0.1 -U postgres -d test -Atc 'show max_connections') connections"
+fi
