@@ -22,6 +22,21 @@ export interface SinkSocket {
   subscriptionEnded(sink: WebSocketSink, reason: string | undefined): void;
 }
 
+/** A chunk's lines as one subscription name's frames, and the last id they carry. */
+interface TaggedChunk {
+  frames: Buffer[];
+  lastId: string | undefined;
+}
+
+/**
+ * The hub writes one chunk (an event's frame, encoded once per dispatch) to every subscriber of the
+ * event, and most subscriptions share a name (the hub numbers them from 1 on each connection): the
+ * last chunk's frames are kept per name, so each is tagged once per dispatch, not once per socket.
+ * Chunks are never changed once written, so the chunk itself is the key.
+ */
+let lastChunk: Uint8Array | undefined;
+let taggedByName = new Map<string, TaggedChunk>();
+
 export class WebSocketSink implements StreamSink {
   readonly format = 'json' as const;
   private owner: SinkOwner | undefined;
@@ -47,14 +62,29 @@ export class WebSocketSink implements StreamSink {
 
   write(chunk: Uint8Array): boolean {
     if (this.closed) return true;
+    if (chunk !== lastChunk) {
+      lastChunk = chunk;
+      taggedByName = new Map();
+    }
+    let tagged = taggedByName.get(this.name);
+    if (tagged === undefined) taggedByName.set(this.name, (tagged = this.tagChunk(chunk)));
+    for (const frame of tagged.frames) this.socket.sendFrame(frame);
+    if (tagged.lastId !== undefined) this.lastId = tagged.lastId;
+    // Room is judged by the subscriber against its bound (bufferedBytes); 'drain' is never awaited here.
+    return true;
+  }
+
+  /** The chunk's lines, each a frame tagged with this subscription's name. */
+  private tagChunk(chunk: Uint8Array): TaggedChunk {
+    const frames: Buffer[] = [];
+    let lastId: string | undefined;
     let start = 0;
     for (let end = chunk.indexOf(LF); end !== -1; start = end + 1, end = chunk.indexOf(LF, start)) {
       const line = chunk.subarray(start, end);
-      this.noteId(line);
-      this.socket.sendFrame(Buffer.concat([this.tag, line.subarray(1)]));
+      lastId = idOf(line) ?? lastId;
+      frames.push(Buffer.concat([this.tag, line.subarray(1)]));
     }
-    // Room is judged by the subscriber against its bound (bufferedBytes); 'drain' is never awaited here.
-    return true;
+    return { frames, lastId };
   }
 
   attach(owner: SinkOwner): void {
@@ -88,10 +118,11 @@ export class WebSocketSink implements StreamSink {
     return this.closed;
   }
 
-  /** Remembers the id a message carries (ids are the hub's own: digits and dashes, no escapes). */
-  private noteId(line: Uint8Array): void {
-    if (line.length <= ID_PREFIX.length || Buffer.compare(line.subarray(0, ID_PREFIX.length), ID_PREFIX) !== 0) return;
-    const end = line.indexOf(QUOTE, ID_PREFIX.length);
-    if (end !== -1) this.lastId = Buffer.from(line.buffer, line.byteOffset + ID_PREFIX.length, end - ID_PREFIX.length).toString();
-  }
+}
+
+/** The id a message carries, if any (ids are the hub's own: digits and dashes, no escapes). */
+function idOf(line: Uint8Array): string | undefined {
+  if (line.length <= ID_PREFIX.length || Buffer.compare(line.subarray(0, ID_PREFIX.length), ID_PREFIX) !== 0) return undefined;
+  const end = line.indexOf(QUOTE, ID_PREFIX.length);
+  return end === -1 ? undefined : Buffer.from(line.buffer, line.byteOffset + ID_PREFIX.length, end - ID_PREFIX.length).toString();
 }
