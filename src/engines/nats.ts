@@ -33,6 +33,14 @@
  *   for it, and for patterns (which may match such a topic), history-exceeded is reported whenever the
  *   stream's first message is past the client's id. That is conservative, never a silent skip.
  * - Key-value store: a KV bucket per namespace (nats-kv.ts).
+ * - A JetStream cluster: the engine URL may name several seed servers (natsServers()); the stream and
+ *   the KV bucket get settings.natsReplicas replicas. A publish is acknowledged (append() resolves)
+ *   only after JetStream's PubAck, which a replicated stream sends once a majority of its replicas
+ *   stored the message: an acknowledged event survives the loss of a minority of the servers. While
+ *   the stream elects a new leader, a publish fails (JetStream's error, or REQUEST_TIMEOUT_MS without
+ *   an answer) and the hub answers 503; the client's retry with its Idempotency-Key is deduplicated
+ *   by the stream's message id when the first attempt was stored after all. Delivery's ordered
+ *   consumer recreates itself from the cursor on the new leader, and deliver() drops what it repeats.
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
@@ -124,6 +132,58 @@ function validateNamespace(namespace: string): void {
   }
 }
 
+/**
+ * The servers of an engine URL: `nats://h1:4222,nats://h2:4222` or `nats://h1:4222,h2:4222` (the
+ * scheme on the first, or on each). nats.js tries them in turn and learns the rest of the cluster
+ * from the server it reaches.
+ */
+export function natsServers(spec: string): string[] {
+  const servers = spec.split(',').map((server) => server.trim());
+  if (servers.some((server) => server === '')) {
+    throw new HubError(400, 'invalid_config', `The engine URL "${spec}" has an empty server between its commas.`);
+  }
+  return servers.map((server) => (/^[a-z]+:\/\//i.test(server) ? server : `nats://${server}`));
+}
+
+/** The servers of the cluster as the one reached advertises them; 1 for a lone server; undefined if it does not say. */
+function clusterSize(nc: NatsConnection): number | undefined {
+  const info = nc.info;
+  if (info === undefined) return undefined;
+  if (info.cluster === undefined) return 1;
+  return info.connect_urls?.length ? info.connect_urls.length : undefined;
+}
+
+function replicaCountError(replicas: number, servers: number | undefined): HubError {
+  const has = servers === undefined ? 'fewer JetStream servers' : servers === 1 ? 'a single server, not a cluster' : `${servers} servers`;
+  return new HubError(
+    400,
+    'invalid_config',
+    `--nats-replicas ${replicas} asks for more replicas than the NATS deployment has servers: it has ${has}. Lower --nats-replicas, or add servers to the cluster.`,
+  );
+}
+
+/** Refuses, before creating anything, a replica count above the cluster size the server advertises. */
+function checkReplicas(replicas: number, nc: NatsConnection): void {
+  const servers = clusterSize(nc);
+  if (servers !== undefined && replicas > servers) throw replicaCountError(replicas, servers);
+}
+
+function jetStreamErrorCode(error: unknown): number | undefined {
+  return (error as { api_error?: { err_code?: number } }).api_error?.err_code;
+}
+
+/**
+ * JetStream's own refusal of the replica count, as the same clear error: 10005 (no suitable peers:
+ * fewer JetStream servers than replicas, when the cluster does not advertise its size) and 10074
+ * (replicas on a lone server).
+ */
+function replicaError(error: unknown, replicas: number, nc: NatsConnection): unknown {
+  const code = jetStreamErrorCode(error);
+  if (code === 10074) return replicaCountError(replicas, 1);
+  if (code === 10005) return replicaCountError(replicas, clusterSize(nc));
+  return error;
+}
+
 function epochOf(created: string): string {
   return createHash('sha256').update(created).digest('hex').slice(0, 10);
 }
@@ -197,14 +257,18 @@ export class NatsEngine implements Engine {
     validateNamespace(settings.namespace);
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: url, timeout: CONNECT_TIMEOUT_MS, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'ssehub' });
+      nc = await connect({ servers: natsServers(url), timeout: CONNECT_TIMEOUT_MS, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'ssehub' });
     } catch (error) {
       throw new EngineUnavailableError('nats', error);
     }
     try {
+      const replicas = settings.natsReplicas ?? 1;
+      checkReplicas(replicas, nc);
       const jsm = await nc.jetstreamManager({ timeout: REQUEST_TIMEOUT_MS });
       const js = nc.jetstream({ timeout: REQUEST_TIMEOUT_MS });
-      const bucket = await js.views.kv(`${settings.namespace}-kv`, { history: 1, ttl: KV_MAX_AGE_MS, storage: StorageType.File });
+      const bucket = await js.views
+        .kv(`${settings.namespace}-kv`, { history: 1, ttl: KV_MAX_AGE_MS, storage: StorageType.File, replicas })
+        .catch((error: unknown) => Promise.reject(replicaError(error, replicas, nc)));
       const engine = new NatsEngine(nc, js, jsm, new NatsKeyValueStore(bucket), settings, logger);
       await engine.start();
       return engine;
@@ -246,7 +310,7 @@ export class NatsEngine implements Engine {
       // is answered with the first ids instead of being stored again.
       duplicate_window: nanos(Math.min(maxAgeMs, 120_000)),
       allow_direct: true,
-      num_replicas: 1,
+      num_replicas: this.settings.natsReplicas ?? 1,
     };
   }
 
@@ -257,9 +321,9 @@ export class NatsEngine implements Engine {
       return await this.jsm.streams.add(config);
     } catch (error) {
       // 10058: the stream exists with another configuration (other limits): take this instance's.
-      if ((error as { api_error?: { err_code?: number } }).api_error?.err_code !== 10058) throw error;
+      if (jetStreamErrorCode(error) !== 10058) throw replicaError(error, config.num_replicas ?? 1, this.nc);
       const { name, ...update } = config;
-      return await this.jsm.streams.update(name, update);
+      return await this.jsm.streams.update(name, update).catch((error: unknown) => Promise.reject(replicaError(error, config.num_replicas ?? 1, this.nc)));
     }
   }
 

@@ -21,6 +21,8 @@ export interface EngineSettings {
    * PostgreSQL table prefix). Hub instances with the same engine URL and namespace form one cluster.
    */
   namespace: string;
+  /** Replicas of the NATS engine's stream and KV bucket on a JetStream cluster; absent: 1. */
+  natsReplicas?: number;
 }
 
 /** The slice of a pino logger an engine uses. */
