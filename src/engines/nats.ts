@@ -228,6 +228,11 @@ export class NatsEngine implements Engine {
   private deliveryDone: Promise<void> = Promise.resolve();
   /** A restart of delivery after the stream was recreated, while one is under way. */
   private restarting: Promise<void> | undefined;
+  /** The cursor at the previous stats refresh: a cursor that stays put while the stream grows means delivery stalled. */
+  private cursorAtLastCheck = 0;
+  private restartUnderWay = false;
+  /** Which consumer's messages deliver() takes: bumped by every start, restart and close. */
+  private deliveryGeneration = 0;
   private readonly direct: DirectGet;
   private readonly healthProbe: HealthProbe;
   private readonly retention: TopicRetention;
@@ -526,8 +531,10 @@ export class NatsEngine implements Engine {
     this.tasks.stop();
     // A restart of delivery under way (a recreated stream) finishes first, so that what it started is stopped here.
     await this.restarting;
+    this.deliveryGeneration += 1;
     this.delivery?.messages.stop();
-    await this.deliveryDone;
+    // Bounded: a consumer stuck in nats.js's recovery may never end its loop.
+    await Promise.race([this.deliveryDone, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     this.localDelivery.close();
     // The server would drop the consumer once inactive; removing it now is a courtesy, bounded in time.
     const removal = this.delivery?.consumer.delete().catch(() => false);
@@ -538,6 +545,7 @@ export class NatsEngine implements Engine {
 
   /** Reads the whole stream after the cursor, in order, for as long as the engine is open. */
   private async startDelivery(): Promise<void> {
+    const generation = ++this.deliveryGeneration;
     const consumer = await this.js.consumers.get(this.stream, {
       filterSubjects: `${this.subjectPrefix}>`,
       deliver_policy: DeliverPolicy.StartSequence,
@@ -547,8 +555,13 @@ export class NatsEngine implements Engine {
     this.delivery = { consumer, messages };
     this.deliveryDone = (async () => {
       try {
-        for await (const message of messages) this.deliver(fromJsMsg(message));
+        for await (const message of messages) {
+          // A consumer replaced by restartDelivery() may still hand over what it held: no longer ours.
+          if (generation !== this.deliveryGeneration) break;
+          this.deliver(fromJsMsg(message));
+        }
       } catch (error) {
+        // Restarted from the cursor by the next stats refresh (refreshStats()), which sees it stalled.
         if (!this.closed) this.logger.error({ err: error }, 'nats engine: delivery stopped');
       }
     })();
@@ -625,12 +638,25 @@ export class NatsEngine implements Engine {
     this.localDelivery.gap({ previous, epoch }, 'the stream was recreated: earlier history is gone, and events appended before may never arrive here');
     this.lastSeqBySubject.clear();
     this.cursor = 0;
+    this.restartDelivery();
+  }
+
+  /**
+   * Stops the consumer and starts another from the cursor (deliver() drops anything repeated); one
+   * restart at a time, so that two consumers never run side by side.
+   */
+  private restartDelivery(): void {
+    if (this.restartUnderWay) return;
+    this.restartUnderWay = true;
+    this.cursorAtLastCheck = -1; // the next stats refresh gives the new consumer a whole interval
+    this.deliveryGeneration += 1; // what the old consumer still hands over is dropped from now on
     this.delivery?.messages.stop();
-    this.restarting = this.deliveryDone
-      .then(() => (this.closed ? undefined : this.startDelivery()))
+    // Not waiting for the old consumer's loop to end: stuck in nats.js's own recovery, it may never end.
+    this.restarting = (this.closed ? Promise.resolve() : this.startDelivery())
       .catch((error: unknown) => {
         this.logger.error({ err: error }, 'nats engine: delivery could not restart');
-      });
+      })
+      .finally(() => (this.restartUnderWay = false));
   }
 
   private async refreshStats(): Promise<void> {
@@ -642,6 +668,16 @@ export class NatsEngine implements Engine {
       info = await this.ensureStream(); // deleted behind the hub's back: recreate it
     }
     this.noteEpoch(info);
+    // On a cluster, the consumer lives on one server: when that server dies, nats.js recreates it on
+    // another, but can give up (its retries end while the stream elects a leader) and then waits for
+    // ever. A stream past the cursor while the cursor stayed put for a whole interval means delivery
+    // stalled: start it again from the cursor.
+    const stalled = info.state.last_seq > this.cursor && this.cursor === this.cursorAtLastCheck;
+    this.cursorAtLastCheck = this.cursor;
+    if (stalled && !this.closed) {
+      this.logger.warn({ cursor: this.cursor, last: info.state.last_seq }, 'nats engine: delivery stalled behind the stream, restarting it');
+      this.restartDelivery();
+    }
     // The stream keeps DELIVERY_SLACK more per topic than history answers: count at most what history keeps.
     const { messages, num_subjects: topics = 0 } = info.state;
     this.cachedStats = { topics, retainedEvents: Math.min(messages, topics * this.retention.largest.maxEvents) };
