@@ -23,6 +23,8 @@ export interface EngineSettings {
   namespace: string;
   /** Replicas of the NATS engine's stream and KV bucket on a JetStream cluster; absent: 1. */
   natsReplicas?: number;
+  /** Replicas that must hold a Redis append before it is acknowledged (WAIT); absent or 0: none. */
+  redisWaitReplicas?: number;
 }
 
 /** The slice of a pino logger an engine uses. */
