@@ -7,14 +7,15 @@ import type { Engine } from './engine.js';
 import { MemoryEngine } from './memory.js';
 import { silentEngineLogger, type EngineLogger, type EngineSettings } from './settings.js';
 
-export const ENGINE_SCHEMES = ['memory', 'redis://', 'rediss://', 'nats://', 'postgres://', 'postgresql://'] as const;
+export const ENGINE_SCHEMES = ['memory', 'redis://', 'rediss://', 'redis-sentinel://', 'nats://', 'postgres://', 'postgresql://'] as const;
 
 export async function openEngine(spec: string, settings: EngineSettings, logger: EngineLogger = silentEngineLogger): Promise<Engine> {
   if (spec === 'memory') return new MemoryEngine(settings);
-  const scheme = /^([a-z]+):\/\//i.exec(spec)?.[1]?.toLowerCase();
+  const scheme = /^([a-z-]+):\/\//i.exec(spec)?.[1]?.toLowerCase();
   switch (scheme) {
     case 'redis':
-    case 'rediss': {
+    case 'rediss':
+    case 'redis-sentinel': {
       const { RedisEngine } = await withDriver('ioredis', spec, () => import('./redis.js'));
       return RedisEngine.open(spec, settings, logger);
     }
@@ -31,7 +32,7 @@ export async function openEngine(spec: string, settings: EngineSettings, logger:
       throw new HubError(
         400,
         'unsupported_engine',
-        `Unknown engine "${spec}": use "memory" or a URL starting with redis://, rediss://, nats://, postgres:// or postgresql://.`,
+        `Unknown engine "${spec}": use "memory" or a URL starting with redis://, rediss://, redis-sentinel://, nats://, postgres:// or postgresql://.`,
       );
   }
 }

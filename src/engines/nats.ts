@@ -33,6 +33,14 @@
  *   for it, and for patterns (which may match such a topic), history-exceeded is reported whenever the
  *   stream's first message is past the client's id. That is conservative, never a silent skip.
  * - Key-value store: a KV bucket per namespace (nats-kv.ts).
+ * - A JetStream cluster: the engine URL may name several seed servers (natsServers()); the stream and
+ *   the KV bucket get settings.natsReplicas replicas. A publish is acknowledged (append() resolves)
+ *   only after JetStream's PubAck, which a replicated stream sends once a majority of its replicas
+ *   stored the message: an acknowledged event survives the loss of a minority of the servers. While
+ *   the stream elects a new leader, a publish fails (JetStream's error, or REQUEST_TIMEOUT_MS without
+ *   an answer) and the hub answers 503; the client's retry with its Idempotency-Key is deduplicated
+ *   by the stream's message id when the first attempt was stored after all. Delivery's ordered
+ *   consumer recreates itself from the cursor on the new leader, and deliver() drops what it repeats.
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
@@ -124,6 +132,58 @@ function validateNamespace(namespace: string): void {
   }
 }
 
+/**
+ * The servers of an engine URL: `nats://h1:4222,nats://h2:4222` or `nats://h1:4222,h2:4222` (the
+ * scheme on the first, or on each). nats.js tries them in turn and learns the rest of the cluster
+ * from the server it reaches.
+ */
+export function natsServers(spec: string): string[] {
+  const servers = spec.split(',').map((server) => server.trim());
+  if (servers.some((server) => server === '')) {
+    throw new HubError(400, 'invalid_config', `The engine URL "${spec}" has an empty server between its commas.`);
+  }
+  return servers.map((server) => (/^[a-z]+:\/\//i.test(server) ? server : `nats://${server}`));
+}
+
+/** The servers of the cluster as the one reached advertises them; 1 for a lone server; undefined if it does not say. */
+function clusterSize(nc: NatsConnection): number | undefined {
+  const info = nc.info;
+  if (info === undefined) return undefined;
+  if (info.cluster === undefined) return 1;
+  return info.connect_urls?.length ? info.connect_urls.length : undefined;
+}
+
+function replicaCountError(replicas: number, servers: number | undefined): HubError {
+  const has = servers === undefined ? 'fewer JetStream servers' : servers === 1 ? 'a single server, not a cluster' : `${servers} servers`;
+  return new HubError(
+    400,
+    'invalid_config',
+    `--nats-replicas ${replicas} asks for more replicas than the NATS deployment has servers: it has ${has}. Lower --nats-replicas, or add servers to the cluster.`,
+  );
+}
+
+/** Refuses, before creating anything, a replica count above the cluster size the server advertises. */
+function checkReplicas(replicas: number, nc: NatsConnection): void {
+  const servers = clusterSize(nc);
+  if (servers !== undefined && replicas > servers) throw replicaCountError(replicas, servers);
+}
+
+function jetStreamErrorCode(error: unknown): number | undefined {
+  return (error as { api_error?: { err_code?: number } }).api_error?.err_code;
+}
+
+/**
+ * JetStream's own refusal of the replica count, as the same clear error: 10005 (no suitable peers:
+ * fewer JetStream servers than replicas, when the cluster does not advertise its size) and 10074
+ * (replicas on a lone server).
+ */
+function replicaError(error: unknown, replicas: number, nc: NatsConnection): unknown {
+  const code = jetStreamErrorCode(error);
+  if (code === 10074) return replicaCountError(replicas, 1);
+  if (code === 10005) return replicaCountError(replicas, clusterSize(nc));
+  return error;
+}
+
 function epochOf(created: string): string {
   return createHash('sha256').update(created).digest('hex').slice(0, 10);
 }
@@ -168,6 +228,11 @@ export class NatsEngine implements Engine {
   private deliveryDone: Promise<void> = Promise.resolve();
   /** A restart of delivery after the stream was recreated, while one is under way. */
   private restarting: Promise<void> | undefined;
+  /** The cursor at the previous stats refresh: a cursor that stays put while the stream grows means delivery stalled. */
+  private cursorAtLastCheck = 0;
+  private restartUnderWay = false;
+  /** Which consumer's messages deliver() takes: bumped by every start, restart and close. */
+  private deliveryGeneration = 0;
   private readonly direct: DirectGet;
   private readonly healthProbe: HealthProbe;
   private readonly retention: TopicRetention;
@@ -197,14 +262,18 @@ export class NatsEngine implements Engine {
     validateNamespace(settings.namespace);
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: url, timeout: CONNECT_TIMEOUT_MS, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'ssehub' });
+      nc = await connect({ servers: natsServers(url), timeout: CONNECT_TIMEOUT_MS, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'ssehub' });
     } catch (error) {
       throw new EngineUnavailableError('nats', error);
     }
     try {
+      const replicas = settings.natsReplicas ?? 1;
+      checkReplicas(replicas, nc);
       const jsm = await nc.jetstreamManager({ timeout: REQUEST_TIMEOUT_MS });
       const js = nc.jetstream({ timeout: REQUEST_TIMEOUT_MS });
-      const bucket = await js.views.kv(`${settings.namespace}-kv`, { history: 1, ttl: KV_MAX_AGE_MS, storage: StorageType.File });
+      const bucket = await js.views
+        .kv(`${settings.namespace}-kv`, { history: 1, ttl: KV_MAX_AGE_MS, storage: StorageType.File, replicas })
+        .catch((error: unknown) => Promise.reject(replicaError(error, replicas, nc)));
       const engine = new NatsEngine(nc, js, jsm, new NatsKeyValueStore(bucket), settings, logger);
       await engine.start();
       return engine;
@@ -246,7 +315,7 @@ export class NatsEngine implements Engine {
       // is answered with the first ids instead of being stored again.
       duplicate_window: nanos(Math.min(maxAgeMs, 120_000)),
       allow_direct: true,
-      num_replicas: 1,
+      num_replicas: this.settings.natsReplicas ?? 1,
     };
   }
 
@@ -257,9 +326,9 @@ export class NatsEngine implements Engine {
       return await this.jsm.streams.add(config);
     } catch (error) {
       // 10058: the stream exists with another configuration (other limits): take this instance's.
-      if ((error as { api_error?: { err_code?: number } }).api_error?.err_code !== 10058) throw error;
+      if (jetStreamErrorCode(error) !== 10058) throw replicaError(error, config.num_replicas ?? 1, this.nc);
       const { name, ...update } = config;
-      return await this.jsm.streams.update(name, update);
+      return await this.jsm.streams.update(name, update).catch((error: unknown) => Promise.reject(replicaError(error, config.num_replicas ?? 1, this.nc)));
     }
   }
 
@@ -462,8 +531,10 @@ export class NatsEngine implements Engine {
     this.tasks.stop();
     // A restart of delivery under way (a recreated stream) finishes first, so that what it started is stopped here.
     await this.restarting;
+    this.deliveryGeneration += 1;
     this.delivery?.messages.stop();
-    await this.deliveryDone;
+    // Bounded: a consumer stuck in nats.js's recovery may never end its loop.
+    await Promise.race([this.deliveryDone, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     this.localDelivery.close();
     // The server would drop the consumer once inactive; removing it now is a courtesy, bounded in time.
     const removal = this.delivery?.consumer.delete().catch(() => false);
@@ -474,6 +545,7 @@ export class NatsEngine implements Engine {
 
   /** Reads the whole stream after the cursor, in order, for as long as the engine is open. */
   private async startDelivery(): Promise<void> {
+    const generation = ++this.deliveryGeneration;
     const consumer = await this.js.consumers.get(this.stream, {
       filterSubjects: `${this.subjectPrefix}>`,
       deliver_policy: DeliverPolicy.StartSequence,
@@ -483,8 +555,13 @@ export class NatsEngine implements Engine {
     this.delivery = { consumer, messages };
     this.deliveryDone = (async () => {
       try {
-        for await (const message of messages) this.deliver(fromJsMsg(message));
+        for await (const message of messages) {
+          // A consumer replaced by restartDelivery() may still hand over what it held: no longer ours.
+          if (generation !== this.deliveryGeneration) break;
+          this.deliver(fromJsMsg(message));
+        }
       } catch (error) {
+        // Restarted from the cursor by the next stats refresh (refreshStats()), which sees it stalled.
         if (!this.closed) this.logger.error({ err: error }, 'nats engine: delivery stopped');
       }
     })();
@@ -561,12 +638,25 @@ export class NatsEngine implements Engine {
     this.localDelivery.gap({ previous, epoch }, 'the stream was recreated: earlier history is gone, and events appended before may never arrive here');
     this.lastSeqBySubject.clear();
     this.cursor = 0;
+    this.restartDelivery();
+  }
+
+  /**
+   * Stops the consumer and starts another from the cursor (deliver() drops anything repeated); one
+   * restart at a time, so that two consumers never run side by side.
+   */
+  private restartDelivery(): void {
+    if (this.restartUnderWay) return;
+    this.restartUnderWay = true;
+    this.cursorAtLastCheck = -1; // the next stats refresh gives the new consumer a whole interval
+    this.deliveryGeneration += 1; // what the old consumer still hands over is dropped from now on
     this.delivery?.messages.stop();
-    this.restarting = this.deliveryDone
-      .then(() => (this.closed ? undefined : this.startDelivery()))
+    // Not waiting for the old consumer's loop to end: stuck in nats.js's own recovery, it may never end.
+    this.restarting = (this.closed ? Promise.resolve() : this.startDelivery())
       .catch((error: unknown) => {
         this.logger.error({ err: error }, 'nats engine: delivery could not restart');
-      });
+      })
+      .finally(() => (this.restartUnderWay = false));
   }
 
   private async refreshStats(): Promise<void> {
@@ -578,6 +668,16 @@ export class NatsEngine implements Engine {
       info = await this.ensureStream(); // deleted behind the hub's back: recreate it
     }
     this.noteEpoch(info);
+    // On a cluster, the consumer lives on one server: when that server dies, nats.js recreates it on
+    // another, but can give up (its retries end while the stream elects a leader) and then waits for
+    // ever. A stream past the cursor while the cursor stayed put for a whole interval means delivery
+    // stalled: start it again from the cursor.
+    const stalled = info.state.last_seq > this.cursor && this.cursor === this.cursorAtLastCheck;
+    this.cursorAtLastCheck = this.cursor;
+    if (stalled && !this.closed) {
+      this.logger.warn({ cursor: this.cursor, last: info.state.last_seq }, 'nats engine: delivery stalled behind the stream, restarting it');
+      this.restartDelivery();
+    }
     // The stream keeps DELIVERY_SLACK more per topic than history answers: count at most what history keeps.
     const { messages, num_subjects: topics = 0 } = info.state;
     this.cachedStats = { topics, retainedEvents: Math.min(messages, topics * this.retention.largest.maxEvents) };

@@ -13,11 +13,18 @@
  * - Retention: each topic's limits (topics/retention.ts) travel with its events to the append script,
  *   which trims the topic's stream by count and age as it appends; a sweep trims quiet topics by age.
  *
+ * - Redis Sentinel (`redis-sentinel://s1:26379,s2:26379/mymaster`, redisConnection()): ioredis asks
+ *   the sentinels for the master, and asks again after a failover. Redis replicates asynchronously,
+ *   so a failover may lose what the old master acknowledged but had not yet sent to the promoted
+ *   replica; with settings.redisWaitReplicas, append() answers only after WAIT saw that many replicas
+ *   hold the write, and fails (503) when they did not within the deadline.
+ *
  * The command connection has no offline queue and never retries a command: a publish while Redis
  * is unreachable fails at once with 503, and an append is never silently sent twice.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { HubError } from '../errors.js';
+import { Redis, type RedisOptions } from 'ioredis';
 import { TopicRetention, selectorMatches, type Selector } from '../topics/index.js';
 import {
   dedupeWindowOf,
@@ -43,6 +50,8 @@ import { EngineUnavailableError, orUnavailable } from './unavailable.js';
 /** Entries kept in the shared log: how far an instance cut off from Redis can still catch up. */
 const LOG_MAX_LENGTH = 100_000;
 const STATS_INTERVAL_MS = 5000;
+/** How long WAIT waits for replicas (under the command timeout of 5 s). */
+const WAIT_TIMEOUT_MS = 4000;
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -58,6 +67,34 @@ function parseStreamId(id: string): StreamId | undefined {
 
 function compareStreamIds(a: StreamId, b: StreamId): number {
   return a.ms - b.ms || a.seq - b.seq;
+}
+
+/**
+ * What ioredis connects to: the URL of one server, or for `redis-sentinel://[:password@]s1:26379,
+ * s2:26379/mymaster` the sentinels and the master's name (the password is the master's).
+ */
+export function redisConnection(spec: string): string | RedisOptions {
+  const match = /^redis-sentinel:\/\/(?:([^@/]*)@)?([^/]+)\/([^/?#]+)$/i.exec(spec);
+  if (!/^redis-sentinel:/i.test(spec)) return spec;
+  if (!match) {
+    throw new HubError(400, 'invalid_config', `The engine URL "${spec}" is not redis-sentinel://host:26379,host:26379/master-name.`);
+  }
+  const [, auth, hosts, name] = match;
+  const sentinels = hosts!.split(',').map((entry) => {
+    const hostPort = /^\s*([^:\s]+)(?::(\d{1,5}))?\s*$/.exec(entry);
+    if (!hostPort) throw new HubError(400, 'invalid_config', `The sentinel "${entry}" in "${spec}" is not host:port.`);
+    return { host: hostPort[1]!, port: Number(hostPort[2] ?? 26379) };
+  });
+  const password = auth === undefined ? undefined : decodeURIComponent(auth.slice(auth.indexOf(':') + 1));
+  return {
+    sentinels,
+    name: decodeURIComponent(name!),
+    ...(password ? { password } : {}),
+    sentinelCommandTimeout: 5000,
+    // ioredis asks the sentinels again and again while none answers (a null here would end the
+    // connection for good): open() bounds the first connection itself, and meanwhile commands fail
+    // at once (no offline queue), as with a Redis that is down.
+  };
 }
 
 function fieldsOf(fields: string[]): Record<string, string> {
@@ -116,11 +153,13 @@ export class RedisEngine implements Engine {
       connectTimeout: 5000,
       retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
     };
-    const commands = new Redis(url, options);
+    const target = redisConnection(url);
+    const connect = (extra: RedisOptions) => (typeof target === 'string' ? new Redis(target, extra) : new Redis({ ...target, ...extra }));
+    const commands = connect(options);
     // The reader blocks in XREAD (1 s at a time) and waits out reconnects. Re-sending an XREAD cut
     // off by a dropped connection is harmless (it reads from the same cursor); without it, ioredis
     // would leave that call pending forever.
-    const reader = new Redis(url, {
+    const reader = connect({
       ...options,
       commandTimeout: 10_000,
       enableOfflineQueue: true,
@@ -130,8 +169,14 @@ export class RedisEngine implements Engine {
     let lastError: unknown;
     for (const connection of [commands, reader]) connection.on('error', (error) => (lastError = error)); // reported by the calls that fail
     try {
-      await commands.connect();
-      await reader.connect();
+      // Bounded: with sentinels that never answer, connect() would wait for ever.
+      const deadline = (connection: Redis) =>
+        Promise.race([
+          connection.connect(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref()),
+        ]);
+      await deadline(commands);
+      await deadline(reader);
     } catch (error) {
       commands.disconnect();
       reader.disconnect();
@@ -175,10 +220,25 @@ export class RedisEngine implements Engine {
     const keys = [log, topics, evicted, epoch, logged];
     if (dedupeKey !== undefined) keys.push(`${this.settings.namespace}:dedupe:${dedupeKey}`);
     const result = (await orUnavailable('redis', () => this.commands.eval(APPEND_SCRIPT, keys.length, ...keys, ...args))) as [string, number, ...string[]];
+    await this.waitForReplicas();
     const [epochThen, replayed, ...ids] = result;
     // A replayed append answers the epoch it was stored under, which says nothing about the current one.
     if (replayed !== 1) this.noteEpoch(epochThen);
     return storedEvents('redis', events, ids.map((id) => `${epochThen}-${id}`), (i) => parseStreamId(ids[i]!)!.ms);
+  }
+
+  /**
+   * With settings.redisWaitReplicas, the append is acknowledged only once that many replicas hold
+   * it (WAIT, on the connection that wrote it). Fewer within WAIT_TIMEOUT_MS: 503; the events are
+   * stored on the master, and the client's retry with its Idempotency-Key is answered with their ids.
+   */
+  private async waitForReplicas(): Promise<void> {
+    const wanted = this.settings.redisWaitReplicas ?? 0;
+    if (wanted === 0) return;
+    const acknowledged = await orUnavailable('redis', () => this.commands.wait(wanted, WAIT_TIMEOUT_MS));
+    if (acknowledged < wanted) {
+      throw new EngineUnavailableError('redis', new Error(`${acknowledged} of the ${wanted} replicas --redis-wait-replicas asks for acknowledged the write`));
+    }
   }
 
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {

@@ -21,6 +21,10 @@ export interface EngineSettings {
    * PostgreSQL table prefix). Hub instances with the same engine URL and namespace form one cluster.
    */
   namespace: string;
+  /** Replicas of the NATS engine's stream and KV bucket on a JetStream cluster; absent: 1. */
+  natsReplicas?: number;
+  /** Replicas that must hold a Redis append before it is acknowledged (WAIT); absent or 0: none. */
+  redisWaitReplicas?: number;
 }
 
 /** The slice of a pino logger an engine uses. */

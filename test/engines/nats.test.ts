@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import { connect } from 'nats';
 import { EngineUnavailableError } from '../../src/engines/unavailable.js';
 import { HubError } from '../../src/errors.js';
-import { NatsEngine } from '../../src/engines/nats.js';
+import { NatsEngine, natsServers } from '../../src/engines/nats.js';
 import { silentEngineLogger } from '../../src/engines/settings.js';
 import { parseSelector } from '../../src/topics/index.js';
 import { natsService } from '../support/services.js';
@@ -142,6 +142,35 @@ describeUnlessSkipped('nats engine specifics', { skip: service.skipReason() }, (
     }
   });
 
+  test('several seed servers: the first that answers is used', async () => {
+    const namespace = unique();
+    namespaces.push(namespace);
+    const seeds = `nats://127.0.0.1:1,${service.url.replace(/^nats:\/\//, '')}`;
+    const engine = await NatsEngine.open(seeds, { historyMaxEvents: 10, historyMaxAgeMs: 60_000, namespace }, silentEngineLogger);
+    try {
+      const delivered: string[] = [];
+      engine.onDeliver((event) => delivered.push(`${event.id} ${event.data}`));
+      const [stored] = await engine.append([{ topic: 'seeds', data: 'reached' }]);
+      await eventually(() => delivered.length > 0, 'the event delivered');
+      assert.deepEqual(delivered, [`${stored!.id} reached`]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('more replicas than a lone server has is a configuration error naming both numbers', async () => {
+    const namespace = unique();
+    namespaces.push(namespace);
+    await assert.rejects(
+      NatsEngine.open(service.url, { historyMaxEvents: 10, historyMaxAgeMs: 60_000, namespace, natsReplicas: 3 }, silentEngineLogger),
+      (error: unknown) => {
+        assert.ok(error instanceof HubError && error.status === 400 && error.code === 'invalid_config', String(error));
+        assert.match(error.message, /--nats-replicas 3 .*a single server/);
+        return true;
+      },
+    );
+  });
+
   test('an id from a stream that was deleted and recreated is unknown', async () => {
     const namespace = unique();
     const first = await open(namespace);
@@ -194,6 +223,13 @@ describe('nats engine configuration', () => {
         return error instanceof HubError && error.status === 400 && error.code === 'invalid_config';
       });
     }
+  });
+
+  test('the engine URL may name several servers, with the scheme on the first or on each', () => {
+    assert.deepEqual(natsServers('nats://a:4222'), ['nats://a:4222']);
+    assert.deepEqual(natsServers('nats://a:4222,b:4223, c:4224'), ['nats://a:4222', 'nats://b:4223', 'nats://c:4224']);
+    assert.deepEqual(natsServers('nats://a:4222,tls://b:4223'), ['nats://a:4222', 'tls://b:4223']);
+    assert.throws(() => natsServers('nats://a:4222,,b:4222'), (error: unknown) => error instanceof HubError && error.code === 'invalid_config');
   });
 
   test('a server that cannot be reached is reported as unavailable', async () => {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { after, test } from 'node:test';
-import { RedisEngine } from '../../src/engines/redis.js';
+import { RedisEngine, redisConnection } from '../../src/engines/redis.js';
+import { EngineUnavailableError } from '../../src/engines/unavailable.js';
+import { HubError } from '../../src/errors.js';
 import { silentEngineLogger } from '../../src/engines/settings.js';
 import { parseSelector } from '../../src/topics/index.js';
 import { redisService } from '../support/services.js';
@@ -111,4 +113,38 @@ describeUnlessSkipped('redis engine: retention per topic on the server', { skip:
       await engine.close();
     }
   });
+});
+
+describeUnlessSkipped('redis engine: waiting for replicas', { skip: service.skipReason() }, () => {
+  test('with --redis-wait-replicas above the replicas Redis has, an append is refused as unavailable', async () => {
+    const namespace = `w${randomBytes(5).toString('hex')}`;
+    namespaces.push(namespace);
+    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 10, historyMaxAgeMs: 60_000, namespace, redisWaitReplicas: 1 }, silentEngineLogger);
+    try {
+      // The shared test server has no replica: WAIT sees none, and the publish is not acknowledged.
+      await assert.rejects(engine.append([{ topic: 'waited', data: 'x' }]), (error: unknown) => {
+        assert.ok(error instanceof EngineUnavailableError, String(error));
+        assert.match(error.message, /0 of the 1 replicas/);
+        return true;
+      });
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+test('a redis-sentinel:// URL names the sentinels and the master', () => {
+  assert.equal(redisConnection('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379');
+  const { sentinels, name } = redisConnection('redis-sentinel://s1:26379, s2/mymaster') as { sentinels: unknown; name: string };
+  assert.deepEqual({ sentinels, name }, { sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }], name: 'mymaster' });
+  const withPassword = redisConnection('redis-sentinel://:p%40ss@s1:26380/main') as { sentinels: unknown; name: string; password: string };
+  assert.deepEqual([withPassword.sentinels, withPassword.name, withPassword.password], [[{ host: 's1', port: 26380 }], 'main', 'p@ss']);
+  for (const bad of ['redis-sentinel://s1:26379', 'redis-sentinel://s1:port/m', 'redis-sentinel://s1,,s2/m']) {
+    assert.throws(() => redisConnection(bad), (error: unknown) => error instanceof HubError && error.code === 'invalid_config', bad);
+  }
+});
+
+test('an unreachable sentinel list is reported as unavailable, as an unreachable Redis', async () => {
+  const engine = RedisEngine.open('redis-sentinel://127.0.0.1:1,127.0.0.1:2/mymaster', { historyMaxEvents: 10, historyMaxAgeMs: 60_000, namespace: 'unreachable' }, silentEngineLogger);
+  await assert.rejects(engine, EngineUnavailableError);
 });

@@ -5,15 +5,11 @@
  * retries with its Idempotency-Key; every subscriber must get every event exactly once, in order.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import { spawnHub, type HubProcess } from '../support/hub.js';
+import { after, test } from 'node:test';
+import { freePort, spawnHub, type HubProcess } from '../support/hub.js';
 import { checkExactlyOnceInOrder, FailoverSubscriber, publishWithRetry } from '../support/cluster.js';
 import type { Reply } from '../support/http.js';
+import { hasBinary, OwnServer } from '../support/servers.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 
 interface ServerKind {
@@ -39,58 +35,6 @@ const kinds: ServerKind[] = [
   },
 ];
 
-function hasBinary(binary: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
-}
-
-async function sparePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port }, () => (socket.destroy(), resolve(true)));
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-class OwnServer {
-  private child: ChildProcess | undefined;
-  readonly dir = mkdtempSync(join(tmpdir(), 'ssehub-engine-'));
-
-  constructor(
-    private readonly kind: ServerKind,
-    readonly port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    this.child = spawn(this.kind.binary, this.kind.args(this.port, this.dir), { stdio: 'ignore' });
-    await waitForPort(this.port);
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child!;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  async dispose(): Promise<void> {
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
@@ -103,7 +47,8 @@ for (const kind of kinds) {
     test(`${kind.binary} is installed`, () => assert.ok(!missing, `${kind.binary} not found on PATH`));
 
     test('publishes get 503 while it is down, and every accepted event reaches every subscriber exactly once', async () => {
-      const server = new OwnServer(kind, await sparePort());
+      const port = await freePort();
+      const server = new OwnServer(kind.binary, (dir) => kind.args(port, dir), port);
       cleanups.push(() => server.dispose());
       await server.start();
       const args = ['--engine', kind.url(server.port), '--max-streams-per-ip', '0', '--publish-rate', '0', '--heartbeat', '1s'];

@@ -71,13 +71,17 @@ export class FailoverSubscriber {
   }
 }
 
-/** Publishes one event, retrying on 503 and network errors with the same Idempotency-Key. */
+/**
+ * Publishes one event, retrying on 503 and network errors with the same Idempotency-Key. With
+ * `timeoutMs`, an attempt that gets no answer for that long counts as a network error.
+ */
 export async function publishWithRetry(
   hubs: () => string[],
   topic: string,
   data: string,
   key: string,
   onAttempt: (reply: Reply | Error) => void = () => {},
+  timeoutMs?: number,
 ): Promise<string> {
   for (let attempt = 0; attempt < 400; attempt++) {
     const urls = hubs();
@@ -87,6 +91,7 @@ export async function publishWithRetry(
         method: 'POST',
         headers: { 'Content-Type': 'text/plain', 'Idempotency-Key': key },
         body: data,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
       });
       onAttempt(reply);
       if (reply.status === 201) return reply.json().id as string;
