@@ -110,8 +110,6 @@ async function measure(kind: WsServerKind, options: WsBenchOptions, shape: Shape
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
       }
       expected = published * shape.subscribers;
-      const deadline = performance.now() + 15_000;
-      while (received < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     } else {
       // The publisher follows the topic too, and waits for its own event each time.
       let own: (() => void) | undefined;
@@ -126,6 +124,10 @@ async function measure(kind: WsServerKind, options: WsBenchOptions, shape: Shape
       }
       expected = published * shape.subscribers;
     }
+    // The last publish is answered (e), or the publisher's own copy is back (f): the other
+    // subscribers' copies of the last events may still be on their way.
+    const deadline = performance.now() + 15_000;
+    while (received < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     const after = processCost(server.pid);
     const deliveries = shape.scenario === 'e' ? received : received + published;
     return {
