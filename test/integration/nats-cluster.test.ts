@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
 import { freePort, spawnHub, type HubProcess } from '../support/hub.js';
-import { checkExactlyOnceInOrder, FailoverSubscriber, publishWithRetry } from '../support/cluster.js';
-import { httpRequest, type Reply } from '../support/http.js';
+import { LoadAcrossHubs, publishWithRetry } from '../support/cluster.js';
+import { httpRequest } from '../support/http.js';
 import { freshNamespace } from '../support/namespaces.js';
 import { hasBinary, OwnServer } from '../support/servers.js';
 import { describeUnlessSkipped } from '../support/skip.js';
@@ -76,58 +76,17 @@ describeUnlessSkipped('the NATS engine on a JetStream cluster that loses the str
     const jsm = await nc.jetstreamManager();
     assert.equal((await jsm.streams.info(namespace)).config.num_replicas, 3, 'the stream has 3 replicas');
 
-    const subscribers = Array.from({ length: 8 }, (_, i) => new FailoverSubscriber(() => (i % 2 === 0 ? hubUrls() : [...hubUrls()].reverse()), '/topics/load'));
-    // Every subscriber is connected once it received a first warm-up event (its Last-Event-ID then
-    // covers the rest); the warm-up events a subscriber missed before connecting are left out below.
-    let warmUps = 0;
-    await until(async () => {
-      await publishWithRetry(hubUrls, 'load', `w:${warmUps}`, `w${warmUps}-${namespace}`);
-      warmUps += 1;
-      return subscribers.every((subscriber) => subscriber.events.length > 0);
-    }, 'every subscriber connected', 30_000, 100);
-    const loadOf = (subscriber: FailoverSubscriber) => subscriber.events.filter((event) => !event.data.startsWith('w:'));
-
-    const statuses: number[] = [];
-    const failures: string[] = [];
-    const record = (reply: Reply | Error) => {
-      statuses.push(reply instanceof Error ? -1 : reply.status);
-      if (reply instanceof Error) failures.push(reply.message);
-    };
-    const publishers = 6;
-    const perPublisher = 60;
-    let published = 0;
-    const publishing = Array.from({ length: publishers }, async (_, p) => {
-      for (let n = 0; n < perPublisher; n++) {
-        const order = p % 2 === 0 ? hubUrls() : [...hubUrls()].reverse();
-        // 30 s: the hub's request timeout; an answer always comes well before it, 503 at worst.
-        await publishWithRetry(() => order, 'load', `p${p}:${n}`, `p${p}-${n}-${namespace}`, record, 30_000);
-        published += 1;
-      }
-    });
-
-    await until(() => published >= publishers * 10, 'events published before the kill');
+    const load = new LoadAcrossHubs(hubUrls, 8, namespace);
+    await load.warmUp();
+    load.startPublishing(6, 60);
+    await until(() => load.published >= 60, 'events published before the kill');
     const leader = await streamLeader(nc, namespace);
     await servers.get(leader)!.kill();
-    const atKill = published;
-    await Promise.all(publishing);
-    assert.ok(published > atKill, 'publishing went on after the kill');
-
-    const seen = statuses.reduce<Record<number, number>>((count, status) => ({ ...count, [status]: (count[status] ?? 0) + 1 }), {});
-    t.diagnostic(`killed ${leader} after ${atKill} publishes; attempts by status: ${JSON.stringify(seen)}`);
-    assert.deepEqual(failures, [], 'every publish attempt got an answer');
-    assert.ok(statuses.every((status) => [201, 503, 409].includes(status)), `only 201, 503 or 409: ${[...new Set(statuses)].join(', ')}`);
-    const counts = Object.fromEntries(Array.from({ length: publishers }, (_, p) => [`p${p}`, perPublisher]));
-    const total = publishers * perPublisher;
-    for (const [i, subscriber] of subscribers.entries()) {
-      await subscriber.waitFor(() => loadOf(subscriber).length >= total, `subscriber ${i} to receive everything`, 60_000).catch((error: Error) => {
-        throw new Error(`${error.message}\n${hubs.map((hub, h) => `hub ${h} said:\n${hub.output()}`).join('\n')}`);
-      });
-      assert.equal(checkExactlyOnceInOrder(loadOf(subscriber), counts), undefined, `subscriber ${i}`);
-      assert.deepEqual(subscriber.controls, [], `subscriber ${i} needed no reset`);
-    }
-    // One order: every subscriber saw the same ids in the same sequence.
-    const order = loadOf(subscribers[0]!).map((event) => event.lastEventId);
-    for (const [i, subscriber] of subscribers.entries()) assert.deepEqual(loadOf(subscriber).map((event) => event.lastEventId), order, `subscriber ${i} saw the order of subscriber 0`);
+    const atKill = load.published;
+    await load.publishingDone();
+    assert.ok(load.published > atKill, 'publishing went on after the kill');
+    t.diagnostic(`killed ${leader} after ${atKill} publishes; attempts by status: ${JSON.stringify(load.statusCounts())}`);
+    await load.checkLoad(() => hubs.map((hub, h) => `hub ${h} said:\n${hub.output()}`).join('\n'));
 
     // The hubs resumed on their own: a new leader, healthy, and a publish on each is delivered.
     const newLeader = await streamLeader(nc, namespace);
@@ -136,9 +95,10 @@ describeUnlessSkipped('the NATS engine on a JetStream cluster that loses the str
       await until(async () => (await httpRequest(`${url}/healthz`)).status === 200, `hub ${h} healthy`);
       await publishWithRetry(() => [url], 'load', `a${h}:0`, `after-${h}-${namespace}`);
     }
-    for (const [i, subscriber] of subscribers.entries()) {
-      await subscriber.waitFor(() => loadOf(subscriber).length >= total + 2, `subscriber ${i} to receive the publishes after the election`);
+    const total = 6 * 60;
+    for (const [i, subscriber] of load.subscribers.entries()) {
+      await subscriber.waitFor(() => load.loadOf(subscriber).length >= total + 2, `subscriber ${i} to receive the publishes after the election`);
     }
-    await Promise.all(subscribers.map((subscriber) => subscriber.stop()));
+    await load.stop();
   });
 });

@@ -12,8 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { freePort, spawnHub, type HubProcess } from '../support/hub.js';
-import { checkExactlyOnceInOrder, FailoverSubscriber, publishWithRetry } from '../support/cluster.js';
-import type { Reply } from '../support/http.js';
+import { LoadAcrossHubs } from '../support/cluster.js';
 import { hasBinary, OwnServer } from '../support/servers.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 import { until } from '../support/wait.js';
@@ -82,54 +81,16 @@ describeUnlessSkipped('the Redis engine behind Sentinel, its master killed mid-p
     for (const hub of hubs) cleanups.push(() => hub.stop());
     const hubUrls = () => hubs.map((hub) => hub.url);
 
-    const subscribers = Array.from({ length: 4 }, (_, i) => new FailoverSubscriber(() => (i % 2 === 0 ? hubUrls() : [...hubUrls()].reverse()), '/topics/load'));
-    // Connected once each received a warm-up event; the warm-ups a subscriber missed are left out below.
-    let warmUps = 0;
-    await until(async () => {
-      await publishWithRetry(hubUrls, 'load', `w:${warmUps}`, `w${warmUps}`);
-      warmUps += 1;
-      return subscribers.every((subscriber) => subscriber.events.length > 0);
-    }, 'every subscriber connected', 30_000, 100);
-    const loadOf = (subscriber: FailoverSubscriber) => subscriber.events.filter((event) => !event.data.startsWith('w:'));
-
-    const statuses: number[] = [];
-    const failures: string[] = [];
-    const record = (reply: Reply | Error) => {
-      statuses.push(reply instanceof Error ? -1 : reply.status);
-      if (reply instanceof Error) failures.push(reply.message);
-    };
-    const publishers = 3;
-    const perPublisher = 60;
-    let published = 0;
-    const publishing = Array.from({ length: publishers }, async (_, p) => {
-      for (let n = 0; n < perPublisher; n++) {
-        const order = p % 2 === 0 ? hubUrls() : [...hubUrls()].reverse();
-        // 30 s: the hub's request timeout; an answer always comes well before it, 503 at worst.
-        await publishWithRetry(() => order, 'load', `p${p}:${n}`, `p${p}-${n}`, record, 30_000);
-        published += 1;
-      }
-    });
-    await until(() => published >= publishers * 10, 'events published before the kill');
+    const load = new LoadAcrossHubs(hubUrls, 4, 'sentinel');
+    await load.warmUp();
+    load.startPublishing(3, 60);
+    await until(() => load.published >= 30, 'events published before the kill');
     await master.kill();
-    const atKill = published;
-    await Promise.all(publishing);
-    const seen = statuses.reduce<Record<number, number>>((count, status) => ({ ...count, [status]: (count[status] ?? 0) + 1 }), {});
-    t.diagnostic(`killed the master after ${atKill} publishes; attempts by status: ${JSON.stringify(seen)}`);
-    assert.ok(published > atKill, 'publishing went on after the failover');
-    assert.deepEqual(failures, [], 'every publish attempt got an answer');
-    assert.ok(statuses.every((status) => [201, 503, 409].includes(status)), `only 201, 503 or 409: ${[...new Set(statuses)].join(', ')}`);
-
-    const counts = Object.fromEntries(Array.from({ length: publishers }, (_, p) => [`p${p}`, perPublisher]));
-    const total = publishers * perPublisher;
-    for (const [i, subscriber] of subscribers.entries()) {
-      await subscriber.waitFor(() => loadOf(subscriber).length >= total, `subscriber ${i} to receive everything`, 60_000).catch((error: Error) => {
-        throw new Error(`${error.message}\n${hubs.map((hub, h) => `hub ${h} said:\n${hub.output()}`).join('\n')}`);
-      });
-      assert.equal(checkExactlyOnceInOrder(loadOf(subscriber), counts), undefined, `subscriber ${i}`);
-      assert.deepEqual(subscriber.controls, [], `subscriber ${i} needed no reset`);
-    }
-    const order = loadOf(subscribers[0]!).map((event) => event.lastEventId);
-    for (const [i, subscriber] of subscribers.entries()) assert.deepEqual(loadOf(subscriber).map((event) => event.lastEventId), order, `subscriber ${i} saw the order of subscriber 0`);
-    await Promise.all(subscribers.map((subscriber) => subscriber.stop()));
+    const atKill = load.published;
+    await load.publishingDone();
+    t.diagnostic(`killed the master after ${atKill} publishes; attempts by status: ${JSON.stringify(load.statusCounts())}`);
+    assert.ok(load.published > atKill, 'publishing went on after the failover');
+    await load.checkLoad(() => hubs.map((hub, h) => `hub ${h} said:\n${hub.output()}`).join('\n'));
+    await load.stop();
   });
 });

@@ -1,6 +1,8 @@
 /** Helpers for tests that run several hubs on one shared engine. */
+import assert from 'node:assert/strict';
 import type { ParsedEvent } from '../../src/protocol/index.js';
 import { httpRequest, openStream, type OpenStream, type Reply } from './http.js';
+import { until } from './wait.js';
 
 /**
  * A subscriber that behaves like a browser behind a load balancer: when its stream ends or breaks
@@ -124,4 +126,100 @@ export function checkExactlyOnceInOrder(events: readonly ParsedEvent[], counts: 
     if ((next[publisher] ?? 0) !== count) return `publisher ${publisher}: got ${next[publisher] ?? 0} of ${count}`;
   }
   return undefined;
+}
+
+/**
+ * Load across hubs while a server is killed, for the kill tests of replicated engines: subscribers
+ * that fail over between the hubs, warmed up until each has an event, then publishers that retry
+ * with their Idempotency-Key; checkLoad() tells whether every acknowledged event reached every
+ * subscriber exactly once, in one order, with no reset.
+ */
+export class LoadAcrossHubs {
+  readonly subscribers: FailoverSubscriber[];
+  /** The status of every publish attempt (-1: no answer). */
+  readonly statuses: number[] = [];
+  readonly failures: string[] = [];
+  published = 0;
+  private publishing: Promise<void[]> | undefined;
+
+  constructor(
+    private readonly hubUrls: () => string[],
+    subscribers: number,
+    /** Makes this run's Idempotency-Keys its own (a namespace). */
+    private readonly keySuffix: string,
+  ) {
+    this.subscribers = Array.from({ length: subscribers }, (_, i) => new FailoverSubscriber(() => (i % 2 === 0 ? hubUrls() : [...hubUrls()].reverse()), '/topics/load'));
+  }
+
+  /** Publishes warm-up events until every subscriber has one (its Last-Event-ID then covers the rest). */
+  async warmUp(): Promise<void> {
+    let warmUps = 0;
+    await until(async () => {
+      await publishWithRetry(this.hubUrls, 'load', `w:${warmUps}`, `w${warmUps}-${this.keySuffix}`);
+      warmUps += 1;
+      return this.subscribers.every((subscriber) => subscriber.events.length > 0);
+    }, 'every subscriber connected', 30_000, 100);
+  }
+
+  /** A subscriber's events without the warm-ups (those it missed before connecting are not counted). */
+  loadOf(subscriber: FailoverSubscriber): ParsedEvent[] {
+    return subscriber.events.filter((event) => !event.data.startsWith('w:'));
+  }
+
+  /** Starts `publishers` publishers of `perPublisher` events each, alternating the hubs they try first. */
+  startPublishing(publishers: number, perPublisher: number): void {
+    this.counts = Object.fromEntries(Array.from({ length: publishers }, (_, p) => [`p${p}`, perPublisher]));
+    const record = (reply: Reply | Error) => {
+      this.statuses.push(reply instanceof Error ? -1 : reply.status);
+      if (reply instanceof Error) this.failures.push(reply.message);
+    };
+    this.publishing = Promise.all(
+      Array.from({ length: publishers }, async (_, p) => {
+        for (let n = 0; n < perPublisher; n++) {
+          const order = p % 2 === 0 ? this.hubUrls() : [...this.hubUrls()].reverse();
+          // 30 s: the hub's request timeout; an answer always comes well before it, 503 at worst.
+          await publishWithRetry(() => order, 'load', `p${p}:${n}`, `p${p}-${n}-${this.keySuffix}`, record, 30_000);
+          this.published += 1;
+        }
+      }),
+    );
+  }
+
+  private counts: Record<string, number> = {};
+
+  async publishingDone(): Promise<void> {
+    await this.publishing;
+  }
+
+  /** Attempts by status, for the test's diagnostics. */
+  statusCounts(): Record<number, number> {
+    return this.statuses.reduce<Record<number, number>>((count, status) => ({ ...count, [status]: (count[status] ?? 0) + 1 }), {});
+  }
+
+  /**
+   * Every publish attempt was answered (201, 503, or 409 for a retry racing its first try), and
+   * every subscriber got every event exactly once, in the same order as the others, with no reset.
+   * `explain` adds what the hubs said to a subscriber that waited in vain.
+   */
+  async checkLoad(explain: () => string): Promise<void> {
+    assert.deepEqual(this.failures, [], 'every publish attempt got an answer');
+    assert.ok(this.statuses.every((status) => [201, 503, 409].includes(status)), `only 201, 503 or 409: ${[...new Set(this.statuses)].join(', ')}`);
+    const total = Object.values(this.counts).reduce((a, b) => a + b, 0);
+    for (const [i, subscriber] of this.subscribers.entries()) {
+      await subscriber.waitFor(() => this.loadOf(subscriber).length >= total, `subscriber ${i} to receive everything`, 60_000).catch((error: Error) => {
+        throw new Error(`${error.message}\n${explain()}`);
+      });
+      assert.equal(checkExactlyOnceInOrder(this.loadOf(subscriber), this.counts), undefined, `subscriber ${i}`);
+      assert.deepEqual(subscriber.controls, [], `subscriber ${i} needed no reset`);
+    }
+    // One order: every subscriber saw the same ids in the same sequence.
+    const order = this.loadOf(this.subscribers[0]!).map((event) => event.lastEventId);
+    for (const [i, subscriber] of this.subscribers.entries()) {
+      assert.deepEqual(this.loadOf(subscriber).map((event) => event.lastEventId), order, `subscriber ${i} saw the order of subscriber 0`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.subscribers.map((subscriber) => subscriber.stop()));
+  }
 }
