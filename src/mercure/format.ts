@@ -13,10 +13,25 @@ import { readEnvelope, type MercureUpdate } from './update.js';
 
 const NOTHING = new Uint8Array(0);
 
-export const MERCURE_FORMAT: StreamFormat<MercureUpdate | undefined> = {
-  read: (event: StoredEvent) => readEnvelope(event.data),
-  encode(event: StoredEvent, update: MercureUpdate | undefined): Uint8Array {
-    if (update === undefined) return NOTHING;
+/**
+ * An update as the Mercure streams of one dispatch share it: parsed once, and each selector's
+ * answer (does it match one of the update's topics?) kept by its kind and source, since streams mostly
+ * share selectors (the same `topic=` template, the same claim): the matching costs one test per
+ * distinct selector per update, not one per stream.
+ */
+export interface ReadUpdate {
+  update: MercureUpdate;
+  matched: Map<string, boolean>;
+}
+
+export const MERCURE_FORMAT: StreamFormat<ReadUpdate | undefined> = {
+  read(event: StoredEvent): ReadUpdate | undefined {
+    const update = readEnvelope(event.data);
+    return update === undefined ? undefined : { update, matched: new Map() };
+  },
+  encode(event: StoredEvent, read: ReadUpdate | undefined): Uint8Array {
+    if (read === undefined) return NOTHING;
+    const { update } = read;
     // The retry field rides in the same block as the event, as Mercure writes it.
     const retry = update.retry === undefined ? '' : encodeRetry(update.retry).slice(0, -1);
     const fields = update.type === undefined ? { id: event.id, data: update.data } : { id: event.id, event: update.type, data: update.data };
@@ -24,8 +39,20 @@ export const MERCURE_FORMAT: StreamFormat<MercureUpdate | undefined> = {
   },
 };
 
+/** Whether one of the selectors matches one of the update's topics, each selector tested once per update. */
+function anyMatches(read: ReadUpdate, selectors: readonly MercureSelector[]): boolean {
+  for (const selector of selectors) {
+    // By kind too: `match=` makes an exact selector of a source that `topic=` reads as a template.
+    const key = `${selector.kind}\n${selector.source}`;
+    let matches = read.matched.get(key);
+    if (matches === undefined) read.matched.set(key, (matches = anyTopicMatches([selector], read.update.topics)));
+    if (matches) return true;
+  }
+  return false;
+}
+
 /** A Mercure subscriber's view: what it subscribed to, and what its token lets it read privately. */
-export class MercureView implements StreamView<MercureUpdate | undefined> {
+export class MercureView implements StreamView<ReadUpdate | undefined> {
   readonly format = MERCURE_FORMAT;
 
   constructor(
@@ -34,10 +61,10 @@ export class MercureView implements StreamView<MercureUpdate | undefined> {
     readonly privateSelectors: readonly MercureSelector[],
   ) {}
 
-  accepts(update: MercureUpdate | undefined): boolean {
-    if (update === undefined) return false;
-    if (!anyTopicMatches(this.selectors, update.topics)) return false;
+  accepts(read: ReadUpdate | undefined): boolean {
+    if (read === undefined) return false;
+    if (!anyMatches(read, this.selectors)) return false;
     // Routing (topic=) never grants a private update: the claim must match one of its topics.
-    return update.private !== true || anyTopicMatches(this.privateSelectors, update.topics);
+    return read.update.private !== true || anyMatches(read, this.privateSelectors);
   }
 }
