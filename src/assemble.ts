@@ -29,7 +29,6 @@ import { Presence } from './presence/presence.js';
 import { publishSubscriptionEvents } from './mercure/subscriptions.js';
 import { PresenceWatchers } from './presence/watchers.js';
 import { DEFAULT_TOPIC_LIMITS, parseSubscribeSelector, TopicRetention } from './topics/index.js';
-import type { EndRetention } from './hub/ended-topics.js';
 import { forwardPresence } from './webhooks/presence.js';
 import { createWebhooks } from './webhooks/webhooks.js';
 
@@ -91,7 +90,7 @@ function assemble(config: HubConfig, logger: Logger, engine: Engine, tokens: Tok
       topicLimits: { ...DEFAULT_TOPIC_LIMITS, maxLength: config.maxTopicLength },
       publishLimits: limits,
       // An ended topic stays ended for its retention age: its --retention rule's, else --history-max-age.
-      endedFor: endRetentionOf(config),
+      retention: new TopicRetention(config),
     },
     logger,
   );
@@ -191,10 +190,4 @@ export function limitSettingsOf(config: HubConfig): LimitSettings {
     publishBytesBurst: config.publishBytesBurst,
     rateLimitSubjects: config.rateLimitSubjects,
   };
-}
-
-/** How long each topic's end stays in force: the retention age its rule gives it, as the engines read the rules. */
-function endRetentionOf(config: HubConfig): EndRetention {
-  const retention = new TopicRetention(config);
-  return { ageOf: (topic) => retention.limitsOf(topic).maxAgeMs, longestMs: retention.largest.maxAgeMs };
 }

@@ -18,18 +18,13 @@
  * streams that the end closed).
  */
 import type { KeyValueStore, StoredEvent } from '../engines/engine.js';
+import type { TopicRetention } from '../topics/index.js';
 
 export interface TopicEnd {
   /** The id of the END_EVENT in the topic's log. */
   endId: string;
   /** When the engine stored it, ms since the epoch. */
   endedAt: number;
-}
-
-/** How long ends stay in force: each topic's retention age, and the longest of them. */
-export interface EndRetention {
-  ageOf(topic: string): number;
-  longestMs: number;
 }
 
 /** How long an end is kept at the least, whatever the retention age (a hub that keeps no history still answers a repeated end). */
@@ -47,15 +42,15 @@ export class EndedTopics {
   /**
    * @param kv the engine's store, or undefined when the engine started empty with this hub (no end
    *   can predate it)
-   * @param retention how long a topic's end stays in force: the topic's retention age (its rule's,
-   *   else --history-max-age), and the longest of them
+   * @param retention the retention rules: a topic's end stays in force for the topic's retention
+   *   age (its rule's, else --history-max-age)
    */
   constructor(
     private readonly kv: KeyValueStore | undefined,
-    private readonly retention: EndRetention,
+    private readonly retention: TopicRetention,
     private readonly now: () => number = Date.now,
   ) {
-    this.longestMs = Math.max(MIN_END_MS, retention.longestMs);
+    this.longestMs = Math.max(MIN_END_MS, retention.largest.maxAgeMs);
     this.lastSweep = now();
     this.lookupsUntil = kv === undefined ? 0 : this.lastSweep + this.longestMs;
     if (kv !== undefined) this.lookups = new Map();
@@ -128,7 +123,7 @@ export class EndedTopics {
   }
 
   private forMsOf(topic: string): number {
-    return Math.max(MIN_END_MS, this.retention.ageOf(topic));
+    return Math.max(MIN_END_MS, this.retention.limitsOf(topic).maxAgeMs);
   }
 }
 

@@ -22,14 +22,14 @@ import {
   type EndDetail,
   type ExpiredDetail,
 } from '../protocol/index.js';
-import { SYSTEM_TOPIC_PREFIX, TopicIndex, type Selector, type TopicLimits } from '../topics/index.js';
+import { SYSTEM_TOPIC_PREFIX, TopicIndex, TopicRetention, type Selector, type TopicLimits } from '../topics/index.js';
 import type { AppendOptions, Engine, NewEvent, PublishCharge, StoredEvent } from '../engines/engine.js';
 import type { StreamSink } from './sink.js';
 import { Subscriber, type StreamHolder, type SubscriberClosedListener, type SubscriberHooks } from './subscriber.js';
 import { checkNewEvent } from './event-rules.js';
 import { createDeliveryLatency } from './latency.js';
 import { newestEvents, readHistory, type HistoryPage, type HistoryQuery } from './history.js';
-import { EndedTopics, type EndRetention, type TopicEnd } from './ended-topics.js';
+import { EndedTopics, type TopicEnd } from './ended-topics.js';
 
 /** An event to publish. `end: true` makes it its topic's last: the hub stores the topic's END_EVENT right after it. */
 export interface EventToPublish extends NewEvent {
@@ -45,7 +45,7 @@ export interface PublishedEvent extends StoredEvent {
   endId?: string;
   alreadyEnded?: boolean;
 }
-import { ControlFrames, controlFrame, eventFrame, type ControlMessage, type WireFormat } from './wire-format.js';
+import { ControlFrames, controlFrame, eventFrame, type ControlMessage } from './wire-format.js';
 
 /**
  * Where ephemeral events travel: `$ssehub/ephemeral/<topic>`. A reserved topic, so no history read
@@ -128,10 +128,10 @@ export interface HubOptions {
   /** Where publishes with PublishOptions.chargeTo are charged; absent: nowhere. */
   publishLimits?: PublishLimits;
   /**
-   * How long an ended topic stays ended (refusing publishes, answering streams with its end): its
-   * retention age. Default: 1 h for every topic.
+   * The retention rules: an ended topic stays ended (refusing publishes, answering streams with its
+   * end) for its retention age. Default: 1 h for every topic.
    */
-  endedFor?: EndRetention;
+  retention?: TopicRetention;
 }
 
 /** Charges publishes to their publishers' rates (auth/limits.ts's ClientLimits is one). */
@@ -200,14 +200,6 @@ interface FormattedEvent {
   frame: Uint8Array;
 }
 
-/**
- * An event's frame. Not kept for replays: a cache would hold a second copy of every retained event
- * (and, as a WeakMap, cost each publish an ephemeron for the collector), while a replay re-encodes
- * only what a reconnecting client missed.
- */
-function frameOf(event: StoredEvent, format: WireFormat, topic: string = event.topic, ephemeral = false): Uint8Array {
-  return eventFrame(format, event, topic, ephemeral);
-}
 
 const silentLogger: HubLogger = { info() {}, warn() {}, error() {} };
 
@@ -262,7 +254,7 @@ export class Hub {
     const greeting = `ok\n${HEARTBEAT_ANNOUNCEMENT}${Math.max(0, options.heartbeatMs)}`;
     this.preamble = Buffer.from(encodeComment(greeting) + encodeRetry(options.retryMs));
     // An engine that stores in this process started empty with this hub: no end can predate it.
-    this.ended = new EndedTopics(engine.appendNow === undefined ? engine.kv : undefined, options.endedFor ?? { ageOf: () => 3_600_000, longestMs: 3_600_000 });
+    this.ended = new EndedTopics(engine.appendNow === undefined ? engine.kv : undefined, options.retention ?? new TopicRetention({ historyMaxEvents: 1000, historyMaxAgeMs: 3_600_000 }));
     engine.onDeliver((event) => this.dispatch(event));
     engine.onDeliveryGap((detail) => this.endStreamsAfterGap(detail));
     if (options.heartbeatMs > 0) {
@@ -658,7 +650,7 @@ export class Hub {
       if (end && subscriber.hadEndOf(event.topic)) return;
       const view = subscriber.view;
       if (view === undefined) {
-        const frame = subscriber.format === 'sse' ? (sse ??= frameOf(event, 'sse', topic, ephemeral)) : (json ??= frameOf(event, 'json', topic, ephemeral));
+        const frame = subscriber.format === 'sse' ? (sse ??= eventFrame('sse', event, topic, ephemeral)) : (json ??= eventFrame('json', event, topic, ephemeral));
         subscriber.deliver(event, frame);
       } else {
         formatted ??= new Map();
@@ -752,7 +744,7 @@ export class Hub {
 
   private heartbeat(): void {
     for (const subscriber of this.subscribers) {
-      // WebSocket connections keep alive with ping frames of their own (src/ws/heartbeat.ts).
+      // WebSocket connections keep alive with ping frames of their own (src/ws/door.ts).
       if (subscriber.format === 'sse' && subscriber.state === 'live' && !subscriber.active) subscriber.enqueue(this.heartbeatFrame);
       subscriber.active = false;
     }
@@ -786,7 +778,9 @@ function appendOptionsOf({ dedupeKey, dedupeWindowMs }: PublishOptions): AppendO
 /** The event's frame for this subscriber, or undefined when its view leaves the event out (a replay: read per stream). */
 function viewedFrame(subscriber: Subscriber, event: StoredEvent): Uint8Array | undefined {
   const view = subscriber.view;
-  if (view === undefined) return frameOf(event, subscriber.format);
+  // Frames are not kept for replays: a cache would hold a second copy of every retained event,
+  // while a replay re-encodes only what a reconnecting client missed.
+  if (view === undefined) return eventFrame(subscriber.format, event);
   const read = view.format.read(event);
   return view.accepts(read) ? view.format.encode(event, read) : undefined;
 }

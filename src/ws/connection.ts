@@ -63,7 +63,7 @@ export class WsConnection implements SinkSocket {
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly ephemeral: TokenBucket;
   private drainWaiters: Array<() => void> = [];
-  /** Answered to the heartbeat's last ping (see heartbeat.ts). */
+  /** Answered to the heartbeat's last ping (see door.ts). */
   alive = true;
 
   constructor(
