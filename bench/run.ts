@@ -74,6 +74,7 @@ async function main(): Promise<void> {
       websocket: { type: 'string', default: WS_SERVERS.map((server) => server.name).join(',') },
       engine: { type: 'string' },
       subscribers: { type: 'string' },
+      port: { type: 'string', default: String(BASE_PORT) },
       help: { type: 'boolean', default: false },
     },
   });
@@ -82,12 +83,13 @@ async function main(): Promise<void> {
       'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
         '                       [--workers N] [--nagle] [--node-http-publish] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
         '                       [--from-source] [--profile] [--baseline CHECKOUT] [--engine URL] [--subscribers N]\n' +
-        '                       [--websocket ssehub,ws-broadcast,socket.io]\n' +
+        '                       [--websocket ssehub,ws-broadcast,socket.io] [--port FIRST]\n' +
         '--websocket names the servers of the WebSocket scenarios (e) and (f) (bench/ws/run.ts); --websocket "" skips them.\n' +
         '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n' +
         '--baseline CHECKOUT also runs ssehub from CHECKOUT/dist (another commit, built there), as "ssehub (baseline)".\n' +
         '--engine URL runs every ssehub row on that engine (redis://, nats://, postgres://), each run in a namespace of its own.\n' +
-        '--subscribers N sets every scenario\'s subscriber count (scenario c: N subscribers on N topics).\n',
+        '--subscribers N sets every scenario\'s subscriber count (scenario c: N subscribers on N topics).\n' +
+        `--port FIRST: the servers listen on the ports after FIRST, one each (default ${BASE_PORT}): another number runs a benchmark beside one already running.\n`,
     );
     return;
   }
@@ -100,7 +102,9 @@ async function main(): Promise<void> {
     if (!kind) throw new Error(`unknown server ${name}; known: ${SERVERS.map((server) => server.name).join(', ')}`);
     return kind;
   });
-  const base: StartOptions = { port: BASE_PORT, workers: 1, tcpNoDelay: true, fastPublish: true, fromSource: values['from-source'], profile: values.profile, engine: values.engine };
+  const firstPort = Number(values.port);
+  if (!Number.isInteger(firstPort) || firstPort < 1024 || firstPort > 65_000) throw new Error(`--port takes a port number from 1024 to 65000, not "${values.port}"`);
+  const base: StartOptions = { port: firstPort, workers: 1, tcpNoDelay: true, fastPublish: true, fromSource: values['from-source'], profile: values.profile, engine: values.engine };
   // With --workers N, ssehub also runs as N workers; with --nagle, also with Nagle's algorithm on;
   // with --node-http-publish, also with every publish going through node:http; with --baseline,
   // also as built in another checkout (a change against the commit before it, in one table).
@@ -132,7 +136,7 @@ async function main(): Promise<void> {
   const needed = Math.max(...sizedScenarios.map((scenario) => Math.max(...SERVERS.map((kind) => loadProcessesFor(scenario, kind.name)))));
   const fleet = await SubscriberFleet.start(needed);
   const results: Record<string, { scenario: Scenario; rows: Row[] }> = {};
-  let port = BASE_PORT;
+  let port = firstPort;
   const totalMeasurements = repeat * sizedScenarios.reduce((sum, scenario) => sum + contenders.reduce((n, c) => n + scenario.subscriberCounts(c.kind.name).length, 0), 0);
   let measurements = 0;
   const runStarted = performance.now();
