@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm test`'s runner: every test/**\/*.test.ts file, in passes of node's test runner. Files that
+ * `npm test`'s runner: every test/**\/*.test.ts file, compiled once (scripts/test-tree.mjs), in
+ * passes of node's test runner. Files that
  * are safe next to others run two at a time; then the files of LANES, in two lanes side by side,
  * each a file at a time; then the ALONE files, one at a time; each listed file with its reason. Every
  * pass always runs. The output ends with the summary of all together, in node's own "# pass N" form,
@@ -12,7 +13,8 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
+import { buildTestTree, sourceNameOf } from './test-tree.mjs';
 
 /**
  * Files that must not run beside the parallel pass, and why. After the parallel pass, the two lanes
@@ -33,6 +35,7 @@ const LANES = {
     'test/docs/readme-tour.test.ts': 'Chromium, and the CLI started several times',
     // Not Chromium: here to even out the two lanes' times (see the slowest files at the end).
     'test/cluster/limits.test.ts': 'worker processes sharing limits: several hub processes at once',
+    'test/bench/run.test.ts': 'the benchmark\'s smoke run: fixed ports from 18300, both cores busy (it measures nothing by the clock)',
   },
   processes: {
     'test/integration/engine-restart.test.ts': 'kills and restarts its own Redis and NATS servers under load',
@@ -48,7 +51,6 @@ const LANES = {
   },
 };
 const ALONE = {
-  'test/bench/run.test.ts': 'the benchmark: fixed ports from 18300, saturates both cores, writes bench/profiles/',
   'test/http/node/fast-publish.test.ts': 'keep-alive and headers timeouts measured, socket backpressure loops',
   'test/integration/history-budget.test.ts': 'floods a hub with 300 MiB and reads its RSS',
 };
@@ -84,6 +86,12 @@ for (const file of [...Object.keys(SERIAL), ...LONG_FIRST]) if (process.argv.len
 
 const KEYS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'];
 
+// Every pass runs the compiled copies (scripts/test-tree.mjs); names stay the checkout's in the summary.
+const ROOT = process.cwd();
+if (!readdirSync(ROOT).includes('package.json')) throw new Error('run-tests: run it from the checkout\'s root (npm test does)');
+const tree = await buildTestTree(ROOT);
+const compiled = (file) => join(tree, file.replace(/\.ts$/, '.js'));
+
 const timesDir = mkdtempSync(join(tmpdir(), 'ssehub-test-times-'));
 const TIMES_REPORTER = new URL('./test-file-times.mjs', import.meta.url).href;
 
@@ -95,7 +103,7 @@ function pass(list, concurrency, name, buffered = false) {
   return new Promise((resolve) => {
     if (list.length === 0) return resolve({ code: 0, counts: {}, output: '' });
     const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${TIMES_REPORTER}`, `--test-reporter-destination=${join(timesDir, name)}`];
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...list], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...list.map(compiled)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let tail = '';
     let output = '';
     child.stdout.on('data', (chunk) => {
@@ -103,7 +111,9 @@ function pass(list, concurrency, name, buffered = false) {
       else process.stdout.write(chunk);
       tail = (tail + chunk.toString()).slice(-4096);
     });
+    const begun = Date.now();
     child.on('exit', (code, signal) => {
+      console.error(`run-tests: the ${name} pass took ${((Date.now() - begun) / 1000).toFixed(0)} s`);
       const counts = {};
       for (const key of KEYS) {
         const match = new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tail);
@@ -142,7 +152,7 @@ function slowestFiles(count) {
     }
     for (const line of text.split('\n').filter(Boolean)) {
       const [ms, file] = [Number(line.slice(0, line.indexOf(' '))), line.slice(line.indexOf(' ') + 1)];
-      rows.push({ ms, file: `${relative(process.cwd(), file)}${name === 'parallel' ? '' : ` (${name})`}` });
+      rows.push({ ms, file: `${sourceNameOf(ROOT, file)}${name === 'parallel' ? '' : ` (${name})`}` });
     }
   }
   return rows.sort((a, b) => b.ms - a.ms).slice(0, count).map((row) => `${(row.ms / 1000).toFixed(1).padStart(6)} ${row.file}`);

@@ -5,15 +5,16 @@ import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.js';
+import { CHECKOUT } from './support/checkout.js';
 import { builtCli } from './support/cli.js';
 import { startScriptServeArgs } from './support/start-script.js';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+// The real checkout: npm pack leaves out the links of the compiled test tree.
+const ROOT = CHECKOUT;
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; version: string };
 

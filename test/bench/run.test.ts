@@ -11,12 +11,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { exactlyOnceFaults } from '../../bench/load/delivery-count.js';
 import type { Row } from '../../bench/run.js';
+import { CHECKOUT } from '../support/checkout.js';
 import { builtCli } from '../support/cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = CHECKOUT;
 const nchanMissing = !existsSync('/usr/sbin/nginx') || !existsSync('/usr/lib/nginx/modules/ngx_nchan_module.so');
 const servers = ['ssehub', 'express-emitter', 'better-sse', ...(nchanMissing && !process.env.CI ? [] : ['nchan'])];
 /**

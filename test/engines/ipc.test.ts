@@ -8,23 +8,23 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { LimitSettings } from '../../src/auth/limits.js';
 import { HubError } from '../../src/errors.js';
 import { IpcEngine } from '../../src/engines/ipc.js';
 import { childPort } from '../../src/engines/ipc-protocol.js';
 import type { EngineSettings } from '../../src/engines/settings.js';
 import { parseSelector, type Selector } from '../../src/topics/index.js';
+import { moduleProcess } from '../support/checkout.js';
 import { describeEngineContract } from './contract.js';
 
-const HOST = fileURLToPath(new URL('../support/ipc-engine-host.ts', import.meta.url));
+const HOST = moduleProcess(new URL('../support/ipc-engine-host.ts', import.meta.url));
 const children: ChildProcess[] = [];
 const hosts = new Map<string, Promise<ChildProcess>>();
 
 /** A child process serving a MemoryEngine over its IPC channel. */
 async function startHost(settings: EngineSettings, limits?: LimitSettings): Promise<ChildProcess> {
   const args = limits === undefined ? [JSON.stringify(settings)] : [JSON.stringify(settings), JSON.stringify(limits)];
-  const child = fork(HOST, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(HOST.file, args, { execArgv: HOST.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);

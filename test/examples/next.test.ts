@@ -52,7 +52,7 @@ describe('the Next.js example', () => {
 
   it('makes one hub per process, kept across a hot reload of its module', async () => {
     assert.equal(await realtimeHub(), hub);
-    const reloaded = (await import(new URL('../../examples/next/lib/hub.ts?hot-reload', import.meta.url).href)) as { realtimeHub: typeof realtimeHub };
+    const reloaded = (await import(new URL('../../examples/next/lib/hub.js?hot-reload', import.meta.url).href)) as { realtimeHub: typeof realtimeHub };
     assert.equal(await reloaded.realtimeHub(), hub);
   });
 

@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
+import { moduleProcess } from '../support/checkout.js';
 import { httpRequest, openStream } from '../support/http.js';
 import { freshNamespace, removeNamespace } from '../support/namespaces.js';
 import { redisService } from '../support/services.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/embedded-app.ts', import.meta.url));
+const FIXTURE = moduleProcess(new URL('../fixtures/embedded-app.ts', import.meta.url));
 const redis = await redisService();
 
 interface App {
@@ -24,7 +24,7 @@ interface App {
 }
 
 async function startApp(engine: string, namespace: string): Promise<App> {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, engine, namespace], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...FIXTURE.execArgv, FIXTURE.file, engine, namespace], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

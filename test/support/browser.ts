@@ -4,11 +4,11 @@
  * they run and fail, so a missing browser can never pass unnoticed.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { CHECKOUT } from './checkout.js';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.SSEHUB_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
+const SCREENSHOTS = `${CHECKOUT}test-results/screenshots/`;
 
 export function chromiumSkipReason(): string | undefined {
   if (existsSync(CHROMIUM_PATH) || process.env.CI) return undefined;
