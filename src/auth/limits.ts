@@ -171,12 +171,55 @@ export class StreamCounter {
 }
 
 /**
+ * A token bucket: `ratePerSecond` tokens a second, refilled continuously, at most `burst` saved up;
+ * it starts full. The one refill rule of every rate the hub keeps (RateLimiter's per key, a
+ * WebSocket connection's ephemeral publishes).
+ */
+export class TokenBucket {
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    now: number,
+  ) {
+    this.tokens = burst;
+    this.updatedAt = now;
+  }
+
+  /** The tokens held at `now`, refilled since the last look. */
+  available(now: number): number {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+    this.updatedAt = now;
+    return this.tokens;
+  }
+
+  /** Takes `cost` tokens if they are there at `now`; false (nothing taken) if not. */
+  take(cost: number, now: number): boolean {
+    if (cost > this.available(now)) return false;
+    this.tokens -= cost;
+    return true;
+  }
+
+  /** Gives back tokens taken for something refused after all. */
+  refund(cost: number): void {
+    this.tokens = Math.min(this.burst, this.tokens + cost);
+  }
+
+  /** Full at `now`: holds no information, a new bucket would be the same. */
+  full(now: number): boolean {
+    return this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond >= this.burst;
+  }
+}
+
+/**
  * A token bucket per key: `ratePerSecond` units (events, bytes) on average, bursts up to `burst`.
  * Refused publishes get 429 rate_limited with Retry-After (whole seconds until enough tokens are
  * back); a cost above the whole burst could never be met, and gets 413 publish_too_large instead.
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; updatedAt: number }>();
+  private readonly buckets = new Map<string, TokenBucket>();
   private calls = 0;
 
   constructor(
@@ -202,12 +245,10 @@ export class RateLimiter {
     }
     const now = this.now();
     if (++this.calls % 1000 === 0) this.forgetFullBuckets(now);
-    const bucket = this.buckets.get(key) ?? { tokens: this.burst, updatedAt: now };
-    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.ratePerSecond);
-    bucket.updatedAt = now;
-    this.buckets.set(key, bucket);
-    if (cost > bucket.tokens) {
-      const waitSeconds = Math.max(1, Math.ceil((cost - bucket.tokens) / this.ratePerSecond));
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) this.buckets.set(key, (bucket = new TokenBucket(this.ratePerSecond, this.burst, now)));
+    if (!bucket.take(cost, now)) {
+      const waitSeconds = Math.max(1, Math.ceil((cost - bucket.available(now)) / this.ratePerSecond));
       throw new HubError(
         429,
         'rate_limited',
@@ -215,19 +256,15 @@ export class RateLimiter {
         { 'Retry-After': String(waitSeconds) },
       );
     }
-    bucket.tokens -= cost;
   }
 
   /** Gives back tokens taken for a publish that was refused after all (by another limit). */
   refund(key: string, cost: number): void {
-    const bucket = this.buckets.get(key);
-    if (bucket !== undefined) bucket.tokens = Math.min(this.burst, bucket.tokens + cost);
+    this.buckets.get(key)?.refund(cost);
   }
 
   /** A bucket that has refilled completely holds no information: drop it. */
   private forgetFullBuckets(now: number): void {
-    for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.ratePerSecond >= this.burst) this.buckets.delete(key);
-    }
+    for (const [key, bucket] of this.buckets) if (bucket.full(now)) this.buckets.delete(key);
   }
 }

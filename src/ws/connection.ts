@@ -10,6 +10,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
+import { TokenBucket } from '../auth/limits.js';
 import { HubError, isHubError } from '../errors.js';
 import type { NewEvent } from '../engines/engine.js';
 import type { RequestHead, RouteContext } from '../http/context.js';
@@ -21,7 +22,6 @@ import { checkSubscriptionGrant, subscriptionOf } from '../http/subscription.js'
 import { WS_CLOSE, type WsServerMessage } from '../protocol/index.js';
 import { parseClientMessage, refOf, type PublishMessage, type SubscribeMessage, type UnsubscribeMessage } from './messages.js';
 import { WebSocketSink, type SinkSocket } from './sink.js';
-import { TokenBucket } from './token-bucket.js';
 import type { WsStats } from './stats.js';
 
 export interface ConnectionSettings {
@@ -75,7 +75,9 @@ export class WsConnection implements SinkSocket {
     private readonly stats: WsStats,
     principal: Principal | undefined,
   ) {
-    this.ephemeral = new TokenBucket(settings.ephemeralPerSecond);
+    // A second's worth of burst; no shared rate counts ephemeral publishes (they are many, small and
+    // worthless a second later): the limit is the connection's, kept in its process.
+    this.ephemeral = new TokenBucket(settings.ephemeralPerSecond, settings.ephemeralPerSecond, performance.now());
     socket.on('message', (data, isBinary) => this.received(data as Buffer | Buffer[] | ArrayBuffer, isBinary));
     socket.on('pong', () => (this.alive = true));
     socket.on('close', () => this.closed());
@@ -284,7 +286,7 @@ export class WsConnection implements SinkSocket {
     const ephemeral = message.ephemeral === true;
     const idempotencyKey = checkedIdempotencyKey(message.idempotencyKey);
     if (ephemeral && idempotencyKey !== undefined) throw new HubError(400, 'invalid_message', 'An ephemeral publish is never stored, so it takes no idempotencyKey.');
-    if (ephemeral && !this.ephemeral.take()) {
+    if (ephemeral && !this.ephemeral.take(1, performance.now())) {
       throw new HubError(429, 'rate_limited', `At most ${this.settings.ephemeralPerSecond} ephemeral publishes per second on one connection (--ws-ephemeral-rate).`);
     }
     const event: NewEvent = { topic: message.topic, data: typeof message.data === 'string' ? message.data : JSON.stringify(message.data) };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { chargesPublisher, LocalLimits, RateLimiter, StreamCounter } from '../../src/auth/limits.js';
+import { chargesPublisher, LocalLimits, RateLimiter, StreamCounter, TokenBucket } from '../../src/auth/limits.js';
 import { HubError } from '../../src/errors.js';
 
 describe('StreamCounter', () => {
@@ -26,6 +26,25 @@ describe('StreamCounter', () => {
     const counter = new StreamCounter(0, 'client IP');
     for (let i = 0; i < 10_000; i++) counter.acquire('ip');
     assert.equal(counter.keys, 0);
+  });
+});
+
+describe('TokenBucket', () => {
+  test('a burst, then one more each 1/rate seconds, never more than the burst saved up; none at a rate of 0', () => {
+    let now = 0;
+    const bucket = new TokenBucket(4, 4, now);
+    assert.deepEqual(Array.from({ length: 5 }, () => bucket.take(1, now)), [true, true, true, true, false]);
+    now += 250;
+    assert.deepEqual([bucket.take(1, now), bucket.take(1, now)], [true, false]);
+    now += 10_000;
+    assert.equal(bucket.full(now), true);
+    assert.equal(Array.from({ length: 10 }, () => bucket.take(1, now)).filter(Boolean).length, 4, 'no more than a burst is saved up');
+    assert.equal(bucket.full(now), false);
+    bucket.refund(2);
+    assert.equal(bucket.available(now), 2, 'a refund gives the tokens back');
+    assert.equal(bucket.take(3, now), false, 'a cost above what is held takes nothing');
+    assert.equal(bucket.available(now), 2);
+    assert.equal(new TokenBucket(0, 0, now).take(1, now), false);
   });
 });
 
