@@ -28,8 +28,13 @@ export interface Panel {
   name: string;
   unit: string;
   better: 'lower' | 'higher';
+  /** Latency spans orders of magnitude between servers (1 ms beside 10 s): then a log scale. */
+  scale: 'linear' | 'log';
   groups: Array<{ server: string; bars: Bar[] }>;
 }
+
+/** A latency panel turns logarithmic when its largest figure is this many times its smallest. */
+const LOG_SCALE_SPREAD = 100;
 
 export interface Chart {
   /** The scenario's key, and the file's name: `<key>.svg`. */
@@ -106,14 +111,16 @@ export function writeCharts(dir: string, charts: readonly Chart[]): string[] {
 }
 
 function figurePanel<R extends { server: string }>(comparison: Comparison<R>, rows: readonly R[]): Panel {
-  return { name: comparison.name, unit: comparison.unit, better: comparison.better, groups: rows.map((row) => ({ server: row.server, bars: [{ value: comparison.figure(row) }] })) };
+  return { name: comparison.name, unit: comparison.unit, better: comparison.better, scale: 'linear', groups: rows.map((row) => ({ server: row.server, bars: [{ value: comparison.figure(row) }] })) };
 }
 
 function latencyPanel(name: string, rows: ReadonlyArray<{ server: string; p50Ms: number; p99Ms: number }>): Panel {
+  const figures = rows.flatMap((row) => [row.p50Ms, row.p99Ms]).filter((value) => Number.isFinite(value) && value > 0);
   return {
     name: `${name}, p50 and p99`,
     unit: 'ms',
     better: 'lower',
+    scale: figures.length > 0 && Math.max(...figures) >= LOG_SCALE_SPREAD * Math.min(...figures) ? 'log' : 'linear',
     groups: rows.map((row) => ({ server: row.server, bars: [{ label: 'p50', value: row.p50Ms }, { label: 'p99', value: row.p99Ms }] })),
   };
 }
@@ -153,7 +160,7 @@ export function chartSvg(chart: Chart): string {
   }
   for (const panel of chart.panels) {
     y += LINE * 1.8;
-    body.push(text(MARGIN, y, `${panel.name} (${panel.unit}), ${panel.better} is better`, { weight: 600 }));
+    body.push(text(MARGIN, y, `${panel.name} (${panel.unit}${panel.scale === 'log' ? ', log scale' : ''}), ${panel.better} is better`, { weight: 600 }));
     y += 10;
     const drawn = drawPanel(panel, plotLeft, plotWidth, y);
     body.push(drawn.svg);
@@ -170,10 +177,14 @@ export function chartSvg(chart: Chart): string {
 
 function drawPanel(panel: Panel, left: number, width: number, top: number): { svg: string; bottom: number } {
   const values = panel.groups.flatMap((group) => group.bars.map((bar) => bar.value)).filter((value) => Number.isFinite(value) && value > 0);
-  const ticks = niceTicks(Math.max(0, ...values));
-  const top_ = ticks[ticks.length - 1]!;
-  const scale = (value: number): number => (Number.isFinite(value) && value > 0 ? (value / top_) * width : 0);
-  const parts: string[] = [`<g class="panel" data-name="${escapeXml(panel.name)}" data-better="${panel.better}">`];
+  const ticks = panel.scale === 'log' ? logTicks(Math.min(...values), Math.max(...values)) : niceTicks(Math.max(0, ...values));
+  const [low, high] = [ticks[0]!, ticks[ticks.length - 1]!];
+  // A bar's length grows with its value on either scale: the longest bar is the largest figure.
+  const scale = (value: number): number => {
+    if (!(Number.isFinite(value) && value > 0)) return 0;
+    return panel.scale === 'log' ? (Math.log10(value / low) / Math.log10(high / low)) * width : (value / high) * width;
+  };
+  const parts: string[] = [`<g class="panel" data-name="${escapeXml(panel.name)}" data-better="${panel.better}" data-scale="${panel.scale}">`];
   const perBar = panel.groups[0]!.bars.length === 1 ? BAR_HEIGHT : SUB_BAR_HEIGHT;
   const groupHeight = panel.groups[0]!.bars.length * (perBar + 2) - 2;
   const plotHeight = panel.groups.length * (groupHeight + GROUP_GAP);
@@ -202,7 +213,7 @@ function drawPanel(panel: Panel, left: number, width: number, top: number): { sv
     y += GROUP_GAP - 2;
   }
   parts.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotHeight}" stroke="${COLOURS.muted}" stroke-width="1"/>`);
-  parts.push(text(left, top + plotHeight + 32, `${panel.unit}, ${panel.better} is better ${panel.better === 'lower' ? '←' : '→'}`, { size: SMALL_SIZE, fill: COLOURS.muted, className: 'axis' }));
+  parts.push(text(left, top + plotHeight + 32, `${panel.unit}${panel.scale === 'log' ? ' (log scale)' : ''}, ${panel.better} is better ${panel.better === 'lower' ? '←' : '→'}`, { size: SMALL_SIZE, fill: COLOURS.muted, className: 'axis' }));
   parts.push('</g>');
   return { svg: parts.join('\n'), bottom: top + plotHeight + 32 };
 }
@@ -221,6 +232,13 @@ export function niceTicks(max: number): number[] {
   const step = [1, 2, 5, 10].map((factor) => factor * magnitude).find((candidate) => candidate >= rough)!;
   const ticks: number[] = [];
   for (let tick = 0; ticks.length === 0 || ticks[ticks.length - 1]! < max; tick += step) ticks.push(Number(tick.toPrecision(12)));
+  return ticks;
+}
+
+/** Powers of ten from the one below the smallest value (so that it still has a bar) to the one at or past the largest. */
+export function logTicks(min: number, max: number): number[] {
+  const ticks: number[] = [];
+  for (let power = Math.ceil(Math.log10(min)) - 1; ticks.length < 2 || ticks[ticks.length - 1]! < max; power++) ticks.push(Number((10 ** power).toPrecision(12)));
   return ticks;
 }
 

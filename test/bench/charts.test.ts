@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chartSvg, escapeXml, niceTicks, scenarioChart, webSocketCharts, type Chart } from '../../bench/charts.js';
+import { chartSvg, escapeXml, logTicks, niceTicks, scenarioChart, webSocketCharts, type Chart } from '../../bench/charts.js';
 import type { Row } from '../../bench/run.js';
 import type { WsRow } from '../../bench/ws/run.js';
 import { chromiumSkipReason, launchChromium } from '../support/browser.js';
@@ -35,6 +35,7 @@ interface Parsed {
   panels: Array<{
     heading: string;
     better: string | null;
+    scale: string | null;
     axis: string;
     servers: Array<{ server: string | null; label: string; weight: string | null; bars: Array<{ width: number; fill: string | null; value: string | null }>; values: string[] }>;
   }>;
@@ -65,6 +66,7 @@ describe('benchmark charts', { skip: chromiumSkipReason() }, () => {
         panels: [...doc.querySelectorAll('g.panel')].map((panel) => ({
           heading: panel.previousElementSibling?.textContent ?? '',
           better: panel.getAttribute('data-better'),
+          scale: panel.getAttribute('data-scale'),
           axis: panel.querySelector('text.axis')?.textContent ?? '',
           servers: [...panel.querySelectorAll('g.server')].map((group) => ({
             server: group.getAttribute('data-server'),
@@ -144,8 +146,21 @@ describe('benchmark charts', { skip: chromiumSkipReason() }, () => {
     const latency = (await parse(chartSvg(chart))).panels[1]!;
     assert.equal(latency.heading, 'delivery latency, p50 and p99 (ms), lower is better');
     assert.deepEqual(latency.servers.map((server) => server.values), [['p50 0.66', 'p99 3.10'], ['p50 0.60', 'p99 3.86']]);
+    assert.equal(latency.scale, 'linear');
     const [p50, p99] = latency.servers[1]!.bars;
     assert.ok(p99!.width > p50!.width);
+  });
+
+  it('draws latency on a log scale when it spans orders of magnitude, every bar still visible and in order', async () => {
+    const chart = notifications([row('ssehub', { publishesPerSecond: 50, p50Ms: 21.18, p99Ms: 57 }), row('express-emitter', { publishesPerSecond: 23, p50Ms: 748.03, p99Ms: 10_625.28 })]);
+    const latency = (await parse(chartSvg(chart))).panels[1]!;
+    assert.equal(latency.scale, 'log');
+    assert.equal(latency.heading, 'delivery latency, p50 and p99 (ms, log scale), lower is better');
+    assert.match(latency.axis, /^ms \(log scale\), lower is better/);
+    const widths = latency.servers.flatMap((server) => server.bars.map((bar) => bar.width));
+    assert.ok(widths[0]! > 0, 'the smallest figure still has a bar');
+    assert.deepEqual([...widths].sort((a, b) => a - b), widths, 'bars grow with their figures: 21 < 57 < 748 < 10,625');
+    assert.deepEqual(latency.servers.map((server) => server.values), [['p50 21.18', 'p99 57.00'], ['p50 748.03', 'p99 10,625']]);
   });
 
   it('prints an unmeasured figure as "–" with no bar', async () => {
@@ -190,5 +205,11 @@ describe('chart axis ticks', () => {
     assert.deepEqual(niceTicks(3.86), [0, 1, 2, 3, 4]);
     assert.deepEqual(niceTicks(0.66), [0, 0.2, 0.4, 0.6, 0.8]);
     assert.deepEqual(niceTicks(0), [0, 1]);
+  });
+
+  it('on a log scale, run over powers of ten from below the smallest value to at or past the largest', () => {
+    assert.deepEqual(logTicks(18.81, 10_625.28), [10, 100, 1000, 10_000, 100_000]);
+    assert.deepEqual(logTicks(10, 1000), [1, 10, 100, 1000]);
+    assert.deepEqual(logTicks(0.6, 70), [0.1, 1, 10, 100]);
   });
 });
