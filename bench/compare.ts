@@ -17,7 +17,8 @@ export interface Comparison<R = Row> {
 /** What a compared row must name: its server. */
 type Named = { server: string };
 
-const figureText = (value: number): string =>
+/** A figure as the summaries print it: thousands grouped from 1,000, else two decimals; "–" when missing. */
+export const figureText = (value: number): string =>
   !Number.isFinite(value) ? '–' : Math.abs(value) >= 1000 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
 
 /** ssehub's figure divided by the other's (NaN when either is missing or the other is 0). */

@@ -7,6 +7,7 @@
  *   npm run bench -- --scenarios a,b --servers ssehub,nchan --workers 2 --json out.json
  *   npm run bench -- --profile             ssehub runs under node --cpu-prof (bench/profiles/)
  *   npm run bench -- --baseline ../other   also ssehub built in another checkout, taking turns
+ *   npm run bench -- --charts DIR          its SVG charts into DIR (default bench/charts; --quick draws none unless asked)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -14,6 +15,7 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SubscriberFleet } from './load/fleet.js';
 import { Publisher, type PublishResult } from './load/publisher.js';
+import { DEFAULT_CHARTS_DIR, runCharts, writeCharts } from './charts.js';
 import { comparisonText, progressText } from './compare.js';
 import { processCost } from './proc.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
       repeat: { type: 'string', default: '1' },
       duration: { type: 'string' },
       json: { type: 'string' },
+      charts: { type: 'string' },
       'from-source': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       baseline: { type: 'string' },
@@ -83,13 +86,14 @@ async function main(): Promise<void> {
       'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
         '                       [--workers N] [--nagle] [--node-http-publish] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
         '                       [--from-source] [--profile] [--baseline CHECKOUT] [--engine URL] [--subscribers N]\n' +
-        '                       [--websocket ssehub,ws-broadcast,socket.io] [--port FIRST]\n' +
+        '                       [--websocket ssehub,ws-broadcast,socket.io] [--port FIRST] [--charts DIR]\n' +
         '--websocket names the servers of the WebSocket scenarios (e) and (f) (bench/ws/run.ts); --websocket "" skips them.\n' +
         '--repeat N runs each scenario N times, the servers taking turns, and reports each figure\'s median.\n' +
         '--baseline CHECKOUT also runs ssehub from CHECKOUT/dist (another commit, built there), as "ssehub (baseline)".\n' +
         '--engine URL runs every ssehub row on that engine (redis://, nats://, postgres://), each run in a namespace of its own.\n' +
         '--subscribers N sets every scenario\'s subscriber count (scenario c: N subscribers on N topics).\n' +
-        `--port FIRST: the servers listen on the ports after FIRST, one each (default ${BASE_PORT}): another number runs a benchmark beside one already running.\n`,
+        `--port FIRST: the servers listen on the ports after FIRST, one each (default ${BASE_PORT}): another number runs a benchmark beside one already running.\n` +
+        '--charts DIR: an SVG chart per scenario, DIR/<scenario>.svg (default bench/charts, which RESULTS.md links); --quick draws them only when --charts is given.\n',
     );
     return;
   }
@@ -164,7 +168,16 @@ async function main(): Promise<void> {
   const wsServers = values.websocket.split(',').filter((name) => name !== '');
   const websocket = wsServers.length === 0 ? [] : await runWebSocketBench({ quick, fromSource: values['from-source'], servers: wsServers });
   if (websocket.length > 0) console.log(`WebSocket: (e) fan-out beside (a), (f) publish round trip\n\n${wsTable(websocket)}\n\n${wsSummary(websocket).join('\n')}\n`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), argv: process.argv.slice(2), results, websocket }, null, 2));
+  const date = new Date().toISOString();
+  if (values.json) writeFileSync(values.json, JSON.stringify({ date, argv: process.argv.slice(2), results, websocket }, null, 2));
+  // A smoke run never overwrites the recorded charts: --quick draws only into a DIR it is given.
+  const chartsDir = values.charts ?? (quick ? undefined : DEFAULT_CHARTS_DIR);
+  if (chartsDir === undefined) console.log('charts: none for --quick (--charts DIR draws them)');
+  else {
+    const scenarioFigures = Object.values(results).map(({ scenario, rows }) => ({ key: scenario.key, title: scenario.title, description: scenario.describe(), rows }));
+    const charts = runCharts({ date, argv: process.argv.slice(2), scenarios: scenarioFigures, websocket });
+    console.log(`charts:\n${writeCharts(chartsDir, charts).map((path) => `  ${path}`).join('\n')}`);
+  }
 }
 
 function loadProcessesFor(scenario: Scenario, server: string): number {

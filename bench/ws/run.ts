@@ -148,7 +148,7 @@ async function measure(kind: WsServerKind, options: WsBenchOptions, shape: Shape
 }
 
 /** What (e) and (f) compare servers on: ssehub's figure over the other's, and which way is better. */
-const WS_COMPARISONS: Record<WsRow['scenario'], ReadonlyArray<Comparison<WsRow>>> = {
+export const WS_COMPARISONS: Record<WsRow['scenario'], ReadonlyArray<Comparison<WsRow>>> = {
   e: [
     { name: '(e) server CPU per delivery', unit: 'µs', better: 'lower', figure: (row) => row.cpuMicrosPerDelivery },
     { name: '(e) p99 latency', unit: 'ms', better: 'lower', figure: (row) => row.p99Ms },
@@ -172,12 +172,14 @@ export function wsSummary(rows: readonly WsRow[]): string[] {
   return lines;
 }
 
+/** Each WebSocket scenario's name, in its table and its chart. */
+export const WS_TITLES: Record<WsRow['scenario'], string> = { e: 'WebSocket fan-out', f: 'round trip' };
+
 /** The WebSocket rows as a table for the bench's output and RESULTS.md. */
 export function wsTable(rows: readonly WsRow[]): string {
   const lines = ['| scenario | server | subscribers | published | delivered / expected | p50 ms | p99 ms | server CPU µs / delivery |', '|---|---|---:|---:|---:|---:|---:|---:|'];
   for (const row of rows) {
-    const title = row.scenario === 'e' ? '(e) WebSocket fan-out' : '(f) round trip';
-    lines.push(`| ${title} | ${row.server} | ${row.subscribers} | ${row.published} | ${row.received} / ${row.expected} | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${row.cpuMicrosPerDelivery.toFixed(1)} |`);
+    lines.push(`| (${row.scenario}) ${WS_TITLES[row.scenario]} | ${row.server} | ${row.subscribers} | ${row.published} | ${row.received} / ${row.expected} | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${row.cpuMicrosPerDelivery.toFixed(1)} |`);
   }
   return lines.join('\n');
 }

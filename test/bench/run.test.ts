@@ -35,7 +35,7 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
     builtCli(); // refuses a missing or stale dist/, which the quick run starts
     // The WebSocket scenarios (e) and (f) are left out here: test/bench/ws.test.ts runs them.
     const json = join(dir, 'quick.json');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--duration', '0.5', '--websocket', '', '--workers', '2', '--nagle', '--node-http-publish', '--servers', servers.join(','), '--json', json], { cwd: ROOT });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--duration', '0.5', '--websocket', '', '--workers', '2', '--nagle', '--node-http-publish', '--servers', servers.join(','), '--json', json, '--charts', join(dir, 'charts')], { cwd: ROOT });
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise((resolve) => child.once('exit', resolve));
@@ -86,6 +86,16 @@ describe('npm run bench -- --quick', { timeout: 240_000 }, () => {
     for (const server of servers.slice(1)) assert.match(output, new RegExp(`× ${server}'s`));
     assert.match(output, /^ssehub --tcp-nodelay false: .*× express-emitter's/m);
     assert.match(output, /^ssehub --workers 2: .*× express-emitter's/m);
+  });
+
+  it('draws a chart per scenario into --charts DIR, a bar per row, and prints its path', () => {
+    assert.deepEqual(readdirSync(join(dir, 'charts')).sort(), ['a.svg', 'b.svg', 'c.svg', 'd.svg']);
+    for (const key of ['a', 'b', 'c', 'd']) {
+      assert.ok(output.includes(`\n  ${join(dir, 'charts', `${key}.svg`)}\n`), `${key}.svg's path printed`);
+      // The first panel's bars (the scenario's own figure): one per row of its table.
+      const firstPanel = readFileSync(join(dir, 'charts', `${key}.svg`), 'utf8').split('<g class="panel"')[1]!;
+      assert.equal(firstPanel.match(/<rect class="bar"/g)?.length, rowsExpected.length, `${key}.svg`);
+    }
   });
 });
 
