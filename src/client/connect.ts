@@ -182,10 +182,18 @@ class HubConnection implements Connection {
     while (this.#state !== 'open') {
       if (this.#stopped) throw new Error('The connection is closed.');
       if (this.#clock.now() >= deadline) throw new Error(`No connection to the hub within ${timeoutMs} ms.`);
+      // One waiter per wait, taken out again when its time runs out: requests that keep timing out
+      // while the hub is away leave nothing behind.
       await new Promise<void>((resolve) => {
-        this.#waitingForOpen.push(resolve);
-        const handle = this.#clock.setTimeout(resolve, deadline - this.#clock.now());
-        this.#waitingForOpen.push(() => this.#clock.clearTimeout(handle));
+        const wake = (): void => {
+          this.#clock.clearTimeout(handle);
+          resolve();
+        };
+        const handle = this.#clock.setTimeout(() => {
+          this.#waitingForOpen = this.#waitingForOpen.filter((waiter) => waiter !== wake);
+          resolve();
+        }, deadline - this.#clock.now());
+        this.#waitingForOpen.push(wake);
       });
     }
     const ref = `r${this.#nextRef++}`;
@@ -214,7 +222,7 @@ class HubConnection implements Connection {
 
   #sendSubscribe(subscription: ClientWsSubscription<any>): void {
     const message: WsClientMessage = { type: 'subscribe', topics: subscription.topics, sub: subscription.name };
-    const resume = subscription.resumeFrom;
+    const resume = subscription.lastEventId;
     if (resume !== '') message.lastEventId = resume;
     else if (subscription.options.rewind !== undefined) message.rewind = subscription.options.rewind;
     if (subscription.options.presence) message.presence = true;
@@ -324,12 +332,8 @@ class ClientWsSubscription<M extends EventMap> implements WsSubscription<M> {
     if (options.onEvent === undefined) this.#queue = [];
   }
 
+  /** The last id handed to the application: where a new connection resumes (nothing received but unread is skipped). */
   get lastEventId(): string {
-    return this.#deliveredId;
-  }
-
-  /** Where a new connection resumes: the last id handed to the application (nothing received but unread is skipped). */
-  get resumeFrom(): string {
     return this.#deliveredId;
   }
 
