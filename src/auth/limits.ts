@@ -101,7 +101,10 @@ export class LocalLimits implements ClientLimits {
 
   openStream(ip: string, subject: string | undefined): StreamLease {
     this.takeStreamSlots(ip, subject);
-    return new LocalLease(this, ip, subject);
+    // No limit counts this stream: every such stream shares one lease, rather than an object and
+    // its address held per open stream.
+    const counted = this.settings.maxStreamsPerIp !== 0 || (subject !== undefined && this.settings.maxStreamsPerSubject !== 0);
+    return counted ? new LocalLease(this, ip, subject) : UNCOUNTED_LEASE;
   }
 
   /** Takes the slots of one stream, or refuses with 429 too_many_streams holding none. */
@@ -121,6 +124,9 @@ export class LocalLimits implements ClientLimits {
     if (subject !== undefined) this.streamsPerSubject.release(subject);
   }
 }
+
+/** The lease of a stream no limit counts: there is nothing to give back. */
+const UNCOUNTED_LEASE: StreamLease = Object.freeze({ release: () => {} });
 
 class LocalLease implements StreamLease {
   private held = true;

@@ -122,6 +122,20 @@ describe('LocalLimits', () => {
     limits.openStream('10.0.0.1', 'alice');
     assert.throws(() => limits.openStream('10.0.0.1', 'carol'), (error: HubError) => error.code === 'too_many_streams');
   });
+
+  test('a subject limit alone counts the subject\'s streams; with no limit at all, nothing is counted', () => {
+    const bySubject = new LocalLimits({ ...settings, maxStreamsPerIp: 0, maxStreamsPerSubject: 1 });
+    const alices = bySubject.openStream('10.0.0.1', 'alice');
+    assert.throws(() => bySubject.openStream('10.0.0.2', 'alice'), (error: HubError) => error.code === 'too_many_streams');
+    for (let i = 0; i < 3; i++) bySubject.openStream('10.0.0.1', undefined); // anonymous: no limit applies
+    alices.release();
+    bySubject.openStream('10.0.0.2', 'alice');
+
+    const none = new LocalLimits({ ...settings, maxStreamsPerIp: 0, maxStreamsPerSubject: 0 });
+    const leases = Array.from({ length: 5 }, () => none.openStream('10.0.0.1', 'alice'));
+    for (const lease of leases) lease.release();
+    assert.equal(none.streamsPerIp.keys + none.streamsPerSubject.keys, 0);
+  });
 });
 
 describe('chargesPublisher', () => {

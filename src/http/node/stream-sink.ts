@@ -174,12 +174,10 @@ class SocketSink implements StreamSink {
   constructor(private readonly socket: StreamSocket) {
     // An error (a reset by the peer) closes the socket; without a listener it would crash the process.
     socket.on('error', destroySocket);
-    // A client that half-closes its side has gone (EventSource never does): end ours too, after
-    // what is buffered ('finish' then destroys the socket).
-    socket.on('end', endSocket);
-    // A clean end waits for the buffered bytes to leave, then closes whether or not the client
-    // closes its side (the server's sockets allow half-open connections).
-    socket.on('finish', destroySocket);
+    // A client that half-closes its side has gone (EventSource never does): the stream ends ours
+    // too, after what is buffered, and then closes (node:http's sockets allow half-open connections;
+    // this one no longer does). The stream's own machinery does it, not a listener per stream.
+    socket.allowHalfOpen = false;
     // 'close' fires once: a plain listener, without once()'s wrapper (about 300 bytes per stream).
     socket.on('close', socketClosed);
   }
@@ -201,8 +199,13 @@ class SocketSink implements StreamSink {
     return drainedOrClosed(this.socket);
   }
 
+  /**
+   * A clean end waits for the buffered bytes to leave, then closes whether or not the client closes
+   * its side: the callback is made here, at the end, rather than a 'finish' listener held all along.
+   */
   end(): void {
-    this.socket.end();
+    const { socket } = this;
+    socket.end(() => socket.destroy());
   }
 
   destroy(): void {
@@ -213,10 +216,6 @@ class SocketSink implements StreamSink {
 /** Shared by every taken-over socket (called with the socket as `this`). */
 function destroySocket(this: Socket): void {
   this.destroy();
-}
-
-function endSocket(this: Socket): void {
-  this.end();
 }
 
 function socketDrained(this: StreamSocket): void {

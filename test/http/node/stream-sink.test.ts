@@ -7,9 +7,9 @@ import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { startTestHub } from '../../support/hub.js';
 
-function rawStream(port: number, request: string): Promise<{ socket: Socket; head: () => string; closed: Promise<void> }> {
+function rawStream(port: number, request: string, { allowHalfOpen = false } = {}): Promise<{ socket: Socket; head: () => string; closed: Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen });
     let text = '';
     const closed = new Promise<void>((done) => socket.once('close', () => done()));
     socket.on('data', (chunk: Buffer) => {
@@ -69,6 +69,47 @@ describe('HTTP/1.1 streams owned by the hub', () => {
       const next = await rawStream(hub.port, 'GET /topics/a HTTP/1.1\r\nHost: x\r\n\r\n');
       assert.match(next.head(), /^HTTP\/1\.1 200 OK/);
       next.socket.destroy();
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('a client that half-closes its side has gone: the hub ends the stream and closes the connection', async () => {
+    const hub = await startTestHub();
+    try {
+      const { socket, closed } = await rawStream(hub.port, 'GET /topics/a HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until(() => hub.hub.stats().connections === 1, 'the stream');
+      const ended = new Promise<void>((done) => socket.once('end', () => done()));
+      socket.end();
+      // The client keeps reading: its socket sees the hub's end, then closes (it allows no half-open connection).
+      await ended;
+      await closed;
+      await until(() => hub.hub.stats().connections === 0, 'the stream to be gone');
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('a stream the hub ends is closed even while its client keeps its own side open', async () => {
+    const hub = await startTestHub();
+    try {
+      const { socket, closed } = await rawStream(hub.port, 'GET /topics/a HTTP/1.1\r\nHost: x\r\n\r\n', { allowHalfOpen: true });
+      await until(() => hub.hub.stats().connections === 1, 'the stream');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      const ended = new Promise<void>((done) => socket.once('end', () => done()));
+      assert.equal(hub.hub.endStreams({ topic: 'a' }, { event: 'ssehub.revoked', data: 'bye' }), 1);
+      await ended;
+      assert.match(text, /event: ssehub\.revoked\ndata: bye\n\n/, 'the last frame left before the end');
+      let isClosed = false;
+      void closed.then(() => (isClosed = true));
+      // A connection the hub still held would take these bytes; one it destroyed answers with a reset.
+      const probe = setInterval(() => socket.write('x'), 50);
+      try {
+        await until(() => isClosed, 'the hub to close the connection');
+      } finally {
+        clearInterval(probe);
+      }
     } finally {
       await hub.close();
     }
