@@ -7,10 +7,16 @@
  * publishers optimistically, and contention there costs retries).
  *
  * Invariant: the messages one instance sends reach every instance, itself included, in the order
- * it sent them (send() appends one at a time). State an instance builds from them is therefore the
- * same everywhere once the same messages have been delivered.
+ * it sent them (send() appends one batch at a time, each in send order). State an instance builds
+ * from them is therefore the same everywhere once the same messages have been delivered.
+ *
+ * Invariant: a message waits for at most the one append in flight, never for a queue of them. What
+ * was sent meanwhile goes in the next append, together: a message queued behind N others, one
+ * append each, would reach the order N round trips late, and a later message of another instance
+ * would overtake it (a stream opened here, reported after the others' closes that came after it).
  */
 import type { HistoryResult, StoredEvent } from '../engines/engine.js';
+import { HubError } from '../errors.js';
 import { parseSubscribeSelector, SYSTEM_TOPIC_PREFIX } from '../topics/index.js';
 import type { Hub, HubLogger } from './hub.js';
 
@@ -33,6 +39,16 @@ export interface SystemMessage<T = unknown> {
 export type SystemListener = (message: SystemMessage) => void;
 
 const CHANNELS: readonly SystemChannel[] = ['presence', 'control', 'webhooks'];
+/** Most messages, and most bytes of them (the first always goes), in one append. */
+const BATCH_MAX_MESSAGES = 100;
+const BATCH_MAX_BYTES = 64 * 1024;
+
+/** A message waiting for its append. */
+interface Outgoing {
+  event: { topic: string; event: string; data: string };
+  resolve(stored: StoredEvent): void;
+  reject(error: unknown): void;
+}
 
 /** The topic an instance sends a channel's messages on. */
 export function systemTopic(channel: SystemChannel, instance: string): string {
@@ -56,8 +72,9 @@ function channelOf(topic: string): SystemChannel | undefined {
 export class SystemBus {
   private readonly listeners = new Map<SystemChannel, SystemListener[]>();
   private readonly gapListeners: Array<(detail: string) => void> = [];
-  /** The send in progress: the next one waits for it, which keeps this instance's messages in order. */
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Messages sent while an append is in flight, in send order: the next append takes them. */
+  private queue: Outgoing[] = [];
+  private sending = false;
 
   constructor(
     private readonly hub: Hub,
@@ -75,17 +92,15 @@ export class SystemBus {
 
   /**
    * Sends a message to every instance (this one included), after the ones this instance sent
-   * before it. Rejects as the publish does when the engine cannot store it (engine_unavailable);
-   * the messages after it are still sent.
+   * before it. Rejects as the publish does when the engine cannot store it (engine_unavailable), as
+   * do the messages in the same append; the messages after them are still sent.
    */
   send(channel: SystemChannel, type: string, data: unknown): Promise<StoredEvent> {
     const payload = JSON.stringify({ instance: this.instance, data });
-    const sent = this.tail.then(
-      () => this.publish(channel, type, payload),
-      () => this.publish(channel, type, payload),
-    );
-    this.tail = sent.catch(() => {});
-    return sent;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event: { topic: systemTopic(channel, this.instance), event: type, data: payload }, resolve, reject });
+      if (!this.sending) void this.sendQueued();
+    });
   }
 
   /** Listens to a channel's messages, from every instance, in the engine's order. */
@@ -115,13 +130,36 @@ export class SystemBus {
     this.gapListeners.push(listener);
   }
 
-  private async publish(channel: SystemChannel, type: string, payload: string): Promise<StoredEvent> {
-    // Presence and disconnects are acted on as they arrive, never replayed: every engine keeps no
-    // history of them (BUILT_IN_RETENTION). The webhook queue is kept: its history is what is delivered.
-    const [stored] = await this.hub.publish([{ topic: systemTopic(channel, this.instance), event: type, data: payload }], {
-      allowReservedTopics: true,
-    });
-    return stored!;
+  /** Appends what is queued, a batch at a time, until nothing is left. */
+  private async sendQueued(): Promise<void> {
+    this.sending = true;
+    while (this.queue.length > 0) {
+      let count = 0;
+      let bytes = 0;
+      while (count < this.queue.length && count < BATCH_MAX_MESSAGES) {
+        bytes += this.queue[count]!.event.data.length;
+        if (count > 0 && bytes > BATCH_MAX_BYTES) break;
+        count += 1;
+      }
+      await this.publish(this.queue.splice(0, count));
+    }
+    this.sending = false;
+  }
+
+  private async publish(batch: Outgoing[]): Promise<void> {
+    try {
+      // Presence and disconnects are acted on as they arrive, never replayed: every engine keeps no
+      // history of them (BUILT_IN_RETENTION). The webhook queue is kept: its history is what is delivered.
+      const stored = await this.hub.publish(batch.map((message) => message.event), { allowReservedTopics: true });
+      batch.forEach((message, i) => message.resolve(stored[i]!));
+    } catch (error) {
+      if (batch.length > 1 && error instanceof HubError && error.code === 'publish_too_large') {
+        // Too large together for a stream's buffer (--max-buffer): each alone, in order.
+        for (const message of batch) await this.publish([message]);
+        return;
+      }
+      for (const message of batch) message.reject(error);
+    }
   }
 
   private receive(event: StoredEvent): void {

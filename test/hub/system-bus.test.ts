@@ -61,6 +61,31 @@ function checkCluster(engine: () => Promise<{ url: string; kind: EngineKind | un
 describe('the system bus', () => {
   test('the memory engine: one instance hears its own messages, in order', checkCluster(async () => ({ url: 'memory', kind: undefined }), 1));
 
+  test('messages sent while an append is in flight wait for that one only: they go in the next append, together, in the order sent', async () => {
+    const running = await startTestHub();
+    try {
+      const bus = new SystemBus(running.hub, 'one', silent);
+      const got: SystemMessage[] = [];
+      bus.on('control', (message) => got.push(message));
+      const appends: string[][] = [];
+      const publish = running.hub.publish.bind(running.hub);
+      running.hub.publish = (events, options) => {
+        appends.push(events.map((event) => event.event ?? ''));
+        return publish(events, options);
+      };
+      const sends = Array.from({ length: 10 }, (_, n) => bus.send('control', `m${n}`, { n }));
+      const stored = await Promise.all(sends);
+      const names = Array.from({ length: 10 }, (_, n) => `m${n}`);
+      // One append in flight (the first message), then everything sent meanwhile in one more.
+      assert.deepEqual(appends, [names.slice(0, 1), names.slice(1)]);
+      assert.deepEqual(stored.map((event) => event.event), names, 'each send answered with its own message');
+      await until(() => got.length === 10, 'the ten messages');
+      assert.deepEqual(got.map((message) => message.type), names, 'delivered in the order sent');
+    } finally {
+      await running.close();
+    }
+  });
+
   test('a message that is not {instance, data} JSON is ignored, and the listeners keep working', async () => {
     const running = await startTestHub();
     try {
