@@ -309,10 +309,16 @@ export class Hub {
     return this.ended.lookup(topic);
   }
 
-  /** Asks the engine's store about the topics this instance has no answer for (see EndedTopics.lookup). */
+  /**
+   * Asks the engine's store about the topics this instance has no answer for (see EndedTopics.lookup).
+   * Not about the hub's own topics ($ssehub/…: only the hub publishes there, and never ends one): a
+   * starting instance's first presence and bus messages go out without that round trip.
+   */
   private async lookUpEnds(events: readonly EventToPublish[]): Promise<void> {
     const topics = new Set<string>();
-    for (const event of events) if (typeof event.topic === 'string' && event.topic.length <= this.options.topicLimits.maxLength) topics.add(event.topic);
+    for (const { topic } of events) {
+      if (typeof topic === 'string' && topic.length <= this.options.topicLimits.maxLength && !topic.startsWith(SYSTEM_TOPIC_PREFIX)) topics.add(topic);
+    }
     await Promise.all([...topics].map((topic) => this.ended.lookup(topic)));
   }
 
