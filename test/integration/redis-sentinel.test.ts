@@ -17,9 +17,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { freePort, spawnHub, type HubProcess } from '../support/hub.js';
-import { httpRequest } from '../support/http.js';
+import { httpRequest, openStream } from '../support/http.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { LoadAcrossHubs } from '../support/cluster.js';
+import { LoadAcrossHubs, publishWithRetry } from '../support/cluster.js';
+import { RESET_EVENT } from '../../src/protocol/index.js';
 import { hasBinary, OwnServer } from '../support/servers.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 import { until } from '../support/wait.js';
@@ -129,7 +130,10 @@ describeUnlessSkipped('the Redis engine behind Sentinel, its master killed mid-p
       load.startPublishing(3, 60);
       await until(() => load.published >= 30, 'events published before the kill');
       let onlyOnMaster = 0;
+      // The id of an event that survives the failover, for a client away from then on to resume from.
+      let beforeLoss = '';
       if (stalled) {
+        beforeLoss = await publishWithRetry(hubUrls, 'load', 'w:before', `before-${stalled}`);
         // Acknowledged by the master, never sent on to the replica: the failover loses them.
         links[0]!.holdReplies();
         const atHold = load.published;
@@ -145,6 +149,12 @@ describeUnlessSkipped('the Redis engine behind Sentinel, its master killed mid-p
       t.diagnostic(`${onlyOnMaster} events acknowledged by the master alone; attempts by status: ${JSON.stringify(load.statusCounts())}; ${reset} of 4 subscribers reset`);
       if (stalled) {
         assert.ok(reset > 0, 'the loss was found: subscribers were reset');
+        // The live subscribers had the lost events before the master died; a client away meanwhile
+        // resumes where history lacks them, and must be told.
+        const away = await openStream(`${hubs[0]!.url}/topics/load`, { 'Last-Event-ID': beforeLoss });
+        const [first] = await away.waitForEvents(1);
+        away.close();
+        assert.equal(first!.type, RESET_EVENT, `a client resuming from before the loss is reset, not replayed ${first!.data}`);
         assert.ok(
           hubs.some((hub) => /the log lost the events after \S+ up to \S+/.test(hub.output())),
           `a hub logged the lost range\n${said(hubs)()}`,
