@@ -244,7 +244,7 @@ export class LoadAcrossHubs {
         throw new Error(`${error.message}\n${explain()}`);
       });
       if (subscriber.resetsAt.length === 0) {
-        assert.equal(checkExactlyOnceInOrder(this.loadOf(subscriber), this.counts), undefined, `subscriber ${i}, never reset, has every acknowledged event`);
+        assert.equal(checkExactlyOnceInOrder(this.loadOf(subscriber), this.counts), undefined, `subscriber ${i}, never reset, has every acknowledged event: ${this.loadOf(subscriber).map((e) => `${e.data}@${e.lastEventId}`).join(' ')}\n${explain()}`);
         continue;
       }
       reset += 1;
