@@ -106,6 +106,7 @@ describeUnlessSkipped('the Redis engine behind Sentinel, its master killed mid-p
     const hubUrls = () => hubs.map((hub) => hub.url);
 
     const load = new LoadAcrossHubs(hubUrls, 4, 'sentinel');
+    cleanups.push(() => load.stop()); // also when an assertion fails: its subscribers would keep the process alive
     await load.warmUp();
     load.startPublishing(3, 60);
     await until(() => load.published >= 30, 'events published before the kill');
@@ -132,7 +133,8 @@ describeUnlessSkipped('the Redis engine behind Sentinel, its master killed mid-p
       const hubUrls = () => hubs.map((hub) => hub.url);
 
       const load = new LoadAcrossHubs(hubUrls, 4, `loss-${stalled}`);
-      await load.warmUp();
+      cleanups.push(() => load.stop()); // also when an assertion fails: its subscribers would keep the process alive
+    await load.warmUp();
       load.startPublishing(3, 60);
       await until(() => load.published >= 30, 'events published before the kill');
       let onlyOnMaster = 0;
