@@ -4,9 +4,10 @@
  * log and to each topic's history, so no other instance's append can interleave with it.
  *
  * Keys, under the namespace prefix P:
- *   P:log            stream of every event (fields t, e, d, n): what each instance tails for delivery;
+ *   P:log            stream of every event (fields t, e, d, n, p): what each instance tails for delivery;
  *                    n numbers the entries 1, 2, 3... so that a reader sees entries trimmed before it
- *                    read them as a jump (stream ids alone have gaps of their own)
+ *                    read them as a jump (stream ids alone have gaps of their own); p is the epoch the
+ *                    entry was appended in
  *   P:logged         the number of the last entry added to P:log
  *   P:topic:<topic>  stream of one topic's retained history (fields e, d), same ids as in P:log
  *   P:topics         set of topics with history or eviction records
@@ -14,6 +15,7 @@
  *   P:forgotten      newest eviction id of topics whose records were dropped (answers conservatively)
  *   P:epoch          random value drawn when the namespace's data is created: ids carry it, so an id
  *                    from data that Redis lost is recognised as unknown instead of mistaken for a position
+ *   P:epochs         hash epoch -> the log's last id when that epoch began: its entries all come after
  *   P:dedupe:<key>   an append's dedupe key -> "<epoch> <id1> <id2> ...", expiring after its window
  */
 
@@ -29,6 +31,11 @@ local function newer(a, b)
   local bm, bs = parse(b)
   return am > bm or (am == bm and as > bs)
 end
+local function field_of(fields, name)
+  for i = 1, #fields, 2 do
+    if fields[i] == name then return fields[i + 1] end
+  end
+end
 local function record_eviction(evicted, topic, id)
   if newer(id, redis.call('HGET', evicted, topic)) then redis.call('HSET', evicted, topic, id) end
 end
@@ -42,14 +49,83 @@ end
 `;
 
 /**
- * KEYS: log, topics, evicted, epoch, logged, and the dedupe key (P:dedupe:<key>) if the append has one.
- * ARGV: prefix, logMaxLen, newEpoch, dedupeWindowMs (0 without a dedupe key), then (topic, event,
- * data, maxEvents, maxAgeMs) per event, the last two the topic's retention; event '' means none.
- * Returns { epoch, replayed, id1, id2, ... }: replayed is 1 when the dedupe key was found, and then
- * nothing was appended and epoch and ids are those of the append that stored it.
+ * Keeps the namespace's epoch honest, before anything is appended (shared by the append and the
+ * check scripts). The caller says the newest log entry it has seen (knownEpoch, knownId, knownN:
+ * delivered to it, or appended by it; '' if none).
+ *
+ * Invariant: within one epoch an id names one event, and every id handed out is above every id
+ * handed out before it. Redis replicates asynchronously, so a replica promoted by Sentinel (or a
+ * Redis restarted without its data) may lack the newest entries, and XADD '*' would go on from its
+ * own last id: it could hand out again an id some client already holds, for another event. So:
+ * - the entry the caller saw must still be in the log with its number n (unless trimming took it:
+ *   older than the first entry); if not, or if the epoch key itself is gone, events were lost, and a
+ *   new epoch is drawn: every id from before becomes unknown (a resume from one gets ssehub.reset),
+ *   and each instance's reader, meeting an entry of the new epoch, tells its streams (delivery gap);
+ * - the log's last id is raised to the caller's knownId, so the next XADD hands out ids above every
+ *   id this caller has seen, in whichever epoch.
+ * Returns { epoch, lostAfter }: when a loss was found here, lostAfter is the id of the newest entry
+ * still in the log below knownId (what the caller saw after it, up to knownId, is gone); else ''.
  */
-export const APPEND_SCRIPT = `${ID_HELPERS}
-local log, topics, evicted, epochKey, logged, dedupeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+const EPOCH_HELPERS = `
+local function last_id(log)
+  if redis.call('EXISTS', log) == 0 then return '0-0' end
+  return field_of(redis.call('XINFO', 'STREAM', log), 'last-generated-id')
+end
+local function raise_last_id(log, id)
+  if not newer(id, last_id(log)) then return end
+  if redis.call('EXISTS', log) == 1 then
+    redis.call('XSETID', log, id)
+  else
+    -- XSETID needs the stream: create it empty, its last id set by the entry added and taken back.
+    redis.call('XADD', log, id, 'x', '')
+    redis.call('XDEL', log, id)
+  end
+end
+local function ensure_epoch(epochKey, epochsKey, log, newEpoch, knownEpoch, knownId, knownN)
+  local epoch = redis.call('GET', epochKey)
+  local lost = false
+  if knownId ~= '' and not epoch then
+    lost = true
+  elseif knownId ~= '' and epoch == knownEpoch then
+    local entry = redis.call('XRANGE', log, knownId, knownId)
+    if #entry == 0 then
+      local first = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)
+      lost = #first == 0 or not newer(first[1][1], knownId)
+    else
+      lost = field_of(entry[1][2], 'n') ~= knownN
+    end
+  end
+  local lostAfter = ''
+  if lost then
+    local before = redis.call('XREVRANGE', log, '(' .. knownId, '-', 'COUNT', 1)
+    lostAfter = #before > 0 and before[1][1] or '0-0'
+  end
+  if knownId ~= '' then raise_last_id(log, knownId) end
+  if lost or not epoch then
+    epoch = newEpoch
+    redis.call('SET', epochKey, epoch)
+    redis.call('HSET', epochsKey, epoch, last_id(log))
+  end
+  return { epoch, lostAfter }
+end
+`;
+
+/** KEYS: log, epoch, epochs. ARGV: newEpoch, knownEpoch, knownId, knownN (see EPOCH_HELPERS). */
+export const CHECK_SCRIPT = `${ID_HELPERS}${EPOCH_HELPERS}
+return ensure_epoch(KEYS[2], KEYS[3], KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+`;
+
+/**
+ * KEYS: log, topics, evicted, epoch, logged, epochs, and the dedupe key (P:dedupe:<key>) if the append has one.
+ * ARGV: prefix, logMaxLen, newEpoch, dedupeWindowMs (0 without a dedupe key), knownEpoch, knownId,
+ * knownN (see EPOCH_HELPERS), then (topic, event, data, maxEvents, maxAgeMs) per event, the last two
+ * the topic's retention; event '' means none.
+ * Returns { epoch, replayed, lostAfter, lastN, id1, id2, ... }: replayed is 1 when the dedupe key
+ * was found, and then nothing was appended and epoch and ids are those of the append that stored it;
+ * lastN is the number n of the last entry appended.
+ */
+export const APPEND_SCRIPT = `${ID_HELPERS}${EPOCH_HELPERS}
+local log, topics, evicted, epochKey, logged, epochsKey, dedupeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local prefix, logMax = ARGV[1], ARGV[2]
 -- Checked in the same script as the append, so of two instances appending with one key, one stores.
 if dedupeKey then
@@ -58,21 +134,21 @@ if dedupeKey then
     local result = {}
     for part in string.gmatch(first, '%S+') do result[#result + 1] = part end
     table.insert(result, 2, 1)
+    table.insert(result, 3, '')
+    table.insert(result, 4, 0)
     return result
   end
 end
-local epoch = redis.call('GET', epochKey)
-if not epoch then
-  epoch = ARGV[3]
-  redis.call('SET', epochKey, epoch)
-end
+local checked = ensure_epoch(epochKey, epochsKey, log, ARGV[3], ARGV[5], ARGV[6], ARGV[7])
+local epoch = checked[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local result = { epoch, 0 }
-for i = 5, #ARGV, 5 do
+local result = { epoch, 0, checked[2], 0 }
+for i = 8, #ARGV, 5 do
   local topic, event, data, maxEvents, maxAge = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   local n = redis.call('INCR', logged)
-  local id = redis.call('XADD', log, 'MAXLEN', '~', logMax, '*', 't', topic, 'e', event, 'd', data, 'n', n)
+  local id = redis.call('XADD', log, 'MAXLEN', '~', logMax, '*', 't', topic, 'e', event, 'd', data, 'n', n, 'p', epoch)
+  result[4] = n
   local tkey = prefix .. ':topic:' .. topic
   redis.call('SADD', topics, topic)
   if maxEvents == 0 then
@@ -91,7 +167,7 @@ for i = 5, #ARGV, 5 do
 end
 if dedupeKey then
   local ids = { epoch }
-  for i = 3, #result do ids[#ids + 1] = result[i] end
+  for i = 5, #result do ids[#ids + 1] = result[i] end
   redis.call('SET', dedupeKey, table.concat(ids, ' '), 'PX', ARGV[4])
 end
 return result

@@ -17,7 +17,12 @@
  *   the sentinels for the master, and asks again after a failover. Redis replicates asynchronously,
  *   so a failover may lose what the old master acknowledged but had not yet sent to the promoted
  *   replica; with settings.redisWaitReplicas, append() answers only after WAIT saw that many replicas
- *   hold the write, and fails (503) when they did not within the deadline.
+ *   hold the write, and fails (503) when they did not within the deadline. Without it, the loss is
+ *   detected (redis-scripts.ts, EPOCH_HELPERS): each instance checks, in every append, after each
+ *   reconnect and every few seconds, that the newest log entry it has seen is still there; when it
+ *   is not, a new epoch begins, every instance ends its streams when its reader meets the new epoch,
+ *   and a client resuming from an id of before is reset (ssehub.reset, unknown-id), never silently
+ *   left without the lost events. New ids are raised above every id the instance has seen.
  *
  * The command connection has no offline queue and never retries a command: a publish while Redis
  * is unreachable fails at once with 503, and an append is never silently sent twice.
@@ -42,7 +47,7 @@ import {
 } from './engine.js';
 import type { GapReason } from '../protocol/index.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
-import { APPEND_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
+import { APPEND_SCRIPT, CHECK_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
 import { HealthProbe } from './health.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
@@ -106,12 +111,20 @@ function fieldsOf(fields: string[]): Record<string, string> {
 export class RedisEngine implements Engine {
   readonly name = 'redis';
   readonly kv: KeyValueStore;
-  private readonly keys: { log: string; logged: string; topics: string; evicted: string; forgotten: string; epoch: string };
+  private readonly keys: { log: string; logged: string; topics: string; evicted: string; forgotten: string; epoch: string; epochs: string };
   /** The last stream id delivered to this instance. */
   private cursor = '0-0';
   /** The number (field n) of the last log entry delivered here, if it had one: the next must be one more. */
   private lastNumber: number | undefined;
+  /** The epoch of the log where this instance's reader is: the epoch of the ids it hands out and accepts. */
   private epoch = '';
+  /** A check found another epoch: the reader (it alone moves the cursor) is to follow it. */
+  private epochMayHaveChanged = false;
+  /**
+   * The newest log entry this instance has seen, delivered to it or appended by it (the greatest
+   * id, whichever its epoch): what a failover must not lose without the clients being told.
+   */
+  private newest: { epoch: string; id: StreamId; n: string } | undefined;
   private closed = false;
   private readonly localDelivery: LocalDelivery<StreamId>;
   private readonly tasks: BackgroundTasks;
@@ -134,6 +147,7 @@ export class RedisEngine implements Engine {
       evicted: `${prefix}:evicted`,
       forgotten: `${prefix}:forgotten`,
       epoch: `${prefix}:epoch`,
+      epochs: `${prefix}:epochs`,
     };
     this.kv = new RedisKeyValueStore(commands, `${prefix}:kv:`);
     this.localDelivery = new LocalDelivery('redis', logger, compareStreamIds);
@@ -189,8 +203,7 @@ export class RedisEngine implements Engine {
 
   private async start(): Promise<void> {
     await orUnavailable('redis', async () => {
-      await this.commands.set(this.keys.epoch, randomBytes(4).toString('hex'), 'NX');
-      this.epoch = (await this.commands.get(this.keys.epoch))!;
+      this.epoch = (await this.checkLog())!;
       const last = (await this.commands.xrevrange(this.keys.log, '+', '-', 'COUNT', 1)) as StreamEntry[];
       this.cursor = last[0]?.[0] ?? '0-0';
       const number = last[0] === undefined ? undefined : fieldsOf(last[0][1]).n;
@@ -200,30 +213,72 @@ export class RedisEngine implements Engine {
     const sweepMs = Math.min(60_000, Math.max(1000, Math.floor(this.retention.shortestAgeMs / 2)));
     this.tasks.every(sweepMs, () => this.sweep());
     this.tasks.every(STATS_INTERVAL_MS, () => this.refreshStats());
+    this.tasks.every(STATS_INTERVAL_MS, async () => void (await this.checkLog()));
+    // After a reconnect (a failover: another server may answer now), at once rather than on the timer.
+    this.commands.on('ready', () => void this.checkLog().catch(() => {})); // the timer tries again
     void this.refreshStats().catch(() => {}); // the timer tries again
+  }
+
+  /**
+   * Runs the epoch check (redis-scripts.ts, EPOCH_HELPERS) with the newest entry this instance has
+   * seen: logs the range a loss took, and hands a new epoch to the reader. Answers the current epoch.
+   */
+  private async checkLog(connection: Redis = this.commands): Promise<string | undefined> {
+    if (this.closed) return undefined;
+    const known = this.newest;
+    const [epoch, lostAfter] = (await connection.eval(CHECK_SCRIPT, 3, this.keys.log, this.keys.epoch, this.keys.epochs, ...this.knownArgs(known))) as [string, string];
+    this.noteCheck(epoch, lostAfter, known);
+    return epoch;
+  }
+
+  private knownArgs(known = this.newest): string[] {
+    return [randomBytes(4).toString('hex'), known?.epoch ?? '', known ? `${known.id.ms}-${known.id.seq}` : '', known?.n ?? ''];
+  }
+
+  private noteCheck(epoch: string, lostAfter: string, known: RedisEngine['newest']): void {
+    if (lostAfter !== '' && known) {
+      const lost = { after: `${known.epoch}-${lostAfter}`, upTo: `${known.epoch}-${known.id.ms}-${known.id.seq}` };
+      this.logger.warn(
+        { lost, epoch },
+        `redis engine: the log lost the events after ${lost.after} up to ${lost.upTo} that this instance had seen (a failover to a replica that lacked them, or a restart without them); a new epoch ${epoch} begins, and clients resuming from an id of before are reset`,
+      );
+    }
+    if (this.epoch !== '' && epoch !== this.epoch) this.epochMayHaveChanged = true;
+  }
+
+  /** Remembers a log entry seen here if it is the newest yet. */
+  private saw(epoch: string, id: StreamId, n: string | undefined): void {
+    if (n === undefined) return;
+    if (this.newest === undefined || compareStreamIds(id, this.newest.id) > 0) this.newest = { epoch, id, n };
   }
 
   async append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
     const { dedupeKey } = options;
+    const known = this.newest;
+    const [newEpoch, ...knownArgs] = this.knownArgs(known);
     const args: string[] = [
       this.settings.namespace,
       String(LOG_MAX_LENGTH),
-      randomBytes(4).toString('hex'),
+      newEpoch!,
       dedupeKey === undefined ? '0' : String(dedupeWindowOf(options)),
+      ...knownArgs,
     ];
     for (const event of events) {
       const { maxEvents, maxAgeMs } = this.retention.limitsOf(event.topic);
       args.push(event.topic, event.event ?? '', event.data, String(maxEvents), String(maxAgeMs));
     }
-    const { log, topics, evicted, epoch, logged } = this.keys;
-    const keys = [log, topics, evicted, epoch, logged];
+    const { log, topics, evicted, epoch, logged, epochs } = this.keys;
+    const keys = [log, topics, evicted, epoch, logged, epochs];
     if (dedupeKey !== undefined) keys.push(`${this.settings.namespace}:dedupe:${dedupeKey}`);
-    const result = (await orUnavailable('redis', () => this.commands.eval(APPEND_SCRIPT, keys.length, ...keys, ...args))) as [string, number, ...string[]];
-    await this.waitForReplicas();
-    const [epochThen, replayed, ...ids] = result;
+    const result = (await orUnavailable('redis', () => this.commands.eval(APPEND_SCRIPT, keys.length, ...keys, ...args))) as [string, number, string, number, ...string[]];
+    const [epochThen, replayed, lostAfter, lastNumber, ...ids] = result;
     // A replayed append answers the epoch it was stored under, which says nothing about the current one.
-    if (replayed !== 1) this.noteEpoch(epochThen);
+    if (replayed !== 1) {
+      this.noteCheck(epochThen, lostAfter, known);
+      this.saw(epochThen, parseStreamId(ids.at(-1)!)!, String(lastNumber));
+    }
+    await this.waitForReplicas();
     return storedEvents('redis', events, ids.map((id) => `${epochThen}-${id}`), (i) => parseStreamId(ids[i]!)!.ms);
   }
 
@@ -243,6 +298,13 @@ export class RedisEngine implements Engine {
 
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
     let after = this.streamIdOf(afterId);
+    const idEpoch = afterId.slice(0, Math.max(0, afterId.indexOf('-')));
+    if (after === undefined && idEpoch !== '' && idEpoch !== this.epoch) {
+      // An id of the namespace's current epoch, which this instance's reader has not reached yet:
+      // the client is to come back in a moment (503), not be told its id is unknown.
+      const current = await orUnavailable('redis', () => this.commands.get(this.keys.epoch));
+      if (current === idEpoch) throw new EngineUnavailableError('redis', new Error('this instance has not yet read up to the epoch of the id'));
+    }
     let reason: GapReason | undefined;
     if (after !== undefined && compareStreamIds(after, parseStreamId(this.cursor)!) > 0) {
       // An id newer than what this instance has delivered: handed out by another instance a
@@ -357,39 +419,61 @@ export class RedisEngine implements Engine {
     return parseStreamId(id.slice(dash + 1));
   }
 
-  private noteEpoch(epoch: string): void {
-    if (epoch === this.epoch) return;
-    // Redis lost this namespace's data (a restart without persistence): ids from before are unknown now.
-    this.logger.warn({ previous: this.epoch, epoch }, 'redis engine: the namespace was recreated; earlier history is gone');
-    this.epoch = epoch;
-  }
-
   /** Tails the shared log and delivers every entry, in order, exactly once. */
   private async readLoop(): Promise<void> {
     let failures = 0;
     while (!this.closed) {
       try {
+        if (this.epochMayHaveChanged) {
+          await this.followEpoch();
+          this.epochMayHaveChanged = false;
+        }
         const reply = (await this.reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', this.keys.log, this.cursor)) as Array<[string, StreamEntry[]]> | null;
         failures = 0;
         if (!reply) continue;
         for (const [id, entry] of reply[0]![1]) {
           const fields = fieldsOf(entry);
-          // The log started over: its new entries' ids belong to the epoch drawn when it was recreated.
-          if (this.startsOver(fields)) await this.refreshEpoch(this.reader);
+          // Numbering went back: the entries read here last are gone from the log (a failover), and
+          // another instance appended over them. The check finds the loss and draws a new epoch.
+          if (this.startsOver(fields)) await this.checkLog(this.reader);
+          // An entry of another epoch: if the log moved to a new one, read again from where it began.
+          if (fields.p !== undefined && fields.p !== this.epoch && (await this.followEpoch())) break;
           this.deliver(id, fields);
         }
       } catch (error) {
         if (this.closed) break;
         if (failures++ === 0) this.logger.warn({ err: error }, 'redis engine: delivery interrupted; resuming from the last delivered event');
         await new Promise((resolve) => setTimeout(resolve, Math.min(50 * failures, 1000)));
-        if (failures % 10 === 0) await this.refreshEpoch();
       }
     }
   }
 
-  /** Whether this entry's number says the log was recreated since the last entry read here. */
+  /** Whether this entry's number is not above the last one read here (within one epoch it only grows). */
   private startsOver(fields: Record<string, string>): boolean {
     return fields.n !== undefined && this.lastNumber !== undefined && Number(fields.n) <= this.lastNumber;
+  }
+
+  /**
+   * Moves the reader to the namespace's current epoch if it is another: back to the log's id where
+   * that epoch began when the cursor is past it (another instance raised the ids less far than this
+   * one had read), so that no entry of the new epoch is skipped. Every stream here is ended first
+   * (a delivery gap): its client resumes with an id of the old epoch, and is reset. Whether it moved.
+   */
+  private async followEpoch(): Promise<boolean> {
+    const epoch = await this.reader.get(this.keys.epoch);
+    if (!epoch || epoch === this.epoch) return false;
+    const start = await this.reader.hget(this.keys.epochs, epoch);
+    const from = this.cursor;
+    const began = start ? parseStreamId(start) : undefined;
+    if (began && compareStreamIds(began, parseStreamId(this.cursor)!) < 0) this.cursor = start!;
+    const previous = this.epoch;
+    this.epoch = epoch;
+    this.lastNumber = undefined;
+    this.localDelivery.gap(
+      { previous, epoch, readUpTo: `${previous}-${from}`, epochBegan: start },
+      'the shared log lost events and started over in a new epoch (a failover to a replica that lacked them, or Redis restarted without them); ids from before are unknown now',
+    );
+    return true;
   }
 
   private deliver(id: string, fields: Record<string, string>): void {
@@ -397,13 +481,10 @@ export class RedisEngine implements Engine {
     if (number !== undefined && this.lastNumber !== undefined && number > this.lastNumber + 1) {
       // The log's length is capped (LOG_MAX_LENGTH): these left it before this instance read them.
       this.localDelivery.gap({ after: this.cursor, missed: number - this.lastNumber - 1 }, 'events left the shared log before delivery here');
-    } else if (this.startsOver(fields)) {
-      // Numbering started over: Redis lost the namespace's data (a restart without persistence), and
-      // with it whatever was appended after the last entry this instance read.
-      this.localDelivery.gap({ after: this.cursor }, 'the shared log was lost and started over; events appended before may never arrive here');
     }
     this.lastNumber = number;
     this.cursor = id;
+    this.saw(fields.p ?? this.epoch, parseStreamId(id)!, fields.n);
     const event: StoredEvent = { id: `${this.epoch}-${id}`, topic: fields.t ?? '', data: fields.d ?? '', time: parseStreamId(id)!.ms };
     if (fields.e) event.event = fields.e;
     this.localDelivery.deliver(parseStreamId(id)!, event);
@@ -416,15 +497,6 @@ export class RedisEngine implements Engine {
     const all = await orUnavailable('redis', () => this.commands.smembers(this.keys.topics));
     for (const topic of all) if (selectors.some((selector) => selectorMatches(selector, topic))) exact.add(topic);
     return [...exact];
-  }
-
-  /**
-   * Reads the namespace's epoch again, on `connection`: the read loop passes the reader, which has
-   * just answered, where the command connection may still be reconnecting (and fails at once then).
-   */
-  private async refreshEpoch(connection: Redis = this.commands): Promise<void> {
-    const epoch = await connection.get(this.keys.epoch).catch(() => null);
-    if (epoch) this.noteEpoch(epoch);
   }
 
   /** Age retention for topics nobody publishes to, in batches; each instance helps. */

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { after, test } from 'node:test';
 import { RedisEngine, redisConnection } from '../../src/engines/redis.js';
+import type { StoredEvent } from '../../src/engines/engine.js';
 import { EngineUnavailableError } from '../../src/engines/unavailable.js';
 import { HubError } from '../../src/errors.js';
 import { silentEngineLogger } from '../../src/engines/settings.js';
@@ -79,7 +80,7 @@ describeDeliveryGap(
     await eventually(() => delivered.length === 4, 'delivery after the data loss', 15_000);
     assert.deepEqual(data(), ['1', '3', '4', '6']);
     assert.equal(gaps.length, 2, 'the loss is reported');
-    assert.match(gaps[1]!, /lost and started over/);
+    assert.match(gaps[1]!, /lost events and started over in a new epoch/);
     // The event after the loss carries the new data's epoch, so an id from before is unknown.
     assert.equal(delivered.at(-1)!.id, sixth!.id);
     const resumed = await engine.history([parseSelector('a')], delivered[0]!.id);
@@ -108,6 +109,63 @@ describeUnlessSkipped('redis engine: retention per topic on the server', { skip:
       const lengths: Record<string, number> = {};
       for (const topic of ['small/a', 'other', '$ssehub/presence/i1', '$ssehub/control/i1', '$ssehub/webhooks/i1']) lengths[topic] = await redis.xlen(`${namespace}:topic:${topic}`);
       assert.deepEqual(lengths, { 'small/a': 2, other: 5, '$ssehub/presence/i1': 0, '$ssehub/control/i1': 0, '$ssehub/webhooks/i1': 5 });
+    } finally {
+      redis.disconnect();
+      await engine.close();
+    }
+  });
+});
+
+describeUnlessSkipped('redis engine: a failover to a replica that lacked the newest entries', { skip: service.skipReason() }, () => {
+  test('the loss is found and logged, new ids go on above every id handed out, and a resume from before is reset', async () => {
+    const namespace = `f${randomBytes(5).toString('hex')}`;
+    namespaces.push(namespace);
+    const warnings: string[] = [];
+    const logger = { ...silentEngineLogger, warn: (_: object, message?: string) => void warnings.push(message ?? '') };
+    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, logger);
+    const redis = new Redis(service.url);
+    try {
+      const delivered: StoredEvent[] = [];
+      const gaps: string[] = [];
+      engine.onDeliver((event) => delivered.push(event));
+      engine.onDeliveryGap((detail) => gaps.push(detail));
+      const streamId = (id: string) => id.slice(id.indexOf('-') + 1);
+      const [first] = await engine.append([{ topic: 'a', data: '1' }]);
+      await eventually(() => delivered.length === 1, 'the first event');
+
+      // The old master hands out an entry whose id is ahead of the new master's clock (clocks of
+      // two machines differ), and this instance delivers it...
+      const epoch = (await redis.get(`${namespace}:epoch`))!;
+      const ahead = `${Date.now() + 3_600_000}-0`;
+      const number = await redis.incr(`${namespace}:logged`);
+      await redis.xadd(`${namespace}:log`, ahead, 't', 'a', 'e', '', 'd', '2', 'n', String(number), 'p', epoch);
+      await redis.xadd(`${namespace}:topic:a`, ahead, 'e', '', 'd', '2');
+      await eventually(() => delivered.length === 2, 'the entry the failover loses');
+      // ...then dies before its replica had it: the promoted replica's log ends at the first entry.
+      await redis.xdel(`${namespace}:log`, ahead);
+      await redis.xdel(`${namespace}:topic:a`, ahead);
+      await redis.call('XSETID', `${namespace}:log`, streamId(first!.id));
+      await redis.set(`${namespace}:logged`, number - 1);
+
+      // XADD '*' would hand out an id below the lost one; the append raises it, in a new epoch.
+      const [third] = await engine.append([{ topic: 'a', data: '3' }]);
+      assert.ok(engine.compareIds(third!.id, delivered[1]!.id) > 0, `${third!.id} above the lost ${delivered[1]!.id}`);
+      assert.notEqual(third!.id.split('-')[0], epoch, 'a new epoch');
+      assert.ok(
+        warnings.some((line) => line.includes(`after ${first!.id} up to ${delivered[1]!.id}`)),
+        `a warning names the lost range: ${warnings.join('; ')}`,
+      );
+      await eventually(() => delivered.length === 3, 'the event after the loss');
+      assert.equal(delivered[2]!.id, third!.id);
+      assert.equal(gaps.length, 1, 'the streams are told, before the new epoch is delivered');
+      assert.match(gaps[0]!, /lost events and started over in a new epoch/);
+      // Every id of before is unknown now, even the one that survived: that client may lack the lost event.
+      for (const before of [delivered[0]!, delivered[1]!]) {
+        const resumed = await engine.history([parseSelector('a')], before.id);
+        assert.deepEqual([resumed.complete, resumed.reason], [false, 'unknown-id'], `resume from ${before.id}`);
+      }
+      const fromThird = await engine.history([parseSelector('a')], third!.id);
+      assert.deepEqual([fromThird.complete, fromThird.events], [true, []]);
     } finally {
       redis.disconnect();
       await engine.close();

@@ -1,6 +1,6 @@
 /** Helpers for tests that run several hubs on one shared engine. */
 import assert from 'node:assert/strict';
-import type { ParsedEvent } from '../../src/protocol/index.js';
+import { RESET_EVENT, type ParsedEvent } from '../../src/protocol/index.js';
 import { httpRequest, openStream, type OpenStream, type Reply } from './http.js';
 import { until } from './wait.js';
 
@@ -12,6 +12,8 @@ export class FailoverSubscriber {
   readonly events: ParsedEvent[] = [];
   /** Reserved control events received (ssehub.reset and the like), other than position markers. */
   readonly controls: ParsedEvent[] = [];
+  /** For each ssehub.reset received, how many events had arrived before it. */
+  readonly resetsAt: number[] = [];
   reconnects = 0;
   private current: OpenStream | undefined;
   private lastEventId = '';
@@ -38,6 +40,7 @@ export class FailoverSubscriber {
         const take = (): void => {
           for (; seen < stream.events.length; seen++) {
             const event = stream.events[seen]!;
+            if (event.type === RESET_EVENT) this.resetsAt.push(this.events.length);
             if (event.type.startsWith('ssehub.')) this.controls.push(event);
             else this.events.push(event);
           }
@@ -140,6 +143,8 @@ export class LoadAcrossHubs {
   readonly statuses: number[] = [];
   readonly failures: string[] = [];
   published = 0;
+  /** Per publisher, how many of its events were acknowledged so far. */
+  readonly acknowledged: number[] = [];
   private publishing: Promise<void[]> | undefined;
 
   constructor(
@@ -173,6 +178,7 @@ export class LoadAcrossHubs {
       this.statuses.push(reply instanceof Error ? -1 : reply.status);
       if (reply instanceof Error) this.failures.push(reply.message);
     };
+    this.acknowledged.splice(0, Infinity, ...Array.from({ length: publishers }, () => 0));
     this.publishing = Promise.all(
       Array.from({ length: publishers }, async (_, p) => {
         for (let n = 0; n < perPublisher; n++) {
@@ -180,6 +186,7 @@ export class LoadAcrossHubs {
           // 30 s: the hub's request timeout; an answer always comes well before it, 503 at worst.
           await publishWithRetry(() => order, 'load', `p${p}:${n}`, `p${p}-${n}-${this.keySuffix}`, record, 30_000);
           this.published += 1;
+          this.acknowledged[p] = n + 1;
         }
       }),
     );
@@ -217,6 +224,45 @@ export class LoadAcrossHubs {
     for (const [i, subscriber] of this.subscribers.entries()) {
       assert.deepEqual(this.loadOf(subscriber).map((event) => event.lastEventId), order, `subscriber ${i} saw the order of subscriber 0`);
     }
+  }
+
+  /**
+   * For a failover that may lose acknowledged events: every publish attempt was answered, and each
+   * subscriber either got every acknowledged event exactly once, in order, with no reset; or got
+   * ssehub.reset, and after its last reset every event publisher p had acknowledged from
+   * `keptFrom[p]` on (what the failover cannot have lost), exactly once and in order. Answers how
+   * many subscribers were reset.
+   */
+  async checkLoadOrReset(keptFrom: readonly number[], explain: () => string): Promise<number> {
+    assert.deepEqual(this.failures, [], 'every publish attempt got an answer');
+    assert.ok(this.statuses.every((status) => [201, 503, 409].includes(status)), `only 201, 503 or 409: ${[...new Set(this.statuses)].join(', ')}`);
+    const last = Object.entries(this.counts).map(([publisher, count]) => `${publisher}:${count - 1}`);
+    let reset = 0;
+    for (const [i, subscriber] of this.subscribers.entries()) {
+      const sinceReset = () => subscriber.events.slice(subscriber.resetsAt.at(-1) ?? 0).map((event) => event.data);
+      await subscriber.waitFor(() => last.every((data) => sinceReset().includes(data)), `subscriber ${i} to receive every publisher's last event`, 60_000).catch((error: Error) => {
+        throw new Error(`${error.message}\n${explain()}`);
+      });
+      if (subscriber.resetsAt.length === 0) {
+        assert.equal(checkExactlyOnceInOrder(this.loadOf(subscriber), this.counts), undefined, `subscriber ${i}, never reset, has every acknowledged event: ${this.loadOf(subscriber).map((e) => `${e.data}@${e.lastEventId}`).join(' ')}\n${explain()}`);
+        continue;
+      }
+      reset += 1;
+      const kept = sinceReset().filter((data) => {
+        const [publisher, n] = data.split(':');
+        return publisher!.startsWith('p') && Number(n) >= keptFrom[Number(publisher!.slice(1))]!;
+      });
+      const expected = Object.entries(this.counts).flatMap(([publisher, count]) =>
+        Array.from({ length: Math.max(0, count - keptFrom[Number(publisher.slice(1))]!) }, (_, k) => `${publisher}:${keptFrom[Number(publisher.slice(1))]! + k}`),
+      );
+      const byPublisher = (list: string[]) => [...list].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+      assert.deepEqual(byPublisher(kept), byPublisher(expected), `subscriber ${i}, reset: every event acknowledged since the failover, once`);
+      for (const publisher of Object.keys(this.counts)) {
+        const mine = kept.filter((data) => data.startsWith(`${publisher}:`)).map((data) => Number(data.split(':')[1]));
+        assert.deepEqual(mine, [...mine].sort((a, b) => a - b), `subscriber ${i}: ${publisher}'s events in order`);
+      }
+    }
+    return reset;
   }
 
   async stop(): Promise<void> {

@@ -6,6 +6,11 @@ export interface TcpProxy {
   url: string;
   /** Destroys every open connection, both sides, as a network failure would. */
   cutAll(): void;
+  /**
+   * Stops passing on what the target sends (it waits in the proxy), connections left open: a link
+   * that stalls without breaking, such as a replica's that its master's death then cuts.
+   */
+  holdReplies(): void;
   close(): Promise<void>;
 }
 
@@ -13,6 +18,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: URL | string, port = 0): Promise<TcpProxy> {
   const { hostname, port: targetPort } = new URL(target);
   const sockets = new Set<Socket>();
+  const upstreams = new Map<Socket, Socket>();
   const server: Server = createServer((client) => {
     const upstream = connect(Number(targetPort), hostname);
     for (const socket of [client, upstream]) {
@@ -21,8 +27,9 @@ export async function startTcpProxy(target: URL | string, port = 0): Promise<Tcp
       socket.on('error', () => {});
     }
     client.pipe(upstream).pipe(client);
+    upstreams.set(upstream, client);
     client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    upstream.on('close', () => (upstreams.delete(upstream), client.destroy()));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -32,6 +39,12 @@ export async function startTcpProxy(target: URL | string, port = 0): Promise<Tcp
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     cutAll: () => {
       for (const socket of sockets) socket.destroy();
+    },
+    holdReplies: () => {
+      for (const [upstream, client] of upstreams) {
+        upstream.unpipe(client);
+        upstream.pause();
+      }
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();
