@@ -2,8 +2,8 @@
  * The streaming publish: POST /publish with `Content-Type: application/x-ndjson`, a body of any
  * length (chunked), one event a line in the batch's shape `{"topic", "data", "event"?, "end"?}`.
  * The answer is NDJSON too, written as the body is read: one line for each line that is not blank,
- * in the same order, `{"id","topic",...}` for an event stored, `{"error":{code,message},"line":N}`
- * for a line refused.
+ * in the same order, `{"id","topic",...}` for an event stored, `{"error":{code,message},"status",
+ * "line":N}` for a line refused (status: the HTTP status the same refusal has elsewhere).
  *
  * Invariants:
  * - Every event goes through publishEvents, the one publish path (authorization, rate limits); the
@@ -255,7 +255,7 @@ class PublishStream implements SinkOwner {
     let text = '';
     for (let i = 0; i < group.length; i++) {
       const outcome = outcomes[i]!;
-      text += isHubError(outcome) ? JSON.stringify({ ...errorJson(outcome), line: group[i]!.line }) : JSON.stringify(publishedBody(outcome));
+      text += isHubError(outcome) ? JSON.stringify({ ...errorJson(outcome), status: outcome.status, line: group[i]!.line }) : JSON.stringify(publishedBody(outcome));
       text += '\n';
     }
     this.sink.write(Buffer.from(text));
@@ -263,7 +263,7 @@ class PublishStream implements SinkOwner {
 
   /** Ends the stream with an error that concerns no single line. */
   private fail(error: HubError): void {
-    if (!this.gone) this.sink.write(Buffer.from(`${JSON.stringify(errorJson(error))}\n`));
+    if (!this.gone) this.sink.write(Buffer.from(`${JSON.stringify({ ...errorJson(error), status: error.status })}\n`));
     this.endWith(error);
   }
 
