@@ -253,6 +253,34 @@ describe('streaming publish with tokens', () => {
   });
 });
 
+describe('streaming publish with a token that expires mid-stream', () => {
+  const SECRET = 'expiry-secret-expiry-secret-expiry-secret';
+  let hub: RunningHub;
+  before(async () => {
+    hub = await startTestHub({ jwtSecret: SECRET, publishRate: 0 });
+  });
+  after(() => hub.close());
+
+  test('lines after the token has expired are refused with token_expired, and the stream ends', async () => {
+    const token = await mintToken({ secret: SECRET, subject: 'producer', publish: ['**'], lifetimeSeconds: 4 });
+    const stream = openPublishStream(hub.url, { Authorization: `Bearer ${token}` });
+    stream.send(line({ topic: 'expiring', data: 'in time' }));
+    const [first] = await stream.waitForAnswers(1);
+    assert.equal(first.topic, 'expiring');
+    // Past the token's exp (whole seconds): the next line meets an expired token.
+    await sleep(4500);
+    stream.send(line({ topic: 'expiring', data: 'too late' }));
+    const answers = await stream.ended;
+    assert.equal(answers.length, 2);
+    assert.deepEqual({ code: answers[1].error.code, status: answers[1].status, line: answers[1].line }, { code: 'token_expired', status: 401, line: 2 });
+    const history = await httpRequest(`${hub.url}/topics/expiring/history`, { headers: { Authorization: `Bearer ${await mintToken({ secret: SECRET, subject: 'r', subscribe: ['**'], lifetimeSeconds: 60 })}` } });
+    assert.deepEqual(
+      history.json().events.map((event: { data: string }) => event.data),
+      ['in time'],
+    );
+  });
+});
+
 describe('streaming publish through the Fetch door (hub.fetch on @hono/node-server)', () => {
   let hub: EmbeddedHub;
   let server: ReturnType<typeof serve>;
