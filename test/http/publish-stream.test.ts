@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { connect as connectHttp2 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -278,6 +279,64 @@ describe('streaming publish with a token that expires mid-stream', () => {
       history.json().events.map((event: { data: string }) => event.data),
       ['in time'],
     );
+  });
+});
+
+describe('streaming publish over HTTP/2 (h2c)', () => {
+  let hub: RunningHub;
+  before(async () => {
+    hub = await startTestHub({ h2c: true, publishRate: 0, requestTimeoutMs: 1000, headersTimeoutMs: 1000 });
+  });
+  after(() => hub.close());
+
+  test('answers lines while the stream is open, past --request-timeout, which does not reset it', async () => {
+    const session = connectHttp2(hub.url);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/publish', 'content-type': 'application/x-ndjson' });
+      const answers: any[] = [];
+      let text = '';
+      let wake = (): void => {};
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        text += chunk;
+        let newline: number;
+        while ((newline = text.indexOf('\n')) !== -1) {
+          answers.push(JSON.parse(text.slice(0, newline)));
+          text = text.slice(newline + 1);
+        }
+        wake();
+      });
+      let closed = false;
+      const ended = new Promise<void>((resolve) =>
+        stream.once('close', () => {
+          closed = true;
+          wake();
+          resolve();
+        }),
+      );
+      const status = new Promise<number>((resolve) => stream.once('response', (headers) => resolve(Number(headers[':status']))));
+      const waitFor = async (n: number): Promise<void> => {
+        while (answers.length < n) {
+          if (closed) throw new Error(`the stream was closed after ${answers.length} answers (code ${stream.rstCode})`);
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      };
+      // Over twice the request timeout (1 s), a line at a time, each answered before the next.
+      for (let i = 0; i < 5; i++) {
+        stream.write(line({ topic: 'h2', data: `l${i}` }));
+        await waitFor(i + 1);
+        await sleep(500);
+      }
+      stream.end();
+      await ended;
+      assert.equal(await status, 200);
+      assert.deepEqual(
+        answers.map((answer) => answer.topic),
+        ['h2', 'h2', 'h2', 'h2', 'h2'],
+      );
+    } finally {
+      session.close();
+    }
   });
 });
 
