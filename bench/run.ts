@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
-      scenarios: { type: 'string', default: SCENARIOS.map((scenario) => scenario.key).join(',') },
+      scenarios: { type: 'string', default: SCENARIOS.filter((scenario) => scenario.onRequest !== true).map((scenario) => scenario.key).join(',') },
       servers: { type: 'string', default: SERVERS.filter((server) => !server.reference).map((server) => server.name).join(',') },
       workers: { type: 'string', default: '1' },
       nagle: { type: 'boolean', default: false },
