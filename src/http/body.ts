@@ -127,11 +127,16 @@ export function readBodyStream(req: HubRequest): BodyStream {
           done();
           reject(new HubError(400, 'request_aborted', 'The request body was cut off before it was complete.'));
         };
+        // A request whose body has all arrived (complete) may be closed before its reader is done with it.
         const onClose = (): void => {
-          if (!req.readableEnded) onError();
+          if (req.readableEnded || req.complete) onEnd();
+          else onError();
         };
-        if (stopped || (req as { aborted?: boolean }).aborted || req.destroyed) return onError();
         if (req.readableEnded) return resolve(undefined);
+        const buffered = req.read() as Buffer | null;
+        if (buffered !== null) return resolve(buffered);
+        if (req.complete && req.destroyed) return resolve(undefined);
+        if (stopped || (req as { aborted?: boolean }).aborted || req.destroyed) return onError();
         req.on('readable', onReadable);
         req.on('end', onEnd);
         req.on('error', onError);

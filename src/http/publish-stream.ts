@@ -116,8 +116,9 @@ class PublishStream implements SinkOwner {
         if (this.sink.bufferedBytes > MAX_UNSENT_ANSWER_BYTES) await this.sink.drained();
       }
     } catch (error) {
-      // The client cut its body off (or went away): what it sent in full is published already.
-      if (isHubError(error) && error.code === 'request_aborted') return this.sink.destroy();
+      // The client cut its body off (or went away): what it sent in full is published already, and
+      // the answers written so far still go out if it is there to read them.
+      if (isHubError(error) && error.code === 'request_aborted') return this.sink.end();
       this.fail(asHubError(error, (unexpected) => this.context.logger.error({ err: unexpected }, 'streaming publish failed')));
     }
   }

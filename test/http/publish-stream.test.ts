@@ -14,6 +14,8 @@ import { createHub, type EmbeddedHub } from '../../src/index.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
 import { httpRequest, openStream } from '../support/http.js';
+import { freshNamespace, removeNamespace } from '../support/namespaces.js';
+import { redisService } from '../support/services.js';
 
 /** A streaming publish as a producer opens it: headers at once, lines written one by one, answers read as they come. */
 interface PublishStream {
@@ -279,6 +281,29 @@ describe('streaming publish with a token that expires mid-stream', () => {
       history.json().events.map((event: { data: string }) => event.data),
       ['in time'],
     );
+  });
+});
+
+describe('streaming publish on the Redis engine (publishes that wait for a server)', () => {
+  let hub: RunningHub;
+  let url: string;
+  const namespace = freshNamespace('ndj');
+  before(async () => {
+    url = (await redisService()).url;
+    hub = await startTestHub({ engine: url, namespace, publishRate: 0 });
+  });
+  after(async () => {
+    await hub.close();
+    await removeNamespace('redis', url, namespace);
+  });
+
+  test('a body sent all at once and ended gets every answer before the answer ends', async () => {
+    const stream = openPublishStream(hub.url);
+    const count = 5000;
+    stream.send(Array.from({ length: count }, (_, i) => line({ topic: `redis/${i % 50}`, data: { n: i } })).join(''));
+    const answers = await stream.end();
+    assert.equal(answers.length, count);
+    assert.equal(answers.filter((answer) => answer.id === undefined).length, 0);
   });
 });
 
