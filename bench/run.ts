@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
-      scenarios: { type: 'string', default: SCENARIOS.map((scenario) => scenario.key).join(',') },
+      scenarios: { type: 'string', default: SCENARIOS.filter((scenario) => scenario.onRequest !== true).map((scenario) => scenario.key).join(',') },
       servers: { type: 'string', default: SERVERS.filter((server) => !server.reference).map((server) => server.name).join(',') },
       workers: { type: 'string', default: '1' },
       nagle: { type: 'boolean', default: false },
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
+      'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,g] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
         '                       [--workers N] [--nagle] [--node-http-publish] [--repeat N] [--duration SECONDS] [--json FILE]\n' +
         '                       [--from-source] [--profile] [--baseline CHECKOUT] [--engine URL] [--subscribers N]\n' +
         '                       [--websocket ssehub,ws-broadcast,socket.io] [--port FIRST] [--charts DIR]\n' +
@@ -203,6 +203,7 @@ async function measure(scenario: Scenario, kind: ServerKind, options: StartOptio
     let published: PublishResult | undefined;
     if (scenario.publish?.mode === 'paced') published = await publisher.paced(scenario.publishTopics(), scenario.publish.rate, scenario.durationMs);
     else if (scenario.publish?.mode === 'flood') published = await publisher.flood(scenario.publishTopics(), scenario.publish.concurrency, scenario.durationMs);
+    else if (scenario.publish?.mode === 'stream') published = await publisher.stream(scenario.publishTopics(), scenario.durationMs);
 
     // Expected deliveries: every accepted publish, once per subscriber of its topic.
     let expected = 0;

@@ -13,7 +13,7 @@ export interface Scenario {
   publishTopics(): string[];
   /** How many of `connected` subscribers follow `topic`. */
   subscribersOf(topic: string, connected: number): number;
-  publish?: { mode: 'paced'; rate: number } | { mode: 'flood'; concurrency: number };
+  publish?: { mode: 'paced'; rate: number } | { mode: 'flood'; concurrency: number } | { mode: 'stream' };
   durationMs: number;
   /** Quiet time after connecting, before memory is read. */
   idleMs: number;
@@ -25,17 +25,25 @@ export interface Scenario {
   subscriberCounts(server: string): number[];
   /** The figure ssehub is compared on (stated as ssehub's over the other server's, see compare.ts). */
   ratio: Comparison;
+  /** Run only when named in --scenarios, not by default. */
+  onRequest?: boolean;
   describe(): string;
   /** Scaled down for --quick, or to another duration or subscriber count (--duration, --subscribers). */
   sized(quick: boolean, durationMs?: number, subscribers?: number): Scenario;
 }
 
-function scenario(spec: Omit<Scenario, 'sized' | 'subscriberCounts'> & { quickSubscribers: number; quickRate?: number; extraHubCount?: number }): Scenario {
-  const { quickSubscribers, quickRate, extraHubCount, ...rest } = spec;
+function scenario(
+  spec: Omit<Scenario, 'sized' | 'subscriberCounts'> & { quickSubscribers: number; quickRate?: number; extraHubCount?: number; ssehubOnly?: boolean },
+): Scenario {
+  const { quickSubscribers, quickRate, extraHubCount, ssehubOnly, ...rest } = spec;
   const make = (overrides: Partial<Scenario>): Scenario => {
     const built: Scenario = {
       ...rest,
-      subscriberCounts: (server) => (server === 'ssehub' && extraHubCount !== undefined && built.subscribers < extraHubCount ? [built.subscribers, extraHubCount] : [built.subscribers]),
+      subscriberCounts: (server) => {
+        // A scenario only ssehub's API can run (the streaming publish) has no row for the others.
+        if (ssehubOnly === true && server !== 'ssehub') return [];
+        return server === 'ssehub' && extraHubCount !== undefined && built.subscribers < extraHubCount ? [built.subscribers, extraHubCount] : [built.subscribers];
+      },
       sized: (quick, durationMs, subscribers) => {
         const sized: Partial<Scenario> = quick
           ? {
@@ -52,7 +60,7 @@ function scenario(spec: Omit<Scenario, 'sized' | 'subscriberCounts'> & { quickSu
             : { durationMs };
         const next = make(subscribers === undefined ? sized : { ...sized, subscribers });
         // --quick never tries the 19,000-subscriber line.
-        if (quick) next.subscriberCounts = () => [next.subscribers];
+        if (quick) next.subscriberCounts = (server) => (ssehubOnly === true && server !== 'ssehub' ? [] : [next.subscribers]);
         return next;
       },
       ...overrides,
@@ -137,6 +145,29 @@ export const SCENARIOS: Scenario[] = [
     ratio: { name: 'RSS per subscriber', unit: 'KiB', better: 'lower', figure: (row) => row.rssBytesPerSubscriber / 1024 },
     describe() {
       return `${this.subscribers} subscribers over 100 topics, nothing published; resident memory (RSS) growth from before the first connection, divided by the subscribers, after ${this.idleMs / 1000} s idle.`;
+    },
+  }),
+  scenario({
+    key: 'g',
+    title: 'streaming publish: 1 producer on one NDJSON request, 1,000 subscribers on 1,000 topics',
+    subscribers: 1000,
+    quickSubscribers: 100,
+    ssehubOnly: true,
+    // Only when named: ssehub alone runs it, and the default run's checks expect a row from every server.
+    onRequest: true,
+    topicOf: (i) => `user-${i}`,
+    publishTopics() {
+      return Array.from({ length: this.subscribers }, (_, i) => `user-${i}`);
+    },
+    subscribersOf: () => 1,
+    publish: { mode: 'stream' },
+    durationMs: 10_000,
+    idleMs: 2000,
+    settleMs: 10_000,
+    quietMs: 2000,
+    ratio: { name: 'publishes per second', unit: '/s', better: 'higher', figure: (row) => row.publishesPerSecond },
+    describe() {
+      return `${this.subscribers} subscribers, one topic each; one producer streams events (POST /publish, application/x-ndjson, 256 lines a chunk, at most 16,384 unanswered) to the topics in turn for ${this.durationMs / 1000} s: each event is delivered once, so publishes/s is the hub's intake, not its fan-out. ssehub only (no peer has a streaming publish).`;
     },
   }),
 ];

@@ -2,7 +2,8 @@
  * The publishing side of a run: POST /topics/{topic} with a JSON body stamped with the send time
  * and a sequence number (`{"t":<µs>,"n":<n>,…}`, see stream-scanner.ts), over keep-alive HTTP/1.1 connections on raw sockets, so
  * that publishing costs little CPU next to the server it measures. Two modes: a fixed rate
- * (broadcast scenarios) and as fast as N concurrent publishers can (notifications).
+ * (broadcast scenarios) and as fast as N concurrent publishers can (notifications); and one
+ * streaming publish (NDJSON lines on one long-lived request) as fast as the hub answers it.
  */
 import { connect, type Socket } from 'node:net';
 import { monotonicMicros } from './clock.js';
@@ -108,6 +109,97 @@ class Connection {
   }
 }
 
+/** Lines sent in one chunk of a streaming publish's body. */
+const STREAM_LINES_PER_CHUNK = 256;
+/** Lines sent and not yet answered, at most: the stream is paced by the hub's answers, as a producer's would be. */
+const STREAM_WINDOW = 16 * 1024;
+
+/**
+ * One streaming publish (POST /publish, application/x-ndjson): lines written in chunks as fast as
+ * the hub answers them, its NDJSON answers read as they come (the k-th answer is the k-th line's).
+ */
+class PublishStreamConnection {
+  private readonly socket: Socket;
+  private headersDone = false;
+  /** Answer text after the last complete line. */
+  private carry = '';
+  private answered = 0;
+  private wake: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    port: number,
+    private readonly topics: string[],
+    private readonly result: PublishResult,
+  ) {
+    this.socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    this.socket.setEncoding('latin1');
+    this.socket.on('data', (text: string) => this.onData(text));
+    this.socket.on('error', (error) => this.fail((error as NodeJS.ErrnoException).code ?? 'connection failed'));
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.wake?.();
+    });
+    this.socket.write(`POST /publish HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n`);
+  }
+
+  /** Sends lines until `durationMs` has passed, ends the body, and waits for every answer. */
+  async run(durationMs: number, nextEvent: () => string): Promise<void> {
+    const started = performance.now();
+    let sent = 0;
+    while (!this.closed && performance.now() - started < durationMs) {
+      if (sent - this.answered >= STREAM_WINDOW) {
+        await this.progress();
+        continue;
+      }
+      let body = '';
+      for (let i = 0; i < STREAM_LINES_PER_CHUNK; i++, sent++) body += `{"topic":"${this.topics[sent % this.topics.length]}","data":${nextEvent()}}\n`;
+      if (!this.socket.write(`${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`)) await new Promise((resolve) => this.socket.once('drain', resolve));
+    }
+    this.socket.write('0\r\n\r\n');
+    while (!this.closed && this.answered < sent) await this.progress();
+    if (this.answered < sent) this.fail(`${sent - this.answered} lines got no answer`);
+    this.socket.destroy();
+  }
+
+  private progress(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private onData(text: string): void {
+    let data = this.carry + text;
+    if (!this.headersDone) {
+      const end = data.indexOf('\r\n\r\n');
+      if (end === -1) return void (this.carry = data);
+      const status = Number(data.slice(9, 12));
+      if (status !== 200) return this.fail(`status ${status}`);
+      this.headersDone = true;
+      data = data.slice(end + 4);
+    }
+    // Each chunk of the answer holds whole lines; a chunk's size line and its trailing CRLF are not answers.
+    let start = 0;
+    for (let end = data.indexOf('\n'); end !== -1; start = end + 1, end = data.indexOf('\n', start)) {
+      if (data.startsWith('{"id"', start)) {
+        const topic = this.topics[this.answered % this.topics.length]!;
+        this.result.accepted += 1;
+        this.result.perTopic.set(topic, (this.result.perTopic.get(topic) ?? 0) + 1);
+        this.answered += 1;
+      } else if (data.startsWith('{"error"', start)) {
+        this.result.failed += 1;
+        if (this.result.errors.length < 5) this.result.errors.push(data.slice(start, end));
+        this.answered += 1;
+      }
+    }
+    this.carry = data.slice(start);
+    this.wake?.();
+  }
+
+  private fail(error: string): void {
+    if (this.result.errors.length < 5) this.result.errors.push(error);
+    this.socket.destroy();
+  }
+}
+
 export class Publisher {
   /** The next event's sequence number: each event of a run has its own, so deliveries are counted by event. */
   private sequence = 0;
@@ -157,6 +249,15 @@ export class Publisher {
       while (performance.now() - started < durationMs) await this.publishOne(topics[next++ % topics.length]!, result);
     };
     await Promise.all(Array.from({ length: concurrency }, publisher));
+    result.elapsedMs = performance.now() - started;
+    return result;
+  }
+
+  /** One streaming publish for `durationMs`, its lines to topics taken in turn. */
+  async stream(topics: string[], durationMs: number): Promise<PublishResult> {
+    const result = emptyResult();
+    const started = performance.now();
+    await new PublishStreamConnection(this.port, topics, result).run(durationMs, () => `{"t":${monotonicMicros()},"n":${this.sequence++},"p":"${PADDING}"}`);
     result.elapsedMs = performance.now() - started;
     return result;
   }

@@ -19,6 +19,8 @@ export type {
 } from './subscribe.js';
 export { publish, TimeoutError } from './publish.js';
 export type { PublishEvent, PublishOptions, PublishedBatch, PublishedEvent } from './publish.js';
+export { openPublishStream, PublishStreamError } from './publish-stream.js';
+export type { PublishStream, PublishStreamOptions } from './publish-stream.js';
 export { ContentTypeError, DecodeError, HubResponseError, IdleTimeoutError, RevokedError } from './errors.js';
 export type { BackoffOptions } from './backoff.js';
 export type { Clock } from './clock.js';

@@ -3,12 +3,17 @@
  * here, before anything reaches the hub.
  */
 import { HubError } from '../errors.js';
-import type { HubRequest, RequestHead } from './context.js';
+import type { BodyStream, HubRequest, RequestHead } from './context.js';
 
-export type BodyType = 'json' | 'text' | 'form';
+export type BodyType = 'json' | 'text' | 'form' | 'ndjson';
 
-/** The media type of each body type. */
-const MEDIA_TYPES: Record<BodyType, string> = { json: 'application/json', text: 'text/plain', form: 'application/x-www-form-urlencoded' };
+/** The media type of each body type (ndjson: one JSON value a line, a streaming publish's body). */
+const MEDIA_TYPES: Record<BodyType, string> = {
+  json: 'application/json',
+  text: 'text/plain',
+  form: 'application/x-www-form-urlencoded',
+  ndjson: 'application/x-ndjson',
+};
 
 const COMMON_TYPES = new Map<string, BodyType>([
   ['application/json', 'json'],
@@ -16,6 +21,7 @@ const COMMON_TYPES = new Map<string, BodyType>([
   ['text/plain', 'text'],
   ['text/plain; charset=utf-8', 'text'],
   ['application/x-www-form-urlencoded', 'form'],
+  ['application/x-ndjson', 'ndjson'],
 ]);
 
 /** Which of the accepted types the request declares; 415 for anything else. */
@@ -94,6 +100,57 @@ export async function readBody(req: HubRequest, maxBytes: number): Promise<strin
   return decodeBody(body, maxBytes);
 }
 
+/** A node:http or HTTP/2 request's body as it arrives (RouteRequest.readBodyStream): what is buffered, in one piece. */
+export function readBodyStream(req: HubRequest): BodyStream {
+  let stopped = false;
+  return {
+    next: () =>
+      new Promise<Uint8Array | undefined>((resolve, reject) => {
+        const done = (): void => {
+          req.off('readable', onReadable);
+          req.off('end', onEnd);
+          req.off('error', onError);
+          req.off('close', onClose);
+        };
+        // read() without a size hands over everything buffered: the lines of several packets at once.
+        const onReadable = (): void => {
+          const chunk = req.read() as Buffer | null;
+          if (chunk === null) return;
+          done();
+          resolve(chunk);
+        };
+        const onEnd = (): void => {
+          done();
+          resolve(undefined);
+        };
+        const onError = (): void => {
+          done();
+          reject(new HubError(400, 'request_aborted', 'The request body was cut off before it was complete.'));
+        };
+        // A request whose body has all arrived (complete) may be closed before its reader is done with it.
+        const onClose = (): void => {
+          if (req.readableEnded || req.complete) onEnd();
+          else onError();
+        };
+        if (req.readableEnded) return resolve(undefined);
+        const buffered = req.read() as Buffer | null;
+        if (buffered !== null) return resolve(buffered);
+        if (req.complete && req.destroyed) return resolve(undefined);
+        if (stopped || (req as { aborted?: boolean }).aborted || req.destroyed) return onError();
+        req.on('readable', onReadable);
+        req.on('end', onEnd);
+        req.on('error', onError);
+        req.on('close', onClose);
+        onReadable();
+      }),
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      req.resume();
+    },
+  };
+}
+
 /** Whether the request says it has a body: a length above 0, or one sent in chunks. */
 function declaresBody(req: RequestHead): boolean {
   const length = req.headers['content-length'];
@@ -111,10 +168,15 @@ function bodyAlreadyRead(): HubError {
 /** A body already in hand as text: the same limit (413) and UTF-8 check (400) as readBody. */
 export function decodeBody(body: Uint8Array, maxBytes: number): string {
   if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
+  return decodeUtf8(body, 'The request body');
+}
+
+/** UTF-8 bytes as text; 400 invalid_utf8 naming `what` when they are not UTF-8. */
+export function decodeUtf8(bytes: Uint8Array, what: string): string {
   try {
-    return utf8.decode(body);
+    return utf8.decode(bytes);
   } catch {
-    throw new HubError(400, 'invalid_utf8', 'The request body is not valid UTF-8.');
+    throw new HubError(400, 'invalid_utf8', `${what} is not valid UTF-8.`);
   }
 }
 
@@ -127,12 +189,12 @@ export const MAX_JSON_DEPTH = 64;
  * 400,000 levels deep parses, but JSON.stringify and any recursive walk of it overflow the stack.
  * 400 invalid_json with the parser's reason when it is not JSON.
  */
-export function parseJson(text: string): unknown {
-  checkJsonDepth(text);
+export function parseJson(text: string, what = 'The request body'): unknown {
+  checkJsonDepth(text, what);
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new HubError(400, 'invalid_json', `The request body is not valid JSON: ${(error as Error).message}`);
+    throw new HubError(400, 'invalid_json', `${what} is not valid JSON: ${(error as Error).message}`);
   }
 }
 
@@ -147,7 +209,7 @@ const CLOSE_BRACE = 0x7d;
  * Refuses text whose arrays and objects nest deeper than MAX_JSON_DEPTH. This runs on every JSON
  * publish: no allocation, no recursion. Text that is not JSON is left for JSON.parse to refuse.
  */
-function checkJsonDepth(text: string): void {
+function checkJsonDepth(text: string, what: string): void {
   if (fewOpenings(text)) return;
   // One pass counting open brackets and braces; string contents are skipped (a bracket inside a
   // string, or an escaped quote, is not structure).
@@ -162,7 +224,7 @@ function checkJsonDepth(text: string): void {
       }
     } else if (code === OPEN_BRACKET || code === OPEN_BRACE) {
       if (++depth > MAX_JSON_DEPTH) {
-        throw new HubError(400, 'json_too_deep', `The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`);
+        throw new HubError(400, 'json_too_deep', `${what} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`);
       }
     } else if (code === CLOSE_BRACKET || code === CLOSE_BRACE) {
       depth--;

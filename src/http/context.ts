@@ -87,8 +87,21 @@ export interface RouteRequest extends RequestHead {
   path: string;
   /** Reads the whole body as UTF-8 text: 413 past maxBytes, 400 when it is not UTF-8 or was cut off. */
   readBody(maxBytes: number): Promise<string>;
+  /** Reads the body as it arrives, for a route that answers while it reads (a streaming publish). */
+  readBodyStream(): BodyStream;
   /** Whether the client has already gone: a stream is then not opened. */
   gone(): boolean;
+}
+
+/**
+ * A body read as it arrives. One next() at a time: nothing more is read from the client until it
+ * is called again (that is the backpressure on the client).
+ */
+export interface BodyStream {
+  /** The bytes received since the last call (at least one), or undefined once the body has ended; 400 request_aborted when it was cut off. */
+  next(): Promise<Uint8Array | undefined>;
+  /** Reads no more: what else the client sends is dropped. */
+  stop(): void;
 }
 
 /** A whole answer: status, headers and body (none for HEAD, which the door that writes it knows). */
@@ -106,6 +119,12 @@ export interface Answer {
 export interface StreamAnswer {
   status: 200;
   headers: Readonly<Record<string, string>>;
+  /**
+   * The stream is written while the request's body is still being read (a streaming publish): the
+   * door keeps the request readable (no takeover of the connection), and the connection's timeout
+   * for receiving a whole request does not apply to it (see streaming-bodies.ts).
+   */
+  readsBody?: true;
   open(sink: StreamSink): void;
   cancel(): void;
 }

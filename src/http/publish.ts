@@ -13,6 +13,7 @@ import { bodyTypeOf, decodeBody, parseJson, type BodyType } from './body.js';
 import type { Handler, RequestHead, RouteContext } from './context.js';
 import { idempotencyKeyOf, publishOnce, type IdempotentResult } from './idempotency.js';
 import { jsonAnswer } from './respond.js';
+import { publishStream } from './publish-stream.js';
 
 /**
  * An HTTP publish: the credential (before the body is read, unless the app must be told the
@@ -161,15 +162,21 @@ function endOf(value: unknown, where: string): boolean {
  * the topic; a repeated end stores nothing and answers 200 with the end: {id, topic, event: "ssehub.end", end}.
  */
 function publishedAnswer(stored: PublishedEvent, replayed: boolean): PublishAnswer {
+  return { status: stored.alreadyEnded === true ? 200 : 201, body: publishedBody(stored), headers: replayHeaders(replayed) };
+}
+
+/** What a publisher is told of one stored event: {id, topic, event?, end?} (a streaming publish's line answer too). */
+export function publishedBody(stored: PublishedEvent): { id: string; topic: string; event?: string; end?: string } {
   const body: { id: string; topic: string; event?: string; end?: string } = { id: stored.id, topic: stored.topic };
   if (stored.event) body.event = stored.event;
   if (stored.endId !== undefined) body.end = stored.endId;
-  return { status: stored.alreadyEnded === true ? 200 : 201, body, headers: replayHeaders(replayed) };
+  return body;
 }
 
+/** POST /publish: a JSON batch, or with Content-Type application/x-ndjson a streaming publish (publish-stream.ts). */
 export const publishBatch: Handler = async (request, context) => {
   const { config } = context;
-  bodyTypeOf(request, ['json']);
+  if (bodyTypeOf(request, ['json', 'ndjson']) === 'ndjson') return publishStream(request, context);
   const { stored, replayed } = await publishAs(request, context, async () => {
     const body = parseJson(await request.readBody(config.maxBodyBytes));
     if (!Array.isArray(body)) throw new HubError(400, 'invalid_batch', 'POST /publish takes a JSON array of {topic, data, event?}.');
@@ -177,7 +184,7 @@ export const publishBatch: Handler = async (request, context) => {
     if (body.length > config.maxBatchEvents) {
       throw new HubError(413, 'batch_too_large', `A batch may hold at most ${config.maxBatchEvents} events, not ${body.length}.`);
     }
-    return body.map((item: unknown, i) => batchItem(item, i));
+    return body.map((item: unknown, i) => batchItem(item, `events[${i}]`));
   });
   // "ends": each topic the batch ended, with the id of its END_EVENT. A batch made only of repeated ends stores nothing: 200.
   const answer: { ids: string[]; ends?: Record<string, string> } = { ids: stored.map((event) => event.id) };
@@ -185,17 +192,20 @@ export const publishBatch: Handler = async (request, context) => {
   return jsonAnswer(stored.every((event) => event.alreadyEnded === true) ? 200 : 201, answer, replayHeaders(replayed));
 };
 
-/** A string is published as is; any other JSON value as its JSON text. */
-function batchItem(item: unknown, i: number): EventToPublish {
+/**
+ * One event of a batch (`where`: "events[3]") or of a streaming publish's line ("line 7"), checked
+ * for its shape. A string is published as is; any other JSON value as its JSON text.
+ */
+export function batchItem(item: unknown, where: string): EventToPublish {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-    throw new HubError(400, 'invalid_batch', `events[${i}] must be an object {topic, data, event?}.`);
+    throw new HubError(400, 'invalid_batch', `${where} must be an object {topic, data, event?}.`);
   }
   const { topic, data, event, end } = item as Record<string, unknown>;
-  if (typeof topic !== 'string') throw new HubError(400, 'invalid_topic', `events[${i}].topic must be a string.`);
-  if (data === undefined) throw new HubError(400, 'invalid_batch', `events[${i}].data is missing.`);
-  if (event !== undefined && typeof event !== 'string') throw new HubError(400, 'invalid_event_name', `events[${i}].event must be a string.`);
+  if (typeof topic !== 'string') throw new HubError(400, 'invalid_topic', `${where}.topic must be a string.`);
+  if (data === undefined) throw new HubError(400, 'invalid_batch', `${where}.data is missing.`);
+  if (event !== undefined && typeof event !== 'string') throw new HubError(400, 'invalid_event_name', `${where}.event must be a string.`);
   const result: EventToPublish = { topic, data: typeof data === 'string' ? data : JSON.stringify(data) };
   if (event !== undefined) result.event = event;
-  if (endOf(end, `events[${i}].end`)) result.end = true;
+  if (endOf(end, `${where}.end`)) result.end = true;
   return result;
 }

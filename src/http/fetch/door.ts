@@ -11,7 +11,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HubError, isHubError } from '../../errors.js';
 import { decodeBody, tooLarge } from '../body.js';
-import { isStreamAnswer, type Answer, type RouteContext, type RouteRequest } from '../context.js';
+import { isStreamAnswer, type Answer, type BodyStream, type RouteContext, type RouteRequest } from '../context.js';
 import { asHubError, errorAnswer } from '../respond.js';
 import { readableSink } from './readable-sink.js';
 import { mountPath, resolveTarget, targetBelow, type ResolvedRoute } from '../routes.js';
@@ -73,6 +73,7 @@ function routeRequest(request: Request, headers: IncomingHttpHeaders, target: st
     rest: route.rest,
     path: route.path,
     readBody: (maxBytes) => readRequestBody(request, headers, maxBytes),
+    readBodyStream: () => readRequestBodyStream(request),
     gone: () => request.signal.aborted,
     original: request,
   };
@@ -102,4 +103,25 @@ async function readRequestBody(request: Request, headers: IncomingHttpHeaders, m
     throw new HubError(400, 'request_aborted', 'The request body was cut off before it was complete.');
   }
   return decodeBody(Buffer.concat(chunks), maxBytes);
+}
+
+/**
+ * The body as the runtime hands it over, chunk by chunk. Whether a chunk arrives before the whole
+ * body has depends on the framework: @hono/node-server streams it; a runtime that buffers request
+ * bodies hands the lines over only once the client has ended its request.
+ */
+function readRequestBodyStream(request: Request): BodyStream {
+  const reader = request.body?.getReader();
+  return {
+    next: async () => {
+      if (reader === undefined) return undefined;
+      try {
+        const { done, value } = await reader.read();
+        return done ? undefined : value;
+      } catch {
+        throw new HubError(400, 'request_aborted', 'The request body was cut off before it was complete.');
+      }
+    },
+    stop: () => void reader?.cancel().catch(() => {}),
+  };
 }

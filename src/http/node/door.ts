@@ -12,12 +12,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError, isHubError } from '../../errors.js';
 import type { StreamSink } from '../../hub/sink.js';
-import { readBody } from '../body.js';
+import { readBody, readBodyStream } from '../body.js';
 import { isHttp2, isStreamAnswer, type HubRequest, type HubResponse, type RouteContext, type RouteRequest, type StreamAnswer } from '../context.js';
 import { http2Sink } from './http2-sink.js';
 import { sendError, writeAnswer } from '../respond.js';
 import { mountPath, resolveTarget, ROUTES, targetBelow, type ResolvedRoute, type Route } from '../routes.js';
-import { openHttp1Stream, respondAsStream } from './stream-sink.js';
+import { openHttp1Stream, respondAsStream, respondWhileReading } from './stream-sink.js';
+import { markStreamingBody } from './streaming-bodies.js';
 
 export interface NodeDoorOptions {
   /** Take HTTP/1.1 stream sockets over from node:http (the standalone server only). */
@@ -80,6 +81,7 @@ function routeRequest(req: HubRequest, res: HubResponse, route: ResolvedRoute): 
     rest: route.rest,
     path: route.path,
     readBody: (maxBytes) => readBody(req, maxBytes),
+    readBodyStream: () => readBodyStream(req),
     gone: () => (isHttp2(res) ? res.stream.closed || res.stream.destroyed : req.socket.destroyed),
     original: req,
   };
@@ -93,12 +95,18 @@ function openStream(req: HubRequest, res: HubResponse, answer: StreamAnswer, con
       // The connection is shared by every stream of the session: Nagle is off for its socket from
       // the start (server.ts), and only this stream's own timeout is cleared here.
       res.stream.setTimeout(0);
+      if (answer.readsBody) markStreamingBody(req);
       res.writeHead(200, answer.headers);
       sink = http2Sink(res.stream);
     } else {
       req.socket.setTimeout(0);
       const http1 = req as IncomingMessage;
-      sink = takeOverStreams ? openHttp1Stream(http1, res, answer.headers, { noDelay: context.config.tcpNoDelay }) : respondAsStream(res, answer.headers);
+      if (answer.readsBody) {
+        markStreamingBody(req);
+        sink = respondWhileReading(res, answer.headers);
+      } else {
+        sink = takeOverStreams ? openHttp1Stream(http1, res, answer.headers, { noDelay: context.config.tcpNoDelay }) : respondAsStream(res, answer.headers);
+      }
     }
   } catch (error) {
     answer.cancel();

@@ -16,6 +16,7 @@ import { HubError } from '../../errors.js';
 import { isHttp2, type HubRequest, type HubResponse, type RouteContext } from '../context.js';
 import { sendError } from '../respond.js';
 import { TimeoutSweep, type Expiring } from './timeout-sweep.js';
+import { isStreamingBody } from './streaming-bodies.js';
 
 /**
  * Between the GOAWAY to an idle session and its end. The session goes on reading meanwhile (nghttp2
@@ -81,6 +82,8 @@ class PendingRequest implements Expiring {
     const { stream } = this.res;
     // END_STREAM received: the request is complete, whether its handler has read it all or not.
     if (stream.destroyed || stream.state.remoteClose === 1) return;
+    // A streaming publish's body is never complete in time: its own idle timeout applies.
+    if (isStreamingBody(this.res.req)) return;
     // The usual error path: 408 when nothing was answered yet, and the stream is reset either way,
     // which frees what it holds of the body.
     sendError(this.res, new HubError(408, 'request_timeout', 'The request was not received in time.'), (unexpected) =>

@@ -32,6 +32,7 @@ import { OPERATOR_ROUTES, ROUTES, type Route } from '../routes.js';
 import { serveSimplePublishes } from './fast-publish.js';
 import { guardHttp2 } from './http2-timeouts.js';
 import { destroyTakenOverSockets } from './stream-sink.js';
+import { isStreamingBody } from './streaming-bodies.js';
 import type { UpgradeListener } from '../../ws/door.js';
 
 /** PEM text of the certificate (chain) and its private key. */
@@ -273,6 +274,9 @@ function serveHttp1(server: Server | Http2SecureServer, context: RouteContext, r
     // A response may be in flight on this connection for an earlier, valid request (pipelining).
     // Writing an error now would splice it into that response; close after it instead.
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    // A streaming publish is never a whole request received: its own idle timeout applies. (node:http
+    // reports a connection's request timeout once; the connection goes on as before.)
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && isStreamingBody(inFlight?.req)) return;
     if (inFlight && (inFlight.headersSent || inFlight.req.complete)) {
       inFlight.shouldKeepAlive = false;
       if (inFlight.writableFinished) socket.destroy();

@@ -80,6 +80,18 @@ export function respondAsStream(res: ServerResponse, headers: Readonly<Record<st
 }
 
 /**
+ * Opens an HTTP/1.1 answer written while node:http still reads the request's body (a streaming
+ * publish's acknowledgements): node:http keeps the connection, and closes it once the answer has
+ * ended, whatever is left of the body. The head goes out at once: the client waits for it.
+ */
+export function respondWhileReading(res: ServerResponse, headers: Readonly<Record<string, string>>): StreamSink {
+  res.req.socket.setNoDelay(true);
+  res.writeHead(200, { ...headers, Connection: 'close' });
+  res.flushHeaders();
+  return responseSink(res);
+}
+
+/**
  * Opens an HTTP/1.1 event stream and, where node:http allows it, takes the connection over from
  * node:http (as it does itself for an Upgrade): the parser goes back to its pool and the request
  * and response objects are dropped, so an open stream costs a socket and little else. The body is
