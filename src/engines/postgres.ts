@@ -167,6 +167,8 @@ export class PostgresEngine implements Engine {
   private cursor = 0;
   /** The event at the cursor, as delivered here (undefined until known): what the log must still hold there. */
   private atCursor: StoredEvent | undefined;
+  /** Events this instance stored and acknowledged ahead of its cursor, by id, until the tail read delivers them. */
+  private readonly acknowledged = new Map<number, StoredEvent>();
   private epoch = '';
   private closed = false;
   private readonly localDelivery: LocalDelivery<number>;
@@ -395,21 +397,28 @@ export class PostgresEngine implements Engine {
    * so nothing can come between. Otherwise the tail read delivers it, after what comes first.
    */
   private deliverCommitted(base: number, epoch: string, time: number, appends: PendingAppend[]): void {
-    if (this.closed || this.cursor !== base || epoch !== this.epoch) {
+    if (this.closed || epoch !== this.epoch) {
       this.requestRead();
       return;
     }
+    const direct = this.cursor === base;
     let id = base;
     for (const append of appends) {
       for (const input of append.events) {
         id += 1;
         const event: StoredEvent = { id: `${epoch}-${id}`, topic: input.topic, data: input.data, time };
         if (input.event !== undefined) event.event = input.event;
+        if (!direct) {
+          // Acknowledged, not yet delivered here: the log must still hold it when the tail read gets there (lostLog).
+          this.acknowledged.set(id, event);
+          continue;
+        }
         this.cursor = id;
         this.atCursor = event;
         this.localDelivery.deliver(id, event);
       }
     }
+    if (!direct) this.requestRead();
   }
 
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
@@ -606,8 +615,10 @@ export class PostgresEngine implements Engine {
       do {
         const from = this.cursor;
         const delivered = this.atCursor;
+        // Captured before the read: the groups acknowledged by then were committed before its snapshot.
+        const acknowledgedUpTo = Math.max(from, ...this.acknowledged.keys());
         const { rows } = await this.pool.query<TailRow>(this.sql.tail, [from, TAIL_BATCH + 1]);
-        const lost = this.lostLog(from, delivered, rows);
+        const lost = this.lostLog(from, delivered, acknowledgedUpTo, rows);
         if (lost !== undefined) return await this.startOver(lost);
         for (const row of rows) {
           if (row.id === null) continue;
@@ -633,19 +644,27 @@ export class PostgresEngine implements Engine {
 
   /**
    * Why the log the tail read saw is not the one this instance delivered from (undefined if it is):
-   * its epoch changed, it ends before the cursor, or the event at the cursor is another one. `from`
-   * and `delivered` are the cursor and its event when the read was sent.
+   * its epoch changed, it ends before what this instance delivered or acknowledged, or holds
+   * another event at the cursor or at an id this instance acknowledged. Ids commit in id order, so
+   * a standby holds a prefix of the log: if the event at the cursor is intact, so is all before it.
+   * `from`, `delivered` and `acknowledgedUpTo` are as they were when the read was sent.
    */
-  private lostLog(from: number, delivered: StoredEvent | undefined, rows: TailRow[]): string | undefined {
+  private lostLog(from: number, delivered: StoredEvent | undefined, acknowledgedUpTo: number, rows: TailRow[]): string | undefined {
     const { epoch, last_id: lastId } = rows[0]!;
     if (epoch !== this.epoch) return `the namespace's epoch changed from ${this.epoch} to ${epoch} (another instance found the log replaced, or the tables were recreated)`;
-    if (Number(lastId) < from) {
-      return `the log ends at ${lastId}, before ${from}, the last event delivered here: the server that took over (a promoted standby?) lacks events that were acknowledged`;
+    if (Number(lastId) < acknowledgedUpTo) {
+      return `the log ends at ${lastId}, before ${acknowledgedUpTo}, the last event delivered or acknowledged here: the server that took over (a promoted standby?) lacks events that were acknowledged`;
     }
-    const there = rows.find((row): row is TailRow & EventRow => row.id !== null && Number(row.id) === from);
-    // No row there while the counter is past it: pruned after the grace period (or its topic forgotten), not lost.
-    if (delivered === undefined || there === undefined || sameEvent(delivered, there)) return undefined;
-    return `the event at ${from} in the log is not the one delivered here: the server that took over (a promoted standby?) lacked it and gave its id to another event`;
+    for (const row of rows) {
+      if (row.id === null) continue;
+      const id = Number(row.id);
+      // No row at the cursor while the counter is past it: pruned after the grace period (or its topic forgotten), not lost.
+      const expected = id === from ? delivered : this.acknowledged.get(id);
+      if (expected !== undefined && !sameEvent(expected, row)) {
+        return `the event at ${id} in the log is not the one delivered or acknowledged here: the server that took over (a promoted standby?) lacked it and gave its id to another event`;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -660,6 +679,7 @@ export class PostgresEngine implements Engine {
     this.epoch = rows[0]!.epoch;
     this.cursor = Number(rows[0]!.last_id);
     this.atCursor = undefined;
+    this.acknowledged.clear();
     this.localDelivery.gap({ previousEpoch: previous, epoch: this.epoch, position: this.cursor }, `${detail}; ids from before are unknown now (new epoch ${this.epoch}), and every client resumes with the reset signal`);
     this.localDelivery.passed(this.cursor);
     this.requestRead();
@@ -674,6 +694,7 @@ export class PostgresEngine implements Engine {
     const event = this.eventOf(row);
     this.cursor = id;
     this.atCursor = event;
+    if (this.acknowledged.size > 0) for (const at of this.acknowledged.keys()) if (at <= id) this.acknowledged.delete(at);
     this.localDelivery.deliver(id, event);
   }
 
