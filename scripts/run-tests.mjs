@@ -41,6 +41,7 @@ const LANES = {
     'test/integration/engine-restart.test.ts': 'kills and restarts its own Redis and NATS servers under load',
     'test/integration/nats-cluster.test.ts': 'runs its own 3-node NATS cluster and kills a server under load',
     'test/integration/redis-sentinel.test.ts': 'runs its own Redis masters, replicas (through proxies) and sentinels, kills masters under load and the sentinels under a running hub',
+    'test/integration/postgres-failover.test.ts': 'runs its own PostgreSQL primary and standby, kills the primary under load and promotes the standby',
     'test/integration/nginx.test.ts': 'nginx instances and failover through them under load',
     'test/integration/cluster.test.ts': 'three hubs per engine, one killed under load',
     'test/client/hub-restart.test.ts': 'a hub process restarted while publishing',

@@ -58,6 +58,11 @@ export class LocalDelivery<P> {
         this.logger.error({ err: error }, `${this.engine} engine: a delivery listener failed`);
       }
     }
+    this.passed(at);
+  }
+
+  /** Wakes whoever waits for a position up to `at`: delivered, or skipped when delivery started over past it. */
+  passed(at: P): void {
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       if (this.compare(this.waiters[i]!.target, at) <= 0) this.waiters.splice(i, 1)[0]!.resolve();
     }

@@ -25,6 +25,8 @@
 /** How long an event stays in the events table after it left history, for instances that lag behind. */
 export const DELIVERY_GRACE_MS = 10 * 60_000;
 
+/** A new random epoch (see N_meta). */
+const NEW_EPOCH = `substr(md5(random()::text || clock_timestamp()::text), 1, 10)`;
 /** The database clock in milliseconds. */
 const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 const MAX_ID = '9223372036854775807';
@@ -70,7 +72,7 @@ export function postgresStatements(namespace: string) {
         last_time bigint NOT NULL DEFAULT 0,
         forgotten_id bigint NOT NULL DEFAULT 0
       );
-      INSERT INTO ${meta} (epoch) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 10)) ON CONFLICT DO NOTHING;
+      INSERT INTO ${meta} (epoch) VALUES (${NEW_EPOCH}) ON CONFLICT DO NOTHING;
       CREATE TABLE IF NOT EXISTS ${events} (
         id bigint PRIMARY KEY,
         topic text NOT NULL,
@@ -187,8 +189,28 @@ export function postgresStatements(namespace: string) {
       FROM unnest($1::text[], $2::int[], $3::int[], $5::bigint[]) AS b(topic, added, max_events, max_age)
       WHERE t.topic = b.topic`,
 
-    /** The tail every instance delivers from. $1 cursor, $2 batch size. */
-    tail: `SELECT id, topic, event, data, time FROM ${events} WHERE id > $1::bigint ORDER BY id LIMIT $2::int`,
+    /**
+     * The tail every instance delivers from, starting AT its cursor: the row there is the event the
+     * instance delivered last, which tells whether the log is still the one it delivered from (a
+     * promoted standby may lack it, and give its id to another event). With the epoch and the
+     * counter, so that a log that was recreated or ends before the cursor shows too; one row with a
+     * null id when there are no rows. $1 cursor, $2 batch size.
+     */
+    tail: `
+      SELECT m.epoch, m.last_id, e.id, e.topic, e.event, e.data, e.time
+      FROM ${meta} m LEFT JOIN LATERAL (
+        SELECT id, topic, event, data, time FROM ${events} WHERE id >= $1::bigint ORDER BY id LIMIT $2::int
+      ) e ON true
+      ORDER BY e.id`,
+
+    /**
+     * Draws a new epoch unless the meta row's is no longer $1 (another instance drew one first, or
+     * the namespace was recreated): either way returns the epoch and counter now in force.
+     */
+    drawEpoch: `
+      WITH drawn AS (UPDATE ${meta} SET epoch = ${NEW_EPOCH} WHERE epoch = $1 RETURNING epoch, last_id)
+      SELECT epoch, last_id FROM drawn
+      UNION ALL SELECT epoch, last_id FROM ${meta} WHERE NOT EXISTS (SELECT 1 FROM drawn)`,
 
     allTopics: `SELECT topic FROM ${topics}`,
 

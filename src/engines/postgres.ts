@@ -16,6 +16,14 @@
  *   right before the group (nothing from elsewhere in between), and ignores its own wake-ups.
  * - History: the same table, filtered by each topic's eviction record and the age limit, after the
  *   client's id and up to this instance's delivery position (postgres-schema.ts has the details).
+ * - Failover: the engine speaks to whatever server its one address reaches (a virtual IP, PgBouncer,
+ *   HAProxy in front of Patroni); its pool and LISTEN connection reconnect by themselves. Every tail
+ *   read checks that the log is still the one this instance delivered from: same epoch, a counter
+ *   not behind the cursor, and the event at the cursor the one delivered there. A promoted standby
+ *   that lacks acknowledged events (asynchronous replication) fails the check: a new epoch is drawn
+ *   (startOver), so no id ever names two events, and every stream here ends so that its client
+ *   resumes and gets the reset signal. A server without the namespace's tables gets them again (a
+ *   new epoch too). With synchronous replication (remote_apply) the check passes: nothing is reset.
  *
  * Retention follows each topic's limits (topics/retention.ts): its count when it is appended to,
  * its age (recorded on its row) in the sweep and when history is read. It never deletes what
@@ -81,6 +89,12 @@ interface EventRow {
   time: string;
 }
 
+/** A row of the tail read: the meta row's epoch and counter, with an event or (none left) nulls. */
+type TailRow = { epoch: string; last_id: string } & ({ id: null } | EventRow);
+
+/** SQLSTATEs of a missing table or function: the server has no (or not all of) the namespace's schema. */
+const MISSING_SCHEMA = new Set(['42P01', '42883']);
+
 interface HistoryRow {
   topic: string | null;
   known: boolean;
@@ -127,6 +141,16 @@ function connectionOptions(url: string): pg.ClientConfig {
   return { connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true };
 }
 
+/** Whether a row of the log is the event delivered (its bytes as stored, not only its text). */
+function sameEvent(delivered: StoredEvent, row: EventRow): boolean {
+  return (
+    delivered.topic === row.topic &&
+    (delivered.event ?? null) === row.event &&
+    delivered.time === Number(row.time) &&
+    Buffer.from(delivered.data, 'utf8').equals(row.data)
+  );
+}
+
 /** Waits for the promise, but not longer than ms (for close(), which must not hang). */
 function withTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
@@ -141,6 +165,10 @@ export class PostgresEngine implements Engine {
   private readonly lockKey: string;
   /** The last id delivered to this instance. */
   private cursor = 0;
+  /** The event at the cursor, as delivered here (undefined until known): what the log must still hold there. */
+  private atCursor: StoredEvent | undefined;
+  /** Events this instance stored and acknowledged ahead of its cursor, by id, until the tail read delivers them. */
+  private readonly acknowledged = new Map<number, StoredEvent>();
   private epoch = '';
   private closed = false;
   private readonly localDelivery: LocalDelivery<number>;
@@ -209,7 +237,7 @@ export class PostgresEngine implements Engine {
 
   private async start(): Promise<void> {
     await orUnavailable('postgres', async () => {
-      await this.transaction(`SELECT pg_advisory_xact_lock(${this.lockKey})`, (client) => client.query(this.sql.schema));
+      await this.createSchema();
       const { rows } = await this.pool.query<{ epoch: string; last_id: string }>(this.sql.meta);
       this.epoch = rows[0]!.epoch;
       this.cursor = Number(rows[0]!.last_id);
@@ -230,7 +258,7 @@ export class PostgresEngine implements Engine {
       this.pending.push({ events, dedupeKey, dedupeWindowMs: dedupeKey === undefined ? 0 : dedupeWindowOf(options), alone: false, resolve, reject });
       this.commitPending();
     });
-    this.noteEpoch(epoch);
+    if (epoch !== this.epoch) this.requestRead(); // the tail read handles the change (startOver)
     const stored = storedEvents('postgres', events, Array.from({ length: count }, (_, i) => `${epoch}-${base + i + 1}`), time);
     // Delivered here before append() returns, like the memory engine: this instance's listeners and
     // position() already cover the batch. The events are stored either way, so a slow tail is not a failure.
@@ -369,20 +397,28 @@ export class PostgresEngine implements Engine {
    * so nothing can come between. Otherwise the tail read delivers it, after what comes first.
    */
   private deliverCommitted(base: number, epoch: string, time: number, appends: PendingAppend[]): void {
-    if (this.closed || this.cursor !== base || epoch !== this.epoch) {
+    if (this.closed || epoch !== this.epoch) {
       this.requestRead();
       return;
     }
+    const direct = this.cursor === base;
     let id = base;
     for (const append of appends) {
       for (const input of append.events) {
         id += 1;
         const event: StoredEvent = { id: `${epoch}-${id}`, topic: input.topic, data: input.data, time };
         if (input.event !== undefined) event.event = input.event;
+        if (!direct) {
+          // Acknowledged, not yet delivered here: the log must still hold it when the tail read gets there (lostLog).
+          this.acknowledged.set(id, event);
+          continue;
+        }
         this.cursor = id;
+        this.atCursor = event;
         this.localDelivery.deliver(id, event);
       }
     }
+    if (!direct) this.requestRead();
   }
 
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
@@ -485,11 +521,9 @@ export class PostgresEngine implements Engine {
     return counterOf(id);
   }
 
-  private noteEpoch(epoch: string): void {
-    if (epoch === this.epoch) return;
-    // Only possible if the tables were dropped and recreated under a running instance.
-    this.logger.warn({ previous: this.epoch, epoch }, 'postgres engine: the namespace was recreated; earlier history is gone');
-    this.epoch = epoch;
+  /** Creates the namespace's tables and append function where missing, under the namespace's advisory lock (concurrent CREATEs would race). */
+  private async createSchema(): Promise<void> {
+    await this.transaction(`SELECT pg_advisory_xact_lock(${this.lockKey})`, (client) => client.query(this.sql.schema));
   }
 
   /**
@@ -577,18 +611,78 @@ export class PostgresEngine implements Engine {
 
   private async readTail(): Promise<void> {
     try {
-      let rows: EventRow[];
+      let full: boolean;
       do {
-        ({ rows } = await this.pool.query<EventRow>(this.sql.tail, [this.cursor, TAIL_BATCH]));
-        for (const row of rows) if (Number(row.id) > this.cursor) this.deliver(row); // commitGroup may have delivered it meanwhile
-      } while (rows.length === TAIL_BATCH && !this.closed);
+        const from = this.cursor;
+        const delivered = this.atCursor;
+        // Captured before the read: the groups acknowledged by then were committed before its snapshot.
+        const acknowledgedUpTo = Math.max(from, ...this.acknowledged.keys());
+        const { rows } = await this.pool.query<TailRow>(this.sql.tail, [from, TAIL_BATCH + 1]);
+        const lost = this.lostLog(from, delivered, acknowledgedUpTo, rows);
+        if (lost !== undefined) return await this.startOver(lost);
+        for (const row of rows) {
+          if (row.id === null) continue;
+          if (Number(row.id) > this.cursor) this.deliver(row); // commitGroup may have delivered it meanwhile
+          else if (this.atCursor === undefined && Number(row.id) === this.cursor) this.atCursor = this.eventOf(row);
+        }
+        full = rows.length === TAIL_BATCH + 1;
+      } while (full && !this.closed);
       this.tailFailures = 0;
     } catch (error) {
+      if (error instanceof pg.DatabaseError && MISSING_SCHEMA.has(error.code ?? '') && !this.closed) {
+        // A server without the namespace (a fresh one behind the address): its schema again, with a
+        // new epoch, which the next read finds and handles like any other log that is not the one delivered from.
+        this.logger.error({ err: error }, 'postgres engine: the server lacks the namespace\'s tables; creating them again');
+        await this.createSchema().catch(() => {});
+      }
       // The poll retries within a second, from the same cursor.
       if (this.tailFailures++ === 0 && !this.closed) {
         this.logger.warn({ err: error }, 'postgres engine: delivery interrupted; resuming from the last delivered event');
       }
     }
+  }
+
+  /**
+   * Why the log the tail read saw is not the one this instance delivered from (undefined if it is):
+   * its epoch changed, it ends before what this instance delivered or acknowledged, or holds
+   * another event at the cursor or at an id this instance acknowledged. Ids commit in id order, so
+   * a standby holds a prefix of the log: if the event at the cursor is intact, so is all before it.
+   * `from`, `delivered` and `acknowledgedUpTo` are as they were when the read was sent.
+   */
+  private lostLog(from: number, delivered: StoredEvent | undefined, acknowledgedUpTo: number, rows: TailRow[]): string | undefined {
+    const { epoch, last_id: lastId } = rows[0]!;
+    if (epoch !== this.epoch) return `the namespace's epoch changed from ${this.epoch} to ${epoch} (another instance found the log replaced, or the tables were recreated)`;
+    if (Number(lastId) < acknowledgedUpTo) {
+      return `the log ends at ${lastId}, before ${acknowledgedUpTo}, the last event delivered or acknowledged here: the server that took over (a promoted standby?) lacks events that were acknowledged`;
+    }
+    for (const row of rows) {
+      if (row.id === null) continue;
+      const id = Number(row.id);
+      // No row at the cursor while the counter is past it: pruned after the grace period (or its topic forgotten), not lost.
+      const expected = id === from ? delivered : this.acknowledged.get(id);
+      if (expected !== undefined && !sameEvent(expected, row)) {
+        return `the event at ${id} in the log is not the one delivered or acknowledged here: the server that took over (a promoted standby?) lacked it and gave its id to another event`;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The log is not the one delivered from: ids must never name two events, so a new epoch is drawn
+   * (unless another instance drew one first, or the namespace was recreated), which makes every id
+   * handed out before unknown; history answers a resume from one with the reset signal. The gap ends
+   * every stream here, so that each client resumes and hears it. Delivery goes on from the log's end.
+   */
+  private async startOver(detail: string): Promise<void> {
+    const previous = this.epoch;
+    const { rows } = await this.pool.query<{ epoch: string; last_id: string }>(this.sql.drawEpoch, [previous]);
+    this.epoch = rows[0]!.epoch;
+    this.cursor = Number(rows[0]!.last_id);
+    this.atCursor = undefined;
+    this.acknowledged.clear();
+    this.localDelivery.gap({ previousEpoch: previous, epoch: this.epoch, position: this.cursor }, `${detail}; ids from before are unknown now (new epoch ${this.epoch}), and every client resumes with the reset signal`);
+    this.localDelivery.passed(this.cursor);
+    this.requestRead();
   }
 
   private deliver(row: EventRow): void {
@@ -597,10 +691,17 @@ export class PostgresEngine implements Engine {
       // Ids are gapless: rows were pruned before this instance delivered them (it lagged past the grace period).
       this.localDelivery.gap({ from: this.cursor + 1, to: id - 1 }, 'events were deleted before this instance could deliver them');
     }
+    const event = this.eventOf(row);
     this.cursor = id;
-    const event: StoredEvent = { id: `${this.epoch}-${id}`, topic: row.topic, data: row.data.toString('utf8'), time: Number(row.time) };
-    if (row.event !== null) event.event = row.event;
+    this.atCursor = event;
+    if (this.acknowledged.size > 0) for (const at of this.acknowledged.keys()) if (at <= id) this.acknowledged.delete(at);
     this.localDelivery.deliver(id, event);
+  }
+
+  private eventOf(row: EventRow): StoredEvent {
+    const event: StoredEvent = { id: `${this.epoch}-${row.id}`, topic: row.topic, data: row.data.toString('utf8'), time: Number(row.time) };
+    if (row.event !== null) event.event = row.event;
+    return event;
   }
 
   /** Resolves once this instance has delivered the id, reading the table now rather than at the next wake-up. */

@@ -237,6 +237,69 @@ describeUnlessSkipped('postgres engine', { skip: service.skipReason() }, () => {
     }
   });
 
+  /**
+   * What a failover can do to the log under running instances, done to the shared server by hand:
+   * `change` runs on it after a and b delivered three events. Both must report a gap (the first to
+   * find the change says what it found; the other may only see the new epoch it drew), with a new
+   * epoch that makes the old ids unknown to history (the reset signal), and deliver what follows.
+   */
+  async function logReplaced(change: (admin: pg.Client, namespace: string) => Promise<unknown>): Promise<{ gaps: string[]; before: string; after: string }> {
+    const namespace = namespaceFor();
+    const a = await instance(namespace);
+    const b = await instance(namespace);
+    const onB: StoredEvent[] = [];
+    const gaps: string[] = [];
+    b.onDeliver((event) => onB.push(event));
+    a.onDeliveryGap((detail) => gaps.push(`a: ${detail}`));
+    b.onDeliveryGap((detail) => gaps.push(`b: ${detail}`));
+    const stored = await a.append([1, 2, 3].map((n) => ({ topic: 'f', data: String(n) })));
+    await eventually(() => onB.length === 3, 'b delivered the three events');
+    const before = await b.position();
+    const admin = new pg.Client(service.url);
+    await admin.connect();
+    try {
+      await change(admin, namespace);
+    } finally {
+      await admin.end();
+    }
+    await eventually(() => gaps.some((gap) => gap.startsWith('b:')), 'b reported the gap', 10_000);
+    const after = await b.position();
+    const history = await b.history([parseSelector('f')], stored[2]!.id);
+    assert.equal(history.complete, false, 'a resume from an id of before gets the reset signal');
+    assert.equal(history.reason, 'unknown-id');
+    const [next] = await a.append([{ topic: 'f', data: 'next' }]);
+    await eventually(() => onB.some((event) => event.data === 'next'), 'b delivers what follows');
+    await eventually(() => gaps.some((gap) => gap.startsWith('a:')), 'a reported the gap too', 10_000);
+    assert.equal(onB.at(-1)!.id, next!.id, 'both instances name the new event alike');
+    assert.equal(next!.id.split('-')[0], after.split('-')[0], 'in the new epoch');
+    return { gaps, before, after };
+  }
+
+  test('a log that ends before what an instance delivered (a promoted standby that lacks events): a gap and a new epoch', async () => {
+    const { gaps, before, after } = await logReplaced(async (admin, namespace) => {
+      await admin.query(`BEGIN; DELETE FROM ${namespace}_events WHERE id > 1; UPDATE ${namespace}_meta SET last_id = 1; COMMIT`);
+    });
+    assert.match(gaps.join('\n'), /the log ends at 1, before 3, the last event delivered or acknowledged here/);
+    assert.notEqual(after.split('-')[0], before.split('-')[0], 'a new epoch');
+  });
+
+  test('another event at the id an instance delivered last (a promoted standby reused it): a gap and a new epoch', async () => {
+    const { gaps, before, after } = await logReplaced(async (admin, namespace) => {
+      await admin.query(`UPDATE ${namespace}_events SET data = 'other' WHERE id = 3`);
+    });
+    assert.match(gaps.join('\n'), /the event at 3 in the log is not the one delivered or acknowledged here/);
+    assert.notEqual(after.split('-')[0], before.split('-')[0], 'a new epoch');
+  });
+
+  test('a server without the namespace\'s tables: they are created again, with a gap and a new epoch', async () => {
+    const { gaps, before, after } = await logReplaced(async (admin, namespace) => {
+      const tables = postgresStatements(namespace).tables;
+      await admin.query(`DROP TABLE ${tables.join(', ')}`);
+    });
+    assert.match(gaps.join('\n'), /epoch changed/);
+    assert.notEqual(after.split('-')[0], before.split('-')[0], 'a new epoch');
+  });
+
   test('an invalid namespace is a configuration error', async () => {
     for (const namespace of ['Upper', 'has-dash', '1digit', 'x'.repeat(42)]) {
       await assert.rejects(

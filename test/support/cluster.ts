@@ -44,7 +44,8 @@ export class FailoverSubscriber {
             if (event.type.startsWith('ssehub.')) this.controls.push(event);
             else this.events.push(event);
           }
-          this.lastEventId = stream.lastEventId();
+          // Kept across reconnects, as EventSource does: a stream that ended before its first event must not drop it.
+          this.lastEventId = stream.lastEventId() || this.lastEventId;
         };
         const poll = setInterval(take, 5);
         await stream.ended;
@@ -209,9 +210,8 @@ export class LoadAcrossHubs {
    * `explain` adds what the hubs said to a subscriber that waited in vain.
    */
   async checkLoad(explain: () => string): Promise<void> {
-    assert.deepEqual(this.failures, [], 'every publish attempt got an answer');
-    assert.ok(this.statuses.every((status) => [201, 503, 409].includes(status)), `only 201, 503 or 409: ${[...new Set(this.statuses)].join(', ')}`);
-    const total = Object.values(this.counts).reduce((a, b) => a + b, 0);
+    this.checkAnswers();
+    const total = this.total();
     for (const [i, subscriber] of this.subscribers.entries()) {
       await subscriber.waitFor(() => this.loadOf(subscriber).length >= total, `subscriber ${i} to receive everything`, 60_000).catch((error: Error) => {
         throw new Error(`${error.message}\n${explain()}`);
@@ -234,8 +234,7 @@ export class LoadAcrossHubs {
    * many subscribers were reset.
    */
   async checkLoadOrReset(keptFrom: readonly number[], explain: () => string): Promise<number> {
-    assert.deepEqual(this.failures, [], 'every publish attempt got an answer');
-    assert.ok(this.statuses.every((status) => [201, 503, 409].includes(status)), `only 201, 503 or 409: ${[...new Set(this.statuses)].join(', ')}`);
+    this.checkAnswers();
     const last = Object.entries(this.counts).map(([publisher, count]) => `${publisher}:${count - 1}`);
     let reset = 0;
     for (const [i, subscriber] of this.subscribers.entries()) {
@@ -263,6 +262,36 @@ export class LoadAcrossHubs {
       }
     }
     return reset;
+  }
+
+  /**
+   * For a failover that may lose acknowledged events (asynchronous replication): every publish
+   * attempt was answered, and each subscriber either got every event exactly once, in order, or got
+   * the reset signal (ssehub.reset): never a silent hole. Returns how many subscribers were reset.
+   */
+  async checkNoSilentLoss(explain: () => string): Promise<number> {
+    this.checkAnswers();
+    const total = this.total();
+    let reset = 0;
+    for (const [i, subscriber] of this.subscribers.entries()) {
+      const wasReset = () => subscriber.controls.some((event) => event.type === RESET_EVENT);
+      await subscriber.waitFor(() => wasReset() || this.loadOf(subscriber).length >= total, `subscriber ${i} to receive everything, or a reset`, 60_000).catch((error: Error) => {
+        throw new Error(`${error.message}\n${explain()}`);
+      });
+      if (wasReset()) reset += 1;
+      else assert.equal(checkExactlyOnceInOrder(this.loadOf(subscriber), this.counts), undefined, `subscriber ${i}, which got no reset`);
+    }
+    return reset;
+  }
+
+  /** Every publish attempt was answered: 201, 503, or 409 for a retry racing its first try. */
+  private checkAnswers(): void {
+    assert.deepEqual(this.failures, [], 'every publish attempt got an answer');
+    assert.ok(this.statuses.every((status) => [201, 503, 409].includes(status)), `only 201, 503 or 409: ${[...new Set(this.statuses)].join(', ')}`);
+  }
+
+  private total(): number {
+    return Object.values(this.counts).reduce((a, b) => a + b, 0);
   }
 
   async stop(): Promise<void> {

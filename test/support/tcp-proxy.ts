@@ -1,4 +1,7 @@
-/** A loopback TCP proxy whose connections a test can cut, to simulate a network drop. */
+/**
+ * A loopback TCP proxy whose connections a test can cut (a network drop) or stall, and whose
+ * upstream it can move, as a virtual IP moves to the server that took over.
+ */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
@@ -11,16 +14,18 @@ export interface TcpProxy {
    * that stalls without breaking, such as a replica's that its master's death then cuts.
    */
   holdReplies(): void;
+  /** Sends the connections made from now on to another server. */
+  retarget(target: URL | string): void;
   close(): Promise<void>;
 }
 
 /** Listens on `port` of 127.0.0.1 (0: any free one), e.g. the port of a proxy closed earlier, to bring a server back. */
 export async function startTcpProxy(target: URL | string, port = 0): Promise<TcpProxy> {
-  const { hostname, port: targetPort } = new URL(target);
+  let upstreamUrl = new URL(target);
   const sockets = new Set<Socket>();
   const upstreams = new Map<Socket, Socket>();
   const server: Server = createServer((client) => {
-    const upstream = connect(Number(targetPort), hostname);
+    const upstream = connect(Number(upstreamUrl.port), upstreamUrl.hostname);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -45,6 +50,9 @@ export async function startTcpProxy(target: URL | string, port = 0): Promise<Tcp
         upstream.unpipe(client);
         upstream.pause();
       }
+    },
+    retarget: (to) => {
+      upstreamUrl = new URL(to);
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();
