@@ -1,28 +1,28 @@
 #!/usr/bin/env node
 /**
- * `npm test`'s runner: every test/**\/*.test.ts file, compiled once (scripts/test-tree.mjs), in
- * passes of node's test runner. Files that
- * are safe next to others run two at a time; then the files of LANES, in two lanes side by side,
- * each a file at a time; then the ALONE files, one at a time; each listed file with its reason. Every
- * pass always runs. The output ends with the summary of all together, in node's own "# pass N" form,
- * the ten slowest files (scripts/test-file-times.mjs), then "N passed, N failed" alone on a line; the
- * exit code is non-zero if any pass failed.
+ * `npm test`'s runner: every test/**\/*.test.ts file, compiled once (scripts/test-tree.mjs), each in
+ * a `node --test` process of its own, SLOTS files at a time. A file runs beside any other, but for
+ * the groups below: at most one of the browser group at a time (Chromium is heavy), at most two of
+ * the processes group, and the ALONE files last, one at a time, with nothing beside them; each listed
+ * file with its reason. The longest files start first (LONG_FIRST), so the run does not end on one
+ * long file alone. Each file's output is printed when it ends; the output ends with the summary of
+ * all, in node's own "# pass N" form, the ten slowest files, then "N passed, N failed" alone on a
+ * line; the exit code is non-zero if any file failed.
  *
  *   node scripts/run-tests.mjs [file …]     (no files: the whole suite)
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildTestTree, sourceNameOf } from './test-tree.mjs';
+import { buildTestTree } from './test-tree.mjs';
 
 /**
- * Files that must not run beside the parallel pass, and why. After the parallel pass, the two lanes
- * run at the same time, each a file at a time: Chromium's pages next to the tests that start, kill
- * and count hub, worker, nginx or engine-server processes of their own (each on its own spare ports;
- * the two share nothing but the machine). The ALONE files run last, with nothing beside them.
+ * Files that are limited in what runs beside them, and why: Chromium's pages (and the benchmark's
+ * smoke run, as heavy), one at a time; the tests that start, kill and count hub, worker, nginx or
+ * engine-server processes of their own (each on its own spare ports), two at a time; the ALONE files
+ * last, with nothing beside them.
  */
-const LANES = {
+const GROUPS = {
   browser: {
     'test/e2e/cross-site.test.ts': 'Chromium',
     'test/e2e/dashboard.test.ts': 'Chromium',
@@ -33,11 +33,10 @@ const LANES = {
     'test/e2e/client-connect.test.ts': 'Chromium',
     'test/react/use-subscription.test.ts': 'Chromium',
     'test/docs/readme-tour.test.ts': 'Chromium, and the CLI started several times',
-    // Not Chromium: here to even out the two lanes' times (see the slowest files at the end).
-    'test/cluster/limits.test.ts': 'worker processes sharing limits: several hub processes at once',
     'test/bench/run.test.ts': 'the benchmark\'s smoke run: fixed ports from 18300, both cores busy (it measures nothing by the clock)',
   },
   processes: {
+    'test/cluster/limits.test.ts': 'worker processes sharing limits: several hub processes at once',
     'test/integration/engine-restart.test.ts': 'kills and restarts its own Redis and NATS servers under load',
     'test/integration/nats-cluster.test.ts': 'runs its own 3-node NATS cluster and kills a server under load',
     'test/integration/redis-sentinel.test.ts': 'runs its own Redis masters, replicas (through proxies) and sentinels, kills masters under load and the sentinels under a running hub',
@@ -55,19 +54,30 @@ const ALONE = {
   'test/http/node/fast-publish.test.ts': 'keep-alive and headers timeouts measured, socket backpressure loops',
   'test/integration/history-budget.test.ts': 'floods a hub with 300 MiB and reads its RSS',
 };
-/** Every file kept out of the parallel pass. */
-const SERIAL = { ...LANES.browser, ...LANES.processes, ...ALONE };
-const CONCURRENCY = 2;
+/** Files at a time: the machine's two cores stay busy while some files wait on servers and timers. */
+const SLOTS = 3;
+/** At most this many of a group's files at a time. */
+const GROUP_LIMITS = { browser: 1, processes: 2 };
 /**
- * The parallel pass's longest files (see the slowest files printed at the end), started first: the
- * pass then ends on short files in both lanes instead of one long file running alone.
+ * The longest files (see the slowest files printed at the end), started first: the run then ends
+ * on short files instead of one long file running alone.
  */
 const LONG_FIRST = [
+  'test/bench/run.test.ts',
+  'test/integration/cluster.test.ts',
+  'test/integration/postgres-failover.test.ts',
+  'test/e2e/dashboard.test.ts',
+  'test/cluster/worker.test.ts',
+  'test/integration/redis-sentinel.test.ts',
+  'test/integration/nats-cluster.test.ts',
+  'test/cli/publish.test.ts',
+  'test/integration/webhook-failover.test.ts',
+  'test/e2e/demos.test.ts',
   'test/http/slow-consumers.test.ts',
   'test/presence/cluster.test.ts',
-  'test/integration/webhook-failover.test.ts',
-  'test/http/connection-churn.test.ts',
   'test/http/malformed-requests.test.ts',
+  'test/cluster/primary.test.ts',
+  'test/http/connection-churn.test.ts',
 ];
 
 const allFiles = () =>
@@ -76,85 +86,92 @@ const allFiles = () =>
     .filter((name) => name.endsWith('.test.ts'))
     .sort();
 
-const files = process.argv.length > 2 ? process.argv.slice(2) : allFiles();
-const inLane = (lane) => files.filter((file) => file in lane);
-const parallel = files.filter((file) => !(file in SERIAL)).sort((a, b) => rank(a) - rank(b));
-function rank(file) {
+const groupOf = (file) => Object.keys(GROUPS).find((group) => file in GROUPS[group]);
+const rank = (file) => {
   const index = LONG_FIRST.indexOf(file);
-  return index === -1 ? LONG_FIRST.length : index;
+  return index !== -1 ? index : LONG_FIRST.length + (groupOf(file) === undefined ? 1 : 0);
+};
+const files = process.argv.length > 2 ? process.argv.slice(2) : allFiles();
+const shared = files.filter((file) => !(file in ALONE)).sort((a, b) => rank(a) - rank(b));
+const alone = files.filter((file) => file in ALONE);
+if (process.argv.length <= 2) {
+  for (const file of [...Object.values(GROUPS).flatMap(Object.keys), ...Object.keys(ALONE), ...LONG_FIRST]) {
+    if (!files.includes(file)) console.error(`run-tests: ${file} is listed in run-tests.mjs but does not exist`);
+  }
 }
-for (const file of [...Object.keys(SERIAL), ...LONG_FIRST]) if (process.argv.length <= 2 && !files.includes(file)) console.error(`run-tests: ${file} is listed in run-tests.mjs but does not exist`);
 
 const KEYS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'];
 
-// Every pass runs the compiled copies (scripts/test-tree.mjs); names stay the checkout's in the summary.
+// Every file runs compiled (scripts/test-tree.mjs); names stay the checkout's in the summary.
 const ROOT = process.cwd();
 if (!readdirSync(ROOT).includes('package.json')) throw new Error('run-tests: run it from the checkout\'s root (npm test does)');
 const tree = await buildTestTree(ROOT);
 const compiled = (file) => join(tree, file.replace(/\.ts$/, '.js'));
 
-const timesDir = mkdtempSync(join(tmpdir(), 'ssehub-test-times-'));
-const TIMES_REPORTER = new URL('./test-file-times.mjs', import.meta.url).href;
-
-/**
- * Runs one pass; resolves with its exit code, the counts of its summary lines and, when `buffered`,
- * its output (else written as it comes).
- */
-function pass(list, concurrency, name, buffered = false) {
+/** Runs one file; resolves with its exit code, its summary's counts, its output and its time. */
+function runFile(file) {
   return new Promise((resolve) => {
-    if (list.length === 0) return resolve({ code: 0, counts: {}, output: '' });
-    const reporters = ['--test-reporter=tap', '--test-reporter-destination=stdout', `--test-reporter=${TIMES_REPORTER}`, `--test-reporter-destination=${join(timesDir, name)}`];
-    const child = spawn(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...list.map(compiled)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let tail = '';
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      if (buffered) output += chunk.toString();
-      else process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4096);
-    });
     const begun = Date.now();
+    const child = spawn(process.execPath, ['--enable-source-maps', '--test', '--test-reporter=tap', compiled(file)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk) => (output += chunk.toString()));
     child.on('exit', (code, signal) => {
-      console.error(`run-tests: the ${name} pass took ${((Date.now() - begun) / 1000).toFixed(0)} s`);
       const counts = {};
       for (const key of KEYS) {
-        const match = new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tail);
+        const match = new RegExp(`^# ${key} (\\d+)$`, 'm').exec(output.slice(-4096));
         if (match) counts[key] = Number(match[1]);
       }
-      // A pass that ended without its summary counts as failed.
-      resolve({ code: code ?? (signal ? 1 : 0), counts: counts.fail === undefined ? { ...counts, fail: (counts.fail ?? 0) + 1 } : counts, output });
+      // A file that ended without its summary counts as failed.
+      if (counts.fail === undefined) counts.fail = 1;
+      resolve({ file, code: code ?? (signal ? 1 : 0), counts, output, ms: Date.now() - begun });
     });
   });
 }
 
 const started = Date.now();
-const results = [await pass(parallel, CONCURRENCY, 'parallel')];
-const [processes, browser] = await Promise.all([pass(inLane(LANES.processes), 1, 'processes'), pass(inLane(LANES.browser), 1, 'browser', true)]);
-process.stdout.write(browser.output);
-results.push(processes, browser, await pass(inLane(ALONE), 1, 'alone'));
+const results = [];
+/** Starts the files of `list` that may run now, while slots are free, until all have ended. */
+function runAll(list, slots) {
+  const pending = [...list];
+  const running = new Map();
+  return new Promise((resolve) => {
+    const fill = () => {
+      for (let i = 0; i < pending.length && running.size < slots; ) {
+        const file = pending[i];
+        const group = groupOf(file);
+        const busy = [...running.values()].filter((other) => other === group).length;
+        if (group !== undefined && busy >= GROUP_LIMITS[group]) {
+          i += 1;
+          continue;
+        }
+        pending.splice(i, 1);
+        running.set(file, group);
+        void runFile(file).then((result) => {
+          running.delete(file);
+          results.push(result);
+          process.stdout.write(result.output);
+          fill();
+        });
+      }
+      if (pending.length === 0 && running.size === 0) resolve();
+    };
+    fill();
+  });
+}
+await runAll(shared, SLOTS);
+await runAll(alone, 1);
+
 const total = Object.fromEntries(KEYS.map((key) => [key, results.reduce((sum, result) => sum + (result.counts[key] ?? 0), 0)]));
-console.log(`# all passes: ${parallel.length} files ${CONCURRENCY} at a time; then ${inLane(LANES.processes).length} and ${inLane(LANES.browser).length} in two lanes, each a file at a time; then ${inLane(ALONE).length} alone`);
+console.log(`# all files: ${shared.length} files ${SLOTS} at a time (at most ${GROUP_LIMITS.browser} of the browser group, ${GROUP_LIMITS.processes} of the processes group); then ${alone.length} alone`);
 for (const key of KEYS) console.log(`# ${key} ${total[key]}`);
 console.log(`# duration_ms ${Date.now() - started}`);
-console.log('# the slowest files (seconds from start to end; the parallel pass shares the machine):');
-for (const line of slowestFiles(10)) console.log(`#   ${line}`);
-console.log(`${total.pass} passed, ${total.fail} failed`);
-rmSync(timesDir, { recursive: true, force: true });
-process.exitCode = results.some((result) => result.code !== 0) || total.fail > 0 ? 1 : 0;
-
-/** "<seconds> <file>" for the `count` slowest files of both passes. */
-function slowestFiles(count) {
-  const rows = [];
-  for (const name of ['parallel', 'processes', 'browser', 'alone']) {
-    let text = '';
-    try {
-      text = readFileSync(join(timesDir, name), 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').filter(Boolean)) {
-      const [ms, file] = [Number(line.slice(0, line.indexOf(' '))), line.slice(line.indexOf(' ') + 1)];
-      rows.push({ ms, file: `${sourceNameOf(ROOT, file)}${name === 'parallel' ? '' : ` (${name})`}` });
-    }
-  }
-  return rows.sort((a, b) => b.ms - a.ms).slice(0, count).map((row) => `${(row.ms / 1000).toFixed(1).padStart(6)} ${row.file}`);
+console.log('# the slowest files (seconds from start to end, beside others):');
+for (const { ms, file } of [...results].sort((a, b) => b.ms - a.ms).slice(0, 10)) {
+  const group = file in ALONE ? 'alone' : groupOf(file);
+  console.log(`#   ${(ms / 1000).toFixed(1).padStart(6)} ${file}${group === undefined ? '' : ` (${group})`}`);
 }
+const failed = results.filter((result) => result.code !== 0 || result.counts.fail > 0);
+if (failed.length > 0) console.log(`# failed: ${failed.map((result) => result.file).join(', ')}`);
+console.log(`${total.pass} passed, ${total.fail} failed`);
+process.exitCode = failed.length > 0 ? 1 : 0;
