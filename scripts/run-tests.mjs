@@ -2,8 +2,8 @@
 /**
  * `npm test`'s runner: every test/**\/*.test.ts file, compiled once (scripts/test-tree.mjs), each in
  * a `node --test` process of its own, SLOTS files at a time. A file runs beside any other, but for
- * the groups below: at most one of the browser group at a time (Chromium is heavy), at most two of
- * the processes group, and the ALONE files last, one at a time, with nothing beside them; each listed
+ * the groups below: at most one of the browser group at a time (Chromium is heavy), one of the
+ * processes group, and the ALONE files last, one at a time, with nothing beside them; each listed
  * file with its reason. The longest files start first (LONG_FIRST), so the run does not end on one
  * long file alone. Each file's output is printed when it ends; the output ends with the summary of
  * all, in node's own "# pass N" form, the ten slowest files, then "N passed, N failed" alone on a
@@ -19,7 +19,8 @@ import { buildTestTree } from './test-tree.mjs';
 /**
  * Files that are limited in what runs beside them, and why: Chromium's pages (and the benchmark's
  * smoke run, as heavy), one at a time; the tests that start, kill and count hub, worker, nginx or
- * engine-server processes of their own (each on its own spare ports), two at a time; the ALONE files
+ * engine-server processes of their own (each on its own spare ports; their failovers are timed by
+ * the servers they kill), one at a time; the ALONE files
  * last, with nothing beside them.
  */
 const GROUPS = {
@@ -57,7 +58,9 @@ const ALONE = {
 /** Files at a time: the machine's two cores stay busy while some files wait on servers and timers. */
 const SLOTS = 3;
 /** At most this many of a group's files at a time. */
-const GROUP_LIMITS = { browser: 1, processes: 2 };
+const GROUP_LIMITS = { browser: 1, processes: 1 };
+/** A file still running after this long is stopped and counted as failed: a hung file must not hang the run. */
+const FILE_TIMEOUT_MS = 10 * 60_000;
 /**
  * The longest files (see the slowest files printed at the end), started first: the run then ends
  * on short files instead of one long file running alone.
@@ -116,7 +119,12 @@ function runFile(file) {
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk.toString()));
     child.stderr.on('data', (chunk) => (output += chunk.toString()));
+    const timer = setTimeout(() => {
+      output += `\nrun-tests: ${file} still ran after ${FILE_TIMEOUT_MS / 60_000} minutes: stopped, and counted as failed\n`;
+      child.kill('SIGKILL');
+    }, FILE_TIMEOUT_MS);
     child.on('exit', (code, signal) => {
+      clearTimeout(timer);
       const counts = {};
       for (const key of KEYS) {
         const match = new RegExp(`^# ${key} (\\d+)$`, 'm').exec(output.slice(-4096));

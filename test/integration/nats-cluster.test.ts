@@ -77,6 +77,7 @@ describeUnlessSkipped('the NATS engine on a JetStream cluster that loses the str
     assert.equal((await jsm.streams.info(namespace)).config.num_replicas, 3, 'the stream has 3 replicas');
 
     const load = new LoadAcrossHubs(hubUrls, 8, namespace);
+    cleanups.push(() => load.stop()); // also when an assertion fails: its subscribers would keep the process alive
     await load.warmUp();
     load.startPublishing(6, 60);
     await until(() => load.published >= 60, 'events published before the kill');

@@ -78,6 +78,7 @@ describeUnlessSkipped('the PostgreSQL engine when its primary fails over', { ski
   test('synchronous replication: every acknowledged event reaches every subscriber exactly once, with no reset', async (t) => {
     const setup = await setUp(true);
     const load = new LoadAcrossHubs(setup.hubUrls, 4, 'pg-sync');
+    cleanups.push(() => load.stop()); // also when an assertion fails: its subscribers would keep the process alive
     await load.warmUp();
     load.startPublishing(3, 60);
     await until(() => load.published >= 30, 'events published before the kill');
@@ -95,6 +96,7 @@ describeUnlessSkipped('the PostgreSQL engine when its primary fails over', { ski
   test('asynchronous replication: every subscriber has every acknowledged event, or got the reset signal', async (t) => {
     const setup = await setUp(false);
     const load = new LoadAcrossHubs(setup.hubUrls, 4, 'pg-async');
+    cleanups.push(() => load.stop()); // also when an assertion fails: its subscribers would keep the process alive
     await load.warmUp();
     load.startPublishing(3, 60);
     await until(() => load.published >= 30, 'events published before the kill');

@@ -121,13 +121,7 @@ describeUnlessSkipped('the Redis engine behind Sentinel, its master killed mid-p
 
   for (const stalled of [true, false]) {
     const what = stalled ? 'the replica 10 events behind' : 'the replica as it is';
-    // TODO: in one run of four, on a machine loaded to ~17, a subscriber that was never reset missed
-    // a run of events acknowledged after the failover (p0:16-35 of 60; p1:24-25 in the other run):
-    // an open bug, cause not found yet. Run as TODO so the kill keeps reporting; the loss detection
-    // itself (resets, the away client, the logged range) held in every run, and test/engines/redis.test.ts
-    // checks it deterministically.
-    const todo = 'a subscriber never reset once missed events acknowledged after the failover, under heavy load';
-    test(`without --redis-wait-replicas, ${what}: every subscriber has every acknowledged event, or got a reset`, { todo }, async (t) => {
+    test(`without --redis-wait-replicas, ${what}: every subscriber has every acknowledged event, or got a reset`, async (t) => {
       const { master, links, engine } = await startSentinels(1);
       const hubs = await startHubs(engine);
       const hubUrls = () => hubs.map((hub) => hub.url);
