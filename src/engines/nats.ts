@@ -78,6 +78,8 @@ import { EngineUnavailableError, orUnavailable } from './unavailable.js';
 const CONNECT_TIMEOUT_MS = 5000;
 const REQUEST_TIMEOUT_MS = 5000;
 const STATS_INTERVAL_MS = 5000;
+/** How long a restart of delivery may take to start its consumer before it is given up and tried again. */
+const RESTART_TIMEOUT_MS = 10_000;
 /** Messages kept per subject beyond historyMaxEvents, so that a lagging instance still receives them. */
 const DELIVERY_SLACK = 100;
 /** Time the stream keeps messages beyond historyMaxAgeMs, for the same reason. */
@@ -226,11 +228,10 @@ export class NatsEngine implements Engine {
   private readonly lastSeqBySubject = new Map<string, number>();
   private delivery: { consumer: Consumer; messages: ConsumerMessages } | undefined;
   private deliveryDone: Promise<void> = Promise.resolve();
-  /** A restart of delivery after the stream was recreated, while one is under way. */
+  /** A restart of delivery (a stalled consumer, a recreated stream) while one is under way: one at a time. */
   private restarting: Promise<void> | undefined;
   /** The cursor at the previous stats refresh: a cursor that stays put while the stream grows means delivery stalled. */
   private cursorAtLastCheck = 0;
-  private restartUnderWay = false;
   /** Which consumer's messages deliver() takes: bumped by every start, restart and close. */
   private deliveryGeneration = 0;
   private readonly direct: DirectGet;
@@ -552,6 +553,11 @@ export class NatsEngine implements Engine {
       opt_start_seq: this.cursor + 1,
     });
     const messages = await consumer.consume({ max_messages: 1000, expires: 10_000 });
+    // A restart given up on (RESTART_TIMEOUT_MS) or replaced while it was starting: not ours any more.
+    if (generation !== this.deliveryGeneration) {
+      messages.stop();
+      return;
+    }
     this.delivery = { consumer, messages };
     this.deliveryDone = (async () => {
       try {
@@ -646,17 +652,28 @@ export class NatsEngine implements Engine {
    * restart at a time, so that two consumers never run side by side.
    */
   private restartDelivery(): void {
-    if (this.restartUnderWay) return;
-    this.restartUnderWay = true;
+    if (this.restarting !== undefined) return;
     this.cursorAtLastCheck = -1; // the next stats refresh gives the new consumer a whole interval
     this.deliveryGeneration += 1; // what the old consumer still hands over is dropped from now on
     this.delivery?.messages.stop();
+    if (this.closed) return;
     // Not waiting for the old consumer's loop to end: stuck in nats.js's own recovery, it may never end.
-    this.restarting = (this.closed ? Promise.resolve() : this.startDelivery())
+    // Nor for ever for the new one to start: creating it can hang while the stream elects a leader,
+    // and a restart that never settles would block every later one (delivery stalled for good). Given
+    // up after RESTART_TIMEOUT_MS, the next stats refresh that finds delivery stalled starts another.
+    let timer: NodeJS.Timeout | undefined;
+    const givenUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the consumer did not start within ${RESTART_TIMEOUT_MS} ms`)), RESTART_TIMEOUT_MS);
+      timer.unref();
+    });
+    this.restarting = Promise.race([this.startDelivery(), givenUp])
       .catch((error: unknown) => {
         this.logger.error({ err: error }, 'nats engine: delivery could not restart');
       })
-      .finally(() => (this.restartUnderWay = false));
+      .finally(() => {
+        clearTimeout(timer);
+        this.restarting = undefined;
+      });
   }
 
   private async refreshStats(): Promise<void> {
