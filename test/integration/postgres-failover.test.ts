@@ -70,43 +70,42 @@ async function eachHubPublishes(setup: Setup, topic: string): Promise<void> {
   for (const [h, hub] of setup.hubs.entries()) await publishWithRetry(() => [hub.url], topic, `after:${h}`, `after-${h}-${topic}`);
 }
 
+/**
+ * Three publishers and four subscribers through the hubs; the primary killed after 30 publishes and
+ * the standby promoted; returns once publishing ended, having checked it went on after the failover.
+ */
+async function loadThroughFailover(synchronous: boolean, namespace: string) {
+  const setup = await setUp(synchronous);
+  const load = new LoadAcrossHubs(setup.hubUrls, 4, namespace);
+  cleanups.push(() => load.stop()); // also when an assertion fails: its subscribers would keep the process alive
+  await load.warmUp();
+  load.startPublishing(3, 60);
+  await until(() => load.published >= 30, 'events published before the kill');
+  await setup.primary.kill();
+  const atKill = load.published;
+  await failOver(setup);
+  await load.publishingDone();
+  assert.ok(load.published > atKill, 'publishing went on after the failover');
+  return { setup, load, atKill };
+}
+
 const missing = !hasPostgresBinaries();
 const skip = missing && !process.env.CI ? 'the PostgreSQL 15 server binaries are not installed (/usr/lib/postgresql/15/bin)' : undefined;
 describeUnlessSkipped('the PostgreSQL engine when its primary fails over', { skip }, () => {
   test('the PostgreSQL 15 server binaries are installed', () => assert.ok(!missing, 'initdb, pg_ctl, pg_basebackup or postgres not found'));
 
   test('synchronous replication: every acknowledged event reaches every subscriber exactly once, with no reset', async (t) => {
-    const setup = await setUp(true);
-    const load = new LoadAcrossHubs(setup.hubUrls, 4, 'pg-sync');
-    cleanups.push(() => load.stop()); // also when an assertion fails: its subscribers would keep the process alive
-    await load.warmUp();
-    load.startPublishing(3, 60);
-    await until(() => load.published >= 30, 'events published before the kill');
-    await setup.primary.kill();
-    const atKill = load.published;
-    await failOver(setup);
-    await load.publishingDone();
+    const { setup, load, atKill } = await loadThroughFailover(true, 'pg-sync');
     t.diagnostic(`killed the primary after ${atKill} publishes; attempts by status: ${JSON.stringify(load.statusCounts())}`);
-    assert.ok(load.published > atKill, 'publishing went on after the failover');
     await load.checkLoad(setup.explain);
     await eachHubPublishes(setup, 'load');
     await load.stop();
   });
 
   test('asynchronous replication: every subscriber has every acknowledged event, or got the reset signal', async (t) => {
-    const setup = await setUp(false);
-    const load = new LoadAcrossHubs(setup.hubUrls, 4, 'pg-async');
-    cleanups.push(() => load.stop()); // also when an assertion fails: its subscribers would keep the process alive
-    await load.warmUp();
-    load.startPublishing(3, 60);
-    await until(() => load.published >= 30, 'events published before the kill');
-    await setup.primary.kill();
-    const atKill = load.published;
-    await failOver(setup);
-    await load.publishingDone();
+    const { setup, load, atKill } = await loadThroughFailover(false, 'pg-async');
     const reset = await load.checkNoSilentLoss(setup.explain);
     t.diagnostic(`killed the primary after ${atKill} publishes; attempts by status: ${JSON.stringify(load.statusCounts())}; ${reset} of 4 subscribers reset`);
-    assert.ok(load.published > atKill, 'publishing went on after the failover');
     await eachHubPublishes(setup, 'load');
     await load.stop();
   });
