@@ -264,26 +264,6 @@ export class LoadAcrossHubs {
     return reset;
   }
 
-  /**
-   * For a failover that may lose acknowledged events (asynchronous replication): every publish
-   * attempt was answered, and each subscriber either got every event exactly once, in order, or got
-   * the reset signal (ssehub.reset): never a silent hole. Returns how many subscribers were reset.
-   */
-  async checkNoSilentLoss(explain: () => string): Promise<number> {
-    this.checkAnswers();
-    const total = this.total();
-    let reset = 0;
-    for (const [i, subscriber] of this.subscribers.entries()) {
-      const wasReset = () => subscriber.controls.some((event) => event.type === RESET_EVENT);
-      await subscriber.waitFor(() => wasReset() || this.loadOf(subscriber).length >= total, `subscriber ${i} to receive everything, or a reset`, 60_000).catch((error: Error) => {
-        throw new Error(`${error.message}\n${explain()}`);
-      });
-      if (wasReset()) reset += 1;
-      else assert.equal(checkExactlyOnceInOrder(this.loadOf(subscriber), this.counts), undefined, `subscriber ${i}, which got no reset`);
-    }
-    return reset;
-  }
-
   /** Every publish attempt was answered: 201, 503, or 409 for a retry racing its first try. */
   private checkAnswers(): void {
     assert.deepEqual(this.failures, [], 'every publish attempt got an answer');
