@@ -270,6 +270,8 @@ function renderInstances(entries) {
   );
 }
 
+let shownTopics = '';
+
 /** The busiest topics of every instance, merged. Instances send their top 20 only, so this stays small with any number of topics. */
 function renderTopics(entries) {
   const merged = new Map();
@@ -283,21 +285,27 @@ function renderTopics(entries) {
     .filter(([topic]) => topic.includes(filter))
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
     .slice(0, 20);
-  $('topics-body').replaceChildren(
-    ...rows.map(([topic, subscribers]) => {
-      const tr = document.createElement('tr');
-      const name = cell('', 'topic');
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = 'link';
-      button.textContent = topic;
-      button.title = `Show the recent events of ${topic}`;
-      button.addEventListener('click', () => tailRecent(topic));
-      name.append(button);
-      tr.append(name, cell(subscribers.toLocaleString(), 'num'));
-      return tr;
-    }),
-  );
+  // Rows are replaced only when they change: a row replaced between a press and a release of the
+  // button would swallow the click, and stats arrive several times a second.
+  const shown = JSON.stringify(rows);
+  if (shown !== shownTopics) {
+    shownTopics = shown;
+    $('topics-body').replaceChildren(
+      ...rows.map(([topic, subscribers]) => {
+        const tr = document.createElement('tr');
+        const name = cell('', 'topic');
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'link';
+        button.textContent = topic;
+        button.title = `Show the recent events of ${topic}`;
+        button.addEventListener('click', () => tailRecent(topic));
+        name.append(button);
+        tr.append(name, cell(subscribers.toLocaleString(), 'num'));
+        return tr;
+      }),
+    );
+  }
   $('topics-total').textContent = total.toLocaleString();
   $('topics-more').textContent = total > rows.length ? `Showing the ${rows.length} with the most subscribers of ${total.toLocaleString()}.` : '';
 }
