@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
 import { childPids, spawnHub, type HubProcess } from '../support/hub.js';
 import { httpRequest, openStream, publish, type OpenStream } from '../support/http.js';
@@ -24,10 +24,13 @@ const started: HubProcess[] = [];
 const watchers: InstanceWatcher[] = [];
 const streams: OpenStream[] = [];
 const namespaces: string[] = [];
+// Each test's hub, streams and watcher are stopped when it ends, so that idle hubs do not run beside the later tests.
+afterEach(async () => {
+  for (const stream of streams.splice(0)) stream.close();
+  await Promise.allSettled(watchers.splice(0).map((watcher) => watcher.stop()));
+  await Promise.allSettled(started.splice(0).map((hub) => hub.stop()));
+});
 after(async () => {
-  for (const stream of streams) stream.close();
-  await Promise.allSettled(watchers.map((watcher) => watcher.stop()));
-  await Promise.allSettled(started.map((hub) => hub.stop()));
   if (redis.reachable) for (const namespace of namespaces) await removeNamespace('redis', redis.url, namespace);
 });
 

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { request } from 'node:http';
-import { after, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import { workerCount } from '../../src/cluster/primary.js';
 import { loadConfig } from '../../src/config.js';
 import { HubError } from '../../src/errors.js';
@@ -24,9 +24,10 @@ const CLI = builtCli();
 
 const started: HubProcess[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const cleanup of cleanups) await cleanup();
-  await Promise.allSettled(started.map((hub) => hub.stop()));
+// Each test's hub and clients are stopped when it ends, so that idle hubs do not run beside the later tests.
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+  await Promise.allSettled(started.splice(0).map((hub) => hub.stop()));
 });
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

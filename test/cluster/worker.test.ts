@@ -6,7 +6,7 @@
  * engine (held by the primary, reached over IPC) and with Redis (each worker connects itself).
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 import { mintToken } from '../../src/auth/tokens.js';
 import type { ParsedEvent } from '../../src/protocol/index.js';
 import { checkExactlyOnceInOrder } from '../support/cluster.js';
@@ -24,10 +24,14 @@ const started: HubProcess[] = [];
 const watchers: InstanceWatcher[] = [];
 const streams: OpenStream[] = [];
 const namespaces: string[] = [];
+// Each test's hub, streams and watcher are stopped when it ends: idle hubs left to the end of the
+// file kept their workers' stats timers running through every later test.
+afterEach(async () => {
+  for (const stream of streams.splice(0)) stream.close();
+  await Promise.allSettled(watchers.splice(0).map((watcher) => watcher.stop()));
+  await Promise.allSettled(started.splice(0).map((hub) => hub.stop()));
+});
 after(async () => {
-  for (const stream of streams) stream.close();
-  await Promise.allSettled(watchers.map((watcher) => watcher.stop()));
-  await Promise.allSettled(started.map((hub) => hub.stop()));
   if (redis.reachable) for (const namespace of namespaces) await removeNamespace('redis', redis.url, namespace);
 });
 

@@ -60,7 +60,15 @@ export class SnippetProject {
     const config = ts.getParsedCommandLineOfConfigFile(join(this.dir, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); } });
     if (!config) throw new Error('no tsconfig');
     const program = ts.createProgram({ rootNames: [...this.files.keys()], options: config.options });
-    return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
+    // The snippets' own diagnostics only: the package's source is `npm run typecheck`'s to check,
+    // and checking all of it again here took most of this check's time.
+    const snippetFiles = program.getSourceFiles().filter((file) => this.files.has(file.fileName));
+    const diagnostics = [
+      ...program.getOptionsDiagnostics(),
+      ...program.getGlobalDiagnostics(),
+      ...snippetFiles.flatMap((file) => [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)]),
+    ];
+    return diagnostics.map((diagnostic) => {
       const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
       const snippet = diagnostic.file && this.files.get(diagnostic.file.fileName);
       if (!snippet || diagnostic.start === undefined) return `${diagnostic.file?.fileName ?? ''}: ${message}`;

@@ -5,7 +5,7 @@
  * retries with its Idempotency-Key; every subscriber must get every event exactly once, in order.
  */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { freePort, spawnHub, type HubProcess } from '../support/hub.js';
 import { checkExactlyOnceInOrder, FailoverSubscriber, publishWithRetry } from '../support/cluster.js';
 import type { Reply } from '../support/http.js';
@@ -36,8 +36,9 @@ const kinds: ServerKind[] = [
 ];
 
 const cleanups: Array<() => Promise<unknown>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+// Each test's servers and hubs are stopped when it ends, so that they do not run beside the later tests.
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
 
 for (const kind of kinds) {

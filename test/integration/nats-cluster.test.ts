@@ -7,7 +7,7 @@
  * the two servers left, without being restarted.
  */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
 import { freePort, spawnHub, type HubProcess } from '../support/hub.js';
 import { LoadAcrossHubs, publishWithRetry } from '../support/cluster.js';
@@ -19,8 +19,9 @@ import { until, untilValue } from '../support/wait.js';
 
 const BINARY = 'nats-server';
 const cleanups: Array<() => Promise<unknown>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+// Each test's servers and hubs are stopped when it ends, so that they do not run beside the later tests.
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
 
 /** Three JetStream servers routed to each other, named n0, n1, n2. */

@@ -12,7 +12,7 @@
  *   subscriber gets the reset signal, and the hubs log why.
  */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { RESET_EVENT } from '../../src/protocol/index.js';
 import { FailoverSubscriber, LoadAcrossHubs, publishWithRetry } from '../support/cluster.js';
 import { spawnHub, type HubProcess } from '../support/hub.js';
@@ -23,8 +23,9 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/wait.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+// Each test's servers and hubs are stopped when it ends, so that they do not run beside the later tests.
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
 
 async function own<T extends { dispose(): Promise<unknown> } | { close(): Promise<unknown> }>(thing: Promise<T>): Promise<T> {

@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import { freePort, spawnHub, type HubProcess } from '../support/hub.js';
 import { httpRequest, openStream } from '../support/http.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -27,8 +27,9 @@ import { until } from '../support/wait.js';
 
 const BINARY = 'redis-server';
 const cleanups: Array<() => Promise<unknown>> = [];
-after(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+// Each test's servers and hubs are stopped when it ends, so that they do not run beside the later tests.
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
 
 function redisArgs(port: number, replicaOf?: number) {

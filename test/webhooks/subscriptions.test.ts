@@ -61,7 +61,10 @@ test('no webhook wants subscription events: streams queue nothing on $ssehub/web
     while (running.hub.stats().connections > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     await new Promise((resolve) => setImmediate(resolve));
     const history = await running.hub.engine.history([parseSubscribeSelector(systemChannelPattern('webhooks'))], '');
-    assert.deepEqual(history.events, []);
+    // The stream's topic.occupied (wanted) may be queued too, sooner or later by the machine's load:
+    // only subscription events must be absent.
+    const subscriptionEvents = history.events.filter((event) => event.event?.startsWith('subscription.'));
+    assert.deepEqual(subscriptionEvents, []);
   } finally {
     await running.close();
     await receiver.down();
