@@ -1,14 +1,7 @@
 #!/usr/bin/env node
 /** The `ssehub` command: dispatches to its subcommands. */
 import { readFileSync } from 'node:fs';
-import { certCommand, CERT_HELP } from './cert.js';
 import { describeError } from './common.js';
-import { disconnectCommand, DISCONNECT_HELP } from './disconnect.js';
-import { pipeCommand, PIPE_HELP } from './pipe.js';
-import { publishCommand, PUBLISH_HELP } from './publish.js';
-import { serve, SERVE_HELP } from './serve.js';
-import { subscribeCommand, SUBSCRIBE_HELP } from './subscribe.js';
-import { token, TOKEN_HELP } from './token.js';
 
 const HELP = `Usage: ssehub <command> [options]
 
@@ -32,51 +25,74 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-/** Help texts, for the tests and for "ssehub help <command>". */
-export const COMMAND_HELP: Record<string, string> = {
-  serve: SERVE_HELP,
-  token: TOKEN_HELP,
-  publish: PUBLISH_HELP,
-  subscribe: SUBSCRIBE_HELP,
-  pipe: PIPE_HELP,
-  disconnect: DISCONNECT_HELP,
-  cert: CERT_HELP,
+interface Command {
+  help: string;
+  /** Resolves with the exit code, or undefined for a command that runs until a signal (serve). */
+  run(args: string[]): Promise<number | undefined>;
+}
+
+/**
+ * Each command's module, loaded only when that command runs: `ssehub publish` (started once per
+ * event by scripts) does not load the hub, its engines and its drivers, which `serve` needs.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => {
+    const { serve, SERVE_HELP } = await import('./serve.js');
+    return { help: SERVE_HELP, run: async (args) => (await serve(args, process.env), undefined) };
+  },
+  token: async () => {
+    const { token, TOKEN_HELP } = await import('./token.js');
+    return { help: TOKEN_HELP, run: async (args) => (process.stdout.write(`${await token(args, process.env)}\n`), 0) };
+  },
+  publish: async () => {
+    const { publishCommand, PUBLISH_HELP } = await import('./publish.js');
+    return { help: PUBLISH_HELP, run: (args) => publishCommand(args, process.env) };
+  },
+  subscribe: async () => {
+    const { subscribeCommand, SUBSCRIBE_HELP } = await import('./subscribe.js');
+    return { help: SUBSCRIBE_HELP, run: (args) => subscribeCommand(args, process.env) };
+  },
+  pipe: async () => {
+    const { pipeCommand, PIPE_HELP } = await import('./pipe.js');
+    return { help: PIPE_HELP, run: (args) => pipeCommand(args, process.env) };
+  },
+  disconnect: async () => {
+    const { disconnectCommand, DISCONNECT_HELP } = await import('./disconnect.js');
+    return { help: DISCONNECT_HELP, run: (args) => disconnectCommand(args, process.env) };
+  },
+  cert: async () => {
+    const { certCommand, CERT_HELP } = await import('./cert.js');
+    return { help: CERT_HELP, run: (args) => certCommand(args) };
+  },
 };
+
+/** The commands whose --help is answered here; the others answer it themselves. */
+const HELP_HERE = new Set(['serve', 'token']);
 
 async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     const topic = command === 'help' ? rest[0] : undefined;
-    process.stdout.write(topic !== undefined && COMMAND_HELP[topic] !== undefined ? COMMAND_HELP[topic] : HELP);
+    const load = topic === undefined || !Object.hasOwn(COMMANDS, topic) ? undefined : COMMANDS[topic];
+    process.stdout.write(load === undefined ? HELP : (await load()).help);
     return 0;
   }
   if (command === '--version' || command === '-v') {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  if (command === 'serve') {
-    if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(SERVE_HELP);
-      return 0;
-    }
-    await serve(rest, process.env);
-    return undefined; // keeps running until a signal
+  // Own names only: "constructor" or "__proto__" is an unknown command, not Object's.
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (load === undefined) {
+    process.stderr.write(`ssehub: unknown command "${command}"\n\n${HELP}`);
+    return 2;
   }
-  if (command === 'token') {
-    if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(TOKEN_HELP);
-      return 0;
-    }
-    process.stdout.write(`${await token(rest, process.env)}\n`);
+  const { help, run } = await load();
+  if (HELP_HERE.has(command) && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(help);
     return 0;
   }
-  if (command === 'publish') return publishCommand(rest, process.env);
-  if (command === 'subscribe') return subscribeCommand(rest, process.env);
-  if (command === 'pipe') return pipeCommand(rest, process.env);
-  if (command === 'disconnect') return disconnectCommand(rest, process.env);
-  if (command === 'cert') return certCommand(rest);
-  process.stderr.write(`ssehub: unknown command "${command}"\n\n${HELP}`);
-  return 2;
+  return run(rest);
 }
 
 main(process.argv.slice(2)).then(

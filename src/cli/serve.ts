@@ -1,5 +1,6 @@
 /** `ssehub serve`: runs the hub until SIGTERM or SIGINT, then shuts down gracefully and exits 0. */
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import { runPrimary, workerCount } from '../cluster/primary.js';
 import { runWorker } from '../cluster/worker.js';
 import { authEnabled, describeOptions, loadConfig, type HubConfig } from '../config.js';
@@ -24,13 +25,15 @@ ${describeOptions()}
 `;
 
 export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  // The processes above, noted before anything is announced: npm may be killed the moment it is.
+  const above = ancestry();
   const config = loadConfig(argv, env);
   const workers = workerCount(config);
   if (workers > 1) {
     // The workers run this same command: cluster.fork starts them with this process's argv and environment.
     if (cluster.isWorker) return runWorker(config);
     await runPrimary(config, workers, { announce: (url, protocols, metricsUrl) => announce(config, url, protocols, metricsUrl, `${workers} workers`) });
-    stopWithNpm(env);
+    stopWithNpm(env, above);
     return;
   }
   const running = await startHub(config);
@@ -54,7 +57,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<voi
   process.on('SIGINT', () => stop('SIGINT'));
   // Announced once the signals are handled: whoever reads "listening" may signal at once.
   announce(config, running.url, running.protocols, running.metricsUrl);
-  stopWithNpm(env);
+  stopWithNpm(env, above);
 }
 
 const PARENT_CHECK_MS = 250;
@@ -62,19 +65,54 @@ const PARENT_CHECK_MS = 250;
 /**
  * `npx ssehub serve` and `npm start` run the hub as npm's grandchild, through a shell: npm passes
  * SIGTERM and SIGINT on to the shell, which dies without passing them on, and the hub would run on
- * orphaned. So under npm (it sets npm_command), a hub whose parent has gone stops as on SIGTERM.
+ * orphaned. So under npm (it sets npm_command), a hub whose parent has gone stops as on SIGTERM; so
+ * does one whose parent's own parent was npm and has gone (where /proc tells): npm killed, or
+ * exiting before it passed the signal on, leaves the shell waiting for the hub, and the hub's
+ * parent unchanged. (Only npm: a script's `ssehub serve &` outlives the script's shell on purpose.)
  * Outside npm, a hub outliving its parent (nohup, a daemon's double fork) is left alone.
  */
-function stopWithNpm(env: NodeJS.ProcessEnv): void {
+function stopWithNpm(env: NodeJS.ProcessEnv, { parent, grandparent }: Ancestry): void {
   if (env.npm_command === undefined) return;
-  const parent = process.ppid;
   const timer = setInterval(() => {
-    if (process.ppid === parent) return;
+    const gone = process.ppid !== parent ? parent : grandparent !== undefined && parentOf(parent) !== grandparent ? grandparent : undefined;
+    if (gone === undefined) return;
     clearInterval(timer);
-    process.stderr.write(`ssehub: its parent process (${parent}, run by npm ${env.npm_command}) has exited; stopping\n`);
+    process.stderr.write(`ssehub: its parent process (${gone}, run by npm ${env.npm_command}) has exited; stopping\n`);
     process.kill(process.pid, 'SIGTERM');
   }, PARENT_CHECK_MS);
   timer.unref();
+}
+
+interface Ancestry {
+  parent: number;
+  /** The parent's parent, when it is npm. */
+  grandparent: number | undefined;
+}
+
+function ancestry(): Ancestry {
+  const parent = process.ppid;
+  const above = parentOf(parent);
+  return { parent, grandparent: above !== undefined && isNpm(above) ? above : undefined };
+}
+
+/** Whether a process is npm (its name, from /proc: npm titles itself "npm exec …", "npm start"…). */
+function isNpm(pid: number): boolean {
+  try {
+    return /^npm\b/.test(readFileSync(`/proc/${pid}/comm`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** A process's parent, from /proc (Linux); undefined where it cannot be read. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ")".
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Prints where the hub listens, and warns when it is open to anyone. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describeEngine } from '../../src/cli/serve.js';
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -178,4 +178,47 @@ describe('ssehub serve', () => {
       }
     });
   }
+
+  test('under npm, a hub whose shell is left waiting for it (npm itself killed) stops too', { timeout: 60_000 }, async () => {
+    // npm (here: a shell run under the name npm, which is what the hub looks for) runs a shell that
+    // runs the hub and waits for it; npm dies by SIGKILL, passing nothing on. The hub's own parent
+    // is still there: its grandparent is not.
+    const folder = mkdtempSync(join(tmpdir(), 'ssehub-npm-killed-'));
+    const npmStandIn = join(folder, 'npm');
+    symlinkSync('/bin/sh', npmStandIn);
+    const pidFile = join(folder, 'hub.pid');
+    // \$! is the inner shell's: the outer one passes it on unexpanded.
+    const inner = `'${process.execPath}' '${CLI}' serve --port 0 --log-level warn --stats-interval 0 & echo \\$! > '${pidFile}'; wait`;
+    const npm = spawn(npmStandIn, ['-c', `sh -c "${inner}" & wait`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_command: 'start' } });
+    let output = '';
+    npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const ended = once(npm.stderr!, 'end');
+    let hubPid: number | undefined;
+    try {
+      while (!/listening on/.test(output)) await once(npm.stdout!, 'data');
+      hubPid = Number(readFileSync(pidFile, 'utf8'));
+      assert.ok(hubPid > 0, `the hub's pid, not ${JSON.stringify(readFileSync(pidFile, 'utf8'))}`);
+      npm.kill('SIGKILL');
+      const deadline = Date.now() + 20_000;
+      while (processAlive(hubPid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      const chain = (pid: number): string => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          return `${pid}(${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}) <- ${ppid > 1 ? chain(ppid) : ppid}`;
+        } catch {
+          return `${pid}(gone)`;
+        }
+      };
+      assert.equal(processAlive(hubPid), false, `the hub still runs: ${chain(hubPid)}\n${output}`);
+      await ended; // every writer of the pipes has exited: what the hub said is all in
+      assert.match(output, /has exited; stopping/);
+    } finally {
+      if (hubPid !== undefined && processAlive(hubPid)) process.kill(hubPid, 'SIGKILL');
+      npm.stdout!.destroy();
+      npm.stderr!.destroy();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
 });
