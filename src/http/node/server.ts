@@ -89,7 +89,11 @@ export function createHttpServer(context: RouteContext, tls?: TlsCredentials, up
 function withUpgrades(listener: HttpListener, upgrade: UpgradeListener | undefined): HttpListener {
   if (upgrade === undefined) return listener;
   listener.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!upgrade(req, socket, head)) socket.end(rawErrorResponse(new HubError(404, 'not_found', `No WebSocket at ${(req.url ?? '/').split('?')[0]}.`)));
+    if (upgrade(req, socket, head)) return;
+    // node:http has let go of the socket, its error listener too: a reset by the client would
+    // otherwise be an unhandled 'error' event, which ends the process.
+    socket.on('error', () => socket.destroy());
+    socket.end(rawErrorResponse(new HubError(404, 'not_found', `No WebSocket at ${(req.url ?? '/').split('?')[0]}.`)));
   });
   return listener;
 }
