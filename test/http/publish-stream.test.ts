@@ -23,7 +23,7 @@ interface PublishStream {
   headers: Promise<IncomingHttpHeaders>;
   /** The answer lines so far, parsed. */
   answers: any[];
-  send(text: string): void;
+  send(text: string | Buffer): void;
   /** Resolves once at least n answer lines have arrived. */
   waitForAnswers(n: number): Promise<any[]>;
   /** Ends the request body; resolves once the answer has ended. */
@@ -153,6 +153,37 @@ describe('streaming publish', () => {
     assert.deepEqual(
       events.map((event) => event.data),
       ['1', 'crlf', 'last'],
+    );
+    subscriber.close();
+  });
+
+  test('lines of ASCII and lines of other UTF-8 in one chunk are read alike; a line that is not UTF-8 is refused alone', async () => {
+    const subscriber = await openStream(`${hub.url}/events?topic=utf/**`);
+    const stream = openPublishStream(hub.url);
+    // Two writes, usually two chunks as the hub reads them: the first ASCII only, the second not.
+    stream.send(`${line({ topic: 'utf/a', data: 'plain' })} \t\r\n${line({ topic: 'utf/a', data: 'crlf' }).trimEnd()}\r\n`);
+    stream.send(
+      Buffer.concat([
+        Buffer.from(line({ topic: 'utf/a', data: 'café' })),
+        Buffer.from('{"topic":"utf/a","data":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}\n'),
+        Buffer.from(`${line({ topic: 'utf/a', data: 'après' })}not json\n`),
+      ]),
+    );
+    const answers = await stream.end();
+    assert.deepEqual(
+      answers.map((answer) => answer.error?.code ?? 'ok'),
+      ['ok', 'ok', 'ok', 'invalid_utf8', 'ok', 'invalid_json'],
+    );
+    assert.deepEqual(
+      answers.filter((answer) => answer.error !== undefined).map((answer) => answer.line),
+      [5, 7],
+    );
+    const events = await subscriber.waitForEvents(4);
+    assert.deepEqual(
+      events.map((event) => event.data),
+      ['plain', 'crlf', 'café', 'après'],
     );
     subscriber.close();
   });
