@@ -14,6 +14,7 @@ import { HubError } from './errors.js';
 import { parseTrustedProxies } from './net/trusted-proxies.js';
 import { parseSubscribeSelector, TopicRetention, type RetentionRule } from './topics/index.js';
 import { checkWebhookConfig } from './webhooks/endpoints.js';
+import { checkRedisClusterSettings, DEFAULT_REDIS_SHARDS, ENGINE_CHOICES, isEngineSpec, MAX_REDIS_SHARDS } from './engines/settings.js';
 
 export interface HubConfig {
   host: string;
@@ -26,6 +27,8 @@ export interface HubConfig {
   natsReplicas: number;
   /** Replicas that must hold a Redis append before it is acknowledged (engines/redis.ts). */
   redisWaitReplicas: number;
+  /** Shards of the sharded Redis engine on a Redis Cluster (engines/redis-sharded.ts). */
+  redisShards: number;
   historyMaxEvents: number;
   historyMaxAgeMs: number;
   historyMaxBytes: number;
@@ -124,10 +127,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'host', flag: 'host', env: 'SSEHUB_HOST', kind: 'string', default: '127.0.0.1', help: 'Address to listen on (0.0.0.0 for all interfaces).' },
   { key: 'port', flag: 'port', env: 'SSEHUB_PORT', kind: 'port', default: '8080', help: 'TCP port to listen on (0 picks a free one).' },
   { key: 'workers', flag: 'workers', env: 'SSEHUB_WORKERS', kind: 'count', default: '1', help: 'Worker processes sharing the port (0: one per CPU core). Above 1, a primary process runs them, restarts any that dies and keeps the stream and publish limits for all of them; with the memory engine, it also holds their events.' },
-  { key: 'engine', flag: 'engine', env: 'SSEHUB_ENGINE', kind: 'string', default: 'memory', help: 'Event engine: "memory" (embedded, one process) or a shared server: redis://host:6379, redis-sentinel://s1:26379,s2:26379/mymaster, nats://host:4222 (several: nats://h1:4222,nats://h2:4222), postgres://user@host/db.' },
+  { key: 'engine', flag: 'engine', env: 'SSEHUB_ENGINE', kind: 'string', default: 'memory', help: 'Event engine: "memory" (embedded, one process) or a shared server: redis://host:6379, redis-sentinel://s1:26379,s2:26379/mymaster, redis-cluster://h1:7000,h2:7001 (sharded: --redis-shards), nats://host:4222 (several: nats://h1:4222,nats://h2:4222), postgres://user@host/db.' },
   { key: 'namespace', flag: 'namespace', env: 'SSEHUB_NAMESPACE', kind: 'string', default: 'ssehub', help: 'Name of this hub\'s data on a shared engine (Redis key prefix, NATS stream, PostgreSQL tables); hubs with the same engine and namespace form one cluster.' },
   { key: 'natsReplicas', flag: 'nats-replicas', env: 'SSEHUB_NATS_REPLICAS', kind: 'count', default: '1', help: 'Replicas of the NATS engine\'s stream and key-value bucket on a JetStream cluster (at most the number of servers, and 1 on a lone server). With 3, a publish is acknowledged once two servers stored it, and the loss of one server loses nothing: see docs/high-availability.md. Name several servers in --engine, comma-separated: nats://h1:4222,nats://h2:4222.' },
   { key: 'redisWaitReplicas', flag: 'redis-wait-replicas', env: 'SSEHUB_REDIS_WAIT_REPLICAS', kind: 'count', default: '0', help: 'Redis replicas that must hold a publish before it is acknowledged (Redis WAIT, up to 4 s; fewer: 503, and the retry with the same Idempotency-Key gets the first ids). 0: acknowledged once the master has it, which a failover to a replica can lose. For Redis Sentinel: --engine redis-sentinel://s1:26379,s2:26379/mymaster; see docs/high-availability.md.' },
+  { key: 'redisShards', flag: 'redis-shards', env: 'SSEHUB_REDIS_SHARDS', kind: 'count', default: String(DEFAULT_REDIS_SHARDS), help: `With --engine redis-cluster://h1:7000,h2:7001 (a Redis Cluster), the logs topics are spread over, 1 to ${MAX_REDIS_SHARDS}: a topic's shard is the hash of its first segment. Order holds within a shard; a stream spanning shards resumes in each from an id that carries a position per shard. The namespace keeps the count it was first run with: an instance with another is refused (a new count needs a new --namespace). See docs/engines.md.` },
   { key: 'historyMaxEvents', flag: 'history-max-events', env: 'SSEHUB_HISTORY_MAX_EVENTS', kind: 'count', default: '1000', help: 'Events kept per topic for Last-Event-ID resume (0 keeps none).' },
   { key: 'historyMaxAgeMs', flag: 'history-max-age', env: 'SSEHUB_HISTORY_MAX_AGE', kind: 'duration', default: '1h', help: 'How long an event stays in history (e.g. 90s, 15m, 1h).' },
   { key: 'historyMaxBytes', flag: 'history-max-bytes', env: 'SSEHUB_HISTORY_MAX_BYTES', kind: 'budget', default: 'auto', help: 'Bytes all retained events may take together (0: no limit). Past it the oldest events are evicted first, whatever their topic, and a client that resumes from before them gets the reset signal. "auto": a quarter of the heap limit of the process that keeps the events (the primary with --workers). The memory engine counts each event\'s text plus 200 bytes; the NATS engine makes it its stream\'s max_bytes.' },
@@ -376,9 +380,10 @@ export function loadConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv 
   checkWebhookConfig(result); // and again where the webhooks are made
   if (result.webhookRetryMs < 1) throw invalid('--webhook-retry', '0', 'more than 0');
   if (result.webhookTimeoutMs < 1) throw invalid('--webhook-timeout', '0', 'more than 0');
-  if (!/^(memory|(redis|rediss|redis-sentinel|nats|postgres|postgresql):\/\/.+)$/i.test(result.engine)) {
-    throw invalid('--engine', result.engine, '"memory" or a URL starting with redis://, rediss://, redis-sentinel://, nats://, postgres:// or postgresql://');
+  if (!isEngineSpec(result.engine)) {
+    throw invalid('--engine', result.engine, ENGINE_CHOICES);
   }
+  checkRedisClusterSettings(result.redisShards, /^redis-cluster:/i.test(result.engine) ? result.redisWaitReplicas : 0);
   if (result.natsReplicas < 1) throw invalid('--nats-replicas', '0', 'at least 1');
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(result.namespace)) {
     throw invalid('--namespace', result.namespace, 'lowercase letters, digits and underscores, starting with a letter or underscore, at most 41 characters');

@@ -39,9 +39,15 @@ describe('configuration', () => {
     assert.equal(loadConfig([], { SSEHUB_ENGINE: 'nats://127.0.0.1:4222' }).engine, 'nats://127.0.0.1:4222');
     assert.equal(loadConfig(['--engine', 'postgresql://u@h/db'], {}).engine, 'postgresql://u@h/db');
     assert.equal(loadConfig([], {}).namespace, 'ssehub');
+    // Every scheme openEngine() knows, in any case; the scheme alone names no server.
+    for (const engine of ['memory', 'redis://h', 'REDISS://h', 'redis-sentinel://s1:26379/m', 'redis-cluster://h1:7000', 'nats://h', 'postgres://u@h/db', 'postgresql://u@h/db']) {
+      assert.equal(loadConfig(['--engine', engine], {}).engine, engine);
+    }
     for (const [flag, value] of [
       ['--engine', 'mysql://h/db'],
       ['--engine', 'redis'],
+      ['--engine', 'redis://'],
+      ['--engine', 'Memory'],
       ['--namespace', 'Has-Dash'],
       ['--namespace', '1starts_with_digit'],
       ['--namespace', 'a.b'],
@@ -160,6 +166,9 @@ describe('configuration', () => {
     [['--retention', '**/a=5'], {}, /"\*\*\/a" is not a topic or pattern/],
     [['--retention', '$ssehub/presence/*=5'], {}, /the hub's own \$ topics have retention of their own/],
     [[], { SSEHUB_RETENTION: 'chat/**=500,24h,ai/**' }, /SSEHUB_RETENTION: "chat\/\*\*=500,24h,ai\/\*\*" is not a retention rule/],
+    [['--redis-shards', '7'], {}, /--redis-shards.*from 1 to 6/],
+    [['--redis-shards', '0'], {}, /--redis-shards.*from 1 to 6/],
+    [['--engine', 'redis-cluster://h1:7000', '--redis-wait-replicas', '1'], {}, /--redis-wait-replicas.*redis-cluster/],
   ];
   for (const [argv, env, message] of invalid) {
     test(`refuses ${JSON.stringify(argv)} ${JSON.stringify(env)} naming the culprit`, () => {
@@ -229,4 +238,12 @@ describe('configuration', () => {
       assert.ok(reference.includes(option.env), `${option.env} in docs/configuration.md`);
     }
   });
+});
+
+test('a Redis Cluster engine with its shard count, from flags or the environment', () => {
+  const fromFlags = loadConfig(['--engine', 'redis-cluster://h1:7000,h2:7001', '--redis-shards', '5'], {});
+  assert.equal(fromFlags.engine, 'redis-cluster://h1:7000,h2:7001');
+  assert.equal(fromFlags.redisShards, 5);
+  assert.equal(loadConfig([], { SSEHUB_ENGINE: 'redis-cluster://h1:7000', SSEHUB_REDIS_SHARDS: '2' }).redisShards, 2);
+  assert.equal(loadConfig([], {}).redisShards, 3);
 });

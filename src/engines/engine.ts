@@ -168,7 +168,7 @@ export interface Engine {
   /** Cheap and synchronous: distributed engines answer with figures refreshed in the background. */
   stats(): EngineStats;
   /**
-   * A cheap round trip to the engine's server (Redis PING, a JetStream request, PostgreSQL
+   * A cheap round trip to the engine's server (Redis EXISTS on its log, a JetStream request, PostgreSQL
    * `select 1`) for health checks. Resolves within timeoutMs (default 2 s) and never rejects: a
    * server that cannot be reached, or does not answer in time, is `ok: false` with a detail. A
    * closed engine is not ok.

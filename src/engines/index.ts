@@ -5,9 +5,7 @@
 import { HubError } from '../errors.js';
 import type { Engine } from './engine.js';
 import { MemoryEngine } from './memory.js';
-import { silentEngineLogger, type EngineLogger, type EngineSettings } from './settings.js';
-
-export const ENGINE_SCHEMES = ['memory', 'redis://', 'rediss://', 'redis-sentinel://', 'nats://', 'postgres://', 'postgresql://'] as const;
+import { ENGINE_CHOICES, silentEngineLogger, type EngineLogger, type EngineSettings } from './settings.js';
 
 export async function openEngine(spec: string, settings: EngineSettings, logger: EngineLogger = silentEngineLogger): Promise<Engine> {
   if (spec === 'memory') return new MemoryEngine(settings);
@@ -18,6 +16,10 @@ export async function openEngine(spec: string, settings: EngineSettings, logger:
     case 'redis-sentinel': {
       const { RedisEngine } = await withDriver('ioredis', spec, () => import('./redis.js'));
       return RedisEngine.open(spec, settings, logger);
+    }
+    case 'redis-cluster': {
+      const { ShardedRedisEngine } = await withDriver('ioredis', spec, () => import('./redis-sharded.js'));
+      return ShardedRedisEngine.open(spec, settings, logger);
     }
     case 'nats': {
       const { NatsEngine } = await withDriver('nats', spec, () => import('./nats.js'));
@@ -32,7 +34,7 @@ export async function openEngine(spec: string, settings: EngineSettings, logger:
       throw new HubError(
         400,
         'unsupported_engine',
-        `Unknown engine "${spec}": use "memory" or a URL starting with redis://, rediss://, redis-sentinel://, nats://, postgres:// or postgresql://.`,
+        `Unknown engine "${spec}": use ${ENGINE_CHOICES}.`,
       );
   }
 }
@@ -50,11 +52,6 @@ async function withDriver<T>(driver: string, spec: string, load: () => Promise<T
     const engine = spec.replace(/:\/\/.*$/, '');
     throw new HubError(500, 'engine_driver_missing', `The ${engine} engine needs the "${driver}" package, which is not installed: npm install ${driver}`);
   }
-}
-
-/** Checks an engine setting without connecting (for configuration errors at startup). */
-export function isEngineSpec(spec: string): boolean {
-  return spec === 'memory' || ENGINE_SCHEMES.some((scheme) => scheme !== 'memory' && spec.toLowerCase().startsWith(scheme));
 }
 
 export type { Engine, NewEvent, StoredEvent, HistoryResult, KeyValueStore, AppendOptions } from './engine.js';

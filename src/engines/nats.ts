@@ -175,14 +175,25 @@ function jetStreamErrorCode(error: unknown): number | undefined {
 }
 
 /**
- * JetStream's own refusal of the replica count, as the same clear error: 10005 (no suitable peers:
- * fewer JetStream servers than replicas, when the cluster does not advertise its size) and 10074
- * (replicas on a lone server).
+ * A JetStream refusal to create the stream or bucket, said in the hub's terms: too many replicas for
+ * the deployment (10074: replicas on a lone server; 10005: no suitable peers, when the cluster does
+ * not advertise its size), or no room left in the server's store (10047). JetStream reserves each
+ * stream's max_bytes (--history-max-bytes) against its store limit when the stream is made, so
+ * streams of old namespaces can use the limit up with almost no data in them.
  */
-function replicaError(error: unknown, replicas: number, nc: NatsConnection): unknown {
+function streamError(error: unknown, replicas: number, nc: NatsConnection, maxBytes?: number): unknown {
   const code = jetStreamErrorCode(error);
   if (code === 10074) return replicaCountError(replicas, 1);
   if (code === 10005) return replicaCountError(replicas, clusterSize(nc));
+  if (code === 10047 || (error instanceof Error && /insufficient (storage )?resources/i.test(error.message))) {
+    const reserved = maxBytes !== undefined && maxBytes > 0 ? `${maxBytes} bytes (--history-max-bytes)` : 'its size';
+    return new HubError(
+      503,
+      'engine_storage_exhausted',
+      `The NATS server refused to create the engine's stream: insufficient storage resources. JetStream reserves each stream's max_bytes, here ${reserved}, against its store limit (max_file_store): lower --history-max-bytes, raise the server's limit, or delete the streams of namespaces no longer used (nats stream ls).`,
+      { 'Retry-After': '1' },
+    );
+  }
   return error;
 }
 
@@ -263,7 +274,10 @@ export class NatsEngine implements Engine {
     validateNamespace(settings.namespace);
     let nc: NatsConnection;
     try {
-      nc = await connect({ servers: natsServers(url), timeout: CONNECT_TIMEOUT_MS, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'ssehub' });
+      // noAsyncTraces: nats.js otherwise builds an Error per request (and one per request's timer)
+      // to add the caller's stack to a timeout: a seventh of the hub's CPU per publish in (c). The
+      // engine reports its failures in its own terms (orUnavailable), without that stack.
+      nc = await connect({ servers: natsServers(url), timeout: CONNECT_TIMEOUT_MS, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'ssehub', noAsyncTraces: true });
     } catch (error) {
       throw new EngineUnavailableError('nats', error);
     }
@@ -274,7 +288,7 @@ export class NatsEngine implements Engine {
       const js = nc.jetstream({ timeout: REQUEST_TIMEOUT_MS });
       const bucket = await js.views
         .kv(`${settings.namespace}-kv`, { history: 1, ttl: KV_MAX_AGE_MS, storage: StorageType.File, replicas })
-        .catch((error: unknown) => Promise.reject(replicaError(error, replicas, nc)));
+        .catch((error: unknown) => Promise.reject(streamError(error, replicas, nc)));
       const engine = new NatsEngine(nc, js, jsm, new NatsKeyValueStore(bucket), settings, logger);
       await engine.start();
       return engine;
@@ -327,9 +341,9 @@ export class NatsEngine implements Engine {
       return await this.jsm.streams.add(config);
     } catch (error) {
       // 10058: the stream exists with another configuration (other limits): take this instance's.
-      if (jetStreamErrorCode(error) !== 10058) throw replicaError(error, config.num_replicas ?? 1, this.nc);
+      if (jetStreamErrorCode(error) !== 10058) throw streamError(error, config.num_replicas ?? 1, this.nc, config.max_bytes);
       const { name, ...update } = config;
-      return await this.jsm.streams.update(name, update).catch((error: unknown) => Promise.reject(replicaError(error, config.num_replicas ?? 1, this.nc)));
+      return await this.jsm.streams.update(name, update).catch((error: unknown) => Promise.reject(streamError(error, config.num_replicas ?? 1, this.nc, config.max_bytes)));
     }
   }
 

@@ -51,6 +51,7 @@ import {
 import type { GapReason } from '../protocol/index.js';
 import { DELIVERY_GRACE_MS, postgresStatements, type PostgresStatements } from './postgres-schema.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
+import { GroupCommit } from './group-commit.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS, HealthProbe } from './health.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
@@ -182,14 +183,13 @@ export class PostgresEngine implements Engine {
   private tailFailures = 0;
   private readonly healthProbe: HealthProbe;
   private readonly retention: TopicRetention;
-  /** Appends waiting for the next group commit, in call order. */
-  private pending: PendingAppend[] = [];
-  private committing = false;
-  /** Appends in the last group, and the wait for as many to gather (see GROUP_GATHER_MS). */
-  private lastGroupSize = 0;
+  /** Appends waiting for the next group commit, in call order (group-commit.ts). */
+  private readonly appends = new GroupCommit<PendingAppend>({
+    take: (queue) => this.takeGroup(queue),
+    store: (group, queue) => this.commitGroup(group, queue),
+    gatherMs: () => (this.closed ? 0 : Math.min(GROUP_GATHER_MS.most, Math.max(GROUP_GATHER_MS.least, this.lastStatementMs / 2))),
+  });
   private lastStatementMs = 0;
-  private gatherTimer: NodeJS.Timeout | undefined;
-  private gathered = false;
   /** Backend process ids of this instance's pool: their NOTIFYs are this instance's own appends. */
   private readonly ownBackends = new Set<number>();
 
@@ -255,8 +255,7 @@ export class PostgresEngine implements Engine {
     if (this.closed) throw new EngineUnavailableError('postgres', new Error('the engine is closed'));
     const { base, count, time, epoch } = await new Promise<{ base: number; count: number; time: number; epoch: string }>((resolve, reject) => {
       const { dedupeKey } = options;
-      this.pending.push({ events, dedupeKey, dedupeWindowMs: dedupeKey === undefined ? 0 : dedupeWindowOf(options), alone: false, resolve, reject });
-      this.commitPending();
+      this.appends.add({ events, dedupeKey, dedupeWindowMs: dedupeKey === undefined ? 0 : dedupeWindowOf(options), alone: false, resolve, reject });
     });
     if (epoch !== this.epoch) this.requestRead(); // the tail read handles the change (startOver)
     const stored = storedEvents('postgres', events, Array.from({ length: count }, (_, i) => `${epoch}-${base + i + 1}`), time);
@@ -266,25 +265,13 @@ export class PostgresEngine implements Engine {
     return stored;
   }
 
-  /** Starts the next group commit unless one is in flight (its end starts the next). */
-  private commitPending(): void {
-    if (this.committing || this.pending.length === 0) return;
-    if (this.pending.length < this.lastGroupSize && !this.gathered && !this.closed) {
-      this.gatherTimer ??= setTimeout(() => {
-        this.gatherTimer = undefined;
-        this.gathered = true;
-        this.commitPending();
-      }, Math.min(GROUP_GATHER_MS.most, Math.max(GROUP_GATHER_MS.least, this.lastStatementMs / 2)));
-      return;
-    }
-    clearTimeout(this.gatherTimer);
-    this.gatherTimer = undefined;
-    this.gathered = false;
+  /** The next group: the waiting appends that fit one transaction, in call order; the rest wait for the next. */
+  private takeGroup(queue: PendingAppend[]): PendingAppend[] {
     const group: PendingAppend[] = [];
     const later: PendingAppend[] = [];
     const keys = new Set<string>();
     let size = 0;
-    for (const append of this.pending) {
+    for (const append of queue) {
       const fits = group.length === 0 || (!append.alone && !group[0]!.alone && size + append.events.length <= GROUP_MAX_EVENTS);
       // Two appends with one dedupe key: the second must find the first's record, so it waits for the next transaction.
       if (!fits || (append.dedupeKey !== undefined && keys.has(append.dedupeKey))) {
@@ -295,17 +282,13 @@ export class PostgresEngine implements Engine {
       size += append.events.length;
       if (append.dedupeKey !== undefined) keys.add(append.dedupeKey);
     }
-    this.pending = later;
-    this.lastGroupSize = group.length;
-    this.committing = true;
-    void this.commitGroup(group).finally(() => {
-      this.committing = false;
-      this.commitPending();
-    });
+    queue.length = 0;
+    for (const append of later) queue.push(append);
+    return group;
   }
 
   /** Stores a group of appends in one transaction, delivers it here when it can, and answers each append. */
-  private async commitGroup(group: PendingAppend[]): Promise<void> {
+  private async commitGroup(group: PendingAppend[], queue: PendingAppend[]): Promise<void> {
     const started = performance.now();
     type Found = { key: string; base: string; count: number; time: string; epoch: string };
     let outcome: { found: Map<string, Found>; fresh: PendingAppend[]; base: number; time: number; epoch: string };
@@ -327,12 +310,12 @@ export class PostgresEngine implements Engine {
     } catch (error) {
       if (group.length > 1 && refusedStatement(error)) {
         // One append may hold what the server refused: each is retried alone, so the others still go through.
-        this.pending.unshift(...group.map((append) => ({ ...append, alone: true })));
+        queue.unshift(...group.map((append) => ({ ...append, alone: true })));
       } else {
         // The appends queued behind this group fail with it: they waited on a server that did not
         // answer, and starting them now would hold their publishers for a second deadline.
         const failure = error instanceof HubError ? error : new EngineUnavailableError('postgres', error);
-        const waiting = refusedStatement(error) ? [] : this.pending.splice(0);
+        const waiting = refusedStatement(error) ? [] : queue.splice(0);
         for (const append of [...group, ...waiting]) append.reject(failure);
       }
       return;
@@ -506,7 +489,7 @@ export class PostgresEngine implements Engine {
     this.closed = true;
     this.tasks.stop();
     clearTimeout(this.listenRetry);
-    this.commitPending(); // fails the appends still waiting to gather
+    this.appends.next(); // fails the appends still waiting to gather
     this.localDelivery.close(); // fails whoever waits, and no listener hears of anything after this
     const listenClient = this.listenClient;
     this.listenClient = undefined;

@@ -1,7 +1,8 @@
 /**
  * The Redis engine: several hub instances share one Redis server (ioredis).
  *
- * - Append: one Lua script per batch (redis-scripts.ts) adds each event to the shared log stream
+ * - Append: one Lua script per batch (redis-scripts.ts; the appends made while one is in flight go
+ *   together as one batch, see append()) adds each event to the shared log stream
  *   and to its topic's history stream under the same id, applying retention. Redis runs scripts
  *   one at a time, so ids ("<epoch>-<ms>-<seq>", from Redis's own stream ids) are strictly
  *   increasing across every instance. An append with a dedupe key checks and records it in the same
@@ -29,7 +30,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { HubError } from '../errors.js';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { TopicRetention, selectorMatches, type Selector } from '../topics/index.js';
 import {
   dedupeWindowOf,
@@ -48,6 +49,7 @@ import {
 import type { GapReason } from '../protocol/index.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { APPEND_SCRIPT, CHECK_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
+import { GroupCommit } from './group-commit.js';
 import { HealthProbe } from './health.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
@@ -55,10 +57,20 @@ import { EngineUnavailableError, orUnavailable } from './unavailable.js';
 /** Entries kept in the shared log: how far an instance cut off from Redis can still catch up. */
 const LOG_MAX_LENGTH = 100_000;
 const STATS_INTERVAL_MS = 5000;
+/** At most this many events in one run of the append script (a group of appends, see append()). */
+const GROUP_MAX_EVENTS = 512;
 /** How long WAIT waits for replicas (under the command timeout of 5 s). */
 const WAIT_TIMEOUT_MS = 4000;
 
 type StreamEntry = [id: string, fields: string[]];
+
+/** An append waiting for its group (see append()). */
+interface QueuedAppend {
+  events: readonly NewEvent[];
+  options: AppendOptions;
+  resolve(stored: StoredEvent[]): void;
+  reject(error: unknown): void;
+}
 
 interface StreamId {
   ms: number;
@@ -85,14 +97,9 @@ export function redisConnection(spec: string): string | RedisOptions {
     throw new HubError(400, 'invalid_config', `The engine URL "${spec}" is not redis-sentinel://host:26379,host:26379/master-name.`);
   }
   const [, auth, hosts, name] = match;
-  const sentinels = hosts!.split(',').map((entry) => {
-    const hostPort = /^\s*([^:\s]+)(?::(\d{1,5}))?\s*$/.exec(entry);
-    if (!hostPort) throw new HubError(400, 'invalid_config', `The sentinel "${entry}" in "${spec}" is not host:port.`);
-    return { host: hostPort[1]!, port: Number(hostPort[2] ?? 26379) };
-  });
   const password = auth === undefined ? undefined : decodeURIComponent(auth.slice(auth.indexOf(':') + 1));
   return {
-    sentinels,
+    sentinels: hostsOf(hosts!, spec, 26379, 'sentinel'),
     name: decodeURIComponent(name!),
     ...(password ? { password } : {}),
     sentinelCommandTimeout: 5000,
@@ -100,6 +107,83 @@ export function redisConnection(spec: string): string | RedisOptions {
     // connection for good): open() bounds the first connection itself, and meanwhile commands fail
     // at once (no offline queue), as with a Redis that is down.
   };
+}
+
+/**
+ * The nodes ioredis's Cluster client starts from, for `redis-cluster://[:password@]h1:7000,h2:7001`
+ * (any of the cluster's nodes: it asks one for the rest), and the password of every node.
+ */
+export function redisClusterNodes(spec: string): { nodes: Array<{ host: string; port: number }>; password?: string } {
+  const match = /^redis-cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/i.exec(spec);
+  if (!match) throw new HubError(400, 'invalid_config', `The engine URL "${spec}" is not redis-cluster://host:6379,host:6379.`);
+  const [, auth, hosts] = match;
+  const password = auth === undefined ? undefined : decodeURIComponent(auth.slice(auth.indexOf(':') + 1));
+  return { nodes: hostsOf(hosts!, spec, 6379, 'node'), ...(password ? { password } : {}) };
+}
+
+function hostsOf(hosts: string, spec: string, defaultPort: number, what: string): Array<{ host: string; port: number }> {
+  return hosts.split(',').map((entry) => {
+    const hostPort = /^\s*([^:\s]+)(?::(\d{1,5}))?\s*$/.exec(entry);
+    if (!hostPort) throw new HubError(400, 'invalid_config', `The ${what} "${entry}" in "${spec}" is not host:port.`);
+    return { host: hostPort[1]!, port: Number(hostPort[2] ?? defaultPort) };
+  });
+}
+
+/** A connection to one server (directly or through Sentinel) or to a Redis Cluster: the engine speaks to both alike. */
+export type RedisConnection = Redis | Cluster;
+
+/**
+ * Makes the engine's connections for an engine URL, each with the options given. On a Redis Cluster
+ * the options apply to every node's connection, but for those the Cluster client keeps itself (the
+ * offline queue, the scripts, the retry strategy when no node answers).
+ */
+export function connectorFor(spec: string): (options: RedisOptions) => RedisConnection {
+  if (/^redis-cluster:/i.test(spec)) {
+    const { nodes, password } = redisClusterNodes(spec);
+    return ({ lazyConnect, enableOfflineQueue, scripts, retryStrategy, ...nodeOptions }) => {
+      // The Cluster client sends a command again after its connection closed or the cluster was
+      // down (a failover): harmless for the reader's XREAD, but an append whose reply was lost
+      // would be stored twice. The command connection (no resend) turns that off; MOVED, ASK and
+      // TRYAGAIN answers, which say the command did not run, are still followed.
+      const resend = nodeOptions.autoResendUnfulfilledCommands !== false;
+      return new Cluster(nodes, {
+        lazyConnect,
+        enableOfflineQueue,
+        scripts,
+        clusterRetryStrategy: retryStrategy,
+        ...(resend ? {} : { retryDelayOnFailover: 0, retryDelayOnClusterDown: 0 }),
+        redisOptions: { ...nodeOptions, ...(password ? { password } : {}) },
+      });
+    };
+  }
+  const target = redisConnection(spec);
+  return (options) => (typeof target === 'string' ? new Redis(target, options) : new Redis({ ...target, ...options }));
+}
+
+/**
+ * The engine's Lua scripts, given to every connection as commands (ioredis's `scripts` option):
+ * ioredis runs each by its SHA1 (EVALSHA), so its 1 to 4 KB of source cross to Redis, and are
+ * hashed there, only when Redis does not hold it yet (the first run, after a restart or a
+ * failover). A NOSCRIPT answer means the script did not run, so sending it whole then cannot
+ * apply it twice.
+ */
+const SCRIPTS = { ssehubAppend: APPEND_SCRIPT, ssehubCheck: CHECK_SCRIPT, ssehubSweep: SWEEP_SCRIPT, ssehubIncrement: INCREMENT_SCRIPT };
+type ScriptName = keyof typeof SCRIPTS;
+const SCRIPT_OPTIONS: RedisOptions['scripts'] = Object.fromEntries(Object.entries(SCRIPTS).map(([name, lua]) => [name, { lua }]));
+
+/** Runs one of SCRIPTS on a connection made with SCRIPT_OPTIONS (the key count first, as EVAL takes it). */
+function runScript(connection: RedisConnection, name: ScriptName, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  const command = (connection as unknown as Record<ScriptName, (...values: Array<string | number>) => Promise<unknown>>)[name];
+  return command.call(connection, keys.length, ...keys, ...args);
+}
+
+/**
+ * Whether a command failed because Redis did not answer (ioredis's command timeout, or a connection
+ * that is not up), not because it answered with an error (a script's error, out of memory, too few
+ * replicas for WAIT): only then would the commands behind it meet the same silence.
+ */
+function redisSilent(error: unknown, connection: RedisConnection): boolean {
+  return error instanceof EngineUnavailableError && (connection.status !== 'ready' || /Command timed out/.test(error.message));
 }
 
 function fieldsOf(fields: string[]): Record<string, string> {
@@ -134,8 +218,8 @@ export class RedisEngine implements Engine {
   private readonly retention: TopicRetention;
 
   private constructor(
-    private readonly commands: Redis,
-    private readonly reader: Redis,
+    private readonly commands: RedisConnection,
+    private readonly reader: RedisConnection,
     private readonly settings: EngineSettings,
     private readonly logger: EngineLogger,
   ) {
@@ -166,9 +250,9 @@ export class RedisEngine implements Engine {
       commandTimeout: 5000,
       connectTimeout: 5000,
       retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
+      scripts: SCRIPT_OPTIONS,
     };
-    const target = redisConnection(url);
-    const connect = (extra: RedisOptions) => (typeof target === 'string' ? new Redis(target, extra) : new Redis({ ...target, ...extra }));
+    const connect = connectorFor(url);
     const commands = connect(options);
     // The reader blocks in XREAD (1 s at a time) and waits out reconnects. Re-sending an XREAD cut
     // off by a dropped connection is harmless (it reads from the same cursor); without it, ioredis
@@ -184,7 +268,7 @@ export class RedisEngine implements Engine {
     for (const connection of [commands, reader]) connection.on('error', (error) => (lastError = error)); // reported by the calls that fail
     try {
       // Bounded: with sentinels that never answer, connect() would wait for ever.
-      const deadline = (connection: Redis) =>
+      const deadline = (connection: RedisConnection) =>
         Promise.race([
           connection.connect(),
           new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref()),
@@ -223,10 +307,10 @@ export class RedisEngine implements Engine {
    * Runs the epoch check (redis-scripts.ts, EPOCH_HELPERS) with the newest entry this instance has
    * seen: logs the range a loss took, and hands a new epoch to the reader. Answers the current epoch.
    */
-  private async checkLog(connection: Redis = this.commands): Promise<string | undefined> {
+  private async checkLog(connection: RedisConnection = this.commands): Promise<string | undefined> {
     if (this.closed) return undefined;
     const known = this.newest;
-    const [epoch, lostAfter] = (await connection.eval(CHECK_SCRIPT, 3, this.keys.log, this.keys.epoch, this.keys.epochs, ...this.knownArgs(known))) as [string, string];
+    const [epoch, lostAfter] = (await runScript(connection, 'ssehubCheck', [this.keys.log, this.keys.epoch, this.keys.epochs], this.knownArgs(known))) as [string, string];
     this.noteCheck(epoch, lostAfter, known);
     return epoch;
   }
@@ -252,8 +336,50 @@ export class RedisEngine implements Engine {
     if (this.newest === undefined || compareStreamIds(id, this.newest.id) > 0) this.newest = { epoch, id, n };
   }
 
+  /**
+   * Group commit (group-commit.ts): the appends made while one group is in flight go together, in
+   * call order, as one run of the append script (one command, one write, one script call on the
+   * server instead of one each). An append with a dedupe key goes alone, its key checked with its events.
+   */
   async append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
+    return new Promise((resolve, reject) => this.appends.add({ events, options, resolve, reject }));
+  }
+
+  private readonly appends = new GroupCommit<QueuedAppend>({
+    // The leading appends without a dedupe key, up to GROUP_MAX_EVENTS events; or one with a key.
+    take: (queue) => {
+      let count = 1;
+      let size = queue[0]!.events.length;
+      if (queue[0]!.options.dedupeKey === undefined) {
+        for (; count < queue.length; count++) {
+          const next = queue[count]!;
+          if (next.options.dedupeKey !== undefined || size + next.events.length > GROUP_MAX_EVENTS) break;
+          size += next.events.length;
+        }
+      }
+      return queue.splice(0, count);
+    },
+    store: async (group, queue) => {
+      try {
+        const stored = await this.appendGroup(group.length === 1 ? group[0]!.events : group.flatMap((append) => append.events), group[0]!.options);
+        let offset = 0;
+        for (const append of group) {
+          append.resolve(stored.slice(offset, offset + append.events.length));
+          offset += append.events.length;
+        }
+      } catch (error) {
+        // Each append of the group shares its outcome, as the events of one append always did.
+        for (const append of group) append.reject(error);
+        // Redis did not answer (in time, or at all): the appends that waited meanwhile were never
+        // sent, so they are refused now rather than after one more command timeout each, behind
+        // the same silent server. A publish is answered within the engine's deadline either way.
+        if (redisSilent(error, this.commands)) for (const append of queue.splice(0)) append.reject(error);
+      }
+    },
+  });
+
+  private async appendGroup(events: readonly NewEvent[], options: AppendOptions): Promise<StoredEvent[]> {
     const { dedupeKey } = options;
     const known = this.newest;
     const [newEpoch, ...knownArgs] = this.knownArgs(known);
@@ -271,7 +397,7 @@ export class RedisEngine implements Engine {
     const { log, topics, evicted, epoch, logged, epochs } = this.keys;
     const keys = [log, topics, evicted, epoch, logged, epochs];
     if (dedupeKey !== undefined) keys.push(`${this.settings.namespace}:dedupe:${dedupeKey}`);
-    const result = (await orUnavailable('redis', () => this.commands.eval(APPEND_SCRIPT, keys.length, ...keys, ...args))) as [string, number, string, number, ...string[]];
+    const result = (await orUnavailable('redis', () => runScript(this.commands, 'ssehubAppend', keys, args))) as [string, number, string, number, ...string[]];
     const [epochThen, replayed, lostAfter, lastNumber, ...ids] = result;
     // A replayed append answers the epoch it was stored under, which says nothing about the current one.
     if (replayed !== 1) {
@@ -367,6 +493,17 @@ export class RedisEngine implements Engine {
     return `${this.epoch}-${this.cursor}`;
   }
 
+  /**
+   * A setting every instance must share (the sharded engine's shard count): stored at `key` by the
+   * first instance, for good; answers what the key holds, this value or an earlier instance's.
+   */
+  sharedSetting(key: string, value: string): Promise<string> {
+    return orUnavailable('redis', async () => {
+      await this.commands.set(key, value, 'NX');
+      return (await this.commands.get(key)) ?? value;
+    });
+  }
+
   compareIds(a: string, b: string): number {
     // The epoch is left out: after Redis lost its data, new ids (time-based) still sort after old ones.
     const x = parseStreamId(a.slice(a.indexOf('-') + 1));
@@ -392,14 +529,15 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * PING on the command connection (which has no offline queue: while Redis is unreachable it fails
-   * at once), and the delivery connection must be up too: without it this instance publishes but
-   * its streams receive nothing.
+   * A read of the log's key on the command connection (which has no offline queue: while Redis is
+   * unreachable it fails at once), so that on a Redis Cluster it asks the master that holds this
+   * engine's keys, not any node; and the delivery connection must be up too: without it this
+   * instance publishes but its streams receive nothing.
    */
   private async ping(): Promise<void> {
     if (this.closed) throw new Error('the engine is closed');
     if (this.reader.status !== 'ready') throw new Error(`the delivery connection is ${this.reader.status}`);
-    await this.commands.ping();
+    await this.commands.exists(this.keys.log);
   }
 
   async close(): Promise<void> {
@@ -508,7 +646,7 @@ export class RedisEngine implements Engine {
       if (batch.length > 0) {
         const { topics, evicted, forgotten } = this.keys;
         const ages = batch.flatMap((topic) => [topic, String(this.retention.limitsOf(topic).maxAgeMs)]);
-        await this.commands.eval(SWEEP_SCRIPT, 3, topics, evicted, forgotten, this.settings.namespace, ...ages);
+        await runScript(this.commands, 'ssehubSweep', [topics, evicted, forgotten], [this.settings.namespace, ...ages]);
       }
     } while (cursor !== '0' && !this.closed);
   }
@@ -523,7 +661,7 @@ export class RedisEngine implements Engine {
 /** Keys under the namespace's kv prefix, with Redis's own expiry. */
 class RedisKeyValueStore implements KeyValueStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {}
 
@@ -548,6 +686,6 @@ class RedisKeyValueStore implements KeyValueStore {
   }
 
   increment(key: string, ttlMs: number): Promise<number> {
-    return orUnavailable('redis', async () => Number(await this.redis.eval(INCREMENT_SCRIPT, 1, this.prefix + key, String(ttlMs))));
+    return orUnavailable('redis', async () => Number(await runScript(this.redis, 'ssehubIncrement', [this.prefix + key], [String(ttlMs)])));
   }
 }

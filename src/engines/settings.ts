@@ -1,3 +1,4 @@
+import { HubError } from '../errors.js';
 import type { RetentionRule } from '../topics/index.js';
 
 /** What every engine is configured with (from config.ts, through start.ts). */
@@ -25,6 +26,8 @@ export interface EngineSettings {
   natsReplicas?: number;
   /** Replicas that must hold a Redis append before it is acknowledged (WAIT); absent or 0: none. */
   redisWaitReplicas?: number;
+  /** Shards of the sharded Redis engine (redis-cluster://); absent: DEFAULT_REDIS_SHARDS (below). */
+  redisShards?: number;
 }
 
 /** The slice of a pino logger an engine uses. */
@@ -35,3 +38,33 @@ export interface EngineLogger {
 }
 
 export const silentEngineLogger: EngineLogger = { info() {}, warn() {}, error() {} };
+
+/** The most shards of the sharded Redis engine: an id carries a component per shard (about 27 characters), and a Last-Event-ID at most 256. */
+export const MAX_REDIS_SHARDS = 6;
+export const DEFAULT_REDIS_SHARDS = 3;
+
+/**
+ * The sharded Redis engine's settings, checked where the configuration is loaded and again where
+ * the engine opens (an app may open it without loadConfig). `waitReplicas` is refused because WAIT
+ * would reach a random node of the cluster, not the shard's master.
+ */
+export function checkRedisClusterSettings(shards: number, waitReplicas: number): void {
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_REDIS_SHARDS) {
+    throw new HubError(400, 'invalid_config', `--redis-shards must be a whole number from 1 to ${MAX_REDIS_SHARDS}, not ${shards}.`);
+  }
+  if (waitReplicas > 0) {
+    throw new HubError(400, 'invalid_config', "--redis-wait-replicas is not supported on a Redis Cluster (redis-cluster://): WAIT would reach a random node, not the shard's master.");
+  }
+}
+
+/** The URL schemes openEngine() knows, beside "memory". */
+export const ENGINE_SCHEMES = ['redis://', 'rediss://', 'redis-sentinel://', 'redis-cluster://', 'nats://', 'postgres://', 'postgresql://'] as const;
+
+/** The engines a setting may name, as errors say it: '"memory" or a URL starting with redis://, … or postgresql://'. */
+export const ENGINE_CHOICES = `"memory" or a URL starting with ${ENGINE_SCHEMES.slice(0, -1).join(', ')} or ${ENGINE_SCHEMES.at(-1)}`;
+
+/** Whether --engine names an engine openEngine() can open: checked at startup, without connecting or loading a driver. */
+export function isEngineSpec(spec: string): boolean {
+  const lower = spec.toLowerCase();
+  return spec === 'memory' || ENGINE_SCHEMES.some((scheme) => lower.startsWith(scheme) && spec.length > scheme.length);
+}

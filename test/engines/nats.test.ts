@@ -11,6 +11,10 @@ import { describeEngineContract, eventually } from './contract.js';
 import { describeDeliveryGap } from './delivery-gap.js';
 import { describeUnlessSkipped } from '../support/skip.js';
 import { untilValue } from '../support/wait.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../support/hub.js';
+import { hasBinary, OwnServer } from '../support/servers.js';
 
 const service = await natsService();
 const namespaces: string[] = [];
@@ -247,4 +251,32 @@ after(async () => {
     for (const stream of [namespace, `KV_${namespace}-kv`]) await jsm.streams.delete(stream).catch(() => false);
   }
   await nc.close();
+});
+
+describeUnlessSkipped('a NATS server without room for the stream', { skip: hasBinary('nats-server') || process.env.CI ? undefined : 'nats-server is not installed (.ci/run installs it)' }, () => {
+  test('is refused at start with what to change, not as a server that cannot be reached', async () => {
+    const port = await freePort();
+    const server = new OwnServer(
+      'nats-server',
+      (dir) => {
+        // A store of 1 MiB: a stream reserving 8 MiB (--history-max-bytes) does not fit.
+        const config = join(dir, 'nats.conf');
+        writeFileSync(config, `listen: 127.0.0.1:${port}\njetstream { store_dir: "${dir}", max_file_store: 1048576, max_memory_store: 1048576 }\n`);
+        return ['-c', config];
+      },
+      port,
+    );
+    try {
+      await server.start();
+      const opening = NatsEngine.open(`nats://127.0.0.1:${port}`, { historyMaxEvents: 10, historyMaxAgeMs: 60_000, historyMaxBytes: 8 * 1024 * 1024, namespace: 'roomless' }, silentEngineLogger);
+      await assert.rejects(opening, (error: unknown) => {
+        assert.ok(error instanceof HubError && error.code === 'engine_storage_exhausted', String(error));
+        assert.match(error.message, /8388608 bytes \(--history-max-bytes\)/);
+        assert.match(error.message, /max_file_store/);
+        return true;
+      });
+    } finally {
+      await server.dispose();
+    }
+  });
 });

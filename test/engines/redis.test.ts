@@ -12,6 +12,7 @@ import { redisService } from '../support/services.js';
 import { describeEngineContract, eventually } from './contract.js';
 import { describeDeliveryGap } from './delivery-gap.js';
 import { describeUnlessSkipped } from '../support/skip.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const service = await redisService();
 const namespaces: string[] = [];
@@ -109,6 +110,118 @@ describeUnlessSkipped('redis engine: retention per topic on the server', { skip:
       const lengths: Record<string, number> = {};
       for (const topic of ['small/a', 'other', '$ssehub/presence/i1', '$ssehub/control/i1', '$ssehub/webhooks/i1']) lengths[topic] = await redis.xlen(`${namespace}:topic:${topic}`);
       assert.deepEqual(lengths, { 'small/a': 2, other: 5, '$ssehub/presence/i1': 0, '$ssehub/control/i1': 0, '$ssehub/webhooks/i1': 5 });
+    } finally {
+      redis.disconnect();
+      await engine.close();
+    }
+  });
+});
+
+describeUnlessSkipped('redis engine: group commit', { skip: service.skipReason() }, () => {
+  test('appends made while one is in flight go together as one script run, each answered with its own ids, in call order', async () => {
+    const namespace = `t${randomBytes(5).toString('hex')}`;
+    namespaces.push(namespace);
+    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);
+    const redis = new Redis(service.url);
+    // Script runs on the whole server, by EVAL or EVALSHA (each append sent alone would be one).
+    const scriptRuns = async (): Promise<number> => {
+      const stats = await redis.info('commandstats');
+      return ['eval', 'evalsha'].reduce((sum, command) => sum + Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
+    };
+    try {
+      await engine.append([{ topic: 'warm', data: '0' }]); // the script is loaded
+      const before = await scriptRuns();
+      // 200 appends at once, one with an idempotency key amid them (it goes alone, in its turn).
+      const appends = Array.from({ length: 200 }, (_, i) =>
+        engine.append([{ topic: `group/${i % 7}`, data: String(i) }, ...(i % 50 === 0 ? [{ topic: 'group/pair', data: `${i}b` }] : [])], i === 100 ? { dedupeKey: `k${namespace}` } : {}),
+      );
+      const answers = await Promise.all(appends);
+      const runs = (await scriptRuns()) - before;
+      // Without grouping, 200 runs or more; other tests on this server may add some of their own meanwhile.
+      assert.ok(runs < 150, `${runs} script runs for 200 appends`);
+      for (const [i, answer] of answers.entries()) {
+        assert.deepEqual(answer.map((event) => event.data), [String(i), ...(i % 50 === 0 ? [`${i}b`] : [])], `append ${i} got its own events`);
+      }
+      const ids = answers.flat().map((event) => event.id);
+      for (let i = 1; i < ids.length; i++) assert.ok(engine.compareIds(ids[i]!, ids[i - 1]!) > 0, `ids in call order at ${i}`);
+      assert.equal(await redis.xlen(`${namespace}:log`), 1 + 200 + 4, 'every event stored once');
+      // The keyed append is remembered: a repeat stores nothing and gets the same ids.
+      const repeat = await engine.append([{ topic: 'group/2', data: '100' }, { topic: 'group/pair', data: '100b' }], { dedupeKey: `k${namespace}` });
+      assert.deepEqual(repeat.map((event) => event.id), answers[100]!.map((event) => event.id));
+    } finally {
+      redis.disconnect();
+      await engine.close();
+    }
+  });
+});
+
+describeUnlessSkipped('redis engine: an append made while the group loop ends', { skip: service.skipReason() }, () => {
+  test('is sent, not left waiting for another append to come', async () => {
+    const namespace = `t${randomBytes(5).toString('hex')}`;
+    namespaces.push(namespace);
+    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);
+    try {
+      // A read sent right behind an append is answered in the same reply from Redis; the code it
+      // resumes appends again a few turns later. One of these delays lands between the group
+      // loop's last look at the queue and its end (in a hub: another request's publish).
+      for (let turns = 0; turns < 20; turns++) {
+        const first = engine.append([{ topic: 'first', data: String(turns) }]);
+        const second = engine.kv.get('nothing').then(async () => {
+          for (let i = 0; i < turns; i++) await null;
+          return engine.append([{ topic: 'second', data: String(turns) }]);
+        });
+        await first;
+        const stalled = new Promise<'stalled'>((resolve) => setTimeout(() => resolve('stalled'), 5000).unref());
+        assert.notEqual(await Promise.race([second, stalled]), 'stalled', `the append made ${turns} turns after a read waited for another append`);
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describeUnlessSkipped('redis engine: group commit when Redis stops answering', { skip: service.skipReason() }, () => {
+  test('the appends waiting behind a group that timed out are refused with it, not sent to wait out a timeout of their own', async () => {
+    const namespace = `t${randomBytes(5).toString('hex')}`;
+    namespaces.push(namespace);
+    const proxy = await startTcpProxy(service.url);
+    const engine = await RedisEngine.open(`redis://${new URL(proxy.url).host}`, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);
+    try {
+      await engine.append([{ topic: 'held', data: 'before' }]);
+      proxy.holdReplies();
+      const inFlight = engine.append([{ topic: 'held', data: 'in flight' }]);
+      const waiting = engine.append([{ topic: 'held', data: 'waiting' }]); // queued behind it
+      const settled = waiting.then(
+        () => 'stored',
+        (error: unknown) => (error instanceof EngineUnavailableError ? 'refused' : `failed otherwise: ${String(error)}`),
+      );
+      await assert.rejects(inFlight, EngineUnavailableError); // after the command timeout (5 s)
+      // Without the rule, the waiting append would only now be sent, and wait 5 s more.
+      const now = await Promise.race([settled, new Promise((resolve) => setImmediate(() => resolve('still waiting')))]);
+      assert.equal(now, 'refused');
+    } finally {
+      await engine.close();
+      await proxy.close();
+    }
+  });
+});
+
+describeUnlessSkipped('redis engine: its Lua scripts run by their SHA1', { skip: service.skipReason() }, () => {
+  test('a script Redis no longer holds (SCRIPT FLUSH, as after a restart) is sent whole once more, and the append is stored once', async () => {
+    const namespace = `t${randomBytes(5).toString('hex')}`;
+    namespaces.push(namespace);
+    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);
+    const redis = new Redis(service.url);
+    try {
+      const delivered: StoredEvent[] = [];
+      engine.onDeliver((event) => delivered.push(event));
+      const [first] = await engine.append([{ topic: 'scripts', data: 'before' }]);
+      await redis.script('FLUSH');
+      const [second] = await engine.append([{ topic: 'scripts', data: 'after' }]);
+      assert.ok(engine.compareIds(second!.id, first!.id) > 0);
+      assert.equal(await redis.xlen(`${namespace}:topic:scripts`), 2, 'each event stored once');
+      await eventually(() => delivered.length >= 2, 'delivery');
+      assert.deepEqual(delivered.map((event) => event.data), ['before', 'after']);
     } finally {
       redis.disconnect();
       await engine.close();

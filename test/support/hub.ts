@@ -22,6 +22,9 @@ export async function startTestHub(overrides: Partial<HubConfig> = {}, logger: L
 }
 
 
+/** How long spawnHub waits for "listening": generous, for a loaded machine (--workers on a remote engine start three processes). */
+const START_TIMEOUT_MS = 60_000;
+
 export interface HubProcess {
   child: ChildProcess;
   url: string;
@@ -50,7 +53,12 @@ export async function spawnHub(args: string[] = [], options: { nodeArgs?: string
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${output}`)), 20_000);
+    // A hub that has not listened within a minute is stopped: left running, its pipes would keep the
+    // test's process from ever exiting.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hub did not start within ${START_TIMEOUT_MS / 1000} s:\n${output}`));
+    }, START_TIMEOUT_MS);
     const look = (): void => {
       const match = /listening on (https?:\/\/\S+)/.exec(output);
       if (match) {
