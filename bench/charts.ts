@@ -16,6 +16,18 @@ import { WS_COMPARISONS, WS_TITLES, type WsRow } from './ws/run.js';
 /** Where `npm run bench` writes its charts unless told otherwise (--charts DIR), and RESULTS.md links them. */
 export const DEFAULT_CHARTS_DIR = fileURLToPath(new URL('charts/', import.meta.url));
 
+/**
+ * Where a run draws its charts: DIR when given; else the recorded charts (DEFAULT_CHARTS_DIR), but
+ * only for a run of the standard comparison. A smoke run (--quick), or one narrowed to some servers,
+ * another engine, several hubs or another subscriber count, measures something else: drawn over
+ * the recorded charts, it would replace ssehub beside its peers. Undefined: no charts.
+ */
+export function chartsDirOf(options: { charts?: string; quick?: boolean; servers?: string; engine?: string; hubs?: string; subscribers?: string }): string | undefined {
+  if (options.charts !== undefined) return options.charts;
+  const narrowed = [options.servers, options.engine, options.hubs, options.subscribers].some((value) => value !== undefined);
+  return options.quick || narrowed ? undefined : DEFAULT_CHARTS_DIR;
+}
+
 /** One bar: a server and its figure (NaN when it was not measured: no bar, "–" as its value). */
 export interface Bar {
   /** Printed after the value, e.g. "p99"; none for a panel of one figure per server. */

@@ -7,24 +7,24 @@
  *   npm run bench -- --scenarios a,b --servers ssehub,nchan --workers 2 --json out.json
  *   npm run bench -- --profile             ssehub runs under node --cpu-prof (bench/profiles/)
  *   npm run bench -- --baseline ../other   also ssehub built in another checkout, taking turns
- *   npm run bench -- --charts DIR          its SVG charts into DIR (default bench/charts; --quick draws none unless asked)
+ *   npm run bench -- --charts DIR          its SVG charts into DIR (default bench/charts, redrawn only by a run of the standard comparison: see chartsDirOf)
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SubscriberFleet } from './load/fleet.js';
 import { Publisher, type PublishResult } from './load/publisher.js';
-import { DEFAULT_CHARTS_DIR, runCharts, writeCharts } from './charts.js';
+import { chartsDirOf, runCharts, writeCharts } from './charts.js';
 import { comparisonText, progressText } from './compare.js';
-import { processCost } from './proc.js';
+import { engineServers } from './engine-server.js';
+import { BASE_PORT, parseBenchArgs } from './options.js';
+import { processCost, type ProcessCost } from './proc.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
-import { SERVERS, type ServerKind, type StartOptions } from './servers.js';
+import { defaultServers, runNamespace, SERVERS, type RunningServer, type ServerKind, type StartOptions } from './servers.js';
 import { runWebSocketBench, WS_SERVERS, wsSummary, wsTable } from './ws/run.js';
 
 /** Connections per load process: well under the 20,000 open files a process may have. */
 const CONNECTIONS_PER_LOAD_PROCESS = 5000;
-const BASE_PORT = 18_300;
 /** The row of ssehub as built in the --baseline checkout. */
 const BASELINE_LABEL = 'ssehub (baseline)';
 
@@ -55,32 +55,22 @@ export interface Row {
   loadCpuShare: number;
   rssBytesPerSubscriber: number;
   rssBytes: number;
+  // What a measured row always has, a row read back from RESULTS.md (recorded.ts) may lack:
+  /** Processes of the server sharing one engine (--hubs); 1 for every other row. */
+  hubs?: number;
+  /** The subscribers connected to each hub, in port order. */
+  subscribersPerHub?: number[];
+  /** The server's CPU (all hubs) per accepted publish, in µs. */
+  hubCpuMicrosPerEvent?: number;
+  /** The engine servers' CPU (redis-server, every master of a Redis Cluster, nats-server, or PostgreSQL's postmaster and backends) per accepted publish, in µs; NaN without one. */
+  engineCpuMicrosPerEvent?: number;
+  /** The busiest engine server's share of a core over the measured interval (the wall is one server's core); NaN without one. */
+  engineCpuShare?: number;
   errors: string[];
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      scenarios: { type: 'string', default: SCENARIOS.filter((scenario) => scenario.onRequest !== true).map((scenario) => scenario.key).join(',') },
-      servers: { type: 'string', default: SERVERS.filter((server) => !server.reference).map((server) => server.name).join(',') },
-      workers: { type: 'string', default: '1' },
-      nagle: { type: 'boolean', default: false },
-      'node-http-publish': { type: 'boolean', default: false },
-      repeat: { type: 'string', default: '1' },
-      duration: { type: 'string' },
-      json: { type: 'string' },
-      charts: { type: 'string' },
-      'from-source': { type: 'boolean', default: false },
-      profile: { type: 'boolean', default: false },
-      baseline: { type: 'string' },
-      websocket: { type: 'string', default: WS_SERVERS.map((server) => server.name).join(',') },
-      engine: { type: 'string' },
-      subscribers: { type: 'string' },
-      port: { type: 'string', default: String(BASE_PORT) },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  const values = parseBenchArgs(process.argv.slice(2));
   if (values.help) {
     process.stdout.write(
       'Usage: npm run bench -- [--quick] [--scenarios a,b,c,d,g] [--servers ssehub,express-emitter,better-sse,nchan,node-http-floor,node-net-floor]\n' +
@@ -92,8 +82,12 @@ async function main(): Promise<void> {
         '--baseline CHECKOUT also runs ssehub from CHECKOUT/dist (another commit, built there), as "ssehub (baseline)".\n' +
         '--engine URL runs every ssehub row on that engine (redis://, nats://, postgres://), each run in a namespace of its own.\n' +
         '--subscribers N sets every scenario\'s subscriber count (scenario c: N subscribers on N topics).\n' +
+        '--hubs N (or a list, 1,2,3): each row on a shared engine (ssehub with --engine, nchan-redis) runs as N processes on that engine,\n' +
+        '  subscribers and publishing connections spread evenly over them; the row also reports the engine server\'s CPU.\n' +
+        '--servers: by default every server but the yardsticks, and nchan-redis when --engine is a redis:// URL.\n' +
         `--port FIRST: the servers listen on the ports after FIRST, one each (default ${BASE_PORT}): another number runs a benchmark beside one already running.\n` +
-        '--charts DIR: an SVG chart per scenario, DIR/<scenario>.svg (default bench/charts, which RESULTS.md links); --quick draws them only when --charts is given.\n',
+        '--charts DIR: an SVG chart per scenario, DIR/<scenario>.svg (default bench/charts, which RESULTS.md links, drawn only by a run\n' +
+        '  without --quick, --servers, --engine, --hubs or --subscribers; those draw only when --charts is given).\n',
     );
     return;
   }
@@ -101,7 +95,7 @@ async function main(): Promise<void> {
   const workers = Number(values.workers);
   const repeat = Math.max(1, Number(values.repeat));
   const scenarios = SCENARIOS.filter((scenario) => values.scenarios.split(',').includes(scenario.key));
-  const kinds = values.servers.split(',').map((name) => {
+  const kinds = (values.servers?.split(',') ?? defaultServers(values.engine).map((kind) => kind.name)).map((name) => {
     const kind = SERVERS.find((server) => server.name === name);
     if (!kind) throw new Error(`unknown server ${name}; known: ${SERVERS.map((server) => server.name).join(', ')}`);
     return kind;
@@ -112,17 +106,28 @@ async function main(): Promise<void> {
   // With --workers N, ssehub also runs as N workers; with --nagle, also with Nagle's algorithm on;
   // with --node-http-publish, also with every publish going through node:http; with --baseline,
   // also as built in another checkout (a change against the commit before it, in one table).
-  const contenders: Array<{ label: string; kind: ServerKind; options: StartOptions }> = [];
+  const variants: Array<{ label: string; kind: ServerKind; options: StartOptions }> = [];
   for (const kind of kinds) {
-    contenders.push({ label: kind.name, kind, options: base });
-    if (kind.name === 'ssehub' && workers > 1) contenders.push({ label: `ssehub --workers ${workers}`, kind, options: { ...base, workers } });
-    if (kind.name === 'ssehub' && values.nagle) contenders.push({ label: 'ssehub --tcp-nodelay false', kind, options: { ...base, tcpNoDelay: false } });
+    variants.push({ label: kind.name, kind, options: base });
+    if (kind.name === 'ssehub' && workers > 1) variants.push({ label: `ssehub --workers ${workers}`, kind, options: { ...base, workers } });
+    if (kind.name === 'ssehub' && values.nagle) variants.push({ label: 'ssehub --tcp-nodelay false', kind, options: { ...base, tcpNoDelay: false } });
     if (kind.name === 'ssehub' && values['node-http-publish']) {
-      contenders.push({ label: 'ssehub --fast-publish false', kind, options: { ...base, fastPublish: false } });
+      variants.push({ label: 'ssehub --fast-publish false', kind, options: { ...base, fastPublish: false } });
     }
     if (kind.name === 'ssehub' && values.baseline !== undefined) {
-      contenders.push({ label: BASELINE_LABEL, kind, options: { ...base, checkout: resolvePath(values.baseline) } });
+      variants.push({ label: BASELINE_LABEL, kind, options: { ...base, checkout: resolvePath(values.baseline) } });
     }
+  }
+  // With --hubs, each row on a shared engine runs as that many processes (one row per count given).
+  const hubCounts = (values.hubs ?? '1').split(',').map(Number);
+  if (hubCounts.some((count) => !Number.isInteger(count) || count < 1 || count > 16)) throw new Error(`--hubs takes counts from 1 to 16, not "${values.hubs}"`);
+  const contenders: Array<{ label: string; kind: ServerKind; options: StartOptions; hubs: number }> = variants.flatMap((variant) =>
+    variant.kind.engineOf(variant.options) === undefined
+      ? [{ ...variant, hubs: 1 }]
+      : hubCounts.map((hubs) => ({ ...variant, hubs, label: hubs === 1 ? variant.label : `${variant.label} (${hubs} hubs)` })),
+  );
+  if (hubCounts.some((count) => count > 1) && !contenders.some((contender) => contender.hubs > 1)) {
+    throw new Error('--hubs needs a server on a shared engine: ssehub with --engine URL, or nchan-redis');
   }
   for (const { kind, options } of contenders) {
     const missing = kind.missing(options);
@@ -150,10 +155,10 @@ async function main(): Promise<void> {
     for (let round = 1; round <= repeat; round++) {
       for (const contender of contenders) {
         for (const subscribers of scenario.subscriberCounts(contender.kind.name)) {
-          port += 1;
+          const ports = Array.from({ length: contender.hubs }, () => ++port);
           const label = subscribers === scenario.subscribers ? contender.label : `${contender.label} (${subscribers})`;
           process.stdout.write(`${progressText(measurements++, totalMeasurements, performance.now() - runStarted)} (${scenario.key}${repeat > 1 ? ` round ${round}` : ''}) ${label}: `);
-          const row = await measure({ ...scenario, subscribers }, contender.kind, { ...contender.options, port }, label, fleet);
+          const row = await measure({ ...scenario, subscribers }, contender.kind, { ...contender.options, port: ports[0]!, namespace: runNamespace(ports[0]!) }, ports, label, fleet);
           console.log(summary(row));
           runs.set(label, [...(runs.get(label) ?? []), row]);
         }
@@ -170,9 +175,9 @@ async function main(): Promise<void> {
   if (websocket.length > 0) console.log(`WebSocket: (e) fan-out beside (a), (f) publish round trip\n\n${wsTable(websocket)}\n\n${wsSummary(websocket).join('\n')}\n`);
   const date = new Date().toISOString();
   if (values.json) writeFileSync(values.json, JSON.stringify({ date, argv: process.argv.slice(2), results, websocket }, null, 2));
-  // A smoke run never overwrites the recorded charts: --quick draws only into a DIR it is given.
-  const chartsDir = values.charts ?? (quick ? undefined : DEFAULT_CHARTS_DIR);
-  if (chartsDir === undefined) console.log('charts: none for --quick (--charts DIR draws them)');
+  // Only a run of the standard comparison redraws the recorded charts (chartsDirOf).
+  const chartsDir = chartsDirOf({ ...values, quick });
+  if (chartsDir === undefined) console.log('charts: none for a smoke or narrowed run (--charts DIR draws them)');
   else {
     const scenarioFigures = Object.values(results).map(({ scenario, rows }) => ({ key: scenario.key, title: scenario.title, description: scenario.describe(), rows }));
     const charts = runCharts({ date, argv: process.argv.slice(2), scenarios: scenarioFigures, websocket });
@@ -184,20 +189,33 @@ function loadProcessesFor(scenario: Scenario, server: string): number {
   return Math.max(1, ...scenario.subscriberCounts(server).map((count) => Math.ceil(count / CONNECTIONS_PER_LOAD_PROCESS)));
 }
 
-async function measure(scenario: Scenario, kind: ServerKind, options: StartOptions, label: string, allLoad: SubscriberFleet): Promise<Row> {
-  const server = await kind.start(options);
+/**
+ * One measurement: the server started fresh (on a shared engine, as one process per port, each with
+ * its share of the subscribers and publishing connections), subscribers connected, events
+ * published, deliveries counted; CPU read from /proc for the server's processes and, when it keeps
+ * its messages in an engine server on this machine, for that server too.
+ */
+async function measure(scenario: Scenario, kind: ServerKind, options: StartOptions, ports: number[], label: string, allLoad: SubscriberFleet): Promise<Row> {
+  const servers: RunningServer[] = [];
   const fleet = await allLoad.subset(Math.max(1, Math.ceil(scenario.subscribers / CONNECTIONS_PER_LOAD_PROCESS)));
-  const publisher = new Publisher(server.port, scenario.publish?.mode === 'flood' ? scenario.publish.concurrency : 64);
+  const publisher = new Publisher(ports, scenario.publish?.mode === 'flood' ? scenario.publish.concurrency : 64);
   try {
-    const idle = processCost(server.pid);
+    for (const port of ports) servers.push(await kind.start({ ...options, port }));
+    const engineUrl = kind.engineOf(options);
+    const engines = engineUrl === undefined ? [] : engineServers(engineUrl);
+    const serversCost = () => sumCosts(servers.map((server) => processCost(server.pid)));
+    // Each engine server's CPU seconds so far (a Redis Cluster has one per master; NaN without any).
+    const engineCpu = () => (engines.length === 0 ? [NaN] : engines.map((engine) => processCost(engine.pid).cpuSeconds));
+    const idle = serversCost();
     const paths = Array.from({ length: scenario.subscribers }, (_, i) => `/topics/${scenario.topicOf(i)}`);
-    const opened = await fleet.open(server.port, paths);
+    const opened = await fleet.open(ports, paths);
     await sleep(scenario.idleMs); // let connection setup garbage settle before memory is read
-    const connectedCost = processCost(server.pid);
+    const connectedCost = serversCost();
     const rssBytesPerSubscriber = opened.connected > 0 ? (connectedCost.rssBytes - idle.rssBytes) / opened.connected : NaN;
 
     await fleet.reset();
-    const before = processCost(server.pid);
+    const before = serversCost();
+    const engineBefore = engineCpu();
     const loadBefore = sumCost(fleet.pids);
     const started = performance.now();
     let published: PublishResult | undefined;
@@ -210,18 +228,21 @@ async function measure(scenario: Scenario, kind: ServerKind, options: StartOptio
     if (published) for (const [topic, count] of published.perTopic) expected += count * scenario.subscribersOf(topic, opened.connected);
     const report = await settle(fleet, expected, scenario.settleMs, scenario.quietMs);
     const elapsedSeconds = (report.lastChangeAt - started) / 1000;
-    const after = processCost(server.pid);
+    const after = serversCost();
+    const engineSpent = engineCpu().map((seconds, i) => seconds - engineBefore[i]!);
+    const engineSeconds = engineSpent.reduce((sum, seconds) => sum + seconds, 0);
     const loadAfter = sumCost(fleet.pids);
     const cpuSeconds = after.cpuSeconds - before.cpuSeconds;
+    const accepted = published?.accepted ?? 0;
     return {
       server: label,
       subscribers: opened.connected,
       failedConnections: opened.failed,
       dropped: report.fleet.dropped,
-      publishesAccepted: published?.accepted ?? 0,
+      publishesAccepted: accepted,
       publishesFailed: published?.failed ?? 0,
       publishesNotSent: published?.notSent ?? 0,
-      publishesPerSecond: published ? published.accepted / (published.elapsedMs / 1000) : 0,
+      publishesPerSecond: published ? accepted / (published.elapsedMs / 1000) : 0,
       expected,
       received: report.fleet.events,
       duplicates: report.fleet.duplicates,
@@ -235,12 +256,17 @@ async function measure(scenario: Scenario, kind: ServerKind, options: StartOptio
       loadCpuShare: (loadAfter - loadBefore) / elapsedSeconds,
       rssBytesPerSubscriber,
       rssBytes: connectedCost.rssBytes,
-      errors: [...opened.errors, ...(published?.errors ?? [])].slice(0, 5),
+      hubs: ports.length,
+      subscribersPerHub: ports.map((port) => opened.connectedByPort[port] ?? 0),
+      hubCpuMicrosPerEvent: accepted > 0 ? (cpuSeconds * 1e6) / accepted : NaN,
+      engineCpuMicrosPerEvent: accepted > 0 ? (engineSeconds * 1e6) / accepted : NaN,
+      engineCpuShare: Math.max(...engineSpent) / elapsedSeconds,
+      errors: [...(engineUrl !== undefined && engines.length === 0 ? [`no local engine server found for ${engineUrl}: its CPU is not measured`] : []), ...opened.errors, ...(published?.errors ?? [])].slice(0, 5),
     };
   } finally {
     publisher.close();
     await fleet.drop();
-    await server.stop();
+    await Promise.all(servers.map((server) => server.stop()));
   }
 }
 
@@ -278,6 +304,14 @@ function sumCost(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + processCost(pid).cpuSeconds, 0);
 }
 
+/** The processes of several hubs as one server: their CPU and memory summed. */
+function sumCosts(costs: ProcessCost[]): ProcessCost {
+  return costs.reduce(
+    (sum, cost) => ({ cpuSeconds: sum.cpuSeconds + cost.cpuSeconds, systemSeconds: sum.systemSeconds + cost.systemSeconds, rssBytes: sum.rssBytes + cost.rssBytes, processes: sum.processes + cost.processes }),
+    { cpuSeconds: 0, systemSeconds: 0, rssBytes: 0, processes: 0 },
+  );
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : '–');
@@ -290,19 +324,24 @@ function summary(row: Row): string {
   if (row.duplicates > 0) parts.push(`${row.duplicates} delivered twice`);
   if (row.expected > 0) parts.push(`p50 ${fixed(row.p50Ms, 2)} ms`, `${fixed(row.cpuMicrosPerDelivery, 2)} µs CPU/delivery (${fixed(row.systemMicrosPerDelivery, 2)} kernel)`, `server CPU ${fixed(row.serverCpuShare * 100, 0)}%`, `load CPU ${fixed(row.loadCpuShare * 100, 0)}%`);
   parts.push(`${fixed(row.rssBytesPerSubscriber / 1024, 2)} KiB/subscriber`);
+  if ((row.hubs ?? 1) > 1) parts.push(`subscribers per hub ${row.subscribersPerHub?.join('/')}`);
+  if (Number.isFinite(row.engineCpuShare)) parts.push(`engine CPU ${fixed(row.engineCpuShare! * 100, 0)}%, ${fixed(row.engineCpuMicrosPerEvent!, 2)} µs/event`);
   return parts.join(', ');
 }
 
 function table(scenario: Scenario, rows: Row[]): string {
   const lines = [`### (${scenario.key}) ${scenario.title}`, '', scenario.describe(), ''];
   if (scenario.publish) {
+    // Rows on a shared engine add the hubs and the engine server's CPU, per published event.
+    const engine = rows.some((row) => Number.isFinite(row.engineCpuShare) || (row.hubs ?? 1) > 1);
     lines.push(
-      '| server | subscribers | publishes/s | deliveries/s | delivered | p50 ms | p99 ms | server CPU µs/delivery (kernel) | server CPU | RSS KiB/subscriber |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      `| server | subscribers | publishes/s | deliveries/s | delivered | p50 ms | p99 ms | server CPU µs/delivery (kernel) | server CPU | RSS KiB/subscriber |${engine ? ' hubs | hubs\' CPU µs/event | engine CPU µs/event | engine CPU |' : ''}`,
+      `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|${engine ? '---:|---:|---:|---:|' : ''}`,
     );
     for (const row of rows) {
       lines.push(
-        `| ${row.server} | ${thousands(row.subscribers)} | ${thousands(row.publishesPerSecond)} | ${thousands(row.deliveriesPerSecond)} | ${fixed(row.deliveredShare * 100, 2)}% | ${fixed(row.p50Ms, 2)} | ${fixed(row.p99Ms, 2)} | ${fixed(row.cpuMicrosPerDelivery, 2)} (${fixed(row.systemMicrosPerDelivery, 2)}) | ${fixed(row.serverCpuShare * 100, 0)}% | ${fixed(row.rssBytesPerSubscriber / 1024, 2)} |`,
+        `| ${row.server} | ${thousands(row.subscribers)} | ${thousands(row.publishesPerSecond)} | ${thousands(row.deliveriesPerSecond)} | ${fixed(row.deliveredShare * 100, 2)}% | ${fixed(row.p50Ms, 2)} | ${fixed(row.p99Ms, 2)} | ${fixed(row.cpuMicrosPerDelivery, 2)} (${fixed(row.systemMicrosPerDelivery, 2)}) | ${fixed(row.serverCpuShare * 100, 0)}% | ${fixed(row.rssBytesPerSubscriber / 1024, 2)} |` +
+          (engine ? ` ${row.hubs ?? 1} | ${fixed(row.hubCpuMicrosPerEvent ?? NaN, 2)} | ${fixed(row.engineCpuMicrosPerEvent ?? NaN, 2)} | ${fixed((row.engineCpuShare ?? NaN) * 100, 0)}% |` : ''),
       );
     }
   } else {
@@ -312,11 +351,15 @@ function table(scenario: Scenario, rows: Row[]): string {
     }
   }
   // One line per ssehub row (the plain process, then any variant: --workers, --tcp-nodelay false),
-  // each also against the baseline build when there is one.
-  const baseline = rows.filter((row) => row.server === BASELINE_LABEL);
+  // each also against the baseline build when there is one, and a variant against the plain process;
+  // with --hubs, against the baseline and the other servers at the same number of hubs.
+  const baseline = rows.filter((row) => row.server.startsWith(BASELINE_LABEL));
+  const plain = rows.filter((row) => row.server === 'ssehub');
   const others = rows.filter((row) => !row.server.startsWith('ssehub'));
-  for (const hub of rows.filter((row) => row.server.startsWith('ssehub') && row.server !== BASELINE_LABEL)) {
-    const ratios = [...baseline, ...others].map((row) => comparisonText(scenario.ratio, hub, row));
+  const hubsOf = (row: Row): number => row.hubs ?? 1;
+  for (const hub of rows.filter((row) => row.server.startsWith('ssehub') && !row.server.startsWith(BASELINE_LABEL))) {
+    const peers = [...baseline, ...others].filter((row) => hubsOf(row) === hubsOf(hub));
+    const ratios = [...(hub.server === 'ssehub' ? [] : plain), ...peers].map((row) => comparisonText(scenario.ratio, hub, row));
     if (ratios.length) lines.push('', `${hub.server}: ${ratios.join('; ')}.`);
   }
   return lines.join('\n');

@@ -13,6 +13,8 @@ export const SOURCE_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i
 
 export interface FleetReport {
   connected: number;
+  /** Connections open to each port: with several hubs, each one's share. */
+  connectedByPort: Record<number, number>;
   failed: number;
   dropped: number;
   events: number;
@@ -50,13 +52,24 @@ export class SubscriberFleet {
     return this.children.map((child) => child.pid!);
   }
 
-  /** Opens one stream per path, spread evenly over the processes; resolves when all are in. */
-  async open(port: number, paths: string[], concurrency = 128): Promise<FleetReport> {
-    const shares = this.children.map((_, i) => paths.filter((_, j) => j % this.children.length === i));
+  /**
+   * Opens one stream per path, spread evenly over the processes, path j on ports[j % ports.length]
+   * (several hubs: each gets every n-th subscriber); resolves when all are in.
+   */
+  async open(ports: number[], paths: string[], concurrency = 128): Promise<FleetReport> {
+    const share = <T>(items: T[], i: number): T[] => items.filter((_, j) => j % this.children.length === i);
+    const portOf = paths.map((_, j) => ports[j % ports.length]!);
     return merge(
       await Promise.all(
         this.children.map((child, i) =>
-          this.ask(child, { type: 'open', host: '127.0.0.1', port, paths: shares[i]!, sources: SOURCE_ADDRESSES, concurrency: Math.ceil(concurrency / this.children.length) }),
+          this.ask(child, {
+            type: 'open',
+            host: '127.0.0.1',
+            ports: share(portOf, i),
+            paths: share(paths, i),
+            sources: SOURCE_ADDRESSES,
+            concurrency: Math.ceil(concurrency / this.children.length),
+          }),
         ),
       ),
     );
@@ -105,8 +118,11 @@ function merge(reports: LoadReport[]): FleetReport {
   const histogram = new LatencyHistogram();
   for (const report of reports) if (report.histogram) histogram.merge(new LatencyHistogram(report.histogram));
   const sum = (key: 'connected' | 'failed' | 'dropped' | 'events' | 'duplicates'): number => reports.reduce((total, report) => total + (report[key] ?? 0), 0);
+  const connectedByPort: Record<number, number> = {};
+  for (const report of reports) for (const [port, count] of Object.entries(report.connectedByPort ?? {})) connectedByPort[Number(port)] = (connectedByPort[Number(port)] ?? 0) + count;
   return {
     connected: sum('connected'),
+    connectedByPort,
     failed: sum('failed'),
     dropped: sum('dropped'),
     events: sum('events'),

@@ -42,7 +42,7 @@ class Connection {
   private waiting: ((status: number | string) => void) | undefined;
   private ready: Promise<void>;
 
-  constructor(port: number) {
+  constructor(private readonly port: number) {
     this.socket = connect({
       host: '127.0.0.1',
       port,
@@ -58,7 +58,7 @@ class Connection {
   }
 
   /** Sends one publish; resolves with the status code, or an error text. */
-  async post(port: number, topic: string, body: string): Promise<number | string> {
+  async post(topic: string, body: string): Promise<number | string> {
     try {
       await this.ready;
     } catch (error) {
@@ -68,7 +68,7 @@ class Connection {
     return new Promise((resolve) => {
       this.waiting = resolve;
       this.socket.write(
-        `POST /topics/${topic} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `POST /topics/${topic} HTTP/1.1\r\nHost: 127.0.0.1:${this.port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
     });
   }
@@ -205,11 +205,24 @@ export class Publisher {
   private sequence = 0;
   private readonly idle: Connection[] = [];
   private readonly all: Connection[] = [];
+  /** Connections opened so far: the next one goes to ports[opened % ports.length]. */
+  private opened = 0;
 
+  /**
+   * Connections go to `ports` in turn (several hubs on one engine: each gets its share of the
+   * publishing connections); a streaming publish goes to the first.
+   */
   constructor(
-    private readonly port: number,
+    private readonly ports: number[],
     private readonly maxConnections: number,
   ) {}
+
+  /** A new connection, to the next port in turn. */
+  private connection(): Connection {
+    const fresh = new Connection(this.ports[this.opened++ % this.ports.length]!);
+    this.all.push(fresh);
+    return fresh;
+  }
 
   close(): void {
     for (const connection of this.all) connection.close();
@@ -257,7 +270,7 @@ export class Publisher {
   async stream(topics: string[], durationMs: number): Promise<PublishResult> {
     const result = emptyResult();
     const started = performance.now();
-    await new PublishStreamConnection(this.port, topics, result).run(durationMs, () => `{"t":${monotonicMicros()},"n":${this.sequence++},"p":"${PADDING}"}`);
+    await new PublishStreamConnection(this.ports[0]!, topics, result).run(durationMs, () => `{"t":${monotonicMicros()},"n":${this.sequence++},"p":"${PADDING}"}`);
     result.elapsedMs = performance.now() - started;
     return result;
   }
@@ -267,11 +280,7 @@ export class Publisher {
   private async acquire(): Promise<Connection> {
     const connection = this.idle.pop();
     if (connection) return connection;
-    if (this.all.length < this.maxConnections) {
-      const fresh = new Connection(this.port);
-      this.all.push(fresh);
-      return fresh;
-    }
+    if (this.all.length < this.maxConnections) return this.connection();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -283,7 +292,7 @@ export class Publisher {
 
   private async publishOne(topic: string, result: PublishResult): Promise<void> {
     const connection = await this.acquire();
-    const status = await connection.post(this.port, topic, `{"t":${monotonicMicros()},"n":${this.sequence++},"p":"${PADDING}"}`);
+    const status = await connection.post(topic, `{"t":${monotonicMicros()},"n":${this.sequence++},"p":"${PADDING}"}`);
     if (typeof status === 'number' && status >= 200 && status < 300) {
       result.accepted += 1;
       result.perTopic.set(topic, (result.perTopic.get(topic) ?? 0) + 1);
@@ -298,11 +307,7 @@ export class Publisher {
       this.all.splice(this.all.indexOf(connection), 1);
       connection.close();
       const waiter = this.waiters.shift();
-      if (waiter) {
-        const fresh = new Connection(this.port);
-        this.all.push(fresh);
-        waiter(fresh);
-      }
+      if (waiter) waiter(this.connection());
     }
   }
 }

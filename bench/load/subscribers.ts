@@ -9,7 +9,8 @@ import { DeliveryTally } from './delivery-count.js';
 import { StreamScanner } from './stream-scanner.js';
 
 export type LoadCommand =
-  | { type: 'open'; host: string; port: number; paths: string[]; sources: string[]; concurrency: number }
+  /** One stream per path, path i on port ports[i] (several hubs on one engine each get their share). */
+  | { type: 'open'; host: string; ports: number[]; paths: string[]; sources: string[]; concurrency: number }
   | { type: 'reset' }
   | { type: 'report' }
   /** Closes every connection and zeroes everything: the process is ready for the next run. */
@@ -20,6 +21,8 @@ export interface LoadReport {
   type: 'report';
   /** Connections whose response headers said 200. */
   connected: number;
+  /** Of those, how many are open to each port (each hub of a run with several). */
+  connectedByPort: Record<number, number>;
   /** Connections refused, answered with another status, or failed before their headers. */
   failed: number;
   /** Connections that were open and then closed by the server. */
@@ -37,6 +40,7 @@ export interface LoadReport {
 const sockets = new Set<Socket>();
 const tally = new DeliveryTally();
 let connected = 0;
+const connectedByPort = new Map<number, number>();
 let failed = 0;
 let dropped = 0;
 const errors = new Set<string>();
@@ -76,8 +80,10 @@ function openOne(host: string, port: number, path: string, localAddress: string)
         return false;
       }
       if (!before && scanner.headersDone) {
-        if (scanner.status === 200) connected += 1;
-        else {
+        if (scanner.status === 200) {
+          connected += 1;
+          connectedByPort.set(port, (connectedByPort.get(port) ?? 0) + 1);
+        } else {
           fail(`status ${scanner.status}`);
           socket.destroy();
         }
@@ -104,6 +110,7 @@ function openOne(host: string, port: number, path: string, localAddress: string)
       } else if (scanner.status === 200 && !closing) {
         dropped += 1;
         connected -= 1;
+        connectedByPort.set(port, connectedByPort.get(port)! - 1);
       }
     });
   });
@@ -116,14 +123,14 @@ async function open(command: Extract<LoadCommand, { type: 'open' }>): Promise<vo
   const worker = async (): Promise<void> => {
     while (next < command.paths.length) {
       const i = next++;
-      await openOne(command.host, command.port, command.paths[i]!, command.sources[i % command.sources.length]!);
+      await openOne(command.host, command.ports[i]!, command.paths[i]!, command.sources[i % command.sources.length]!);
     }
   };
   await Promise.all(Array.from({ length: Math.min(command.concurrency, command.paths.length) }, worker));
 }
 
 function report(): LoadReport {
-  return { type: 'report', connected, failed, dropped, events: tally.events, duplicates: tally.duplicates, histogram: Array.from(tally.histogram.counts), errors: [...errors] };
+  return { type: 'report', connected, connectedByPort: Object.fromEntries(connectedByPort), failed, dropped, events: tally.events, duplicates: tally.duplicates, histogram: Array.from(tally.histogram.counts), errors: [...errors] };
 }
 
 process.on('message', (command: LoadCommand) => {
@@ -144,6 +151,7 @@ process.on('message', (command: LoadCommand) => {
       sockets.clear();
       closing = false;
       connected = failed = dropped = 0;
+      connectedByPort.clear();
       errors.clear();
       tally.reset();
       process.send!({ type: 'dropped' });

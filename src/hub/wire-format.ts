@@ -24,8 +24,8 @@ export function eventFrame(format: WireFormat, event: StoredEvent, topic: string
   if (format === 'json') {
     return Buffer.from(encodeWsEvent({ ...(id === undefined ? {} : { id }), topic, ...(event.event === undefined ? {} : { event: event.event }), data: event.data, ...(ephemeral ? { ephemeral: true as const } : {}) }));
   }
-  const fields = event.event === undefined ? { data: event.data } : { event: event.event, data: event.data };
-  return Buffer.from(encodeEvent(id === undefined ? fields : { id, ...fields }));
+  // One object of fields, absent ones undefined (encodeEvent leaves those out): this runs once per event.
+  return Buffer.from(encodeEvent({ id, event: event.event, data: event.data }));
 }
 
 export function controlFrame(format: WireFormat, control: ControlMessage): Uint8Array {

@@ -213,3 +213,25 @@ describe('chart axis ticks', () => {
     assert.deepEqual(logTicks(0.6, 70), [0.1, 1, 10, 100]);
   });
 });
+
+describe('where a run draws its charts', () => {
+  it('the recorded charts only for a run of the standard comparison; a given DIR always', async () => {
+    const { chartsDirOf, DEFAULT_CHARTS_DIR } = await import('../../bench/charts.js');
+    assert.equal(chartsDirOf({}), DEFAULT_CHARTS_DIR);
+    assert.equal(chartsDirOf({ quick: false }), DEFAULT_CHARTS_DIR);
+    for (const narrowed of [{ quick: true }, { servers: 'ssehub' }, { engine: 'redis://127.0.0.1:6379' }, { hubs: '1,2,3' }, { subscribers: '2000' }]) {
+      assert.equal(chartsDirOf(narrowed), undefined, JSON.stringify(narrowed));
+      assert.equal(chartsDirOf({ ...narrowed, charts: '/tmp/charts' }), '/tmp/charts', `${JSON.stringify(narrowed)} with --charts`);
+    }
+  });
+
+  it('as `npm run bench` parses its command line: its defaults narrow nothing, and each narrowing flag does', async () => {
+    const { chartsDirOf, DEFAULT_CHARTS_DIR } = await import('../../bench/charts.js');
+    const { parseBenchArgs } = await import('../../bench/options.js');
+    assert.equal(chartsDirOf(parseBenchArgs([])), DEFAULT_CHARTS_DIR);
+    assert.equal(chartsDirOf(parseBenchArgs(['--repeat', '3', '--json', '/tmp/bench.json', '--baseline', '../before'])), DEFAULT_CHARTS_DIR);
+    for (const flags of [['--quick'], ['--servers', 'ssehub'], ['--engine', 'redis://127.0.0.1:6379'], ['--hubs', '1,2,3'], ['--subscribers', '2000']]) {
+      assert.equal(chartsDirOf(parseBenchArgs(flags)), undefined, flags.join(' '));
+    }
+  });
+});
