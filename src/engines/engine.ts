@@ -13,7 +13,11 @@
  *   id at or below the returned position is part of the result (unless evicted, which makes the
  *   result incomplete), and every event after the position is still to be delivered;
  * - history() never silently skips: if it cannot prove that every matching event after `afterId`
- *   is in its answer, it says so with complete=false and a reason.
+ *   is in its answer, it says so with complete=false and a reason;
+ * - history() reads its own writes: its answer covers every event appended (by any instance) and
+ *   acknowledged before it was called, so a ?rewind=N or a history read just after a publish
+ *   includes that event (the distributed engines first wait for this instance's delivery to reach
+ *   the newest event their server holds).
  */
 import type { GapReason } from '../protocol/index.js';
 import type { Selector } from '../topics/index.js';

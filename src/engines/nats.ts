@@ -401,14 +401,12 @@ export class NatsEngine implements Engine {
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
     return orUnavailable('nats', async () => {
       let after = this.sequenceOf(afterId);
-      if (after !== undefined && after >= this.cursor) {
-        // An id at or past what this instance has delivered: handed out by another instance a moment
-        // ago (wait for it), or never handed out at all (unknown). Waiting up to the stream's end as
-        // of now also covers what other instances appended just before this call.
-        const last = (await this.streamState()).last_seq;
-        if (after <= last) await this.localDelivery.until(last, this.cursor, 'this instance is behind the stream');
-        else after = undefined;
-      }
+      // Catch up with the stream's end as of now first (appended by any instance), so that the
+      // answer covers every acknowledged append, and an id past what this instance has delivered is
+      // waited for (handed out elsewhere a moment ago) or known never handed out.
+      const last = (await this.streamState()).last_seq;
+      if (after !== undefined && after > last) after = undefined;
+      await this.localDelivery.until(last, this.cursor, 'this instance is behind the stream');
       let reason: GapReason | undefined = after === undefined ? 'unknown-id' : undefined;
       const from = after ?? 0;
       // Only events up to the position are answered: live delivery continues after it.

@@ -41,9 +41,6 @@ import type { GapReason } from '../protocol/index.js';
 import { LocalDelivery } from './local-delivery.js';
 import { RedisEngine } from './redis.js';
 import { checkRedisClusterSettings, DEFAULT_REDIS_SHARDS, type EngineLogger, type EngineSettings } from './settings.js';
-import { EngineUnavailableError } from './unavailable.js';
-/** How long history() waits for this instance to deliver up to a client's id in every shard. */
-const CATCH_UP_TIMEOUT_MS = 5000;
 
 /** The shard of a topic: FNV-1a of its first segment, modulo the shard count. */
 export function shardOf(topic: string, shards: number): number {
@@ -203,34 +200,28 @@ export class ShardedRedisEngine implements Engine {
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
     const after = this.parse(afterId);
     const perShard = this.selectorsPerShard(selectors);
-    const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
-    for (;;) {
-      // The seam: what each shard had delivered here when the read began. Each shard's history may
-      // answer past it (its reader moved on meanwhile): those events are left to live delivery.
-      const snapshot = [...this.cursors];
-      const results = await Promise.all(
-        this.shards.map((shard, k) => (perShard[k]!.length > 0 ? shard.history(perShard[k]!, after?.components[k] ?? afterId) : undefined)),
-      );
-      // A client's id past what this instance had delivered in a shard: the shard waited for its
-      // reader to get there; read again from a snapshot that covers it.
-      const behind = results.some((result, k) => result !== undefined && after !== undefined && result.reason !== 'unknown-id' && this.shards[k]!.compareIds(after.components[k]!, snapshot[k]!) > 0);
-      if (behind) {
-        if (Date.now() > deadline) throw new EngineUnavailableError('redis', new Error('this instance is behind a shard of the cluster'));
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        continue;
-      }
-      return this.merged(results, snapshot, after);
-    }
+    // A shard not read stands where it had delivered here when the read began.
+    const snapshot = [...this.cursors];
+    const results = await Promise.all(
+      this.shards.map((shard, k) => (perShard[k]!.length > 0 ? shard.history(perShard[k]!, after?.components[k] ?? afterId) : undefined)),
+    );
+    return this.merged(results, snapshot, after);
   }
 
-  /** The shards' answers as one: their events up to the snapshot, merged by time, each id the vector so far. */
+  /**
+   * The shards' answers as one: their events merged by time, each id the vector so far. The seam is
+   * each read shard's own position: it caught up with its log before reading (so the answer covers
+   * every acknowledged append, and a client's id in it), and its deliveries reach this engine
+   * synchronously, so every event of the shard after that position is still to be delivered here.
+   */
   private merged(results: ReadonlyArray<HistoryResult | undefined>, snapshot: readonly string[], after: VectorId | undefined): HistoryResult {
+    const position = snapshot.map((at, k) => results[k]?.position ?? at);
     const found: Array<{ k: number; event: StoredEvent }> = [];
     let reason: GapReason | undefined;
     results.forEach((result, k) => {
       if (result === undefined) return;
       reason ??= result.reason;
-      for (const event of result.events) if (this.shards[k]!.compareIds(event.id, snapshot[k]!) <= 0) found.push({ k, event });
+      for (const event of result.events) found.push({ k, event });
     });
     // Stable: within a shard, ids and times only grow, so each shard's order stays.
     found.sort((a, b) => a.event.time - b.event.time);
@@ -240,7 +231,7 @@ export class ShardedRedisEngine implements Engine {
       components[k] = event.id;
       return { ...event, id: `${k}~${components.join('.')}` };
     });
-    const result: HistoryResult = { events, complete: reason === undefined, position: snapshot.join('.') };
+    const result: HistoryResult = { events, complete: reason === undefined, position: position.join('.') };
     if (reason !== undefined) result.reason = reason;
     return result;
   }

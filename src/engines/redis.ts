@@ -432,14 +432,13 @@ export class RedisEngine implements Engine {
       if (current === idEpoch) throw new EngineUnavailableError('redis', new Error('this instance has not yet read up to the epoch of the id'));
     }
     let reason: GapReason | undefined;
-    if (after !== undefined && compareStreamIds(after, parseStreamId(this.cursor)!) > 0) {
-      // An id newer than what this instance has delivered: handed out by another instance a
-      // moment ago (wait for it), or never handed out at all (unknown).
-      const last = (await orUnavailable('redis', () => this.commands.xrevrange(this.keys.log, '+', '-', 'COUNT', 1))) as StreamEntry[];
-      const newest = last[0] ? parseStreamId(last[0][0]) : undefined;
-      if (newest && compareStreamIds(after, newest) <= 0) await this.localDelivery.until(after, parseStreamId(this.cursor)!, 'this instance is behind the shared log');
-      else after = undefined;
-    }
+    // Catch up with the shared log's newest event first (appended by any instance), so that the
+    // answer covers every acknowledged append, and an id newer than what this instance has
+    // delivered is waited for (handed out elsewhere a moment ago) or known never handed out.
+    const last = (await orUnavailable('redis', () => this.commands.xrevrange(this.keys.log, '+', '-', 'COUNT', 1))) as StreamEntry[];
+    const newest = last[0] ? parseStreamId(last[0][0]) : undefined;
+    if (after !== undefined && compareStreamIds(after, parseStreamId(this.cursor)!) > 0 && !(newest && compareStreamIds(after, newest) <= 0)) after = undefined;
+    if (newest) await this.localDelivery.until(newest, parseStreamId(this.cursor)!, 'this instance is behind the shared log');
     if (after === undefined) reason = 'unknown-id';
     const from = after ?? { ms: 0, seq: 0 };
     const positionId = this.cursor;
