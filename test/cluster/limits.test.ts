@@ -94,7 +94,7 @@ for (const engine of engines) {
     async function startWorkers(extra: string[]): Promise<{ hub: HubProcess; watcher: InstanceWatcher }> {
       const hub = await spawnHub(['--workers', '2', '--stats-interval', '200ms', ...engine.args(), ...extra]);
       started.push(hub);
-      const watcher = new InstanceWatcher(hub.url);
+      const watcher = new InstanceWatcher(hub);
       watchers.push(watcher);
       return { hub, watcher };
     }

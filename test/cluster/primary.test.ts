@@ -76,7 +76,7 @@ describe('the primary of --workers 2', () => {
     started.push(hub);
     const workers = childPids(hub.pid);
     assert.equal(workers.length, 2);
-    const watcher = new InstanceWatcher(hub.url);
+    const watcher = new InstanceWatcher(hub);
     cleanups.push(() => watcher.stop());
     const subscribers: ResumingSubscriber[] = [];
     for (let i = 0; i < 6; i++) {
@@ -155,7 +155,7 @@ describe('the primary of --workers 2', () => {
     started.push(hub);
     const workers = childPids(hub.pid);
     assert.equal(workers.length, 2);
-    const watcher = new InstanceWatcher(hub.url);
+    const watcher = new InstanceWatcher(hub);
     cleanups.push(() => watcher.stop());
     const { port } = new URL(hub.url);
     /** A raw stream that records whether the server ended it properly (last chunk received) or cut it. */

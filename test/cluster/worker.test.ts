@@ -73,7 +73,7 @@ for (const engine of engines) {
     async function startWorkers(extra: string[] = []): Promise<{ hub: HubProcess; watcher: InstanceWatcher }> {
       const hub = await spawnHub(['--workers', '2', '--stats-interval', '200ms', '--publish-rate', '0', '--max-streams-per-ip', '0', ...engine.args(), ...extra]);
       started.push(hub);
-      const watcher = new InstanceWatcher(hub.url);
+      const watcher = new InstanceWatcher(hub);
       watchers.push(watcher);
       return { hub, watcher };
     }
@@ -109,8 +109,14 @@ for (const engine of engines) {
       const data = Array.from({ length: 10 }, (_, i) => `r:${i}`);
       const ids = await publishAll(hub.url, 'resume', data);
       const resumed: OpenStream[] = [];
+      const opening = Date.now();
       for (let i = 0; i < 6; i++) resumed.push(await open(`${hub.url}/topics/resume`, { 'Last-Event-ID': ids[3]! }));
-      await watcher.waitFor((latest) => latest.size === 2 && [...latest.values()].every((report) => subscribersOf(report, 'resume') >= 1), 'resumed streams on both workers');
+      // Reports taken since the streams opened: those of two instances, each with some of them.
+      await watcher.waitFor(
+        (latest) => latest.size === 2 && [...latest.values()].every((report) => subscribersOf(report, 'resume') >= 1),
+        'resumed streams on both workers',
+        { since: opening },
+      );
       const [live] = await publishAll(hub.url, 'resume', ['r:10']);
       for (const [i, stream] of resumed.entries()) {
         await stream.waitForEvents(7, 10_000);

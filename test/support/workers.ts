@@ -128,8 +128,9 @@ export async function publishUntilStored(url: string, topic: string, data: strin
 export class InstanceWatcher {
   private readonly subscriber: ResumingSubscriber;
 
-  constructor(url: string) {
-    this.subscriber = new ResumingSubscriber(url, `/topics/${encodeURIComponent('$ssehub/stats')}`);
+  /** A hub's output, when it has one, ends the message of a wait that timed out. */
+  constructor(private readonly hub: { url: string; output?(): string }) {
+    this.subscriber = new ResumingSubscriber(hub.url, `/topics/${encodeURIComponent('$ssehub/stats')}`);
   }
 
   /** Every report received, oldest first. */
@@ -150,7 +151,12 @@ export class InstanceWatcher {
     for (;;) {
       const latest = this.latest(options.since);
       if (predicate(latest)) return latest;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; newest reports: ${JSON.stringify([...latest.values()])}`);
+      if (Date.now() > deadline) {
+        const output = this.hub.output?.().split('\n').slice(-40).join('\n');
+        throw new Error(
+          `timed out waiting for ${what}; newest reports: ${JSON.stringify([...latest.values()])}; the watcher reconnected ${this.subscriber.reconnects} times${output === undefined ? '' : `; the hub's output, last 40 lines:\n${output}`}`,
+        );
+      }
       await pause(50);
     }
   }
