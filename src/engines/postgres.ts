@@ -68,8 +68,13 @@ const CONNECT_TIMEOUT_MS = 5000;
  * which rolls it back. Generous next to a sweep of SWEEP_BATCH rows; Redis has 5 s (commandTimeout).
  */
 const QUERY_TIMEOUT_MS = 10_000;
-/** Most events stored by one group commit; an append is never split, so a larger one goes alone. */
+/**
+ * Most events, and characters of data, stored by one group commit; an append is never split, so a
+ * larger one goes alone. The character bound keeps a group of large publishes under PostgreSQL's
+ * 1 GB limit on one parameter (the group's data goes as one array).
+ */
 const GROUP_MAX_EVENTS = 5000;
+const GROUP_MAX_CHARS = 16 * 1024 * 1024;
 /**
  * Longest wait for the appends answered by the last group to come back before the next group
  * starts without them: half the last group's statement time, within these bounds. Publishers that
@@ -117,6 +122,36 @@ interface PendingAppend {
   alone: boolean;
   resolve(stored: { base: number; count: number; time: number; epoch: string }): void;
   reject(error: unknown): void;
+}
+
+/**
+ * The next group (removed from the queue): the waiting appends that fit one transaction, up to
+ * GROUP_MAX_EVENTS events and GROUP_MAX_CHARS characters of data, in call order; the rest wait for
+ * the next. An append retried alone, and a second append with a group's dedupe key, wait.
+ */
+export function takeTransactionGroup<T extends Pick<PendingAppend, 'events' | 'dedupeKey' | 'alone'>>(queue: T[]): T[] {
+  const group: T[] = [];
+  const later: T[] = [];
+  const keys = new Set<string>();
+  let size = 0;
+  let chars = 0;
+  for (const append of queue) {
+    const appendChars = append.events.reduce((sum, event) => sum + event.data.length + (event.event?.length ?? 0), 0);
+    const fits =
+      group.length === 0 || (!append.alone && !group[0]!.alone && size + append.events.length <= GROUP_MAX_EVENTS && chars + appendChars <= GROUP_MAX_CHARS);
+    // Two appends with one dedupe key: the second must find the first's record, so it waits for the next transaction.
+    if (!fits || (append.dedupeKey !== undefined && keys.has(append.dedupeKey))) {
+      later.push(append);
+      continue;
+    }
+    group.push(append);
+    size += append.events.length;
+    chars += appendChars;
+    if (append.dedupeKey !== undefined) keys.add(append.dedupeKey);
+  }
+  queue.length = 0;
+  for (const append of later) queue.push(append);
+  return group;
 }
 
 /**
@@ -185,7 +220,7 @@ export class PostgresEngine implements Engine {
   private readonly retention: TopicRetention;
   /** Appends waiting for the next group commit, in call order (group-commit.ts). */
   private readonly appends = new GroupCommit<PendingAppend>({
-    take: (queue) => this.takeGroup(queue),
+    take: takeTransactionGroup,
     store: (group, queue) => this.commitGroup(group, queue),
     gatherMs: () => (this.closed ? 0 : Math.min(GROUP_GATHER_MS.most, Math.max(GROUP_GATHER_MS.least, this.lastStatementMs / 2))),
   });
@@ -263,28 +298,6 @@ export class PostgresEngine implements Engine {
     // position() already cover the batch. The events are stored either way, so a slow tail is not a failure.
     await this.deliveredUpTo(base + count).catch(() => {});
     return stored;
-  }
-
-  /** The next group: the waiting appends that fit one transaction, in call order; the rest wait for the next. */
-  private takeGroup(queue: PendingAppend[]): PendingAppend[] {
-    const group: PendingAppend[] = [];
-    const later: PendingAppend[] = [];
-    const keys = new Set<string>();
-    let size = 0;
-    for (const append of queue) {
-      const fits = group.length === 0 || (!append.alone && !group[0]!.alone && size + append.events.length <= GROUP_MAX_EVENTS);
-      // Two appends with one dedupe key: the second must find the first's record, so it waits for the next transaction.
-      if (!fits || (append.dedupeKey !== undefined && keys.has(append.dedupeKey))) {
-        later.push(append);
-        continue;
-      }
-      group.push(append);
-      size += append.events.length;
-      if (append.dedupeKey !== undefined) keys.add(append.dedupeKey);
-    }
-    queue.length = 0;
-    for (const append of later) queue.push(append);
-    return group;
   }
 
   /** Stores a group of appends in one transaction, delivers it here when it can, and answers each append. */

@@ -57,8 +57,14 @@ import { EngineUnavailableError, orUnavailable } from './unavailable.js';
 /** Entries kept in the shared log: how far an instance cut off from Redis can still catch up. */
 const LOG_MAX_LENGTH = 100_000;
 const STATS_INTERVAL_MS = 5000;
-/** At most this many events in one run of the append script (a group of appends, see append()). */
+/**
+ * At most this many events, and this many characters of data, in one run of the append script (a
+ * group of appends, see append()); an append larger than that goes alone. The character bound keeps
+ * a group of large publishes from growing into one command past Redis's query buffer limit (1 GiB:
+ * Redis closes the connection), which each publish alone would have stayed far under.
+ */
 const GROUP_MAX_EVENTS = 512;
+const GROUP_MAX_CHARS = 4 * 1024 * 1024;
 /** How long WAIT waits for replicas (under the command timeout of 5 s). */
 const WAIT_TIMEOUT_MS = 4000;
 
@@ -70,6 +76,28 @@ interface QueuedAppend {
   options: AppendOptions;
   resolve(stored: StoredEvent[]): void;
   reject(error: unknown): void;
+}
+
+/**
+ * The next group of appends (removed from the queue): the leading appends without a dedupe key, up
+ * to GROUP_MAX_EVENTS events and GROUP_MAX_CHARS characters of data; or one with a key, alone.
+ */
+export function takeAppendGroup<T extends { events: readonly NewEvent[]; options: AppendOptions }>(queue: T[]): T[] {
+  const charsOf = (append: T) => append.events.reduce((sum, event) => sum + event.data.length + (event.event?.length ?? 0), 0);
+  let count = 1;
+  let events = queue[0]!.events.length;
+  let chars = charsOf(queue[0]!);
+  if (queue[0]!.options.dedupeKey === undefined) {
+    for (; count < queue.length; count++) {
+      const next = queue[count]!;
+      if (next.options.dedupeKey !== undefined || events + next.events.length > GROUP_MAX_EVENTS) break;
+      const nextChars = charsOf(next);
+      if (chars + nextChars > GROUP_MAX_CHARS) break;
+      events += next.events.length;
+      chars += nextChars;
+    }
+  }
+  return queue.splice(0, count);
 }
 
 interface StreamId {
@@ -347,19 +375,7 @@ export class RedisEngine implements Engine {
   }
 
   private readonly appends = new GroupCommit<QueuedAppend>({
-    // The leading appends without a dedupe key, up to GROUP_MAX_EVENTS events; or one with a key.
-    take: (queue) => {
-      let count = 1;
-      let size = queue[0]!.events.length;
-      if (queue[0]!.options.dedupeKey === undefined) {
-        for (; count < queue.length; count++) {
-          const next = queue[count]!;
-          if (next.options.dedupeKey !== undefined || size + next.events.length > GROUP_MAX_EVENTS) break;
-          size += next.events.length;
-        }
-      }
-      return queue.splice(0, count);
-    },
+    take: takeAppendGroup,
     store: async (group, queue) => {
       try {
         const stored = await this.appendGroup(group.length === 1 ? group[0]!.events : group.flatMap((append) => append.events), group[0]!.options);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import type { Engine, StoredEvent } from '../../src/engines/engine.js';
-import { PostgresEngine } from '../../src/engines/postgres.js';
+import { PostgresEngine, takeTransactionGroup } from '../../src/engines/postgres.js';
 import { postgresStatements } from '../../src/engines/postgres-schema.js';
 import type { EngineSettings } from '../../src/engines/settings.js';
 import { HubError } from '../../src/errors.js';
@@ -24,6 +24,22 @@ function open(settings: EngineSettings): Promise<PostgresEngine> {
 }
 
 describeEngineContract('postgres', { shared: true, service, open });
+
+test('a transaction\'s group is bounded by events and by characters of data; what does not fit waits, a repeated dedupe key too', () => {
+  const append = (data: string, events = 1, dedupeKey?: string) => ({ data, events: Array.from({ length: events }, () => ({ topic: 't', data })), dedupeKey, alone: false });
+  const groups = (queue: ReturnType<typeof append>[]) => {
+    const taken: string[][] = [];
+    while (queue.length > 0) taken.push(takeTransactionGroup(queue).map((each) => each.data.slice(0, 2)));
+    return taken;
+  };
+  const MiB = 1024 * 1024;
+  // 16 MiB of data a transaction: 6 MiB publishes go two at a time, and a small one joins the first.
+  const big = (name: string) => append(name + 'x'.repeat(6 * MiB - 2));
+  assert.deepEqual(groups([big('b1'), big('b2'), big('b3'), append('s1'), big('b4')]), [['b1', 'b2', 's1'], ['b3', 'b4']]);
+  assert.deepEqual(groups([append('o1' + 'x'.repeat(20 * MiB)), append('s1')]), [['o1'], ['s1']], 'one larger than the bound goes alone');
+  assert.deepEqual(groups([append('e1', 4000), append('e2', 1500), append('e3', 900)]), [['e1', 'e3'], ['e2']], '5,000 events a transaction');
+  assert.deepEqual(groups([append('k1', 1, 'k'), append('k2', 1, 'k'), append('s1')]), [['k1', 's1'], ['k2']]);
+});
 
 describeUnlessSkipped('postgres engine', { skip: service.skipReason() }, () => {
   const opened: Engine[] = [];

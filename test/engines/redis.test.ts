@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { after, test } from 'node:test';
-import { RedisEngine, redisConnection } from '../../src/engines/redis.js';
+import { RedisEngine, redisConnection, takeAppendGroup } from '../../src/engines/redis.js';
 import type { StoredEvent } from '../../src/engines/engine.js';
 import { EngineUnavailableError } from '../../src/engines/unavailable.js';
 import { HubError } from '../../src/errors.js';
@@ -115,6 +115,27 @@ describeUnlessSkipped('redis engine: retention per topic on the server', { skip:
       await engine.close();
     }
   });
+});
+
+test('a group of appends is bounded by events and by characters of data; a keyed append and an oversized one go alone', () => {
+  const append = (chars: number, events = 1, dedupeKey?: string) => ({
+    events: Array.from({ length: events }, () => ({ topic: 't', data: 'x'.repeat(chars) })),
+    options: dedupeKey === undefined ? {} : { dedupeKey },
+  });
+  const sizes = (queue: ReturnType<typeof append>[]) => {
+    const groups: number[] = [];
+    while (queue.length > 0) groups.push(takeAppendGroup(queue).length);
+    return groups;
+  };
+  const MiB = 1024 * 1024;
+  // 4 MiB of data a group: 1 MiB publishes go four at a time, not 512.
+  assert.deepEqual(sizes(Array.from({ length: 10 }, () => append(MiB))), [4, 4, 2]);
+  assert.deepEqual(sizes([append(5 * MiB), append(10), append(10)]), [1, 2], 'one larger than the bound goes alone');
+  assert.deepEqual(sizes([append(10), append(5 * MiB)]), [1, 1]);
+  // 512 events a group, an append's events never split.
+  assert.deepEqual(sizes(Array.from({ length: 600 }, () => append(10))), [512, 88]);
+  assert.deepEqual(sizes([append(10, 500), append(10, 20), append(10, 12)]), [1, 2]);
+  assert.deepEqual(sizes([append(10), append(10, 1, 'k'), append(10), append(10)]), [1, 1, 2], 'a keyed append alone, in its turn');
 });
 
 describeUnlessSkipped('redis engine: group commit', { skip: service.skipReason() }, () => {
