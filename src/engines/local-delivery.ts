@@ -21,6 +21,11 @@ export class LocalDelivery<P> {
   private readonly listeners: DeliverListener[] = [];
   private readonly gapListeners: DeliveryGapListener[] = [];
   private readonly waiters: Array<Waiter<P>> = [];
+  /**
+   * At or below every waiter's target (undefined: none waits), so that a delivery below it scans no
+   * waiter: a reconnect storm can leave thousands waiting while many events are delivered.
+   */
+  private lowestTarget: P | undefined;
 
   constructor(
     private readonly engine: string,
@@ -63,9 +68,14 @@ export class LocalDelivery<P> {
 
   /** Wakes whoever waits for a position up to `at`: delivered, or skipped when delivery started over past it. */
   passed(at: P): void {
+    if (this.lowestTarget === undefined || this.compare(this.lowestTarget, at) > 0) return;
+    let lowest: P | undefined;
     for (let i = this.waiters.length - 1; i >= 0; i--) {
-      if (this.compare(this.waiters[i]!.target, at) <= 0) this.waiters.splice(i, 1)[0]!.resolve();
+      const { target } = this.waiters[i]!;
+      if (this.compare(target, at) <= 0) this.waiters.splice(i, 1)[0]!.resolve();
+      else if (lowest === undefined || this.compare(target, lowest) < 0) lowest = target;
     }
+    this.lowestTarget = lowest;
   }
 
   /**
@@ -85,6 +95,8 @@ export class LocalDelivery<P> {
         reject: (error) => (clearTimeout(timer), reject(error)),
       };
       this.waiters.push(waiter);
+      // (A waiter that times out leaves this as it is: lower than needed costs one scan, no more.)
+      if (this.lowestTarget === undefined || this.compare(target, this.lowestTarget) < 0) this.lowestTarget = target;
     });
   }
 
@@ -92,6 +104,7 @@ export class LocalDelivery<P> {
   close(): void {
     this.listeners.length = 0;
     this.gapListeners.length = 0;
+    this.lowestTarget = undefined;
     for (const waiter of this.waiters.splice(0)) waiter.reject(new EngineUnavailableError(this.engine, new Error('the engine is closed')));
   }
 }

@@ -400,13 +400,15 @@ export class NatsEngine implements Engine {
 
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
     return orUnavailable('nats', async () => {
-      let after = this.sequenceOf(afterId);
       // Catch up with the stream's end as of now first (appended by any instance), so that the
-      // answer covers every acknowledged append, and an id past what this instance has delivered is
-      // waited for (handed out elsewhere a moment ago) or known never handed out.
+      // answer covers every acknowledged append, and an id another instance handed out a moment ago
+      // is waited for rather than mistaken for unknown.
       const last = (await this.streamState()).last_seq;
-      if (after !== undefined && after > last) after = undefined;
       await this.localDelivery.until(last, this.cursor, 'this instance is behind the stream');
+      // The id is read only now: the stream may have been found recreated (a new epoch) meanwhile.
+      let after = this.sequenceOf(afterId);
+      // Past everything delivered here, now that delivery has reached the stream's end: never handed out.
+      if (after !== undefined && after > this.cursor) after = undefined;
       let reason: GapReason | undefined = after === undefined ? 'unknown-id' : undefined;
       const from = after ?? 0;
       // Only events up to the position are answered: live delivery continues after it.

@@ -127,7 +127,8 @@ interface PendingAppend {
 /**
  * The next group (removed from the queue): the waiting appends that fit one transaction, up to
  * GROUP_MAX_EVENTS events and GROUP_MAX_CHARS characters of data, in call order; the rest wait for
- * the next. An append retried alone, and a second append with a group's dedupe key, wait.
+ * the next (so a smaller append may go before a larger one called earlier: concurrent appends have
+ * no order of their own). An append retried alone, and a second append with a group's dedupe key, wait.
  */
 export function takeTransactionGroup<T extends Pick<PendingAppend, 'events' | 'dedupeKey' | 'alone'>>(queue: T[]): T[] {
   const group: T[] = [];

@@ -439,6 +439,13 @@ export class RedisEngine implements Engine {
   }
 
   async history(selectors: readonly Selector[], afterId: string): Promise<HistoryResult> {
+    // Catch up with the shared log's newest event first (appended by any instance), so that the
+    // answer covers every acknowledged append, and an id another instance handed out a moment ago
+    // is waited for rather than mistaken for unknown.
+    const last = (await orUnavailable('redis', () => this.commands.xrevrange(this.keys.log, '+', '-', 'COUNT', 1))) as StreamEntry[];
+    const newest = last[0] ? parseStreamId(last[0][0]) : undefined;
+    if (newest) await this.localDelivery.until(newest, parseStreamId(this.cursor)!, 'this instance is behind the shared log');
+    // The id is read only now: the reader may have moved to a new epoch during the wait.
     let after = this.streamIdOf(afterId);
     const idEpoch = afterId.slice(0, Math.max(0, afterId.indexOf('-')));
     if (after === undefined && idEpoch !== '' && idEpoch !== this.epoch) {
@@ -448,13 +455,8 @@ export class RedisEngine implements Engine {
       if (current === idEpoch) throw new EngineUnavailableError('redis', new Error('this instance has not yet read up to the epoch of the id'));
     }
     let reason: GapReason | undefined;
-    // Catch up with the shared log's newest event first (appended by any instance), so that the
-    // answer covers every acknowledged append, and an id newer than what this instance has
-    // delivered is waited for (handed out elsewhere a moment ago) or known never handed out.
-    const last = (await orUnavailable('redis', () => this.commands.xrevrange(this.keys.log, '+', '-', 'COUNT', 1))) as StreamEntry[];
-    const newest = last[0] ? parseStreamId(last[0][0]) : undefined;
-    if (after !== undefined && compareStreamIds(after, parseStreamId(this.cursor)!) > 0 && !(newest && compareStreamIds(after, newest) <= 0)) after = undefined;
-    if (newest) await this.localDelivery.until(newest, parseStreamId(this.cursor)!, 'this instance is behind the shared log');
+    // Past everything delivered here, now that delivery has reached the log's newest: never handed out.
+    if (after !== undefined && compareStreamIds(after, parseStreamId(this.cursor)!) > 0) after = undefined;
     if (after === undefined) reason = 'unknown-id';
     const from = after ?? { ms: 0, seq: 0 };
     const positionId = this.cursor;

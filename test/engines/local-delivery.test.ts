@@ -40,6 +40,24 @@ describe('LocalDelivery', () => {
     delivery.close();
     await assert.rejects(pending, (error: unknown) => error instanceof HubError && /closed/.test(error.message));
   });
+
+  test('many waiters: each resolves when its own target is delivered, whatever the order they came in and one that timed out', async () => {
+    const delivery = new LocalDelivery<number>('test', quiet().logger, (a, b) => a - b, 1000);
+    const resolved: number[] = [];
+    // The lowest target, asked first, lapses while the others still wait for theirs.
+    const lapsing = delivery.until(5, 0, 'behind').catch(() => 'lapsed');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const targets = [30, 10, 20, 10, 40];
+    const waits = targets.map((target) => delivery.until(target, 0, 'behind').then(() => resolved.push(target)));
+    assert.equal(await lapsing, 'lapsed');
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    for (const [at, expected] of [[9, []], [10, [10, 10]], [25, [10, 10, 20]], [30, [10, 10, 20, 30]], [45, [10, 10, 20, 30, 40]]] as const) {
+      delivery.deliver(at, event(at));
+      await settle();
+      assert.deepEqual([...resolved].sort((a, b) => a - b), expected, `after delivering ${at}`);
+    }
+    await Promise.all(waits);
+  });
 });
 
 describe('BackgroundTasks', () => {
