@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { bucketCounts, createDeliveryLatency, percentilesBetween, quantileBetween } from '../../src/hub/latency.js';
+import { Histogram, Registry } from 'prom-client';
+import { bucketCounts, createDeliveryLatency, DELIVERY_LATENCY_METRIC, percentilesBetween, quantileBetween } from '../../src/hub/latency.js';
 import type { InstanceStats } from '../../src/hub/system-stats.js';
 import type { RunningHub } from '../../src/start.js';
 import { startTestHub } from '../support/hub.js';
@@ -38,6 +39,29 @@ describe('latency quantiles', () => {
     assert.equal(quantileBetween(second, third, 0.5), 10);
     assert.deepEqual(percentilesBetween(empty, first), { p50: 3.75, p99: 4.98 });
   });
+});
+
+test('/metrics shows the histogram exactly as a prom-client Histogram of the same observations would', async () => {
+  const ours = createDeliveryLatency();
+  const theirs = new Histogram({ name: DELIVERY_LATENCY_METRIC, help: (await ours.get()).help, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [] });
+  for (const seconds of [0, 0.0001, 0.0005, 0.0007, 0.003, 0.003, 0.02, 0.5, 3, 10, 42]) {
+    ours.observe(seconds);
+    theirs.observe(seconds);
+  }
+  const registryOf = (metric: Histogram) => {
+    const registry = new Registry();
+    registry.registerMetric(metric);
+    return registry;
+  };
+  const text = (metric: Histogram) => registryOf(metric).metrics();
+  assert.equal(await text(ours), await text(theirs));
+  // The same JSON too, but for the exemplars this histogram never has.
+  const json = async (metric: Histogram) =>
+    (await registryOf(metric).getMetricsAsJSON()).map(({ values, ...rest }) => ({ ...rest, values: values.map((each) => ({ metricName: (each as { metricName?: string }).metricName, labels: each.labels, value: each.value })) }));
+  assert.deepEqual(await json(ours), await json(theirs));
+  ours.reset();
+  assert.match(await text(ours), /_count 0\n?$/m);
+  assert.throws(() => ours.observe({ le: '1' }, 1), /takes no labels/);
 });
 
 describe('a hub measures delivery latency', () => {
