@@ -10,6 +10,15 @@
  * or starts one.
  */
 
+import type { NewEvent } from './engine.js';
+
+/** Characters of data and event names in an append: what the engines bound a group by, beside its events. */
+export function charsOf(events: readonly NewEvent[]): number {
+  let chars = 0;
+  for (const event of events) chars += event.data.length + (event.event?.length ?? 0);
+  return chars;
+}
+
 /** What the queue holds: an append with its promise's reject, for a group whose storing threw. */
 export interface Queued {
   reject(error: unknown): void;

@@ -51,7 +51,7 @@ import {
 import type { GapReason } from '../protocol/index.js';
 import { DELIVERY_GRACE_MS, postgresStatements, type PostgresStatements } from './postgres-schema.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
-import { GroupCommit } from './group-commit.js';
+import { charsOf, GroupCommit } from './group-commit.js';
 import { DEFAULT_HEALTH_TIMEOUT_MS, HealthProbe } from './health.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
@@ -137,7 +137,7 @@ export function takeTransactionGroup<T extends Pick<PendingAppend, 'events' | 'd
   let size = 0;
   let chars = 0;
   for (const append of queue) {
-    const appendChars = append.events.reduce((sum, event) => sum + event.data.length + (event.event?.length ?? 0), 0);
+    const appendChars = charsOf(append.events);
     const fits =
       group.length === 0 || (!append.alone && !group[0]!.alone && size + append.events.length <= GROUP_MAX_EVENTS && chars + appendChars <= GROUP_MAX_CHARS);
     // Two appends with one dedupe key: the second must find the first's record, so it waits for the next transaction.

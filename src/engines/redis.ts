@@ -49,7 +49,7 @@ import {
 import type { GapReason } from '../protocol/index.js';
 import type { EngineLogger, EngineSettings } from './settings.js';
 import { APPEND_SCRIPT, CHECK_SCRIPT, INCREMENT_SCRIPT, SWEEP_SCRIPT } from './redis-scripts.js';
-import { GroupCommit } from './group-commit.js';
+import { charsOf, GroupCommit } from './group-commit.js';
 import { HealthProbe } from './health.js';
 import { BackgroundTasks, LocalDelivery } from './local-delivery.js';
 import { EngineUnavailableError, orUnavailable } from './unavailable.js';
@@ -83,15 +83,14 @@ interface QueuedAppend {
  * to GROUP_MAX_EVENTS events and GROUP_MAX_CHARS characters of data; or one with a key, alone.
  */
 export function takeAppendGroup<T extends { events: readonly NewEvent[]; options: AppendOptions }>(queue: T[]): T[] {
-  const charsOf = (append: T) => append.events.reduce((sum, event) => sum + event.data.length + (event.event?.length ?? 0), 0);
   let count = 1;
   let events = queue[0]!.events.length;
-  let chars = charsOf(queue[0]!);
+  let chars = charsOf(queue[0]!.events);
   if (queue[0]!.options.dedupeKey === undefined) {
     for (; count < queue.length; count++) {
       const next = queue[count]!;
       if (next.options.dedupeKey !== undefined || events + next.events.length > GROUP_MAX_EVENTS) break;
-      const nextChars = charsOf(next);
+      const nextChars = charsOf(next.events);
       if (chars + nextChars > GROUP_MAX_CHARS) break;
       events += next.events.length;
       chars += nextChars;

@@ -46,12 +46,20 @@ export class DeliveryLatency extends Histogram {
     return this.getForPromString();
   }
 
+  /** The cumulative count of each bucket (`le` ascending, +Inf last), as /metrics shows them. */
+  bucketCounts(): BucketCounts {
+    let cumulative = 0;
+    return [...BUCKETS, Infinity].map((le, i) => ({ le, count: (cumulative += this.perBucket[i]!) }));
+  }
+
   /** What the registry reads for /metrics: the buckets (cumulative, `le`), then the sum and the count. */
   async getForPromString(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
-    let cumulative = 0;
-    const values: Array<MetricValueWithName<string>> = BUCKETS.map((le, i) => ({ labels: { le }, value: (cumulative += this.perBucket[i]!), metricName: `${DELIVERY_LATENCY_METRIC}_bucket` }));
+    const values: Array<MetricValueWithName<string>> = this.bucketCounts().map(({ le, count }) => ({
+      labels: { le: le === Infinity ? '+Inf' : le },
+      value: count,
+      metricName: `${DELIVERY_LATENCY_METRIC}_bucket`,
+    }));
     values.push(
-      { labels: { le: '+Inf' }, value: this.count, metricName: `${DELIVERY_LATENCY_METRIC}_bucket` },
       { labels: {}, value: this.sum, metricName: `${DELIVERY_LATENCY_METRIC}_sum` },
       { labels: {}, value: this.count, metricName: `${DELIVERY_LATENCY_METRIC}_count` },
     );
@@ -74,16 +82,8 @@ export function createDeliveryLatency(): DeliveryLatency {
   return new DeliveryLatency();
 }
 
-/** The cumulative count of each bucket (`le` ascending, +Inf last), as prom-client reports them. */
+/** The cumulative count of each bucket (`le` ascending, +Inf last). */
 export type BucketCounts = ReadonlyArray<{ le: number; count: number }>;
-
-export async function bucketCounts(histogram: DeliveryLatency): Promise<BucketCounts> {
-  const { values } = await histogram.get();
-  return values
-    .filter((value) => value.metricName === `${DELIVERY_LATENCY_METRIC}_bucket`)
-    .map((value) => ({ le: value.labels.le === '+Inf' ? Infinity : Number(value.labels.le), count: value.value }))
-    .sort((a, b) => a.le - b.le);
-}
 
 /** Latency percentiles of the events observed between two readings, in milliseconds; null when there were none. */
 export interface LatencyPercentiles {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Hub } from './hub.js';
-import { bucketCounts, percentilesBetween, type BucketCounts, type LatencyPercentiles } from './latency.js';
+import { percentilesBetween, type BucketCounts, type LatencyPercentiles } from './latency.js';
 
 export const STATS_TOPIC = '$ssehub/stats';
 export const STATS_EVENT = 'stats';
@@ -105,7 +105,7 @@ export class SystemStatsPublisher {
     if (this.inFlight) return;
     this.inFlight = true;
     try {
-      const buckets = await bucketCounts(this.hub.deliveryLatency);
+      const buckets = this.hub.deliveryLatency.bucketCounts();
       const stats = this.snapshot(percentilesBetween(this.latencyBefore, buckets));
       this.latencyBefore = buckets;
       await this.hub.publish([{ topic: STATS_TOPIC, event: STATS_EVENT, data: JSON.stringify(stats) }], { allowReservedTopics: true });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { after, test } from 'node:test';
 import { RedisEngine, redisConnection, takeAppendGroup } from '../../src/engines/redis.js';
 import type { StoredEvent } from '../../src/engines/engine.js';
 import { EngineUnavailableError } from '../../src/engines/unavailable.js';
 import { HubError } from '../../src/errors.js';
-import { silentEngineLogger } from '../../src/engines/settings.js';
+import { silentEngineLogger, type EngineLogger, type EngineSettings } from '../../src/engines/settings.js';
 import { parseSelector } from '../../src/topics/index.js';
+import { freshNamespace, removeNamespace } from '../support/namespaces.js';
 import { redisService } from '../support/services.js';
 import { describeEngineContract, eventually } from './contract.js';
 import { describeDeliveryGap } from './delivery-gap.js';
@@ -22,31 +22,33 @@ describeEngineContract('redis', {
   service,
   open: (settings) => {
     namespaces.push(settings.namespace);
-    return RedisEngine.open(service.url, settings, { info() {}, warn() {}, error() {} });
+    return RedisEngine.open(service.url, settings, silentEngineLogger);
   },
 });
 
 // Leave nothing behind on the shared server.
 after(async () => {
-  if (!service.reachable) return;
-  const redis = new Redis(service.url);
-  for (const namespace of new Set(namespaces)) {
-    const keys = await redis.keys(`${namespace}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-  redis.disconnect();
+  if (service.reachable) for (const namespace of new Set(namespaces)) await removeNamespace('redis', service.url, namespace);
 });
+
+/** A namespace of its own, removed after the file. */
+function ownNamespace(prefix?: string): string {
+  const namespace = freshNamespace(prefix);
+  namespaces.push(namespace);
+  return namespace;
+}
+
+/** A RedisEngine on a namespace of its own, with 100 events and an hour of history unless `settings` say otherwise. */
+function openOwn(settings: Partial<EngineSettings> = {}, { url = service.url, logger = silentEngineLogger }: { url?: string; logger?: EngineLogger } = {}): Promise<RedisEngine> {
+  return RedisEngine.open(url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace: ownNamespace(), ...settings }, logger);
+}
 
 // The shared log's length is capped: entries nobody read in time leave it, as XTRIM does here.
 describeDeliveryGap(
   'redis',
   {
     service,
-    namespace: () => {
-      const namespace = `t${randomBytes(5).toString('hex')}`;
-      namespaces.push(namespace);
-      return namespace;
-    },
+    namespace: () => ownNamespace(),
     open: (url, settings) => RedisEngine.open(url, settings, silentEngineLogger),
     remove: async (event, namespace) => {
       const redis = new Redis(service.url);
@@ -93,9 +95,8 @@ describeDeliveryGap(
 
 describeUnlessSkipped('redis engine: retention per topic on the server', { skip: service.skipReason() }, () => {
   test('each topic stream holds what its rule keeps: a rule\'s count, none of the hub\'s presence and control messages, all of its webhook queue', async () => {
-    const namespace = `t${randomBytes(5).toString('hex')}`;
-    namespaces.push(namespace);
-    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, retention: [{ pattern: 'small/*', maxEvents: 2 }], namespace }, silentEngineLogger);
+    const namespace = ownNamespace();
+    const engine = await openOwn({ retention: [{ pattern: 'small/*', maxEvents: 2 }], namespace });
     const redis = new Redis(service.url);
     try {
       for (let i = 0; i < 5; i++) {
@@ -140,9 +141,8 @@ test('a group of appends is bounded by events and by characters of data; a keyed
 
 describeUnlessSkipped('redis engine: group commit', { skip: service.skipReason() }, () => {
   test('appends made while one is in flight go together as one script run, each answered with its own ids, in call order', async () => {
-    const namespace = `t${randomBytes(5).toString('hex')}`;
-    namespaces.push(namespace);
-    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);
+    const namespace = ownNamespace();
+    const engine = await openOwn({ namespace });
     const redis = new Redis(service.url);
     // Script runs on the whole server, by EVAL or EVALSHA (each append sent alone would be one).
     const scriptRuns = async (): Promise<number> => {
@@ -178,9 +178,7 @@ describeUnlessSkipped('redis engine: group commit', { skip: service.skipReason()
 
 describeUnlessSkipped('redis engine: an append made while the group loop ends', { skip: service.skipReason() }, () => {
   test('is sent, not left waiting for another append to come', async () => {
-    const namespace = `t${randomBytes(5).toString('hex')}`;
-    namespaces.push(namespace);
-    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);
+    const engine = await openOwn();
     try {
       // A read sent right behind an append is answered in the same reply from Redis; the code it
       // resumes appends again a few turns later. One of these delays lands between the group
@@ -203,10 +201,8 @@ describeUnlessSkipped('redis engine: an append made while the group loop ends', 
 
 describeUnlessSkipped('redis engine: group commit when Redis stops answering', { skip: service.skipReason() }, () => {
   test('the appends waiting behind a group that timed out are refused with it, not sent to wait out a timeout of their own', async () => {
-    const namespace = `t${randomBytes(5).toString('hex')}`;
-    namespaces.push(namespace);
     const proxy = await startTcpProxy(service.url);
-    const engine = await RedisEngine.open(`redis://${new URL(proxy.url).host}`, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);
+    const engine = await openOwn({}, { url: `redis://${new URL(proxy.url).host}` });
     try {
       await engine.append([{ topic: 'held', data: 'before' }]);
       proxy.holdReplies();
@@ -229,9 +225,8 @@ describeUnlessSkipped('redis engine: group commit when Redis stops answering', {
 
 describeUnlessSkipped('redis engine: its Lua scripts run by their SHA1', { skip: service.skipReason() }, () => {
   test('a script Redis no longer holds (SCRIPT FLUSH, as after a restart) is sent whole once more, and the append is stored once', async () => {
-    const namespace = `t${randomBytes(5).toString('hex')}`;
-    namespaces.push(namespace);
-    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, silentEngineLogger);
+    const namespace = ownNamespace();
+    const engine = await openOwn({ namespace });
     const redis = new Redis(service.url);
     try {
       const delivered: StoredEvent[] = [];
@@ -252,11 +247,10 @@ describeUnlessSkipped('redis engine: its Lua scripts run by their SHA1', { skip:
 
 describeUnlessSkipped('redis engine: a failover to a replica that lacked the newest entries', { skip: service.skipReason() }, () => {
   test('the loss is found and logged, new ids go on above every id handed out, and a resume from before is reset', async () => {
-    const namespace = `f${randomBytes(5).toString('hex')}`;
-    namespaces.push(namespace);
+    const namespace = ownNamespace('f');
     const warnings: string[] = [];
     const logger = { ...silentEngineLogger, warn: (_: object, message?: string) => void warnings.push(message ?? '') };
-    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 100, historyMaxAgeMs: 3_600_000, namespace }, logger);
+    const engine = await openOwn({ namespace }, { logger });
     const redis = new Redis(service.url);
     try {
       const delivered: StoredEvent[] = [];
@@ -309,9 +303,7 @@ describeUnlessSkipped('redis engine: a failover to a replica that lacked the new
 
 describeUnlessSkipped('redis engine: waiting for replicas', { skip: service.skipReason() }, () => {
   test('with --redis-wait-replicas above the replicas Redis has, an append is refused as unavailable', async () => {
-    const namespace = `w${randomBytes(5).toString('hex')}`;
-    namespaces.push(namespace);
-    const engine = await RedisEngine.open(service.url, { historyMaxEvents: 10, historyMaxAgeMs: 60_000, namespace, redisWaitReplicas: 1 }, silentEngineLogger);
+    const engine = await openOwn({ historyMaxEvents: 10, historyMaxAgeMs: 60_000, redisWaitReplicas: 1 });
     try {
       // The shared test server has no replica: WAIT sees none, and the publish is not acknowledged.
       await assert.rejects(engine.append([{ topic: 'waited', data: 'x' }]), (error: unknown) => {
